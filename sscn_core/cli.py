@@ -1,0 +1,251 @@
+"""Command line: ``python -m sscn_core {train,predict,pretrain} ...``."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import threading
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from .checkpoint import CheckpointError
+from .data import DataError, Dataset, load_dataset
+from .device import resolve_device
+from .estimator import ASSETS_DIR, PRESETS, PRETRAINED, SSCN, save_autoencoder
+from .metrics import PeakMemory, evaluate, format_bytes
+from .models import ConvAutoEncoder, reset_parameters
+from .preprocess import ImageError, open_image_safely, prepare_image
+from .trainer import TrainingEvent, pretrain_autoencoder
+
+# The held-out set that goes with each training set: the paper predicts the MNIST training digits.
+HELD_OUT = {"mnist": "mnist-oos", "fashion-mnist": ("fashion-mnist", {"split": "train"})}
+PHASE_LABELS = {"pretrain": "pre-training", "self_expression": "self-expression",
+                "pseudo_labels": "pseudo-labels", "classifier": "classifier"}
+
+
+class ProgressBar:
+    """A tqdm bar per phase on stderr, fed by training events."""
+
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled
+        self.bar: Any = None
+
+    def __call__(self, event: TrainingEvent) -> None:
+        if not self.enabled:
+            return
+        from tqdm import tqdm
+
+        if event.kind == "phase":
+            self.close()
+            self.bar = tqdm(total=event.total_steps, desc=PHASE_LABELS.get(event.phase, event.phase),
+                            file=sys.stderr, leave=True, dynamic_ncols=True)
+        elif event.kind == "step" and self.bar is not None:
+            self.bar.update(1)
+            if event.step % 10 == 0 or event.step == event.total_steps:
+                self.bar.set_postfix(loss=f"{event.losses.get('total', float('nan')):.4g}", refresh=False)
+        elif event.kind == "done":
+            if self.bar is not None:
+                self.bar.n = event.total_steps
+                self.bar.refresh()
+            self.close()
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
+
+
+def _held_out(name: str) -> Dataset | None:
+    spec = HELD_OUT.get(name)
+    if spec is None:
+        return None
+    ds_name, kwargs = (spec, {}) if isinstance(spec, str) else spec
+    try:
+        return load_dataset(ds_name, **kwargs)
+    except DataError as exc:
+        print(f"note: no held-out set ({exc})", file=sys.stderr)
+        return None
+
+
+def _timed_eval(model: SSCN, data: Dataset) -> dict[str, Any]:
+    start = time.perf_counter()
+    pred = model.predict(data.X)
+    seconds = time.perf_counter() - start
+    out: dict[str, Any] = {"dataset": data.name, "n": len(data), "seconds": round(seconds, 3),
+                           "images_per_second": round(len(data) / max(seconds, 1e-9))}
+    if data.y is not None:
+        out.update({k: round(v, 4) for k, v in evaluate(data.y, pred).items()})
+    return out
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    data = load_dataset(args.dataset, n_samples=args.n_samples, seed=args.seed)
+    overrides: dict[str, Any] = {"seed": args.seed, "device": args.device}
+    for key in ("n_clusters", "subspace_dim", "epochs", "batch_size", "lr", "classifier_epochs",
+                "pseudo_sample_size"):
+        value = getattr(args, key)
+        if value is not None:
+            overrides[key] = value
+    if data.image_shape != (28, 28):
+        overrides.setdefault("autoencoder", "mlp")
+    pretrained = args.pretrained
+    if pretrained is None and args.dataset in PRETRAINED and data.image_shape == (28, 28):
+        pretrained = args.dataset
+    overrides["pretrained"] = None if pretrained in ("none", None) else pretrained
+    model = SSCN.from_preset(args.preset, **overrides)
+    bar = ProgressBar(enabled=not args.quiet)
+    start = time.perf_counter()
+    model.fit(data.X, callback=bar)
+    bar.close()
+    fit_seconds = time.perf_counter() - start
+    report: dict[str, Any] = {
+        "dataset": data.name, "n": len(data), "preset": args.preset, "seed": args.seed, "device": model.device_,
+        "params": {k: v for k, v in model.get_params().items() if k in overrides or k in ("autoencoder", "pretrained")},
+        "n_parameters": sum(p.numel() for p in model.net_.parameters()),
+        "phase_seconds": {k: round(v, 2) for k, v in model.phase_times_.items()},
+        "fit_seconds": round(fit_seconds, 2),
+        "peak_memory_bytes": model.peak_memory_,
+    }
+    if data.y is not None and model.labels_ is not None:
+        report["in_sample"] = {k: round(v, 4) for k, v in evaluate(data.y, model.labels_).items()}
+        if model.pseudo_labels_ is not None:
+            y_pl = data.y if model.pseudo_label_indices_ is None else data.y[model.pseudo_label_indices_]
+            report["pseudo_labels"] = {k: round(v, 4) for k, v in evaluate(y_pl, model.pseudo_labels_).items()}
+    held = _held_out(args.dataset) if model.labels_ is not None else None
+    if held is not None:
+        report["out_of_sample"] = _timed_eval(model, held)
+    report["total_seconds"] = round(time.perf_counter() - start, 2)
+    if args.out:
+        report["saved"] = str(model.save(args.out))
+    if args.json:
+        print(json.dumps(report, indent=2))
+    else:
+        _print_report(report)
+    return 0
+
+
+def _print_report(r: dict[str, Any]) -> None:
+    print(f"SSCN ({r['preset']} preset) on {r['dataset']} (n={r['n']}, seed {r['seed']}, {r['device']}), "
+          f"{r['n_parameters']:,} parameters")
+    for name, key in (("in-sample (classifier)", "in_sample"), ("pseudo-labels (spectral)", "pseudo_labels"),
+                      ("out-of-sample", "out_of_sample")):
+        m = r.get(key)
+        if m and "acc" in m:
+            extra = f"  on {m['dataset']} (n={m['n']}, {m['images_per_second']:,} images/s)" if key == "out_of_sample" else ""
+            print(f"  {name:26s} ACC {m['acc']:.4f}  ARI {m['ari']:.4f}  NMI {m['nmi']:.4f}{extra}")
+    for phase, seconds in r["phase_seconds"].items():
+        mem = r["peak_memory_bytes"].get(phase)
+        print(f"  {PHASE_LABELS.get(phase, phase):16s} {seconds:8.2f} s   peak memory {format_bytes(mem) if mem else '-'}")
+    print(f"  total {r['total_seconds']:.1f} s" + (f"; saved {r['saved']}" if "saved" in r else ""))
+
+
+def cmd_predict(args: argparse.Namespace) -> int:
+    model = SSCN.load(args.model, device=args.device)
+    if model.n_features_in_ != 784:
+        raise ValueError(f"{args.model} was trained on {model.n_features_in_}-dimensional data, not 28×28 images")
+    rows, failures = [], 0
+    for name in args.images:
+        try:
+            pixels = prepare_image(open_image_safely(name))
+        except (ImageError, OSError) as exc:
+            failures += 1
+            rows.append({"file": name, "error": str(exc)})
+            continue
+        proba = model.predict_proba(pixels.reshape(1, -1))[0]
+        rows.append({"file": name, "cluster": int(proba.argmax()), "probability": round(float(proba.max()), 4),
+                     "probabilities": [round(float(p), 4) for p in proba]})
+    if args.json:
+        print(json.dumps(rows, indent=2))
+    else:
+        for row in rows:
+            if "error" in row:
+                print(f"{row['file']}: error: {row['error']}")
+            else:
+                print(f"{row['file']}: cluster {row['cluster']} (p = {row['probability']:.3f})")
+    return 1 if failures == len(rows) else 0
+
+
+def cmd_pretrain(args: argparse.Namespace) -> int:
+    data = load_dataset(args.dataset)
+    if data.image_shape != (28, 28):
+        raise ValueError(f"pretrain builds the conv auto-encoder for 28×28 images; {args.dataset} is not")
+    device = resolve_device(args.device)
+    generator = torch.Generator().manual_seed(args.seed)
+    ae = ConvAutoEncoder()
+    reset_parameters(ae, generator)
+    ae.to(device)
+    bar = ProgressBar(enabled=not args.quiet)
+    history: list[dict[str, Any]] = []
+    with PeakMemory(device) as mem:
+        seconds = pretrain_autoencoder(ae, torch.from_numpy(data.X), epochs=args.epochs, batch_size=args.batch_size,
+                                       lr=args.lr, device=device, generator=generator, report=bar,
+                                       stop_flag=threading.Event(), history=history)
+    bar.close()
+    out = Path(args.out) if args.out else ASSETS_DIR / PRETRAINED.get(args.dataset, f"{args.dataset}_conv_ae.pt")
+    meta = {"dataset": data.name, "n": len(data), "epochs": args.epochs, "batch_size": args.batch_size or len(data),
+            "lr": args.lr, "seed": args.seed, "final_loss": history[-1]["total"] if history else None,
+            "seconds": round(seconds, 1), "command": "python -m sscn_core pretrain " + " ".join(sys.argv[2:])}
+    save_autoencoder(ae.cpu(), out, meta)
+    print(json.dumps({"saved": str(out), **meta, "peak_memory": format_bytes(mem.peak_bytes)}, indent=2))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of ``python -m sscn_core``."""
+    p = argparse.ArgumentParser(prog="python -m sscn_core", description="Siamese Subspace Clustering Networks")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    t = sub.add_parser("train", help="fit SSCN on a data set and report ACC/ARI/NMI, time and memory")
+    t.add_argument("--dataset", default="mnist", help="mnist, mnist-oos, mnist-full, fashion-mnist, digits, synthetic")
+    t.add_argument("--preset", default="paper", choices=sorted(PRESETS))
+    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--n-samples", type=int, default=None, help="train on a random subset of this size")
+    t.add_argument("--pretrained", default=None, help="'none', 'mnist', 'fashion-mnist' or an auto-encoder file")
+    t.add_argument("--n-clusters", type=int, default=None)
+    t.add_argument("--subspace-dim", type=int, default=None)
+    t.add_argument("--epochs", type=int, default=None)
+    t.add_argument("--batch-size", type=int, default=None)
+    t.add_argument("--lr", type=float, default=None)
+    t.add_argument("--classifier-epochs", type=int, default=None)
+    t.add_argument("--pseudo-sample-size", type=int, default=None)
+    t.add_argument("--device", default="auto")
+    t.add_argument("--out", default=None, help="write the trained model to this checkpoint file")
+    t.add_argument("--json", action="store_true", help="print the report as JSON")
+    t.add_argument("--quiet", action="store_true", help="no progress bar")
+    t.set_defaults(func=cmd_train)
+
+    pr = sub.add_parser("predict", help="classify image files with a trained model")
+    pr.add_argument("--model", required=True)
+    pr.add_argument("images", nargs="+")
+    pr.add_argument("--device", default="auto")
+    pr.add_argument("--json", action="store_true")
+    pr.set_defaults(func=cmd_predict)
+
+    pt = sub.add_parser("pretrain", help="pre-train the conv auto-encoder (the weights bundled in assets/)")
+    pt.add_argument("--dataset", default="mnist")
+    pt.add_argument("--epochs", type=int, default=100)
+    pt.add_argument("--batch-size", type=int, default=None, help="default: full batch, as in the paper")
+    pt.add_argument("--lr", type=float, default=1e-3)
+    pt.add_argument("--seed", type=int, default=0)
+    pt.add_argument("--device", default="auto")
+    pt.add_argument("--out", default=None)
+    pt.add_argument("--quiet", action="store_true")
+    pt.set_defaults(func=cmd_pretrain)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point; returns the exit status. Bad input ends with a one-line message and status 2."""
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except (DataError, CheckpointError, ImageError, ValueError, FloatingPointError, FileNotFoundError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130

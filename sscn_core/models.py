@@ -1,0 +1,216 @@
+"""The networks of SSCN: auto-encoders, the self-expression embedding h and the subspace classifier R.
+
+Rows are samples everywhere: X is (N, D), Z = enc(X) is (N, d_Z), H = h(Z) is (N, d_H) and the
+self-expression matrix of a batch is Q = H Hᵀ (N × N).
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+MNIST_SIDE = 28
+
+
+def reset_parameters(module: nn.Module, generator: torch.Generator | None = None) -> None:
+    """Re-initialise every Linear/Conv layer of ``module`` with PyTorch's default scheme.
+
+    The same distributions as ``nn.Linear``/``nn.Conv2d`` use at construction (Kaiming-uniform
+    with a = √5, bias uniform in ±1/√fan_in), but drawn from ``generator`` so that a seeded fit
+    does not depend on, or disturb, the global random state.
+    """
+    for layer in module.modules():
+        if isinstance(layer, (nn.Linear, nn.Conv2d, nn.ConvTranspose2d)):
+            nn.init.kaiming_uniform_(layer.weight, a=math.sqrt(5), generator=generator)
+            if layer.bias is not None:
+                fan_in, _ = nn.init._calculate_fan_in_and_fan_out(layer.weight)
+                bound = 1.0 / math.sqrt(fan_in) if fan_in > 0 else 0.0
+                nn.init.uniform_(layer.bias, -bound, bound, generator=generator)
+
+
+class ConvAutoEncoder(nn.Module):
+    """The paper's convolutional auto-encoder for 28×28 images (d_Z = 30·4·4 = 480, 14,991 parameters).
+
+    Encoder: Conv(1→10, k5, s2, p2) → ReLU → Conv(10→20, k3, s2, p1) → ReLU → Conv(20→30, k3, s2, p1)
+    → ReLU → flatten. The decoder mirrors it with transposed convolutions (output paddings 0, 1, 1)
+    and a ReLU after each layer. Inputs are (N, 784), (N, 28, 28) or (N, 1, 28, 28); decoded
+    outputs are flattened to (N, 784).
+    """
+
+    kind = "conv"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.input_dim = MNIST_SIDE * MNIST_SIDE
+        self.latent_dim = 30 * 4 * 4
+        self.encoder = nn.Sequential(
+            nn.Conv2d(1, 10, kernel_size=5, stride=2, padding=2), nn.ReLU(),
+            nn.Conv2d(10, 20, kernel_size=3, stride=2, padding=1), nn.ReLU(),
+            nn.Conv2d(20, 30, kernel_size=3, stride=2, padding=1), nn.ReLU(),
+            nn.Flatten(),
+        )
+        self.decoder = nn.Sequential(
+            nn.Unflatten(1, (30, 4, 4)),
+            nn.ConvTranspose2d(30, 20, kernel_size=3, stride=2, padding=1, output_padding=0), nn.ReLU(),
+            nn.ConvTranspose2d(20, 10, kernel_size=3, stride=2, padding=1, output_padding=1), nn.ReLU(),
+            nn.ConvTranspose2d(10, 1, kernel_size=5, stride=2, padding=2, output_padding=1), nn.ReLU(),
+            nn.Flatten(),
+        )
+
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        """Images → latent codes Z (N, 480)."""
+        return self.encoder(x.reshape(-1, 1, MNIST_SIDE, MNIST_SIDE))
+
+    def decode(self, z: torch.Tensor) -> torch.Tensor:
+        """Latent codes → flattened images (N, 784)."""
+        return self.decoder(z)
+
+    def config(self) -> dict:
+        """The constructor arguments, for checkpoints."""
+        return {"kind": self.kind}
+
+
+class MLPAutoEncoder(nn.Module):
+    """A fully connected auto-encoder for vector data (8×8 digits, synthetic points, user features).
+
+    Encoder: Linear → ReLU for each hidden width, then a linear layer to ``latent_dim`` (no
+    activation, so Z can be signed like a linear subspace). The decoder mirrors it and ends linear.
+    """
+
+    kind = "mlp"
+
+    def __init__(self, input_dim: int, hidden_dims: tuple[int, ...] = (256,), latent_dim: int = 32) -> None:
+        super().__init__()
+        if input_dim < 1 or latent_dim < 1 or any(h < 1 for h in hidden_dims):
+            raise ValueError(f"MLPAutoEncoder needs positive sizes, got input_dim={input_dim}, "
+                             f"hidden_dims={hidden_dims}, latent_dim={latent_dim}")
+        self.input_dim = int(input_dim)
+        self.latent_dim = int(latent_dim)
+        self.hidden_dims = tuple(int(h) for h in hidden_dims)
+        self.encoder = _mlp([self.input_dim, *self.hidden_dims, self.latent_dim])
+        self.decoder = _mlp([self.latent_dim, *reversed(self.hidden_dims), self.input_dim])
+
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        """Vectors → latent codes Z (N, latent_dim)."""
+        return self.encoder(x.reshape(x.shape[0], -1))
+
+    def decode(self, z: torch.Tensor) -> torch.Tensor:
+        """Latent codes → reconstructed vectors (N, input_dim)."""
+        return self.decoder(z)
+
+    def config(self) -> dict:
+        """The constructor arguments, for checkpoints."""
+        return {"kind": self.kind, "input_dim": self.input_dim, "hidden_dims": list(self.hidden_dims),
+                "latent_dim": self.latent_dim}
+
+
+def _mlp(widths: list[int]) -> nn.Sequential:
+    layers: list[nn.Module] = []
+    for i, (a, b) in enumerate(zip(widths[:-1], widths[1:])):
+        layers.append(nn.Linear(a, b))
+        if i < len(widths) - 2:
+            layers.append(nn.ReLU())
+    return nn.Sequential(*layers)
+
+
+class IdentityAutoEncoder(nn.Module):
+    """No auto-encoder: Z = X and dec(Z) = Z (the linear model of Definition 2 / Theorem 1)."""
+
+    kind = "none"
+
+    def __init__(self, input_dim: int) -> None:
+        super().__init__()
+        self.input_dim = int(input_dim)
+        self.latent_dim = int(input_dim)
+
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        """Z = X, flattened."""
+        return x.reshape(x.shape[0], -1)
+
+    def decode(self, z: torch.Tensor) -> torch.Tensor:
+        """dec(Z) = Z."""
+        return z
+
+    def config(self) -> dict:
+        """The constructor arguments, for checkpoints."""
+        return {"kind": self.kind, "input_dim": self.input_dim}
+
+
+AutoEncoder = ConvAutoEncoder | MLPAutoEncoder | IdentityAutoEncoder
+
+
+def build_autoencoder(config: dict) -> AutoEncoder:
+    """Rebuild an auto-encoder from its ``config()`` dict (as stored in checkpoints)."""
+    kind = config.get("kind")
+    if kind == "conv":
+        return ConvAutoEncoder()
+    if kind == "mlp":
+        return MLPAutoEncoder(config["input_dim"], tuple(config["hidden_dims"]), config["latent_dim"])
+    if kind == "none":
+        return IdentityAutoEncoder(config["input_dim"])
+    raise ValueError(f"unknown auto-encoder kind {kind!r}; expected 'conv', 'mlp' or 'none'")
+
+
+class SelfExpression(nn.Module):
+    """The embedding h: H = Z Wᵀ with W ∈ R^{d_H × d_Z}, d_H = K·q, no bias, Xavier-uniform init."""
+
+    def __init__(self, latent_dim: int, n_clusters: int, subspace_dim: int) -> None:
+        super().__init__()
+        self.latent_dim = int(latent_dim)
+        self.embed_dim = int(n_clusters) * int(subspace_dim)
+        self.linear = nn.Linear(self.latent_dim, self.embed_dim, bias=False)
+        nn.init.xavier_uniform_(self.linear.weight)
+
+    def reset(self, generator: torch.Generator | None = None) -> None:
+        """Xavier-uniform re-initialisation from ``generator``."""
+        nn.init.xavier_uniform_(self.linear.weight, generator=generator)
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        """Z (N, d_Z) → H (N, d_H)."""
+        return self.linear(z)
+
+
+class SubspaceClassifier(nn.Module):
+    """Classifier on the Stiefel manifold: R ∈ St(d_H, d_H), K fixed axis-aligned blocks of q dims.
+
+    With P = H R (rows are samples), block k holds coordinates q·k … q·k + q − 1. The energy of a
+    point outside block k is ‖P − P S_k S_kᵀ‖², the logits are minus these energies and a softmax
+    turns them into probabilities. R starts at the identity and is trained with Cayley-Adam.
+    """
+
+    def __init__(self, n_clusters: int, subspace_dim: int) -> None:
+        super().__init__()
+        self.n_clusters = int(n_clusters)
+        self.subspace_dim = int(subspace_dim)
+        d = self.n_clusters * self.subspace_dim
+        self.R = nn.Parameter(torch.eye(d))
+
+    def rotate(self, h: torch.Tensor) -> torch.Tensor:
+        """H (N, d_H) → the rotated embedding H R (N, d_H)."""
+        return h @ self.R
+
+    def block_energies(self, h: torch.Tensor) -> torch.Tensor:
+        """Energy of each point inside each block: (N, K), rows sum to ‖H R‖²."""
+        p = self.rotate(h)
+        return (p * p).reshape(p.shape[0], self.n_clusters, self.subspace_dim).sum(dim=2)
+
+    def forward(self, h: torch.Tensor) -> torch.Tensor:
+        """Logits (N, K) = − energy outside each block."""
+        inside = self.block_energies(h)
+        return inside - inside.sum(dim=1, keepdim=True)
+
+
+class SSCNNetwork(nn.Module):
+    """All trainable parts together: auto-encoder, h and the classifier."""
+
+    def __init__(self, autoencoder: AutoEncoder, n_clusters: int, subspace_dim: int) -> None:
+        super().__init__()
+        self.autoencoder = autoencoder
+        self.h = SelfExpression(autoencoder.latent_dim, n_clusters, subspace_dim)
+        self.classifier = SubspaceClassifier(n_clusters, subspace_dim)
+
+    def embed(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """X → (Z, H)."""
+        z = self.autoencoder.encode(x)
+        return z, self.h(z)

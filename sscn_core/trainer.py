@@ -1,0 +1,221 @@
+"""The training phases of SSCN, free of any UI: they report through a callback and honour a stop flag.
+
+Phases, in order: ``pretrain`` (auto-encoder reconstruction), ``self_expression`` (Definition 3 on
+mini-batches), ``pseudo_labels`` (spectral post-processing of Q) and ``classifier`` (R on the
+Stiefel manifold with Cayley-Adam, H frozen).
+"""
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+
+from .models import AutoEncoder, SSCNNetwork
+from .stiefel import CayleyAdam
+
+PHASES = ("pretrain", "self_expression", "pseudo_labels", "classifier")
+LOSS_TERMS = ("total", "q_norm", "self_expression", "reconstruction", "classifier")
+
+
+@dataclass
+class TrainingEvent:
+    """One progress report from a running fit.
+
+    kind: "phase" (a phase starts; step 0), "step" (after an optimisation step) or "done" (a phase
+    ended). ``losses`` holds the terms of this step (keys from LOSS_TERMS). ``model`` is the
+    estimator being fitted (None when the trainer runs without one).
+    """
+
+    kind: str
+    phase: str
+    step: int
+    total_steps: int
+    losses: dict[str, float] = field(default_factory=dict)
+    elapsed: float = 0.0
+    model: Any = None
+
+
+class TrainingStopped(Exception):
+    """Raised inside a phase when the stop flag is set; the estimator catches it."""
+
+
+Reporter = Callable[[TrainingEvent], None]
+
+
+@dataclass
+class Phase:
+    """Bookkeeping of one running phase: step counter, timing, history and the stop flag."""
+
+    name: str
+    total_steps: int
+    report: Reporter
+    stop_flag: threading.Event
+    history: list[dict[str, Any]]
+    started: float = field(default_factory=time.perf_counter)
+    step: int = 0
+
+    def begin(self) -> None:
+        """Announce the phase."""
+        self.report(TrainingEvent("phase", self.name, 0, self.total_steps))
+
+    def check_stop(self) -> None:
+        """Raise TrainingStopped when a stop was requested."""
+        if self.stop_flag.is_set():
+            raise TrainingStopped(self.name)
+
+    def record(self, losses: dict[str, float]) -> None:
+        """Count a step, store its losses and report it."""
+        self.step += 1
+        elapsed = time.perf_counter() - self.started
+        self.history.append({"phase": self.name, "step": self.step, **losses})
+        self.report(TrainingEvent("step", self.name, self.step, self.total_steps, losses, elapsed))
+        self.check_stop()
+
+    def end(self) -> float:
+        """Announce the end of the phase; returns its wall time in seconds."""
+        elapsed = time.perf_counter() - self.started
+        self.report(TrainingEvent("done", self.name, self.step, self.total_steps, {}, elapsed))
+        return elapsed
+
+
+def batches(n: int, batch_size: int, generator: torch.Generator, *, drop_last: bool = True) -> Iterator[torch.Tensor]:
+    """Shuffled index batches over range(n), one epoch. With drop_last, a batch larger than n is cut to n."""
+    batch_size = min(batch_size, n)
+    order = torch.randperm(n, generator=generator)
+    stop = n - n % batch_size if drop_last else n
+    for start in range(0, stop, batch_size):
+        yield order[start:start + batch_size]
+
+
+def steps_per_epoch(n: int, batch_size: int) -> int:
+    """Number of drop_last batches per epoch."""
+    return max(1, n // min(batch_size, n))
+
+
+def _sq(t: torch.Tensor, reduction: str) -> torch.Tensor:
+    return (t * t).sum() if reduction == "sum" else (t * t).mean()
+
+
+def definition3_terms(q: torch.Tensor, z: torch.Tensor, x: torch.Tensor, decode: Callable[[torch.Tensor], torch.Tensor],
+                      reduction: str = "sum") -> dict[str, torch.Tensor]:
+    """The three terms of Definition 3 for a self-expression matrix ``q`` (each already halved).
+
+    q_norm = ½‖Q‖², self_expression = ½‖Z − QZ‖², reconstruction = ½‖X − dec(QZ)‖².
+    ``reduction="mean"`` averages squared entries instead of summing them.
+    """
+    qz = q @ z
+    return {
+        "q_norm": 0.5 * _sq(q, reduction),
+        "self_expression": 0.5 * _sq(z - qz, reduction),
+        "reconstruction": 0.5 * _sq(x.reshape(x.shape[0], -1) - decode(qz), reduction),
+    }
+
+
+def self_expression_terms(net: SSCNNetwork, x: torch.Tensor, reduction: str = "sum") -> dict[str, torch.Tensor]:
+    """Definition 3's terms on one batch with the learned metric Q = H Hᵀ."""
+    z, h = net.embed(x)
+    return definition3_terms(h @ h.T, z, x, net.autoencoder.decode, reduction)
+
+
+def pretrain_autoencoder(autoencoder: AutoEncoder, x: torch.Tensor, *, epochs: int, batch_size: int | None,
+                         lr: float, device: torch.device, generator: torch.Generator, report: Reporter,
+                         stop_flag: threading.Event, history: list[dict[str, Any]]) -> float:
+    """Train the auto-encoder on reconstruction alone (sum of squared errors, Adam). Returns seconds."""
+    n = x.shape[0]
+    bs = n if batch_size is None else batch_size
+    phase = Phase("pretrain", epochs * steps_per_epoch(n, bs), report, stop_flag, history)
+    phase.begin()
+    params = list(autoencoder.parameters())
+    if params:
+        opt = torch.optim.Adam(params, lr=lr)
+        autoencoder.train()
+        for _ in range(epochs):
+            for idx in batches(n, bs, generator):
+                xb = x[idx].to(device, non_blocking=True)
+                loss = _sq(xb.reshape(xb.shape[0], -1) - autoencoder.decode(autoencoder.encode(xb)), "sum")
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+                phase.record({"total": loss.item(), "reconstruction": loss.item()})
+    return phase.end()
+
+
+def train_self_expression(net: SSCNNetwork, x: torch.Tensor, *, epochs: int, batch_size: int, lr: float,
+                          lambda1: float, lambda2: float, reduction: str, device: torch.device,
+                          generator: torch.Generator, report: Reporter, stop_flag: threading.Event,
+                          history: list[dict[str, Any]]) -> float:
+    """Adam on encoder, decoder and h jointly with the loss of Definition 3. Returns seconds."""
+    n = x.shape[0]
+    phase = Phase("self_expression", epochs * steps_per_epoch(n, batch_size), report, stop_flag, history)
+    phase.begin()
+    params = list(net.autoencoder.parameters()) + list(net.h.parameters())
+    opt = torch.optim.Adam(params, lr=lr)
+    net.train()
+    for _ in range(epochs):
+        for idx in batches(n, batch_size, generator):
+            terms = self_expression_terms(net, x[idx].to(device, non_blocking=True), reduction)
+            loss = terms["q_norm"] + lambda1 * terms["self_expression"] + lambda2 * terms["reconstruction"]
+            if not torch.isfinite(loss):
+                raise FloatingPointError(
+                    f"the self-expression loss became {loss.item()} at step {phase.step + 1}; "
+                    f"lower the learning rate (lr={lr}) or the λ's, or check the input for NaN/inf")
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            phase.record({"total": loss.item(), **{k: v.item() for k, v in terms.items()}})
+    return phase.end()
+
+
+def train_classifier(net: SSCNNetwork, h: torch.Tensor, labels: torch.Tensor, *, epochs: int, batch_size: int,
+                     iters_per_batch: int, lr: float, device: torch.device, generator: torch.Generator,
+                     report: Reporter, stop_flag: threading.Event, history: list[dict[str, Any]]) -> float:
+    """Train R alone (H frozen) on cross-entropy against pseudo-labels, with Cayley-Adam. Returns seconds."""
+    n = h.shape[0]
+    total = epochs * steps_per_epoch(n, batch_size) * iters_per_batch
+    phase = Phase("classifier", total, report, stop_flag, history)
+    phase.begin()
+    opt = CayleyAdam([net.classifier.R], lr=lr)
+    for _ in range(epochs):
+        for idx in batches(n, batch_size, generator):
+            hb = h[idx].to(device, non_blocking=True)
+            yb = labels[idx].to(device, non_blocking=True)
+            for _ in range(iters_per_batch):
+                loss = F.cross_entropy(net.classifier(hb), yb)
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+                phase.record({"total": loss.item(), "classifier": loss.item()})
+    return phase.end()
+
+
+@torch.inference_mode()
+def embed_all(net: SSCNNetwork, x: torch.Tensor, device: torch.device, batch_size: int = 2048,
+              space: str = "h") -> torch.Tensor:
+    """Forward ``x`` in batches; return Z, H, the rotated H R or the classifier's logits on the CPU.
+
+    ``space`` is "z", "h", "rotated" or "logits"; memory stays flat in N.
+    """
+    was_training = net.training
+    net.eval()
+    out = []
+    for start in range(0, x.shape[0], batch_size):
+        xb = x[start:start + batch_size].to(device, non_blocking=True)
+        z, h = net.embed(xb)
+        if space == "z":
+            part = z
+        elif space == "h":
+            part = h
+        elif space == "rotated":
+            part = net.classifier.rotate(h)
+        elif space == "logits":
+            part = net.classifier(h)
+        else:
+            raise ValueError(f"space must be 'z', 'h', 'rotated' or 'logits', got {space!r}")
+        out.append(part.float().cpu())
+    net.train(was_training)
+    return torch.cat(out) if out else torch.empty(0)

@@ -1,0 +1,84 @@
+"""The command line: train, predict and pretrain on small inputs, and plain errors."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from sscn_core import load_dataset
+from sscn_core.checkpoint import load_checkpoint
+from sscn_core.cli import main
+
+
+def run(capsys: pytest.CaptureFixture, *args: str) -> tuple[int, str, str]:
+    code = main(list(args))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.fixture(scope="module")
+def mnist_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("cli") / "model.pt"
+    code = main(["train", "--dataset", "mnist", "--n-samples", "500", "--epochs", "2", "--batch-size", "250",
+                 "--classifier-epochs", "1", "--seed", "0", "--out", str(path), "--quiet", "--json"])
+    assert code == 0
+    return path
+
+
+def test_train_reports_in_and_out_of_sample_metrics(capsys: pytest.CaptureFixture, tmp_path: Path) -> None:
+    code, out, err = run(capsys, "train", "--dataset", "mnist", "--n-samples", "400", "--epochs", "1",
+                         "--batch-size", "200", "--classifier-epochs", "1", "--json", "--quiet")
+    assert code == 0, err
+    report = json.loads(out)
+    assert set(report["in_sample"]) == {"acc", "ari", "nmi"}
+    assert report["out_of_sample"]["dataset"] == "mnist-oos" and report["out_of_sample"]["n"] == 10_000
+    assert 0 <= report["out_of_sample"]["acc"] <= 1
+    assert set(report["phase_seconds"]) == {"self_expression", "pseudo_labels", "classifier"}
+    assert report["n_parameters"] == 66_291
+
+
+def test_train_text_report(capsys: pytest.CaptureFixture) -> None:
+    code, out, err = run(capsys, "train", "--dataset", "digits", "--n-samples", "200", "--epochs", "1",
+                         "--batch-size", "100", "--classifier-epochs", "1", "--n-clusters", "10",
+                         "--subspace-dim", "3")
+    assert code == 0, err
+    assert "in-sample (classifier)" in out and "ACC" in out and "self-expression" in err
+
+
+def test_predict_images(capsys: pytest.CaptureFixture, mnist_model: Path, tmp_path: Path) -> None:
+    digit = (load_dataset("mnist", n_samples=1).X[0].reshape(28, 28) * 255).astype(np.uint8)
+    good = tmp_path / "digit.png"
+    Image.fromarray(255 - digit).resize((90, 90)).save(good)
+    bad = tmp_path / "broken.png"
+    bad.write_bytes(b"\x89PNG\r\n\x1a\nnot really")
+    code, out, err = run(capsys, "predict", "--model", str(mnist_model), str(good), str(bad), "--json")
+    assert code == 0, err
+    rows = json.loads(out)
+    assert 0 <= rows[0]["cluster"] < 10 and len(rows[0]["probabilities"]) == 10
+    assert "error" in rows[1]
+
+
+def test_predict_with_a_corrupt_model(capsys: pytest.CaptureFixture, tmp_path: Path) -> None:
+    bad = tmp_path / "model.pt"
+    bad.write_bytes(b"junk")
+    code, _, err = run(capsys, "predict", "--model", str(bad), "x.png")
+    assert code == 2 and "not a readable SSCN checkpoint" in err
+
+
+def test_pretrain_writes_a_loadable_autoencoder(capsys: pytest.CaptureFixture, tmp_path: Path) -> None:
+    out_path = tmp_path / "ae.pt"
+    code, out, err = run(capsys, "pretrain", "--dataset", "mnist", "--epochs", "1", "--batch-size", "5000",
+                         "--out", str(out_path), "--quiet")
+    assert code == 0, err
+    ck = load_checkpoint(out_path, expected_kind="autoencoder")
+    assert ck.config == {"kind": "conv"} and ck.meta["epochs"] == 1
+
+
+def test_bad_arguments_give_one_line_errors(capsys: pytest.CaptureFixture) -> None:
+    code, _, err = run(capsys, "train", "--dataset", "nope")
+    assert code == 2 and err.startswith("error:") and "nope" in err
+    code, _, err = run(capsys, "train", "--dataset", "digits", "--lr", "-1", "--quiet")
+    assert code == 2 and "lr" in err
