@@ -1,12 +1,12 @@
 """Shared pytest configuration: markers and a fixed small thread count."""
 from __future__ import annotations
 
-import os
-
 import pytest
 import torch
 
-torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
+# One intra-op thread: on a 2-core machine shared with a Streamlit server, UMAP or a second test
+# process, torch's OpenMP barriers turn a 0.5 ms step into 100 ms when a core is taken.
+torch.set_num_threads(1)
 
 
 def pytest_configure(config: pytest.Config) -> None:
