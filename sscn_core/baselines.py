@@ -75,7 +75,7 @@ class DSCNet:
                              f"with Adam's moments. Use at most {MAX_DSC_POINTS} points")
         device = resolve_device(self.device)
         generator = torch.Generator().manual_seed(int(self.seed))
-        net = template._build_network(x.shape[1], generator)
+        net = template._build_network(template._build_frontend(x.shape[1]), generator)
         if self.pretrained is not None:
             template._load_pretrained(net)
         ae = net.autoencoder.to(device)

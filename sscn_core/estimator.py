@@ -17,6 +17,7 @@ from sklearn.exceptions import NotFittedError
 from . import __version__
 from .checkpoint import Checkpoint, CheckpointError, load_checkpoint, save_checkpoint
 from .device import resolve_device
+from .features import FRONTENDS, PixelFrontEnd, ScatteringFrontEnd, build_frontend
 from .metrics import PeakMemory
 from .models import (ConvAutoEncoder, IdentityAutoEncoder, MLPAutoEncoder, SSCNNetwork, build_autoencoder,
                      reset_parameters)
@@ -58,6 +59,8 @@ class SSCN(ClusterMixin, BaseEstimator):
     ----------
     n_clusters, subspace_dim: K and q; d_H = K·q.
     autoencoder: "conv" (28×28 images), "mlp" (vectors) or None (Z = X, the linear model).
+    frontend: "pixels" (the data as given) or "scattering" (28×28 images → wavelet scattering
+        coefficients → PCA to ``frontend_dim`` → unit rows; then use autoencoder "mlp" or None).
     latent_dim, hidden_dims: sizes of the "mlp" auto-encoder.
     pretrained: None, "mnist", "fashion-mnist" (bundled auto-encoders) or a path to an auto-encoder
         checkpoint (``python -m sscn_core pretrain``); skips pre-training.
@@ -74,7 +77,7 @@ class SSCN(ClusterMixin, BaseEstimator):
     """
 
     def __init__(self, n_clusters: int = 10, subspace_dim: int = 9, autoencoder: str | None = "conv", *,
-                 latent_dim: int = 32, hidden_dims: tuple[int, ...] = (256,), pretrained: str | None = None,
+                 frontend: str = "pixels", frontend_dim: int = 500, latent_dim: int = 32, hidden_dims: tuple[int, ...] = (256,), pretrained: str | None = None,
                  lambda1: float = 0.5, lambda2: float = 2.0, reduction: str = "sum", batch_size: int = 1000,
                  epochs: int = 30, lr: float = 1e-3, pretrain_epochs: int = 100,
                  pretrain_batch_size: int | None = None, pretrain_lr: float = 1e-3, rho: float = 0.1,
@@ -84,6 +87,8 @@ class SSCN(ClusterMixin, BaseEstimator):
         self.n_clusters = n_clusters
         self.subspace_dim = subspace_dim
         self.autoencoder = autoencoder
+        self.frontend = frontend
+        self.frontend_dim = frontend_dim
         self.latent_dim = latent_dim
         self.hidden_dims = hidden_dims
         self.pretrained = pretrained
@@ -128,6 +133,10 @@ class SSCN(ClusterMixin, BaseEstimator):
         check(is_int(self.n_clusters) and self.n_clusters >= 2, f"n_clusters must be an integer ≥ 2, got {self.n_clusters!r}")
         check(is_int(self.subspace_dim) and self.subspace_dim >= 1, f"subspace_dim must be an integer ≥ 1, got {self.subspace_dim!r}")
         check(self.autoencoder in ("conv", "mlp", None), f"autoencoder must be 'conv', 'mlp' or None, got {self.autoencoder!r}")
+        check(self.frontend in FRONTENDS, f"frontend must be one of {FRONTENDS}, got {self.frontend!r}")
+        check(is_int(self.frontend_dim) and self.frontend_dim >= 1, f"frontend_dim must be an integer ≥ 1, got {self.frontend_dim!r}")
+        check(not (self.frontend == "scattering" and self.autoencoder == "conv"),
+              "the conv auto-encoder reads 28×28 pixels; with frontend='scattering' use autoencoder='mlp' or None")
         check(is_int(self.latent_dim) and self.latent_dim >= 1, f"latent_dim must be an integer ≥ 1, got {self.latent_dim!r}")
         check(all(is_int(h) and h >= 1 for h in self.hidden_dims), f"hidden_dims must be positive integers, got {self.hidden_dims!r}")
         for name in ("lambda1", "lambda2"):
@@ -177,9 +186,10 @@ class SSCN(ClusterMixin, BaseEstimator):
             row = int(np.argwhere(bad)[0, 0])
             raise ValueError(f"X contains NaN or infinite values ({int(bad.sum())} entries; first in row {row})")
         if fitting:
-            if self.autoencoder == "conv" and X.shape[1] != 784:
-                raise ValueError(f"the conv auto-encoder takes 28×28 images (784 features), got {X.shape[1]} "
-                                 f"features; use autoencoder='mlp' or None for other data")
+            if (self.autoencoder == "conv" or self.frontend == "scattering") and X.shape[1] != 784:
+                what = "the conv auto-encoder" if self.autoencoder == "conv" else "the scattering front-end"
+                raise ValueError(f"{what} takes 28×28 images (784 features), got {X.shape[1]} "
+                                 f"features; use autoencoder='mlp' or None and frontend='pixels' for other data")
             if X.shape[0] < 2 * self.n_clusters:
                 raise ValueError(f"need at least 2·n_clusters = {2 * self.n_clusters} points, got {X.shape[0]}")
         else:
@@ -192,14 +202,19 @@ class SSCN(ClusterMixin, BaseEstimator):
         if not hasattr(self, "net_"):
             raise NotFittedError("this SSCN is not fitted yet: call fit(X) first, or SSCN.load(path)")
 
-    def _build_network(self, input_dim: int, generator: torch.Generator) -> SSCNNetwork:
+    def _build_frontend(self, input_dim: int) -> PixelFrontEnd | ScatteringFrontEnd:
+        return PixelFrontEnd(input_dim) if self.frontend == "pixels" else ScatteringFrontEnd(dim=self.frontend_dim)
+
+    def _build_network(self, frontend: PixelFrontEnd | ScatteringFrontEnd, generator: torch.Generator) -> SSCNNetwork:
+        """A freshly initialised network on top of a (fitted) front-end."""
+        dim = frontend.output_dim
         if self.autoencoder == "conv":
             ae = ConvAutoEncoder()
         elif self.autoencoder == "mlp":
-            ae = MLPAutoEncoder(input_dim, tuple(self.hidden_dims), self.latent_dim)
+            ae = MLPAutoEncoder(dim, tuple(self.hidden_dims), self.latent_dim)
         else:
-            ae = IdentityAutoEncoder(input_dim)
-        net = SSCNNetwork(ae, self.n_clusters, self.subspace_dim)
+            ae = IdentityAutoEncoder(dim)
+        net = SSCNNetwork(frontend, ae, self.n_clusters, self.subspace_dim)
         reset_parameters(net.autoencoder, generator)
         net.h.reset(generator)
         return net
@@ -249,7 +264,13 @@ class SSCN(ClusterMixin, BaseEstimator):
         self.pseudo_labels_: np.ndarray | None = None
         self.pseudo_label_indices_: np.ndarray | None = None
         self.stopped_ = False
-        self.net_ = self._build_network(x.shape[1], generator).to(device)
+        start = time.perf_counter()
+        frontend = self._build_frontend(x.shape[1])
+        # The auto-encoder trains on front-end features, computed once (pixels: X itself).
+        features = frontend.fit_transform(x)
+        if self.frontend != "pixels":
+            self.phase_times_["features"] = time.perf_counter() - start
+        self.net_ = self._build_network(frontend, generator).to(device)
 
         def report(event: TrainingEvent) -> None:
             event.model = self
@@ -264,16 +285,16 @@ class SSCN(ClusterMixin, BaseEstimator):
             elif self.autoencoder is not None and self.pretrain_epochs > 0:
                 with PeakMemory(device) as mem:
                     self.phase_times_["pretrain"] = pretrain_autoencoder(
-                        self.net_.autoencoder, x, epochs=self.pretrain_epochs, batch_size=self.pretrain_batch_size,
+                        self.net_.autoencoder, features, epochs=self.pretrain_epochs, batch_size=self.pretrain_batch_size,
                         lr=self.pretrain_lr, **common)
                 self.peak_memory_["pretrain"] = mem.peak_bytes
             with PeakMemory(device) as mem:
                 self.phase_times_["self_expression"] = train_self_expression(
-                    self.net_, x, epochs=self.epochs, batch_size=self.batch_size, lr=self.lr, lambda1=self.lambda1,
+                    self.net_, features, epochs=self.epochs, batch_size=self.batch_size, lr=self.lr, lambda1=self.lambda1,
                     lambda2=self.lambda2, reduction=self.reduction, **common)
             self.peak_memory_["self_expression"] = mem.peak_bytes
             with PeakMemory(device) as mem:
-                h_train, labels = self._pseudo_labels(x, device, generator, report)
+                h_train, labels = self._pseudo_labels(features, device, generator, report)
             self.peak_memory_["pseudo_labels"] = mem.peak_bytes
             with PeakMemory(device) as mem:
                 self.phase_times_["classifier"] = train_classifier(
@@ -286,12 +307,12 @@ class SSCN(ClusterMixin, BaseEstimator):
             self.stopped_ = True
         return self
 
-    def _pseudo_labels(self, x: torch.Tensor, device: torch.device, generator: torch.Generator,
+    def _pseudo_labels(self, features: torch.Tensor, device: torch.device, generator: torch.Generator,
                        report: Callable[[TrainingEvent], None]) -> tuple[torch.Tensor, np.ndarray]:
         """Embed all points, post-process Q (of all points or a uniform sample) into pseudo-labels."""
         start = time.perf_counter()
         report(TrainingEvent("phase", "pseudo_labels", 0, 1))
-        h = embed_all(self.net_, x, device)
+        h = embed_all(self.net_, features, device, raw=False)
         n = h.shape[0]
         if self.pseudo_sample_size is not None and n > self.pseudo_sample_size:
             idx = torch.randperm(n, generator=generator)[: self.pseudo_sample_size].sort().values
@@ -361,7 +382,7 @@ class SSCN(ClusterMixin, BaseEstimator):
         params = self.get_params()
         params["hidden_dims"] = list(params["hidden_dims"])
         config = {"params": params, "n_features_in": int(self.n_features_in_),
-                  "autoencoder": self.net_.autoencoder.config()}
+                  "frontend": self.net_.frontend.config(), "autoencoder": self.net_.autoencoder.config()}
         meta = {"sscn_core": __version__, "torch": torch.__version__, "python": platform.python_version(),
                 "saved_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "history": self.history_,
                 "phase_times": self.phase_times_, "peak_memory": self.peak_memory_,
@@ -378,7 +399,8 @@ class SSCN(ClusterMixin, BaseEstimator):
             params["device"] = device
             model = cls(**params)
             model._validate_params()
-            net = SSCNNetwork(build_autoencoder(ckpt.config["autoencoder"]), model.n_clusters, model.subspace_dim)
+            net = SSCNNetwork(build_frontend(ckpt.config["frontend"]), build_autoencoder(ckpt.config["autoencoder"]),
+                              model.n_clusters, model.subspace_dim)
             net.load_state_dict({k[4:]: v for k, v in ckpt.state.items() if k.startswith("net.")})
             model.n_features_in_ = int(ckpt.config["n_features_in"])
         except (KeyError, TypeError, ValueError, RuntimeError) as exc:

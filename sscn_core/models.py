@@ -202,15 +202,20 @@ class SubspaceClassifier(nn.Module):
 
 
 class SSCNNetwork(nn.Module):
-    """All trainable parts together: auto-encoder, h and the classifier."""
+    """All parts together: a feature front-end, the auto-encoder, h and the classifier.
 
-    def __init__(self, autoencoder: AutoEncoder, n_clusters: int, subspace_dim: int) -> None:
+    ``embed`` takes front-end features (what the auto-encoder is trained on); the trainer computes
+    the features once, and inference applies ``frontend`` first (see trainer.embed_all).
+    """
+
+    def __init__(self, frontend: nn.Module, autoencoder: AutoEncoder, n_clusters: int, subspace_dim: int) -> None:
         super().__init__()
+        self.frontend = frontend
         self.autoencoder = autoencoder
         self.h = SelfExpression(autoencoder.latent_dim, n_clusters, subspace_dim)
         self.classifier = SubspaceClassifier(n_clusters, subspace_dim)
 
-    def embed(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """X → (Z, H)."""
-        z = self.autoencoder.encode(x)
+    def embed(self, features: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Front-end features → (Z, H)."""
+        z = self.autoencoder.encode(features)
         return z, self.h(z)

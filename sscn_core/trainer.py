@@ -193,19 +193,22 @@ def train_classifier(net: SSCNNetwork, h: torch.Tensor, labels: torch.Tensor, *,
     return phase.end()
 
 
-@torch.inference_mode()
+@torch.no_grad()
 def embed_all(net: SSCNNetwork, x: torch.Tensor, device: torch.device, batch_size: int = 2048,
-              space: str = "h") -> torch.Tensor:
+              space: str = "h", *, raw: bool = True) -> torch.Tensor:
     """Forward ``x`` in batches; return Z, H, the rotated H R or the classifier's logits on the CPU.
 
-    ``space`` is "z", "h", "rotated" or "logits"; memory stays flat in N.
+    ``space`` is "z", "h", "rotated" or "logits"; memory stays flat in N. ``raw=False`` means
+    ``x`` already holds front-end features.
     """
     was_training = net.training
     net.eval()
     out = []
     for start in range(0, x.shape[0], batch_size):
-        xb = x[start:start + batch_size].to(device, non_blocking=True)
-        z, h = net.embed(xb)
+        xb = x[start:start + batch_size]
+        if raw:
+            xb = net.frontend(xb)
+        z, h = net.embed(xb.to(device, non_blocking=True))
         if space == "z":
             part = z
         elif space == "h":

@@ -4,6 +4,7 @@ from __future__ import annotations
 import pytest
 import torch
 
+from sscn_core.features import PixelFrontEnd
 from sscn_core.models import (ConvAutoEncoder, IdentityAutoEncoder, MLPAutoEncoder, SSCNNetwork, SelfExpression,
                               SubspaceClassifier, build_autoencoder, reset_parameters)
 
@@ -19,7 +20,7 @@ def test_conv_autoencoder_shapes_and_paper_parameter_count() -> None:
     assert z.shape == (5, 480)
     assert ae.decode(z).shape == (5, 784)
     assert ae.encode(x.reshape(5, 1, 28, 28)).shape == (5, 480)
-    net = SSCNNetwork(ae, n_clusters=10, subspace_dim=9)
+    net = SSCNNetwork(PixelFrontEnd(784), ae, n_clusters=10, subspace_dim=9)
     assert n_params(ae) == 14_991
     assert n_params(net.h) == 43_200
     assert n_params(net.classifier) == 8_100
