@@ -1,0 +1,243 @@
+"""One user image -> one MNIST-like model input.
+
+MNIST digits are white ink on a black background, size-normalised to fit a 20×20 box (keeping the
+aspect ratio, anti-aliased) and placed in a 28×28 field so that the centre of mass of the ink sits
+in the middle. :func:`prepare_image` applies the same recipe to any picture a user brings (a phone
+photo of a digit on paper, a drawing with a transparent background, a 16-bit scan...).
+:func:`open_image_safely` is the one door through which untrusted bytes become a PIL image: it
+refuses empty, oversized, decompression-bomb, corrupt and non-image files with plain messages.
+"""
+from __future__ import annotations
+
+import io
+import re
+import struct
+import threading
+import warnings
+import zlib
+from os import PathLike
+from pathlib import Path
+from typing import IO, Union
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+MAX_BYTES = 20 * 1024 * 1024
+MAX_PIXELS = 40_000_000
+# Below this much contrast between the darkest/lightest pixel and the background there is no ink.
+MIN_INK = 0.04
+# Pixels at least this fraction of the strongest ink define the bounding box of the drawing.
+BBOX_THRESHOLD = 0.1
+# Fainter residue than this fraction of the strongest ink is set to zero (MNIST's background is 0).
+NOISE_FLOOR = 0.05
+
+ImageSource = Union[bytes, bytearray, memoryview, str, PathLike, IO[bytes]]
+
+# Errors PIL raises for damaged files besides OSError (which covers UnidentifiedImageError).
+_DECODE_ERRORS = (OSError, SyntaxError, ValueError, EOFError, IndexError, struct.error, zlib.error)
+# ``warnings.catch_warnings`` edits process-wide state; serialise our use of it.
+_WARNINGS_LOCK = threading.Lock()
+
+
+class ImageError(ValueError):
+    """An image could not be used: not an image, too big, corrupt, or blank."""
+
+
+def _format_bytes(n: int) -> str:
+    return f"{n / 1024 / 1024:.1f} MB" if n >= 1024 * 1024 else f"{n / 1024:.1f} KB"
+
+
+def _read_bytes(data: ImageSource, max_bytes: int) -> bytes:
+    """Read at most ``max_bytes`` from bytes, a path or a binary file object."""
+    if isinstance(data, (bytes, bytearray, memoryview)):
+        raw = bytes(data)
+    elif isinstance(data, (str, PathLike)):
+        path = Path(data)
+        if not path.is_file():
+            raise ImageError(f"{path}: no such file" if not path.exists() else f"{path}: not a file")
+        size = path.stat().st_size
+        if size > max_bytes:
+            raise ImageError(f"the file is {_format_bytes(size)}; the limit is {_format_bytes(max_bytes)}")
+        raw = path.read_bytes()
+    elif hasattr(data, "read"):
+        raw = data.read(max_bytes + 1)
+        if not isinstance(raw, (bytes, bytearray)):
+            raise ImageError(f"expected a binary file object, got one that returns {type(raw).__name__}")
+        raw = bytes(raw)
+    else:
+        raise ImageError(f"expected image bytes, a path or a binary file object, got {type(data).__name__}")
+    if not raw:
+        raise ImageError("the file is empty")
+    if len(raw) > max_bytes:
+        raise ImageError(f"the file is larger than {_format_bytes(max_bytes)}, the limit")
+    return raw
+
+
+def _probe_size(raw: bytes) -> tuple[int, int] | None:
+    """Width and height from the header, bypassing PIL's bomb check (used only to word an error)."""
+    Image.init()
+    for fmt in Image.ID:
+        factory, accept = Image.OPEN[fmt]
+        if accept is not None and not accept(raw[:16]):
+            continue
+        try:
+            return factory(io.BytesIO(raw), "").size
+        except _DECODE_ERRORS:
+            continue
+    return None
+
+
+def _too_many_pixels(width: int, height: int, max_pixels: int) -> ImageError:
+    return ImageError(f"image is {width}×{height} pixels; the limit is {max_pixels:,} pixels "
+                      f"({max_pixels / 1e6:g} megapixels)")
+
+
+def open_image_safely(data: ImageSource, *, max_bytes: int = MAX_BYTES, max_pixels: int = MAX_PIXELS) -> Image.Image:
+    """Open untrusted image data and decode it fully, or raise :class:`ImageError`.
+
+    ``data`` is bytes, a path or a binary file object (such as a Streamlit upload). Refuses files
+    that are empty or larger than ``max_bytes``, images whose header claims more than ``max_pixels``
+    pixels (decompression bombs are refused before any pixel is decoded), truncated or corrupt
+    files, and anything PIL cannot read. An animated image yields its first frame.
+    """
+    raw = _read_bytes(data, max_bytes)
+    try:
+        with _WARNINGS_LOCK, warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            img = Image.open(io.BytesIO(raw))
+    except UnidentifiedImageError:
+        raise ImageError("this file is not an image PIL can read") from None
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        size = _probe_size(raw)
+        if size is not None:
+            raise _too_many_pixels(size[0], size[1], max_pixels) from None
+        found = re.search(r"\((\d+) pixels\)", str(exc))
+        what = f"{int(found.group(1)):,} pixels" if found else "too many pixels"
+        raise ImageError(f"image has {what}; the limit is {max_pixels:,} pixels") from None
+    except _DECODE_ERRORS as exc:
+        raise ImageError(f"the image could not be read ({exc})") from None
+    width, height = img.size
+    if width * height > max_pixels:
+        raise _too_many_pixels(width, height, max_pixels)
+    if width == 0 or height == 0:
+        raise ImageError(f"image is {width}×{height} pixels; it has no pixels")
+    try:
+        if getattr(img, "n_frames", 1) > 1:
+            img.seek(0)
+        img.load()
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise _too_many_pixels(width, height, max_pixels) from None
+    except _DECODE_ERRORS as exc:
+        raise ImageError(f"the image is truncated or corrupt ({exc})") from None
+    return img
+
+
+def _has_alpha(img: Image.Image) -> bool:
+    return img.mode in ("RGBA", "LA", "PA", "RGBa", "La") or "transparency" in img.info
+
+
+def _to_luminance(img: Image.Image) -> np.ndarray:
+    """Grayscale float array in [0, 1] (1 = white), transparent parts composited onto white."""
+    mode = img.mode
+    if mode.startswith("I;16") or mode in ("I", "F"):
+        arr = np.asarray(img, dtype=np.float64)
+        if not np.isfinite(arr).all():
+            raise ImageError("the image contains non-finite values")
+        if mode.startswith("I;16") or (mode == "I" and arr.max() > 255):
+            return np.clip(arr / 65535.0, 0.0, 1.0)
+        top = arr.max()
+        if arr.min() >= 0 and top <= 1.0:
+            return arr
+        if arr.min() >= 0 and top <= 255:
+            return arr / 255.0
+        low = arr.min()
+        return (arr - low) / (top - low) if top > low else np.zeros_like(arr)
+    if _has_alpha(img):
+        rgba = np.asarray(img.convert("RGBA"), dtype=np.float64) / 255.0
+        alpha = rgba[..., 3:4]
+        rgb = rgba[..., :3] * alpha + (1.0 - alpha)
+        return rgb @ np.array([0.299, 0.587, 0.114])
+    if mode not in ("1", "L", "P", "RGB", "RGBX", "CMYK", "YCbCr"):
+        img = img.convert("RGB")
+    return np.asarray(img.convert("L"), dtype=np.float64) / 255.0
+
+
+def _border(arr: np.ndarray) -> np.ndarray:
+    """The pixels of the outer ring (about 5% of the shorter side, at least one pixel)."""
+    h, w = arr.shape
+    t = max(1, min(h, w) // 20)
+    if 2 * t >= h or 2 * t >= w:
+        return arr.ravel()
+    return np.concatenate([arr[:t].ravel(), arr[-t:].ravel(), arr[t:-t, :t].ravel(), arr[t:-t, -t:].ravel()])
+
+
+def _as_pil(img: Image.Image | np.ndarray | ImageSource) -> Image.Image:
+    if isinstance(img, Image.Image):
+        return img
+    if isinstance(img, np.ndarray):
+        arr = img
+        if arr.ndim not in (2, 3) or (arr.ndim == 3 and arr.shape[2] not in (1, 3, 4)):
+            raise ImageError(f"expected an (H, W), (H, W, 3) or (H, W, 4) array, got shape {arr.shape}")
+        if arr.size == 0:
+            raise ImageError(f"the array is empty (shape {arr.shape})")
+        if arr.dtype != np.uint8:
+            arr = np.asarray(arr, dtype=np.float64)
+            if not np.isfinite(arr).all():
+                raise ImageError("the array contains NaN or infinite values")
+            scale = 1.0 if arr.max() > 1.0 else 255.0
+            arr = np.clip(np.rint(arr * scale), 0, 255).astype(np.uint8)
+        if arr.ndim == 3 and arr.shape[2] == 1:
+            arr = arr[..., 0]
+        return Image.fromarray(np.ascontiguousarray(arr))
+    return open_image_safely(img)
+
+
+def prepare_image(img: Image.Image | np.ndarray | ImageSource, *, size: int = 28, box: int = 20) -> np.ndarray:
+    """Turn a picture of a digit (or any drawing) into an MNIST-like ``(size, size)`` float32 array.
+
+    Steps: apply the EXIF orientation; composite transparency onto white; convert to grayscale;
+    make the ink bright on black (inverting when the border is light, and subtracting the
+    background level); crop to the ink's bounding box; scale (LANCZOS) to fit ``box``×``box``
+    keeping the aspect ratio; paste into a ``size``×``size`` field so that the ink's centre of mass
+    is at the centre. Values are in [0, 1] with the strongest ink at 1.
+
+    ``img`` is a PIL image, a 2-D/3-D uint8 or float array, bytes, a path or a binary file
+    (anything but a PIL image or array goes through :func:`open_image_safely`).
+    Raises :class:`ImageError` for unreadable images and for blank ones ("no ink found").
+    """
+    if not (isinstance(size, int) and isinstance(box, int) and 1 <= box <= size):
+        raise ImageError(f"expected integers 1 <= box <= size, got box={box!r}, size={size!r}")
+    pil = _as_pil(img)
+    try:
+        pil = ImageOps.exif_transpose(pil)
+        lum = _to_luminance(pil)
+    except _DECODE_ERRORS as exc:
+        raise ImageError(f"the image could not be converted ({exc})") from None
+    background = float(np.median(_border(lum)))
+    ink = (1.0 - lum) if background > 0.5 else lum
+    ink = ink - float(np.median(_border(ink)))
+    peak = float(ink.max())
+    if peak < MIN_INK:
+        raise ImageError("no ink found: the image is blank (a single colour)")
+    ink = np.clip(ink / peak, 0.0, 1.0)
+    ink[ink < NOISE_FLOOR] = 0.0
+    rows = np.flatnonzero((ink >= BBOX_THRESHOLD).any(axis=1))
+    cols = np.flatnonzero((ink >= BBOX_THRESHOLD).any(axis=0))
+    crop = ink[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1]
+    h, w = crop.shape
+    scale = box / max(h, w)
+    new_w, new_h = max(1, round(w * scale)), max(1, round(h * scale))
+    resized = Image.fromarray(crop.astype(np.float32), mode="F").resize((new_w, new_h), Image.Resampling.LANCZOS)
+    patch = np.clip(np.asarray(resized, dtype=np.float64), 0.0, None)
+    if patch.max() <= 0:
+        raise ImageError("no ink found: the drawing vanished when scaled down")
+    patch /= patch.max()
+    total = patch.sum()
+    cy = float((patch.sum(axis=1) * np.arange(new_h)).sum() / total)
+    cx = float((patch.sum(axis=0) * np.arange(new_w)).sum() / total)
+    centre = size / 2.0  # MNIST puts the centre of mass at pixel (14, 14) of 0..27, not 13.5
+    top = int(np.clip(round(centre - cy), 0, size - new_h))
+    left = int(np.clip(round(centre - cx), 0, size - new_w))
+    out = np.zeros((size, size), dtype=np.float32)
+    out[top:top + new_h, left:left + new_w] = patch
+    return out
