@@ -318,8 +318,10 @@ def _write_atomically(path: Path, raw: bytes) -> None:
 
 def _manual_hint(dataset: str, folder: Path, names: Sequence[str]) -> str:
     files = ", ".join(f"{n}.gz" for n in names)
-    env = "SSCN_DATA_DIR" if dataset == "mnist" else "FASHION_MNIST_DIR or SSCN_DATA_DIR"
-    return f"To work offline, put {files} (gzipped or not) in {folder} by hand (or set {env})."
+    other = ("set SSCN_DATA_DIR=ROOT to use ROOT/mnist" if dataset == "mnist"
+             else "set FASHION_MNIST_DIR to a folder that holds them")
+    return (f"To work offline, fetch {files} from {mirrors(dataset)[0]} and put them (gzipped or not) in {folder} "
+            f"by hand, or {other}.")
 
 
 def download_idx(dataset: str, names: Sequence[str], folder: Path) -> None:
@@ -340,7 +342,11 @@ def download_idx(dataset: str, names: Sequence[str], folder: Path) -> None:
                 reason = getattr(exc, "reason", None) or exc
                 failures.append(f"{url} ({reason})")
                 continue
-            got = _payload_sha256(raw, url)
+            try:
+                got = _payload_sha256(raw, url)
+            except DataError as exc:  # a broken gzip from this mirror: try the next one
+                failures.append(str(exc))
+                continue
             if got != expected:
                 failures.append(f"{url} (checksum mismatch: expected SHA-256 {expected} of the uncompressed file, "
                                 f"got {got})")
@@ -367,9 +373,11 @@ def _find_idx(folder: Path, name: str) -> Path | None:
 # ---------------------------------------------------------------------------------------------
 # Named data sets
 # ---------------------------------------------------------------------------------------------
-def _check_split(split: str) -> str:
+def _check_split(split: str, download: bool) -> str:
     if split not in SPLITS:
         raise DataError(f"split must be one of {', '.join(SPLITS)}; got {split!r}")
+    if not isinstance(download, bool):
+        raise DataError(f"download must be True or False, got {download!r}")
     return split
 
 
@@ -439,7 +447,7 @@ def _idx_paths(dataset: str, parts: Sequence[str], folders: Sequence[Path], targ
 
 
 def _load_mnist_full(split: str = "all", data_dir: str | os.PathLike | None = None, download: bool = True) -> Dataset:
-    parts = {"all": ["train", "test"], "train": ["train"], "test": ["test"]}[_check_split(split)]
+    parts = {"all": ["train", "test"], "train": ["train"], "test": ["test"]}[_check_split(split, download)]
     target = Path(data_dir).expanduser() if data_dir is not None else cache_dir("mnist")
     bundled = assets_dir() / "mnist"
     fallbacks = {"test-images": bundled / "t10k-images-idx3-ubyte.gz", "test-labels": bundled / "t10k-labels-idx1-ubyte.gz"}
@@ -449,7 +457,7 @@ def _load_mnist_full(split: str = "all", data_dir: str | os.PathLike | None = No
 
 
 def _load_fashion(split: str = "test", data_dir: str | os.PathLike | None = None, download: bool = True) -> Dataset:
-    parts = {"all": ["train", "test"], "train": ["train"], "test": ["test"]}[_check_split(split)]
+    parts = {"all": ["train", "test"], "train": ["train"], "test": ["test"]}[_check_split(split, download)]
     folders: list[Path] = []
     if data_dir is not None:
         folders.append(Path(data_dir).expanduser())

@@ -95,12 +95,12 @@ def forbid_network(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(data, "_open_url", fail)
 
 
-def go_offline(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+def go_offline(monkeypatch: pytest.MonkeyPatch, error: Exception | None = None) -> list[str]:
     tried: list[str] = []
 
     def offline(url: str, timeout: float) -> None:
         tried.append(url)
-        raise urllib.error.URLError(socket.gaierror(-3, "Temporary failure in name resolution"))
+        raise error or urllib.error.URLError(socket.gaierror(-3, "Temporary failure in name resolution"))
     monkeypatch.setattr(data, "_open_url", offline)
     return tried
 
@@ -253,6 +253,14 @@ def test_mnist_full_offline_error_names_urls_and_folder(cache: Path, monkeypatch
     assert "train-labels-idx1-ubyte.gz" in message and "name resolution" in message
     assert tried and all(u.endswith("train-images-idx3-ubyte.gz") for u in tried)  # stopped at the first file
     assert not folder.exists() or not any(folder.iterdir())
+
+
+@pytest.mark.parametrize("error", [TimeoutError("timed out"), ConnectionResetError("reset by peer"),
+                                   urllib.error.URLError("no route")])
+def test_other_network_failures_are_data_errors(cache: Path, monkeypatch: pytest.MonkeyPatch, error: Exception) -> None:
+    go_offline(monkeypatch, error)
+    with pytest.raises(DataError, match=f"could not download.*{error.args[0]}.*{cache / 'mnist'}"):
+        load_dataset("mnist-full", split="train")
 
 
 def test_mnist_full_without_download(cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
