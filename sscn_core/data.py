@@ -692,7 +692,7 @@ def _load_array_file(path: Path, image_shape: tuple[int, int] | None) -> Dataset
                     raise DataError(f"{path.name}: no data array; expected one named {', '.join(X_KEYS)} "
                                     f"(found: {', '.join(keys) or 'none'})")
                 arr = npz[x_key]
-                y_key = next((k for k in Y_KEYS if k in keys), None)
+                y_key = next((k for k in Y_KEYS if k in keys and k != x_key), None)
                 y_arr = npz[y_key] if y_key is not None else None
         else:
             arr = np.load(path, allow_pickle=False)
