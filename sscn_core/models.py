@@ -27,6 +27,13 @@ def reset_parameters(module: nn.Module, generator: torch.Generator | None = None
                 fan_in, _ = nn.init._calculate_fan_in_and_fan_out(layer.weight)
                 bound = 1.0 / math.sqrt(fan_in) if fan_in > 0 else 0.0
                 nn.init.uniform_(layer.bias, -bound, bound, generator=generator)
+    # The conv decoder ends in a ReLU: with a negative output bias, about half of all seeds start
+    # with an all-zero reconstruction and therefore no gradient at all. Draw that bias non-negative.
+    for layer in module.modules():
+        if isinstance(layer, ConvAutoEncoder):
+            output_layer = [m for m in layer.decoder if isinstance(m, nn.ConvTranspose2d)][-1]
+            with torch.no_grad():
+                output_layer.bias.abs_()
 
 
 class ConvAutoEncoder(nn.Module):

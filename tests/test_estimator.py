@@ -16,7 +16,7 @@ from sscn_core.metrics import evaluate
 
 
 def linear_model(**kw: object) -> SSCN:
-    params = dict(n_clusters=3, subspace_dim=2, autoencoder=None, batch_size=10_000, epochs=300, lr=1e-2,
+    params = dict(n_clusters=3, subspace_dim=2, autoencoder=None, batch_size=10_000, epochs=500, lr=3e-2,
                   classifier_epochs=20, classifier_batch_size=10_000, seed=0)
     params.update(kw)
     return SSCN(**params)
@@ -74,7 +74,7 @@ def test_history_times_and_memory(fitted: SSCN) -> None:
     phases = {row["phase"] for row in fitted.history_}
     assert phases == {"self_expression", "classifier"}
     se = [row for row in fitted.history_ if row["phase"] == "self_expression"]
-    assert len(se) == 300 and se[-1]["total"] < se[0]["total"]
+    assert len(se) == 500 and se[-1]["total"] < se[0]["total"]
     assert set(se[0]) >= {"total", "q_norm", "self_expression", "reconstruction"}
     assert set(fitted.phase_times_) == {"self_expression", "pseudo_labels", "classifier"}
     assert all(v > 0 for v in fitted.peak_memory_.values())

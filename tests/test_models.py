@@ -75,3 +75,11 @@ def test_classifier_logits_are_minus_energy_outside_each_block() -> None:
     with torch.no_grad():
         clf.R.copy_(torch.eye(6)[[2, 3, 0, 1, 4, 5]])
     assert clf(h[:1]).argmax(1).item() == 1
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_conv_decoder_output_is_alive_at_initialisation(seed: int) -> None:
+    ae = ConvAutoEncoder()
+    reset_parameters(ae, torch.Generator().manual_seed(seed))
+    out = ae.decode(ae.encode(torch.rand(16, 784)))
+    assert (out > 0).any(), "the final ReLU is dead: pre-training would get no gradient"
