@@ -59,14 +59,16 @@ class ScatteringFrontEnd(nn.Module):
         self.J = int(J)
         self.input_dim = 784
         self.output_dim = int(dim)
-        self._operator = None
+        # The scattering filters are fixed (rebuilt from J on load), so the operator is kept out of
+        # the module tree and out of checkpoints.
+        object.__setattr__(self, "_operator", None)
         self.register_buffer("mean", torch.zeros(0))
         self.register_buffer("components", torch.zeros(0, self.output_dim))
 
     def coefficients(self, x: torch.Tensor) -> torch.Tensor:
         """Raw scattering coefficients, (N, 3472) for J = 3."""
         if self._operator is None:
-            self._operator = _scattering_operator(self.J)
+            object.__setattr__(self, "_operator", _scattering_operator(self.J))
         img = x.reshape(-1, 28, 28).float().cpu()
         pad = (SCATTERING_SIDE - 28) // 2
         img = nn.functional.pad(img, (pad, pad, pad, pad))
