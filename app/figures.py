@@ -1,0 +1,284 @@
+"""Pure functions: arrays in, plotly figures out. No Streamlit, no model.
+
+Large matrices are average-pooled and sent as one PNG (``go.Image``) so that a redraw every second
+stays small (a 2000×2000 float heatmap would be ~25 MB of JSON). Only pure display transforms
+live here: pooling, colour mapping, smoothing of a plotted curve, sorting for display.
+"""
+from __future__ import annotations
+
+import base64
+import io
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import plotly.graph_objects as go
+from matplotlib import colormaps
+from PIL import Image
+
+# Okabe-Ito-like qualitative palette (readable on a projector), cycled past 10 classes.
+PALETTE = ("#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442", "#000000",
+           "#8C564B", "#7F7F7F", "#17BECF", "#BCBD22")
+TERM_COLOURS = {"total": "#000000", "q_norm": "#0072B2", "self_expression": "#D55E00",
+                "reconstruction": "#009E73", "classifier": "#CC79A7"}
+TERM_LABELS = {"total": "total", "q_norm": "½‖Q‖²", "self_expression": "½‖Z − QZ‖²",
+               "reconstruction": "½‖X − dec(QZ)‖²", "classifier": "classifier loss"}
+PHASE_NAMES = {"pretrain": "pre-training", "self_expression": "self-expression",
+               "pseudo_labels": "pseudo-labels", "classifier": "classifier"}
+FONT = dict(size=14)
+
+
+def colour(k: int) -> str:
+    """The palette colour of class/cluster ``k``."""
+    return PALETTE[int(k) % len(PALETTE)]
+
+
+def _layout(fig: go.Figure, *, title: str | None = None, height: int = 420, **kwargs: Any) -> go.Figure:
+    fig.update_layout(title=dict(text=title) if title else None, height=height, font=FONT,
+                      margin=dict(l=60, r=20, t=50 if title else 20, b=50), template="plotly_white", **kwargs)
+    return fig
+
+
+# --------------------------------------------------------------------------------- display transforms
+def ema(values: Sequence[float] | np.ndarray, smoothing: float) -> np.ndarray:
+    """Exponential moving average for display: s_t = smoothing·s_{t−1} + (1 − smoothing)·v_t.
+
+    ``smoothing`` in [0, 1); 0 returns the values unchanged. NaNs are carried over without
+    disturbing the average.
+    """
+    if not 0.0 <= smoothing < 1.0:
+        raise ValueError(f"smoothing must be in [0, 1), got {smoothing}")
+    v = np.asarray(values, dtype=np.float64)
+    out = np.empty_like(v)
+    acc = np.nan
+    for i, x in enumerate(v):
+        if np.isfinite(x):
+            acc = x if not np.isfinite(acc) else smoothing * acc + (1.0 - smoothing) * x
+        out[i] = acc if np.isfinite(x) else np.nan
+    return out
+
+
+def pool_mean(matrix: np.ndarray, max_side: int) -> tuple[np.ndarray, int]:
+    """Average-pool a 2-D array by an integer factor so that no side exceeds ``max_side``.
+
+    Returns the pooled array and the factor. Edge rows/columns that do not fill a whole window
+    are averaged over what there is.
+    """
+    m = np.asarray(matrix, dtype=np.float32)
+    if m.ndim != 2:
+        raise ValueError(f"expected a 2-D array, got shape {m.shape}")
+    if max_side < 1:
+        raise ValueError(f"max_side must be ≥ 1, got {max_side}")
+    f = max(1, int(np.ceil(max(m.shape) / max_side)))
+    if f == 1:
+        return m, 1
+    rows, cols = -(-m.shape[0] // f), -(-m.shape[1] // f)
+    padded = np.full((rows * f, cols * f), np.nan, dtype=np.float32)
+    padded[:m.shape[0], :m.shape[1]] = m
+    return np.nanmean(padded.reshape(rows, f, cols, f), axis=(1, 3)), f
+
+
+def to_uint8(matrix: np.ndarray, *, percentile: float = 99.0) -> np.ndarray:
+    """Scale non-negative values to 0..255, saturating above the given percentile (of nonzeros)."""
+    m = np.nan_to_num(np.asarray(matrix, dtype=np.float32))
+    nz = m[m > 0]
+    top = float(np.percentile(nz, percentile)) if nz.size else 1.0
+    top = top if top > 0 else 1.0
+    return np.clip(np.rint(m / top * 255.0), 0, 255).astype(np.uint8)
+
+
+def png_data_uri(levels: np.ndarray, cmap: str = "magma_r") -> str:
+    """A PNG data URI of a uint8 2-D array through a matplotlib colour map."""
+    rgb = (colormaps[cmap](np.arange(256))[:, :3] * 255).astype(np.uint8)[levels]
+    buf = io.BytesIO()
+    Image.fromarray(rgb, mode="RGB").save(buf, format="PNG", optimize=False, compress_level=3)
+    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
+
+
+def group_runs(groups: np.ndarray) -> list[tuple[Any, int, int]]:
+    """Runs of equal consecutive values: [(value, start, stop)] with stop exclusive."""
+    g = np.asarray(groups)
+    if g.size == 0:
+        return []
+    cuts = np.flatnonzero(g[1:] != g[:-1]) + 1
+    starts = np.concatenate([[0], cuts])
+    stops = np.concatenate([cuts, [g.size]])
+    return [(g[s], int(s), int(e)) for s, e in zip(starts, stops)]
+
+
+def top_two(energy: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Per row: the largest and second largest shares and their block indices."""
+    e = np.asarray(energy)
+    order = np.argsort(-e, axis=1, kind="stable")
+    first, second = order[:, 0], order[:, 1] if e.shape[1] > 1 else order[:, 0]
+    rows = np.arange(e.shape[0])
+    return e[rows, first], e[rows, second], first, second
+
+
+# --------------------------------------------------------------------------------- figures
+def loss_figure(history: Sequence[Mapping[str, Any]], *, terms: Sequence[str] = ("total",), smoothing: float = 0.0,
+                log_y: bool = True, height: int = 420) -> go.Figure:
+    """Loss per step: one line per term (smoothed by ``ema``; raw values faint behind), phase bands.
+
+    ``history`` rows carry "i" (global step), "phase" and the loss terms.
+    """
+    fig = go.Figure()
+    if history:
+        steps = np.array([row["i"] for row in history])
+        for term in terms:
+            values = np.array([row.get(term, np.nan) for row in history], dtype=np.float64)
+            if log_y:
+                values = np.where(values > 0, values, np.nan)
+            if not np.isfinite(values).any():
+                continue
+            name, c = TERM_LABELS.get(term, term), TERM_COLOURS.get(term, "#444444")
+            if smoothing > 0:
+                fig.add_trace(go.Scatter(x=steps, y=values, mode="lines", line=dict(color=c, width=1),
+                                         opacity=0.25, showlegend=False, hoverinfo="skip"))
+            fig.add_trace(go.Scatter(x=steps, y=ema(values, smoothing), mode="lines", name=name,
+                                     line=dict(color=c, width=2.5),
+                                     hovertemplate=f"{name}<br>step %{{x}}<br>%{{y:.4g}}<extra></extra>"))
+        phases = [row["phase"] for row in history]
+        for phase, start, stop in group_runs(np.array(phases)):
+            fig.add_vrect(x0=steps[start] - 0.5, x1=steps[stop - 1] + 0.5, line_width=0,
+                          fillcolor="#999999" if start % 2 else "#dddddd", opacity=0.12)
+            fig.add_annotation(x=steps[start], y=1.0, yref="paper", xanchor="left", yanchor="bottom",
+                               text=PHASE_NAMES.get(phase, phase), showarrow=False, font=dict(size=12))
+    else:
+        fig.add_annotation(text="Press Start: the first loss point appears after the first step.",
+                           showarrow=False, x=0.5, y=0.5, xref="paper", yref="paper", font=dict(size=16))
+    fig.update_xaxes(title="step")
+    fig.update_yaxes(title="loss", type="log" if log_y else "linear")
+    return _layout(fig, height=height, legend=dict(orientation="h", y=-0.2), hovermode="x unified")
+
+
+def affinity_figure(matrix: np.ndarray, groups: np.ndarray | None = None, *, group_names: Sequence[str] | None = None,
+                    max_side: int = 500, title: str | None = None, height: int = 560) -> go.Figure:
+    """|Q| (already in display order) as a pooled PNG, with lines between groups and group names on the axes."""
+    pooled, factor = pool_mean(np.abs(matrix), max_side)
+    fig = go.Figure(go.Image(source=png_data_uri(to_uint8(pooled)), hoverinfo="skip"))
+    n = matrix.shape[0]
+    ticks, labels = [], []
+    if groups is not None and len(groups) == n:
+        runs = group_runs(np.asarray(groups))
+        for value, start, stop in runs:
+            ticks.append((start + stop) / 2 / factor - 0.5)
+            labels.append(group_names[int(value)] if group_names is not None and 0 <= int(value) < len(group_names)
+                          else str(value))
+            if start > 0:
+                pos = start / factor - 0.5
+                fig.add_shape(type="line", x0=pos, x1=pos, y0=-0.5, y1=pooled.shape[0] - 0.5,
+                              line=dict(color="#00A0FF", width=1))
+                fig.add_shape(type="line", y0=pos, y1=pos, x0=-0.5, x1=pooled.shape[1] - 0.5,
+                              line=dict(color="#00A0FF", width=1))
+    axis = dict(tickmode="array", tickvals=ticks, ticktext=labels, showgrid=False, zeroline=False)
+    fig.update_xaxes(**axis, side="top")
+    fig.update_yaxes(**axis, autorange="reversed", scaleanchor="x")
+    return _layout(fig, title=title, height=height)
+
+
+def scatter_figure(coords: np.ndarray, *, colour_by: np.ndarray, colour_kind: str = "category",
+                   ids: np.ndarray | None = None, hover: Mapping[str, np.ndarray] | None = None,
+                   names: Sequence[str] | None = None, title: str | None = None, height: int = 560,
+                   legend_title: str = "") -> go.Figure:
+    """A 2-D scatter (UMAP) coloured by a category (one trace per value) or a continuous value.
+
+    ``ids`` go into customdata[0] (the selection reports them); ``hover`` adds named columns to
+    the tooltip. WebGL (Scattergl) keeps thousands of points responsive.
+    """
+    xy = np.asarray(coords, dtype=np.float32)
+    n = xy.shape[0]
+    ids = np.arange(n) if ids is None else np.asarray(ids)
+    hover = dict(hover or {})
+    cols = [ids] + [np.asarray(v) for v in hover.values()]
+    custom = np.stack([np.asarray(c, dtype=object) for c in cols], axis=1) if n else np.empty((0, len(cols)))
+    lines = ["point %{customdata[0]}"] + [f"{k}: %{{customdata[{j + 1}]}}" for j, k in enumerate(hover)]
+    template = "<br>".join(lines) + "<extra></extra>"
+    fig = go.Figure()
+    if colour_kind == "category":
+        values = np.asarray(colour_by)
+        for v in np.unique(values):
+            mask = values == v
+            label = names[int(v)] if names is not None and 0 <= int(v) < len(names) else str(v)
+            fig.add_trace(go.Scattergl(x=xy[mask, 0], y=xy[mask, 1], mode="markers", name=label,
+                                       marker=dict(size=6, color=colour(int(v)), opacity=0.85),
+                                       customdata=custom[mask], hovertemplate=template))
+    else:
+        fig.add_trace(go.Scattergl(x=xy[:, 0], y=xy[:, 1], mode="markers", name="",
+                                   marker=dict(size=6, color=np.asarray(colour_by, dtype=np.float64),
+                                               colorscale="Viridis", cmin=0, cmax=1, showscale=True,
+                                               colorbar=dict(title=legend_title)),
+                                   customdata=custom, hovertemplate=template))
+    fig.update_xaxes(showticklabels=False, title="UMAP 1")
+    fig.update_yaxes(showticklabels=False, title="UMAP 2")
+    return _layout(fig, title=title, height=height, legend=dict(title=legend_title, itemsizing="constant"),
+                   dragmode="lasso")
+
+
+def energy_heatmap(energy: np.ndarray, clusters: np.ndarray, *, max_rows: int = 600, height: int = 480,
+                   title: str | None = None) -> go.Figure:
+    """Points (sorted by cluster, then by how much energy lies in their own block) × K blocks."""
+    e = np.asarray(energy, dtype=np.float32)
+    c = np.asarray(clusters)
+    own = e[np.arange(len(c)), c] if len(c) else np.zeros(0)
+    order = np.lexsort((-own, c))
+    if len(order) > max_rows:  # an even thinning keeps every cluster's share of rows
+        order = order[np.linspace(0, len(order) - 1, max_rows).round().astype(int)]
+    z = e[order]
+    fig = go.Figure(go.Heatmap(z=np.round(z, 3), x=[f"block {k}" for k in range(e.shape[1])],
+                               y=np.arange(len(order)), customdata=np.stack([order, c[order]], axis=1),
+                               colorscale="Magma", reversescale=True, zmin=0, zmax=1,
+                               colorbar=dict(title="share"),
+                               hovertemplate="sample point %{customdata[0]} (cluster %{customdata[1]})"
+                                             "<br>%{x}: %{z:.1%}<extra></extra>"))
+    for _, start, stop in group_runs(c[order])[1:]:
+        fig.add_hline(y=start - 0.5, line=dict(color="#00A0FF", width=1))
+    fig.update_yaxes(autorange="reversed", showticklabels=False, title="points, sorted by cluster")
+    return _layout(fig, title=title, height=height)
+
+
+def energy_scatter(energy: np.ndarray, clusters: np.ndarray, *, ids: np.ndarray | None = None,
+                   height: int = 480, title: str | None = None) -> go.Figure:
+    """Largest vs second-largest block share per point: points near the diagonal sit between two subspaces."""
+    first, second, b1, b2 = top_two(energy)
+    ids = np.arange(len(first)) if ids is None else np.asarray(ids)
+    c = np.asarray(clusters)
+    fig = go.Figure()
+    for k in np.unique(c):
+        m = c == k
+        fig.add_trace(go.Scattergl(
+            x=first[m], y=second[m], mode="markers", name=f"cluster {k}",
+            marker=dict(size=6, color=colour(int(k)), opacity=0.8),
+            customdata=np.stack([ids[m], b1[m], b2[m]], axis=1),
+            hovertemplate="point %{customdata[0]}<br>block %{customdata[1]}: %{x:.1%}"
+                          "<br>block %{customdata[2]}: %{y:.1%}<extra></extra>"))
+    fig.add_shape(type="line", x0=0, y0=0, x1=0.5, y1=0.5, line=dict(color="#999999", dash="dot"))
+    fig.update_xaxes(title="share in the strongest block", range=[0, 1.02], tickformat=".0%")
+    fig.update_yaxes(title="share in the second block", range=[0, 0.52], tickformat=".0%")
+    return _layout(fig, title=title, height=height, legend=dict(itemsizing="constant"))
+
+
+def bar_figure(values: Sequence[float] | np.ndarray, labels: Sequence[str], *, title: str | None = None,
+               y_title: str = "", percent: bool = False, highlight: int | None = None, height: int = 320) -> go.Figure:
+    """A plain bar chart (cluster sizes, class probabilities); ``highlight`` colours one bar."""
+    v = np.asarray(values, dtype=np.float64)
+    colours = ["#0072B2" if i != highlight else "#D55E00" for i in range(len(v))]
+    text = [f"{x:.0%}" if percent else f"{x:,.0f}" for x in v]
+    fig = go.Figure(go.Bar(x=list(labels), y=v, marker_color=colours, text=text, textposition="outside",
+                           cliponaxis=False, hovertemplate="%{x}: %{text}<extra></extra>"))
+    fig.update_yaxes(title=y_title, tickformat=".0%" if percent else None, range=[0, 1.1] if percent else None)
+    fig.update_xaxes(type="category")
+    return _layout(fig, title=title, height=height)
+
+
+def confusion_figure(table: np.ndarray, classes: Sequence[Any], clusters: Sequence[Any], *,
+                     class_names: Sequence[str] | None = None, height: int = 480, title: str | None = None) -> go.Figure:
+    """Counts of true classes (rows) × predicted clusters (columns) with the counts written in."""
+    t = np.asarray(table)
+    rows = [class_names[int(c)] if class_names is not None and 0 <= int(c) < len(class_names) else str(c) for c in classes]
+    cols = [f"c{k}" for k in clusters]
+    fig = go.Figure(go.Heatmap(z=t, x=cols, y=rows, colorscale="Blues", text=t, texttemplate="%{text}",
+                               hovertemplate="class %{y}, cluster %{x}: %{z}<extra></extra>", showscale=False))
+    fig.update_xaxes(title="predicted cluster", type="category", side="top")
+    fig.update_yaxes(title="true class", type="category", autorange="reversed")
+    return _layout(fig, title=title, height=height)

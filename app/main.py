@@ -1,0 +1,56 @@
+"""SSCN Explorer: `streamlit run app/main.py` from the repository root. Layout only, top to bottom."""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))   # so that `import app…` and `import sscn_core` work under `streamlit run`
+
+import streamlit as st  # noqa: E402
+
+from app import sidebar  # noqa: E402
+from app.runtime import session_state, torch_threads, umap_service  # noqa: E402
+from app.views import affinity, classify, controls, embeddings, metrics, train  # noqa: E402
+from app.views.common import current  # noqa: E402
+
+TABS = ["Train", "Affinity", "Embeddings", "Metrics", "Classify", "Learn", "Diagnostics"]
+
+st.set_page_config(page_title="SSCN Explorer", page_icon=":material/hub:", layout="wide")
+torch_threads()                    # one core stays free for the page and UMAP
+umap_service()                     # starts the UMAP worker process and its warm-up, once per server
+state = session_state()            # this session's job, loaded model, uploads; released when the tab closes
+
+st.title("SSCN Explorer")
+st.caption("Siamese Subspace Clustering Networks (Busch et al.): learn an embedding H whose inner products "
+           "Q = HHᵀ self-express the data, cluster Q, and classify new points by subspace.")
+
+settings = sidebar.render()
+controls.render(state, settings)
+cur = current(state, settings)
+
+tabs = dict(zip(TABS, st.tabs(TABS, key="tab", on_change="rerun")))
+if tabs["Train"].open:
+    with tabs["Train"]:
+        train.render(state, cur, settings)
+if tabs["Affinity"].open:
+    with tabs["Affinity"]:
+        affinity.render(state, cur)
+if tabs["Embeddings"].open:
+    with tabs["Embeddings"]:
+        embeddings.render(state, cur)
+if tabs["Metrics"].open:
+    with tabs["Metrics"]:
+        metrics.render(state, cur)
+if tabs["Classify"].open:
+    with tabs["Classify"]:
+        classify.render(state, cur)
+if tabs["Learn"].open:
+    with tabs["Learn"]:
+        # learn.render() — app/views/learn.py is written by a colleague; wired in once it lands.
+        st.info("The Learn tab is being written.")
+if tabs["Diagnostics"].open:
+    with tabs["Diagnostics"]:
+        # diagnostics.render(cur.train, cur.model) — app/views/diagnostics.py is written by a colleague.
+        st.info("The Diagnostics tab is being written.")

@@ -1,0 +1,54 @@
+"""Metrics tab: ACC/ARI/NMI in- and out-of-sample and of the pseudo-labels; cluster sizes; confusion."""
+from __future__ import annotations
+
+import streamlit as st
+
+from .. import figures
+from ..state import AppState
+from .common import Current, follow_job_state, live_fragment, refresh_interval, refreshed, show_nothing
+
+ROWS = (("metrics_in", "In-sample (classifier on the training points)"),
+        ("metrics_out", "Out-of-sample (held-out points, never trained on)"),
+        ("metrics_pseudo", "Pseudo-labels (spectral clustering of Q)"))
+HELP = {"acc": "Accuracy under the best one-to-one matching of clusters to classes (Hungarian).",
+        "ari": "Adjusted Rand index: agreement of the two partitions, 0 for chance, 1 for identical.",
+        "nmi": "Normalised mutual information between clusters and classes."}
+
+
+def render(state: AppState, cur: Current) -> None:
+    """Draw the Metrics tab."""
+
+    def body() -> None:
+        follow_job_state(state)
+        now = refreshed(state, cur)
+        if show_nothing(now):
+            return
+        a = now.analysis
+        if not a.classifier_trained:
+            st.info("The classifier R is not trained yet: the in- and out-of-sample numbers below assign each "
+                    "point to the block of raw H coordinates holding most of its energy (provisional).")
+        if now.train.y is None:
+            st.caption("This data has no labels: ACC, ARI and NMI need them.")
+        for attr, title in ROWS:
+            values = getattr(a, attr)
+            if values is None:
+                continue
+            st.markdown(f"**{title}**")
+            cols = st.columns(3)
+            for col, key in zip(cols, ("acc", "ari", "nmi")):
+                col.metric(key.upper(), f"{values[key]:.3f}", help=HELP[key])
+        if a.metrics_out is None and now.holdout is None:
+            st.caption("Choose a held-out set in the sidebar to measure out-of-sample performance.")
+        left, right = st.columns(2)
+        with left:
+            st.plotly_chart(figures.bar_figure(a.cluster_sizes, [f"c{k}" for k in range(len(a.cluster_sizes))],
+                                               title="Cluster sizes (training points)", y_title="points"),
+                            key="met.sizes")
+        with right:
+            if a.confusion is not None:
+                c = a.confusion
+                st.plotly_chart(figures.confusion_figure(c.table, c.classes, c.clusters, class_names=now.class_names,
+                                                         title="True class × predicted cluster"), key="met.confusion")
+        st.caption(f"Snapshot at {a.phase.replace('_', '-') or 'start'} step {a.step}; computed in {a.seconds:.2f} s.")
+
+    live_fragment(refresh_interval(cur, 2.0), body)

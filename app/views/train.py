@@ -1,0 +1,135 @@
+"""Train tab: what is minimised, live loss curves, errors, and saving/loading models."""
+from __future__ import annotations
+
+import streamlit as st
+
+from sscn_core import SSCN
+from sscn_core.checkpoint import CheckpointError
+from sscn_core.metrics import format_bytes
+from sscn_core.trainer import LOSS_TERMS
+
+from .. import figures
+from ..job import PHASE_LABELS
+from ..runtime import session_state
+from ..sidebar import SidebarResult
+from ..state import AppState, LoadedModel, Notice
+from .common import Current, follow_job_state, live_fragment, refresh_interval
+
+LOSS_LATEX = (r"\min_{\mathrm{enc},\,\mathrm{dec},\,h}\;\tfrac12\|Q\|_F^2"
+              r"+\tfrac{\lambda_1}{2}\|Z-QZ\|_F^2+\tfrac{\lambda_2}{2}\|X-\mathrm{dec}(QZ)\|_F^2,"
+              r"\qquad Q=HH^\top,\; H=h(Z),\; Z=\mathrm{enc}(X)")
+CLASSIFIER_LATEX = (r"\min_{R^\top R=I}\;\mathcal{L}_{\mathrm{clf}}(R)=-\frac1N\sum_i\log\operatorname{softmax}_{y_i}"
+                    r"\big(-\|(HR)_i-\Pi_{k}(HR)_i\|^2\big)_{k=1..K}")
+
+
+def render(state: AppState, cur: Current, sidebar: SidebarResult) -> None:
+    """Draw the Train tab."""
+    st.markdown("SSCN learns an embedding **H** whose inner products **Q = HHᵀ** express every point "
+                "as a combination of points of its own subspace (rows are samples):")
+    st.latex(LOSS_LATEX)
+    with st.expander("Then: pseudo-labels and the classifier"):
+        st.markdown("Spectral clustering of the thresholded |Q| gives **pseudo-labels**; a rotation **R** "
+                    "(kept orthogonal by Cayley-Adam) is trained so that each cluster's points put their energy "
+                    "into one block of q coordinates of **HR**. A new point goes to the block holding most "
+                    "of its energy:")
+        st.latex(CLASSIFIER_LATEX)
+
+    c1, c2, c3 = st.columns([3, 2, 1], vertical_alignment="bottom")
+    terms = c1.multiselect("Loss terms", list(LOSS_TERMS), default=list(LOSS_TERMS),
+                           format_func=figures.TERM_LABELS.get, key="train.terms")
+    smoothing = c2.slider("Smoothing (EMA)", 0.0, 0.95, 0.6, 0.05, key="train.ema",
+                          help="Exponential moving average of the plotted curves; raw values stay faint behind.")
+    log_y = c3.toggle("Log scale", value=True, key="train.log")
+
+    def body() -> None:
+        follow_job_state(state)
+        snap = state.snapshot()
+        history = snap.history if snap is not None else (cur.model.history_ if cur.kind == "loaded" else [])
+        if cur.kind == "loaded" and history:
+            history = _with_global_steps(history)
+        st.plotly_chart(figures.loss_figure(history, terms=terms, smoothing=smoothing, log_y=log_y),
+                        key="train.loss", config={"displaylogo": False})
+        if snap is not None:
+            _run_facts(snap)
+
+    live_fragment(refresh_interval(cur, 1.0), body)
+    st.divider()
+    _keep_work(state, cur, sidebar)
+
+
+def _with_global_steps(history: list[dict]) -> list[dict]:
+    return [{**row, "i": i + 1} for i, row in enumerate(history)]
+
+
+def _run_facts(snap) -> None:  # noqa: ANN001 - a Snapshot
+    if snap.error is not None:
+        st.error(f"Training failed: **{snap.error.type}**: {snap.error.message}")
+        with st.expander("Traceback"):
+            st.code(snap.error.traceback, language=None)
+    if snap.analysis_error is not None:
+        st.warning(f"The live views could not be updated: {snap.analysis_error.type}: {snap.analysis_error.message}")
+    facts = []
+    if snap.first_loss_after is not None:
+        facts.append(f"first loss point {snap.first_loss_after:.1f} s after Start")
+    if snap.history:
+        last = snap.history[-1]
+        facts.append(f"last loss {last['total']:.4g} ({PHASE_LABELS.get(last['phase'], last['phase'])}, "
+                     f"step {last['step']})")
+    if facts:
+        st.caption(" · ".join(facts))
+
+
+def _checkpoint_bytes(state: AppState, cur: Current) -> bytes | None:
+    """The model's checkpoint file (cached per run and analysis version), or None while a step runs."""
+    key = (cur.slot, cur.version, cur.snapshot.state if cur.snapshot else "")
+    cache = st.session_state.get("train.ckpt")
+    if cache is not None and cache[0] == key:
+        return cache[1]
+    with cur.model_access(state) as model:
+        if model is None:
+            return None
+        path = state.tempdir / "download.pt"
+        model.save(path)
+        data = path.read_bytes()
+    st.session_state["train.ckpt"] = (key, data)
+    return data
+
+
+def _load_checkpoint() -> None:
+    """Uploader callback: read an uploaded checkpoint into the session."""
+    state = session_state()
+    upload = st.session_state.get("train.load")
+    if upload is None:
+        return
+    path = state.save_upload(upload.name, upload.getvalue())
+    try:
+        model = SSCN.load(path, device=st.session_state.get("cfg.device", "auto"))
+    except CheckpointError as exc:
+        state.notice = Notice("error", f"Could not load {upload.name}: {exc}")
+        return
+    state.discard_job()
+    state.loaded = LoadedModel(model, upload.name)
+    state.notice = Notice("success", f"Loaded {upload.name}: K = {model.n_clusters}, q = {model.subspace_dim}, "
+                                     f"{model.n_features_in_} features per point.")
+
+
+def _keep_work(state: AppState, cur: Current, sidebar: SidebarResult) -> None:
+    st.subheader("Keep your work")
+    c1, c2 = st.columns(2)
+    with c1:
+        data = None
+        if cur.model is not None and hasattr(cur.model, "net_") and not (cur.live and cur.snapshot.state != "paused"):
+            data = _checkpoint_bytes(state, cur)
+        name = f"sscn-{sidebar.config.data.source}-K{cur.model.n_clusters}.pt" if cur.model is not None else "sscn.pt"
+        st.download_button("Download model", data=data or b"", file_name=name, mime="application/octet-stream",
+                           icon=":material/download:", disabled=data is None, key="train.download")
+        if data is None:
+            st.caption("Available once training is paused, stopped or finished.")
+        else:
+            st.caption(f"A single checkpoint file ({format_bytes(len(data))}): weights, settings and the loss history.")
+        if cur.model is not None and not cur.live and getattr(cur.model, "phase_times_", None):
+            times = ", ".join(f"{PHASE_LABELS.get(k, k)} {v:.1f} s" for k, v in cur.model.phase_times_.items())
+            st.caption(f"Phase times: {times}")
+    with c2:
+        st.file_uploader("Load a saved model", type=["pt"], key="train.load", on_change=_load_checkpoint,
+                         help="A file written by Download model or by `python -m sscn_core train --save`.")
