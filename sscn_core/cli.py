@@ -90,10 +90,11 @@ def cmd_train(args: argparse.Namespace) -> int:
         value = getattr(args, key)
         if value is not None:
             overrides[key] = value
+    preset = PRESETS[args.preset]
     if data.image_shape != (28, 28):
-        overrides.setdefault("autoencoder", "mlp")
+        overrides.update(autoencoder="mlp", frontend="pixels")
     pretrained = args.pretrained
-    if pretrained is None and args.dataset in PRETRAINED and data.image_shape == (28, 28):
+    if pretrained is None and args.dataset in PRETRAINED and overrides.get("autoencoder", preset["autoencoder"]) == "conv":
         pretrained = args.dataset
     overrides["pretrained"] = None if pretrained in ("none", None) else pretrained
     model = SSCN.from_preset(args.preset, **overrides)

@@ -42,6 +42,9 @@ PRESETS: dict[str, dict[str, Any]] = {
                   pseudo_sample_size=None, classifier_epochs=30, classifier_lr=0.1, classifier_batch_size=1000,
                   classifier_iters=10),
 }
+# Beyond the paper: the same training on wavelet scattering features (PCA-500, unit rows) with the
+# linear model (Z = features), where Theorem 1 makes SSCN learn EDSC's self-expression.
+PRESETS["scattering"] = dict(PRESETS["paper"], autoencoder=None, frontend="scattering", frontend_dim=500)
 
 
 class SSCN(ClusterMixin, BaseEstimator):
