@@ -1,0 +1,232 @@
+"""Post-processing: column thresholding against a naive reference, the affinity, spectral pseudo-labels."""
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+import torch
+from sklearn.cluster import spectral_clustering
+
+from sscn_core import postprocess
+from sscn_core.metrics import accuracy
+from sscn_core.postprocess import (PostprocessError, affinity_from_coefficients, spectral_pseudo_labels,
+                                   threshold_columns)
+
+
+# ---------------------------------------------------------------------------- references and data
+def naive_threshold(C: np.ndarray, rho: float) -> np.ndarray:
+    """Column by column, literally as the notes say: stable descending sort of |C[:, j]|, keep up to
+    and including the first entry where the cumulative sum exceeds rho·L1 (everything if none does)."""
+    out = np.zeros_like(C)
+    for j in range(C.shape[1]):
+        column = C[:, j]
+        mags = np.abs(column).astype(np.float64)
+        order = np.argsort(-mags, kind="stable")
+        cumulative = np.cumsum(mags[order])
+        exceeded = np.flatnonzero(cumulative > rho * mags.sum())
+        last = exceeded[0] if exceeded.size else column.size - 1
+        keep = order[:last + 1]
+        out[keep, j] = column[keep]
+    return out
+
+
+def block_matrix(sizes: list[int], noise: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Noisy block-diagonal self-expression matrix: random positive entries inside blocks, small
+    noise outside, rows and columns randomly permuted. Returns (Q, labels)."""
+    rng = np.random.default_rng(seed)
+    y = np.repeat(np.arange(len(sizes)), sizes)
+    same = y[:, None] == y[None, :]
+    q = np.where(same, rng.uniform(0.5, 1.0, size=same.shape), noise * rng.normal(size=same.shape))
+    perm = rng.permutation(y.size)
+    return q[np.ix_(perm, perm)], y[perm]
+
+
+def subspace_q(n_per: int, k: int, q: int, noise: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Q = H Hᵀ for H whose clusters live in disjoint q-dimensional coordinate blocks, plus noise."""
+    rng = np.random.default_rng(seed)
+    y = np.repeat(np.arange(k), n_per)
+    h = np.zeros((y.size, k * q))
+    for c in range(k):
+        h[y == c, c * q:(c + 1) * q] = rng.normal(size=(n_per, q))
+    h += noise * rng.normal(size=h.shape)
+    perm = rng.permutation(y.size)
+    h, y = h[perm], y[perm]
+    return h @ h.T, y
+
+
+# ---------------------------------------------------------------------------- threshold_columns
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("rho", [0.01, 0.1, 0.3, 0.5, 0.9, 1.0])
+def test_threshold_matches_the_naive_reference(dtype: type, rho: float) -> None:
+    rng = np.random.default_rng(int(rho * 1000))
+    for trial in range(12):
+        n = int(rng.integers(1, 70))
+        if trial % 2:
+            c = rng.normal(size=(n, n)) * (rng.random((n, n)) < 0.7)   # signs and exact zeros
+        else:
+            c = rng.integers(-4, 5, size=(n, n)).astype(float)       # many ties, exact sums
+        if n > 2 and trial % 3 == 0:
+            c[:, 1] = 0.0                                             # a zero column
+        c = c.astype(dtype)
+        got = threshold_columns(c, rho)
+        assert got.format == "csc" and got.shape == (n, n) and got.dtype == dtype
+        np.testing.assert_array_equal(got.toarray(), naive_threshold(c, rho))
+
+
+def test_threshold_with_columns_needing_many_entries() -> None:
+    # Flat columns with rho = 0.9 keep ~90% of 1500 entries: far beyond the first top-k guess.
+    rng = np.random.default_rng(7)
+    c = rng.uniform(1.0, 1.1, size=(1500, 1500)) * rng.choice([-1.0, 1.0], size=(1500, 1500))
+    c[:, :700] = rng.normal(size=(1500, 700)) ** 3                    # and some peaked columns
+    for rho in (0.1, 0.9):
+        np.testing.assert_array_equal(threshold_columns(c, rho).toarray(), naive_threshold(c, rho))
+
+
+def test_threshold_known_column_signs_and_ties() -> None:
+    c = np.array([[3.0, 1.0], [-1.0, 1.0], [-2.0, 1.0], [0.5, 1.0]])
+    out = threshold_columns(c, 0.5).toarray()
+    # Column 0: L1 = 6.5, 0.5·L1 = 3.25; 3 (cum 3) then −2 (cum 5 > 3.25): keep 3 and −2 with signs.
+    np.testing.assert_array_equal(out[:, 0], [3.0, 0.0, -2.0, 0.0])
+    # Column 1: four equal entries, 0.5·L1 = 2: cum 1, 2, 3 > 2 → three kept, lowest rows first.
+    np.testing.assert_array_equal(out[:, 1], [1.0, 1.0, 1.0, 0.0])
+    np.testing.assert_array_equal(threshold_columns(c, 0.01).toarray()[:, 0], [3.0, 0, 0, 0])
+    assert threshold_columns(np.zeros((3, 3)), 0.1).nnz == 0
+    rect = np.random.default_rng(0).normal(size=(7, 30))                      # any 2-D shape works
+    assert threshold_columns(rect, 0.3).shape == (7, 30)
+    np.testing.assert_array_equal(threshold_columns(rect, 0.3).toarray(), naive_threshold(rect, 0.3))
+    np.testing.assert_array_equal(threshold_columns(c, 1.0).toarray(), c)  # ρ = 1 keeps every nonzero
+
+
+def test_threshold_accepts_torch_and_is_deterministic() -> None:
+    rng = np.random.default_rng(3)
+    c = rng.integers(-3, 4, size=(40, 40)).astype(np.float32)
+    from_numpy = threshold_columns(c, 0.2).toarray()
+    from_torch = threshold_columns(torch.from_numpy(c), 0.2).toarray()
+    np.testing.assert_array_equal(from_numpy, from_torch)
+    np.testing.assert_array_equal(from_numpy, threshold_columns(c.copy(), 0.2).toarray())
+    ints = threshold_columns(c.astype(np.int64), 0.2)  # integer input is read as float64
+    assert ints.dtype == np.float64 and np.array_equal(ints.toarray(), from_numpy)
+
+
+@pytest.mark.parametrize("rho", [0.0, -0.1, 1.5, float("nan"), True, "0.1"])
+def test_threshold_rejects_bad_rho(rho: object) -> None:
+    with pytest.raises(PostprocessError, match="rho"):
+        threshold_columns(np.eye(3), rho)  # type: ignore[arg-type]
+
+
+def test_threshold_rejects_bad_matrices() -> None:
+    with pytest.raises(PostprocessError, match="2-D"):
+        threshold_columns(np.ones(3))
+    with pytest.raises(PostprocessError, match="empty"):
+        threshold_columns(np.ones((0, 0)))
+    bad = np.eye(3)
+    bad[1, 2] = np.nan
+    with pytest.raises(PostprocessError, match="NaN"):
+        threshold_columns(bad)
+    bad[1, 2] = np.inf
+    with pytest.raises(PostprocessError, match="NaN or infinite"):
+        threshold_columns(bad.astype(np.float32))
+    with pytest.raises(PostprocessError, match="real"):
+        threshold_columns(np.eye(3, dtype=complex))
+    with pytest.raises(PostprocessError, match="numpy array or torch tensor"):
+        threshold_columns([[1.0, 0.0], [0.0, 1.0]])
+    from scipy import sparse
+    with pytest.raises(PostprocessError, match="toarray"):
+        threshold_columns(sparse.eye(3))
+    assert issubclass(PostprocessError, ValueError)
+
+
+# ---------------------------------------------------------------------------- spectral pseudo-labels
+@pytest.mark.parametrize("sizes", [[60, 90, 45, 75], [400, 300, 350, 250]])  # dense path; iterative path (N > 1000)
+def test_noisy_block_diagonal_matrix_gives_its_blocks(sizes: list[int]) -> None:
+    q, y = block_matrix(sizes, noise=0.05, seed=len(sizes) + sizes[0])
+    labels = spectral_pseudo_labels(q, n_clusters=len(sizes), subspace_dim=3)
+    assert labels.shape == y.shape and labels.dtype == np.int64
+    assert set(labels.tolist()) == set(range(len(sizes)))
+    assert accuracy(y, labels) == 1.0
+
+
+def test_disconnected_affinity_multiple_top_eigenvalue() -> None:
+    # Exactly independent subspaces: the affinity splits into K components, the top eigenvalue of
+    # the normalised affinity is 1 with multiplicity K (the case plain Lanczos gets wrong).
+    q, y = subspace_q(n_per=240, k=5, q=3, noise=0.0, seed=1)  # N = 1200: the iterative eigensolver
+    labels, affinity = spectral_pseudo_labels(q, 5, 3, return_affinity=True)
+    assert np.all(affinity[y[:, None] != y[None, :]] == 0.0)
+    assert accuracy(y, labels) == 1.0
+
+
+@pytest.mark.parametrize("n_per", [150, 300])  # N = 750 (dense eigh) and 1500 (Chebyshev subspace iteration)
+def test_agrees_with_sklearn_spectral_clustering(n_per: int) -> None:
+    q, y = subspace_q(n_per=n_per, k=5, q=4, noise=0.35, seed=2)
+    labels, affinity = spectral_pseudo_labels(q, 5, 4, seed=0, return_affinity=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # sklearn may warn that the graph is not fully connected
+        reference = spectral_clustering(affinity.astype(np.float64), n_clusters=5, eigen_solver="arpack",
+                                        assign_labels="discretize", random_state=0)
+    assert accuracy(reference, labels) >= 0.99
+    assert accuracy(y, labels) > 0.8  # and it is a meaningful clustering of this noisy data
+
+
+def test_seeded_determinism_and_affinity_properties() -> None:
+    q, _ = subspace_q(n_per=60, k=4, q=3, noise=0.3, seed=4)
+    timings: dict[str, float] = {}
+    a, aff_a = spectral_pseudo_labels(q, 4, 3, seed=5, return_affinity=True, timings=timings)
+    b, aff_b = spectral_pseudo_labels(torch.from_numpy(q).float(), 4, 3, seed=5, return_affinity=True)
+    c = spectral_pseudo_labels(q, 4, 3, seed=5)
+    np.testing.assert_array_equal(a, c)
+    assert accuracy(a, b) == 1.0  # float32 input: same clustering
+    assert set(timings) == {"threshold", "symmetrize", "svd", "affinity", "spectral"}
+    assert all(v >= 0 for v in timings.values())
+    assert aff_a.dtype == np.float32 and aff_a.shape == (240, 240)
+    np.testing.assert_array_equal(aff_a, aff_a.T)
+    assert aff_a.min() >= 0.0 and aff_a.max() == pytest.approx(1.0)
+    np.testing.assert_allclose(aff_a, affinity_from_coefficients(q, 4, 3, 0.1, 8.0), atol=1e-6)
+
+
+def test_affinity_is_block_structured() -> None:
+    q, y = block_matrix([30, 40, 50], noise=0.02, seed=9)
+    aff = affinity_from_coefficients(q, 3, 2, rho=0.1, alpha=8.0)
+    same = y[:, None] == y[None, :]
+    assert aff[~same].max() < 1e-3 * aff[same].mean()
+
+
+def test_single_cluster_and_tiny_inputs() -> None:
+    q, _ = block_matrix([10], noise=0.0, seed=0)
+    np.testing.assert_array_equal(spectral_pseudo_labels(q, 1, 2), np.zeros(10, dtype=np.int64))
+    assert spectral_pseudo_labels(np.array([[1.0]]), 1, 1).tolist() == [0]
+    labels = spectral_pseudo_labels(np.array([[1.0, 0.0], [0.0, 1.0]]), 2, 1)
+    assert sorted(labels.tolist()) == [0, 1]
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    ({"n_clusters": 0}, "n_clusters"), ({"n_clusters": 2.0}, "n_clusters"), ({"n_clusters": 11}, "cannot exceed"),
+    ({"subspace_dim": 0}, "subspace_dim"), ({"alpha": 0.0}, "alpha"), ({"alpha": float("inf")}, "alpha"),
+    ({"rho": 0.0}, "rho"), ({"seed": -1}, "seed"), ({"seed": 1.5}, "seed"),
+])
+def test_spectral_rejects_bad_parameters(kwargs: dict, match: str) -> None:
+    params = {"n_clusters": 2, "subspace_dim": 2, **kwargs}
+    with pytest.raises(PostprocessError, match=match):
+        spectral_pseudo_labels(np.eye(10), **params)
+
+
+def test_spectral_rejects_bad_matrices() -> None:
+    with pytest.raises(PostprocessError, match="square"):
+        spectral_pseudo_labels(np.ones((4, 5)), 2, 1)
+    bad = np.eye(4)
+    bad[0, 0] = np.nan
+    with pytest.raises(PostprocessError, match="NaN"):
+        spectral_pseudo_labels(bad, 2, 1)
+
+
+# ---------------------------------------------------------------------------- the eigensolver
+def test_chebyshev_subspace_iteration_finds_a_multiple_top_eigenvalue() -> None:
+    rng = np.random.default_rng(0)
+    n, k = 400, 4
+    basis, _ = np.linalg.qr(rng.normal(size=(n, n)))
+    values = np.concatenate([np.ones(k), [0.9995], rng.uniform(-1.0, 0.8, size=n - k - 1)])
+    m = torch.from_numpy((basis * values) @ basis.T).float()
+    theta, vectors = postprocess._top_eigenpairs(lambda x: m @ x, n, k, seed=0)
+    np.testing.assert_allclose(theta.numpy(), np.ones(k), atol=1e-5)
+    overlap = np.linalg.svd(basis[:, :k].T @ vectors.numpy(), compute_uv=False)
+    assert overlap.min() > 1 - 1e-6  # the whole 4-dimensional eigenspace, not one vector of it
