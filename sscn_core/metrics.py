@@ -18,6 +18,8 @@ from scipy import sparse
 from scipy.optimize import linear_sum_assignment
 from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
 
+from .device import resolve_device
+
 __all__ = [
     "PeakMemory", "accuracy", "confusion", "contingency", "count_parameters", "evaluate", "format_bytes",
     "leakage_matrix", "match_labels", "relabel", "subspace_preserving_error",
@@ -216,17 +218,18 @@ class PeakMemory:
 
     * CUDA devices: ``torch.cuda`` peak statistics are reset on entry; ``peak_bytes`` is
       ``max_memory_allocated`` and ``baseline_bytes`` the memory allocated on entry (tensors only).
-    * Other devices (CPU, MPS, …): a daemon thread samples this process's resident set size
+    * CPU: a daemon thread samples this process's resident set size
       (psutil) every ``interval`` seconds (5 ms); ``peak_bytes`` is the largest RSS seen, including
       what the process held before, and ``baseline_bytes`` the RSS on entry. Allocations shorter than
       the interval may be missed.
 
     ``growth_bytes`` = ``peak_bytes − baseline_bytes``. Values are final after the block exits and
-    readable (as a running value) inside it.
+    readable (as a running value) inside it. ``device`` is anything ``resolve_device`` accepts
+    ("auto", "cpu", "cuda:0", a torch.device).
     """
 
-    def __init__(self, device: str | torch.device = "cpu", interval: float = 0.005) -> None:
-        self.device = torch.device(device)
+    def __init__(self, device: str | torch.device | None = "cpu", interval: float = 0.005) -> None:
+        self.device = resolve_device(device)
         if not interval > 0:
             raise ValueError(f"interval must be a positive number of seconds, got {interval!r}")
         self.interval = float(interval)

@@ -11,6 +11,14 @@ Given Q (N × N; Q = H Hᵀ for SSCN, any coefficient matrix C for EDSC / DSC-Ne
    discretisation), seeded.
 
 Steps 1–4 are ``affinity_from_coefficients``; ``spectral_pseudo_labels`` adds step 5.
+
+Differences from the reference, all numerical rather than methodological: the rank-r SVD of the
+symmetric matrix of step 2 is computed as its r eigenpairs of largest magnitude (the same thing;
+see ``_top_singular_subspace``), and step 5 is our own implementation of what
+``sklearn.cluster.spectral_clustering(affinity, eigen_solver="arpack", assign_labels="discretize")``
+computes, with a different eigensolver: sklearn's shift-invert ARPACK factorises the dense N × N
+affinity (≈ 18 s at N = 10⁴ on 2 cores) while ours uses block matrix products only (see
+``_normalized_top_eigenvectors``). Labels agree with sklearn's (tests check it), and are seeded.
 """
 from __future__ import annotations
 
@@ -27,7 +35,7 @@ __all__ = ["PostprocessError", "affinity_from_coefficients", "threshold_columns"
 
 _CHUNK = 1024          # columns of C thresholded at a time
 _FIRST_K = 64          # first guess of how many entries per column are kept
-_DENSE_MAX = 1000      # up to this N, eigen-decompositions are dense (LAPACK) rather than ARPACK
+_DENSE_MAX = 1000      # up to this N, eigen-decompositions are dense (LAPACK) rather than iterative
 _EIGEN_TOL = 1e-5      # residual tolerance of the spectral embedding's eigenvectors (float32 products)
 _STALL_TOL = 1e-3      # below this residual, a stalled iteration is accepted as converged
 
@@ -260,16 +268,17 @@ def affinity_from_coefficients(C: Any, n_clusters: int, subspace_dim: int, rho: 
     ``timings``, when given, receives the seconds spent in each stage ("threshold", "symmetrize",
     "svd", "affinity").
     """
-    t = _as_square_tensor(C, check_finite=False)
+    t = _as_square_tensor(C, check_finite=False)  # finiteness: checked while thresholding
     n = t.shape[0]
     k, d, rho, alpha = _check_common(n, n_clusters, subspace_dim, rho, alpha)
+    seed = _check_seed(seed)
     clock = _Clock(timings)
     thresholded = threshold_columns(t, rho)
     clock.lap("threshold")
     sym = _symmetrize_unit_diagonal(thresholded)
     del thresholded
     clock.lap("symmetrize")
-    s, u = _top_singular_subspace(sym, _rank(n, k, d), _check_seed(seed))
+    s, u = _top_singular_subspace(sym, _rank(n, k, d), seed)
     del sym
     clock.lap("svd")
     z = _affinity_from_embedding(u, s, alpha)

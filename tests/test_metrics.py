@@ -179,6 +179,9 @@ def test_peak_memory_sees_a_200_mb_allocation() -> None:
     assert idle.peak_bytes >= idle.baseline_bytes > 0
     with pytest.raises(ValueError):
         PeakMemory("cpu", interval=0)
+    with pytest.raises(ValueError):
+        PeakMemory("not-a-device")
+    assert PeakMemory("auto").device.type in ("cpu", "cuda")
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
