@@ -23,7 +23,7 @@ from .trainer import TrainingEvent, pretrain_autoencoder
 
 # The held-out set that goes with each training set: the paper predicts the MNIST training digits.
 HELD_OUT = {"mnist": "mnist-oos", "fashion-mnist": ("fashion-mnist", {"split": "train"})}
-PHASE_LABELS = {"pretrain": "pre-training", "self_expression": "self-expression",
+PHASE_LABELS = {"features": "features", "pretrain": "pre-training", "self_expression": "self-expression",
                 "pseudo_labels": "pseudo-labels", "classifier": "classifier"}
 
 

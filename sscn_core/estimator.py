@@ -267,18 +267,21 @@ class SSCN(ClusterMixin, BaseEstimator):
         self.pseudo_labels_: np.ndarray | None = None
         self.pseudo_label_indices_: np.ndarray | None = None
         self.stopped_ = False
-        start = time.perf_counter()
-        frontend = self._build_frontend(x.shape[1])
-        # The auto-encoder trains on front-end features, computed once (pixels: X itself).
-        features = frontend.fit_transform(x)
-        if self.frontend != "pixels":
-            self.phase_times_["features"] = time.perf_counter() - start
-        self.net_ = self._build_network(frontend, generator).to(device)
-
         def report(event: TrainingEvent) -> None:
             event.model = self
             if callback is not None:
                 callback(event)
+
+        start = time.perf_counter()
+        frontend = self._build_frontend(x.shape[1])
+        if self.frontend != "pixels":
+            report(TrainingEvent("phase", "features", 0, 1))
+        # The auto-encoder trains on front-end features, computed once (pixels: X itself).
+        features = frontend.fit_transform(x)
+        if self.frontend != "pixels":
+            self.phase_times_["features"] = time.perf_counter() - start
+            report(TrainingEvent("done", "features", 1, 1, {}, self.phase_times_["features"]))
+        self.net_ = self._build_network(frontend, generator).to(device)
 
         common = dict(device=device, generator=generator, report=report, stop_flag=stop_flag, history=self.history_)
         try:

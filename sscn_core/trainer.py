@@ -1,6 +1,6 @@
 """The training phases of SSCN, free of any UI: they report through a callback and honour a stop flag.
 
-Phases, in order: ``pretrain`` (auto-encoder reconstruction), ``self_expression`` (Definition 3 on
+Phases, in order: ``features`` (a front-end such as scattering, when used), ``pretrain`` (auto-encoder reconstruction), ``self_expression`` (Definition 3 on
 mini-batches), ``pseudo_labels`` (spectral post-processing of Q) and ``classifier`` (R on the
 Stiefel manifold with Cayley-Adam, H frozen).
 """
@@ -18,7 +18,7 @@ import torch.nn.functional as F
 from .models import AutoEncoder, SSCNNetwork
 from .stiefel import CayleyAdam
 
-PHASES = ("pretrain", "self_expression", "pseudo_labels", "classifier")
+PHASES = ("features", "pretrain", "self_expression", "pseudo_labels", "classifier")
 LOSS_TERMS = ("total", "q_norm", "self_expression", "reconstruction", "classifier")
 
 
