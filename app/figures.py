@@ -115,6 +115,17 @@ def top_two(energy: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.
     return e[rows, first], e[rows, second], first, second
 
 
+def _segments(steps: np.ndarray, values: np.ndarray, runs: list[tuple[Any, int, int]],
+              smoothing: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """x, raw and smoothed y with a NaN gap between runs; the EMA restarts in each run."""
+    xs, raws, smooths = [], [], []
+    for _, start, stop in runs:
+        xs += [steps[start:stop], [np.nan]]
+        raws += [values[start:stop], [np.nan]]
+        smooths += [ema(values[start:stop], smoothing), [np.nan]]
+    return np.concatenate(xs)[:-1], np.concatenate(raws)[:-1], np.concatenate(smooths)[:-1]
+
+
 # --------------------------------------------------------------------------------- figures
 def loss_figure(history: Sequence[Mapping[str, Any]], *, terms: Sequence[str] = ("total",), smoothing: float = 0.0,
                 log_y: bool = True, height: int = 420) -> go.Figure:
@@ -125,6 +136,7 @@ def loss_figure(history: Sequence[Mapping[str, Any]], *, terms: Sequence[str] = 
     fig = go.Figure()
     if history:
         steps = np.array([row["i"] for row in history])
+        runs = group_runs(np.array([row["phase"] for row in history]))
         for term in terms:
             values = np.array([row.get(term, np.nan) for row in history], dtype=np.float64)
             if log_y:
@@ -132,14 +144,16 @@ def loss_figure(history: Sequence[Mapping[str, Any]], *, terms: Sequence[str] = 
             if not np.isfinite(values).any():
                 continue
             name, c = TERM_LABELS.get(term, term), TERM_COLOURS.get(term, "#444444")
+            # Each phase is its own segment: the scales differ by orders of magnitude, so neither the
+            # line nor its moving average may run across a phase boundary.
+            x, raw, smooth = _segments(steps, values, runs, smoothing)
             if smoothing > 0:
-                fig.add_trace(go.Scatter(x=steps, y=values, mode="lines", line=dict(color=c, width=1),
+                fig.add_trace(go.Scatter(x=x, y=raw, mode="lines", line=dict(color=c, width=1), connectgaps=False,
                                          opacity=0.25, showlegend=False, hoverinfo="skip"))
-            fig.add_trace(go.Scatter(x=steps, y=ema(values, smoothing), mode="lines", name=name,
-                                     line=dict(color=c, width=2.5),
+            fig.add_trace(go.Scatter(x=x, y=smooth, mode="lines", name=name, line=dict(color=c, width=2.5),
+                                     connectgaps=False,
                                      hovertemplate=f"{name}<br>step %{{x}}<br>%{{y:.4g}}<extra></extra>"))
-        phases = [row["phase"] for row in history]
-        for phase, start, stop in group_runs(np.array(phases)):
+        for phase, start, stop in runs:
             fig.add_vrect(x0=steps[start] - 0.5, x1=steps[stop - 1] + 0.5, line_width=0,
                           fillcolor="#999999" if start % 2 else "#dddddd", opacity=0.12)
             fig.add_annotation(x=steps[start], y=1.0, yref="paper", xanchor="left", yanchor="bottom",
@@ -252,9 +266,13 @@ def energy_scatter(energy: np.ndarray, clusters: np.ndarray, *, ids: np.ndarray 
             customdata=np.stack([ids[m], b1[m], b2[m]], axis=1),
             hovertemplate="point %{customdata[0]}<br>block %{customdata[1]}: %{x:.1%}"
                           "<br>block %{customdata[2]}: %{y:.1%}<extra></extra>"))
-    fig.add_shape(type="line", x0=0, y0=0, x1=0.5, y1=0.5, line=dict(color="#999999", dash="dot"))
-    fig.update_xaxes(title="share in the strongest block", range=[0, 1.02], tickformat=".0%")
-    fig.update_yaxes(title="share in the second block", range=[0, 0.52], tickformat=".0%")
+    if len(first):
+        lo, hi = float(second.min()), float(first.max())
+        fig.add_shape(type="line", x0=lo, y0=lo, x1=min(hi, 0.5), y1=min(hi, 0.5), line=dict(color="#999999", dash="dot"))
+        fig.add_annotation(x=min(hi, 0.5), y=min(hi, 0.5), text="equal shares", showarrow=False, xanchor="left",
+                           font=dict(size=11, color="#777777"))
+    fig.update_xaxes(title="share in the strongest block", tickformat=".0%")
+    fig.update_yaxes(title="share in the second block", tickformat=".0%")
     return _layout(fig, title=title, height=height, legend=dict(itemsizing="constant"))
 
 
@@ -263,7 +281,7 @@ def bar_figure(values: Sequence[float] | np.ndarray, labels: Sequence[str], *, t
     """A plain bar chart (cluster sizes, class probabilities); ``highlight`` colours one bar."""
     v = np.asarray(values, dtype=np.float64)
     colours = ["#0072B2" if i != highlight else "#D55E00" for i in range(len(v))]
-    text = [f"{x:.0%}" if percent else f"{x:,.0f}" for x in v]
+    text = [(f"{x:.0%}" if x >= 0.005 else "") if percent else f"{x:,.0f}" for x in v]
     fig = go.Figure(go.Bar(x=list(labels), y=v, marker_color=colours, text=text, textposition="outside",
                            cliponaxis=False, hovertemplate="%{x}: %{text}<extra></extra>"))
     fig.update_yaxes(title=y_title, tickformat=".0%" if percent else None, range=[0, 1.1] if percent else None)
@@ -279,6 +297,6 @@ def confusion_figure(table: np.ndarray, classes: Sequence[Any], clusters: Sequen
     cols = [f"c{k}" for k in clusters]
     fig = go.Figure(go.Heatmap(z=t, x=cols, y=rows, colorscale="Blues", text=t, texttemplate="%{text}",
                                hovertemplate="class %{y}, cluster %{x}: %{z}<extra></extra>", showscale=False))
-    fig.update_xaxes(title="predicted cluster", type="category", side="top")
+    fig.update_xaxes(title=dict(text="predicted cluster", standoff=4), type="category", side="bottom")
     fig.update_yaxes(title="true class", type="category", autorange="reversed")
     return _layout(fig, title=title, height=height)

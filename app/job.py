@@ -17,6 +17,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+
 from sscn_core import SSCN
 from sscn_core.trainer import TrainingEvent
 
@@ -89,6 +91,24 @@ def planned_phases(model: SSCN) -> tuple[str, ...]:
     """The phases ``model.fit`` will go through, from its parameters."""
     pretrain = model.autoencoder is not None and model.pretrained is None and model.pretrain_epochs > 0
     return (("pretrain",) if pretrain else ()) + ("self_expression", "pseudo_labels", "classifier")
+
+
+def warm_up_torch() -> float:
+    """Pay torch's one-time start-up cost (kernel and allocator set-up, ~1 s) with a tiny fit; returns seconds.
+
+    Run once per process at app start, so that the first step after a user's Start is as fast as
+    the later ones.
+    """
+    start = time.perf_counter()
+    x = np.random.default_rng(0).random((16, 784), dtype=np.float32)
+
+    def one_step(event: TrainingEvent) -> None:
+        if event.kind == "step":
+            event.model.stop()
+
+    SSCN(n_clusters=2, subspace_dim=2, autoencoder="conv", pretrain_epochs=0, epochs=1, batch_size=8,
+         classifier_epochs=0, device="cpu", seed=0).fit(x, callback=one_step)
+    return time.perf_counter() - start
 
 
 class Job:

@@ -11,17 +11,19 @@ if str(ROOT) not in sys.path:
 import streamlit as st  # noqa: E402
 
 from app import sidebar  # noqa: E402
-from app.runtime import session_state, torch_threads, umap_service  # noqa: E402
+from app.runtime import session_state, torch_setup, umap_service  # noqa: E402
 from app.views import affinity, classify, controls, embeddings, metrics, train  # noqa: E402
 from app.views.common import current  # noqa: E402
 
 TABS = ["Train", "Affinity", "Embeddings", "Metrics", "Classify", "Learn", "Diagnostics"]
 
 st.set_page_config(page_title="SSCN Explorer", page_icon=":material/hub:", layout="wide")
-torch_threads()                    # one core stays free for the page and UMAP
+torch_setup()                      # one core stays free for the page and UMAP; torch warms up
 umap_service()                     # starts the UMAP worker process and its warm-up, once per server
 state = session_state()            # this session's job, loaded model, uploads; released when the tab closes
 
+st.markdown("<style>[data-testid='stMainBlockContainer']{padding-top:2.2rem}</style>",
+            unsafe_allow_html=True)   # less empty space above the title: more of each tab fits a projector
 st.title("SSCN Explorer")
 st.caption("Siamese Subspace Clustering Networks (Busch et al.): learn an embedding H whose inner products "
            "Q = HHᵀ self-express the data, cluster Q, and classify new points by subspace.")

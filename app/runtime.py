@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import threading
 
 import streamlit as st
 import torch
@@ -11,15 +12,18 @@ from sscn_core.data import load_dataset
 
 from .config import DataConfig, SyntheticConfig, load_data, load_source
 from .embedding import UmapService
+from .job import warm_up_torch
 from .state import AppState, new_state
 
 
 @st.cache_resource(show_spinner=False)
-def torch_threads() -> int:
-    """Leave one core to the page and UMAP: torch's intra-op pool stalls when a core is taken."""
-    n = max(1, (os.cpu_count() or 1) - 1)
-    torch.set_num_threads(n)
-    return n
+def torch_setup() -> threading.Thread:
+    """Once per process: leave one core to the page and UMAP (torch's intra-op pool stalls when a core
+    is taken), and warm torch up in a daemon thread so that the first training step is fast."""
+    torch.set_num_threads(max(1, (os.cpu_count() or 1) - 1))
+    thread = threading.Thread(target=warm_up_torch, name="torch-warmup", daemon=True)
+    thread.start()
+    return thread
 
 
 @st.cache_resource(show_spinner=False)

@@ -93,9 +93,13 @@ def serve(requests: BinaryIO, replies: BinaryIO) -> None:
             return
         task, kwargs = request
         try:
-            send(replies, ("ok", TASKS[task](**kwargs)))
+            reply: tuple = ("ok", TASKS[task](**kwargs))
         except Exception as exc:  # sent back to the app, which shows it
-            send(replies, ("error", type(exc).__name__, str(exc), traceback.format_exc()))
+            reply = ("error", type(exc).__name__, str(exc), traceback.format_exc())
+        try:
+            send(replies, reply)
+        except BrokenPipeError:   # the app went away: nothing left to answer
+            return
 
 
 if __name__ == "__main__":

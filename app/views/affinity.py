@@ -12,7 +12,7 @@ def render(state: AppState, cur: Current) -> None:
     """Draw the Affinity tab."""
     st.markdown("Entry (i, j) of **|Q|** says how much point j helps to express point i. When Q is "
                 "*subspace-preserving*, points only use points of their own subspace: sorted by class, "
-                "the matrix shows bright blocks on the diagonal and dark elsewhere.")
+                "the matrix shows dark blocks on the diagonal and stays pale elsewhere.")
     c1, c2 = st.columns([2, 3])
     thresholded = c1.toggle("Thresholded (ρ)", key="aff.thr",
                             help="Keep in each column only the largest entries that make up a share ρ of its "
@@ -32,9 +32,10 @@ def render(state: AppState, cur: Current) -> None:
         left, right = st.columns([4, 1])
         with right:
             if error is not None:
-                st.metric("Subspace-preserving error", f"{error:.1%}",
-                          help="Share of the off-diagonal |Q| mass that links points of different true classes "
-                               "(0 % = perfectly block-diagonal).")
+                st.markdown("**Subspace-preserving error**",
+                            help="Share of the off-diagonal |Q| mass that links points of different true classes "
+                                 "(0 % = perfectly block-diagonal).")
+                st.metric("thresholded Q" if thresholded else "raw Q", f"{error:.1%}")
                 other = a.sp_error if thresholded else a.sp_error_thr
                 st.caption(f"{'Raw' if thresholded else 'Thresholded'} Q: {other:.1%}")
             else:

@@ -51,13 +51,15 @@ def format_seconds(seconds: float | None) -> str:
 def progress_text(snap: Snapshot) -> str:
     """One line: state, phase i/n, step, time left."""
     parts = [STATE_TEXT.get(snap.state, snap.state)]
+    if not snap.active:
+        return " · ".join(parts + [f"{format_seconds(snap.elapsed)} in all"])
     if snap.phase in snap.phases:
         parts.append(f"phase {snap.phases.index(snap.phase) + 1}/{len(snap.phases)}: {PHASE_LABELS[snap.phase]}")
     elif snap.phase:
         parts.append(PHASE_LABELS.get(snap.phase, snap.phase))
     if snap.total_steps > 1 and snap.phase != "analysis":
         parts.append(f"step {snap.step:,}/{snap.total_steps:,}")
-    if snap.active and snap.eta_seconds is not None and snap.phase != "pseudo_labels":
+    if snap.eta_seconds is not None and snap.phase not in ("pseudo_labels", "analysis"):
         parts.append(f"about {format_seconds(snap.eta_seconds)} left in this phase")
     parts.append(f"{format_seconds(snap.elapsed)} elapsed")
     return " · ".join(parts)

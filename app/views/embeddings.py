@@ -10,7 +10,8 @@ from ..state import AppState
 from .common import (Current, follow_job_state, label_name, live_fragment, refreshed, sample_images,
                      show_nothing)
 
-SPACES = {"h": "H (self-expression embedding)", "rotated": "HR (rotated into K blocks)"}
+SPACES = {"h": "H", "rotated": "HR (rotated)"}
+SPACE_TITLES = {"h": "H, the self-expression embedding", "rotated": "HR, H rotated into K blocks"}
 COLOURS = {"label": "true label", "cluster": "predicted cluster", "confidence": "confidence"}
 MAX_SHOWN = 40
 
@@ -62,7 +63,7 @@ def render(state: AppState, cur: Current) -> None:
 
     st.subheader("Which subspace does a point fall into?")
     st.markdown("The classifier rotates H so that each cluster owns a block of q coordinates of HR. For each "
-                "point: the share of its energy ‖HR‖² inside each block. A clean point has one bright cell; "
+                "point: the share of its energy ‖HR‖² inside each block. A clean point has one dark cell; "
                 "a point between two subspaces splits its energy.")
 
     def energy() -> None:
@@ -100,7 +101,7 @@ def _scatter(cur: Current, a: Analysis, coords: np.ndarray, colour_by: str, spac
     plot, shown = st.columns([3, 2])
     with plot:
         fig = figures.scatter_figure(coords, colour_by=values, colour_kind=kind, ids=a.embed_rows, hover=hover,
-                                     names=names_used, legend_title=legend, title=f"UMAP of {SPACES[space]}")
+                                     names=names_used, legend_title=legend, title=f"UMAP of {SPACE_TITLES[space]}")
         event = st.plotly_chart(fig, key="emb.scatter", on_select="rerun", selection_mode=("box", "lasso"),
                                 config={"displaylogo": False})
     with shown:

@@ -7,9 +7,10 @@ from .. import figures
 from ..state import AppState
 from .common import Current, follow_job_state, live_fragment, refresh_interval, refreshed, show_nothing
 
-ROWS = (("metrics_in", "In-sample (classifier on the training points)"),
-        ("metrics_out", "Out-of-sample (held-out points, never trained on)"),
-        ("metrics_pseudo", "Pseudo-labels (spectral clustering of Q)"))
+ROWS = (("metrics_in", "In-sample"), ("metrics_out", "Out-of-sample"), ("metrics_pseudo", "Pseudo-labels"))
+EXPLAIN = ("**In-sample**: the classifier on the training points. **Out-of-sample**: the held-out points, never "
+           "trained on. **Pseudo-labels**: spectral clustering of Q, which the classifier learnt from. "
+           "ARI = adjusted Rand index (0 = chance), NMI = normalised mutual information.")
 HELP = {"acc": "Accuracy under the best one-to-one matching of clusters to classes (Hungarian).",
         "ari": "Adjusted Rand index: agreement of the two partitions, 0 for chance, 1 for identical.",
         "nmi": "Normalised mutual information between clusters and classes."}
@@ -29,14 +30,15 @@ def render(state: AppState, cur: Current) -> None:
                     "point to the block of raw H coordinates holding most of its energy (provisional).")
         if now.train.y is None:
             st.caption("This data has no labels: ACC, ARI and NMI need them.")
-        for attr, title in ROWS:
-            values = getattr(a, attr)
-            if values is None:
-                continue
-            st.markdown(f"**{title}**")
-            cols = st.columns(3)
-            for col, key in zip(cols, ("acc", "ari", "nmi")):
-                col.metric(key.upper(), f"{values[key]:.3f}", help=HELP[key])
+        rows = [(title, getattr(a, attr)) for attr, title in ROWS if getattr(a, attr) is not None]
+        if rows:
+            cols = st.columns(len(rows))
+            for col, (title, values) in zip(cols, rows):
+                with col.container(border=True):
+                    st.markdown(f"**{title}**")
+                    st.metric("ACC", f"{values['acc']:.1%}", help=HELP["acc"])
+                    st.caption(f"ARI {values['ari']:.3f} · NMI {values['nmi']:.3f}")
+        st.caption(EXPLAIN)
         if a.metrics_out is None and now.holdout is None:
             st.caption("Choose a held-out set in the sidebar to measure out-of-sample performance.")
         left, right = st.columns(2)

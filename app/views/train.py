@@ -27,16 +27,10 @@ def render(state: AppState, cur: Current, sidebar: SidebarResult) -> None:
     st.markdown("SSCN learns an embedding **H** whose inner products **Q = HHᵀ** express every point "
                 "as a combination of points of its own subspace (rows are samples):")
     st.latex(LOSS_LATEX)
-    with st.expander("Then: pseudo-labels and the classifier"):
-        st.markdown("Spectral clustering of the thresholded |Q| gives **pseudo-labels**; a rotation **R** "
-                    "(kept orthogonal by Cayley-Adam) is trained so that each cluster's points put their energy "
-                    "into one block of q coordinates of **HR**. A new point goes to the block holding most "
-                    "of its energy:")
-        st.latex(CLASSIFIER_LATEX)
-
-    c1, c2, c3 = st.columns([3, 2, 1], vertical_alignment="bottom")
+    chart = st.container()
+    c1, c2, c3 = st.columns([3, 2, 1], vertical_alignment="center")
     terms = c1.multiselect("Loss terms", list(LOSS_TERMS), default=list(LOSS_TERMS),
-                           format_func=figures.TERM_LABELS.get, key="train.terms")
+                           format_func=figures.TERM_LABELS.get, key="train.terms", label_visibility="collapsed")
     smoothing = c2.slider("Smoothing (EMA)", 0.0, 0.95, 0.6, 0.05, key="train.ema",
                           help="Exponential moving average of the plotted curves; raw values stay faint behind.")
     log_y = c3.toggle("Log scale", value=True, key="train.log")
@@ -47,12 +41,19 @@ def render(state: AppState, cur: Current, sidebar: SidebarResult) -> None:
         history = snap.history if snap is not None else (cur.model.history_ if cur.kind == "loaded" else [])
         if cur.kind == "loaded" and history:
             history = _with_global_steps(history)
-        st.plotly_chart(figures.loss_figure(history, terms=terms, smoothing=smoothing, log_y=log_y),
+        st.plotly_chart(figures.loss_figure(history, terms=terms, smoothing=smoothing, log_y=log_y, height=360),
                         key="train.loss", config={"displaylogo": False})
         if snap is not None:
             _run_facts(snap)
 
-    live_fragment(refresh_interval(cur, 1.0), body)
+    with chart:
+        live_fragment(refresh_interval(cur, 1.0), body)
+    with st.expander("Then: pseudo-labels and the classifier"):
+        st.markdown("Spectral clustering of the thresholded |Q| gives **pseudo-labels**; a rotation **R** "
+                    "(kept orthogonal by Cayley-Adam) is trained so that each cluster's points put their energy "
+                    "into one block of q coordinates of **HR**. A new point goes to the block holding most "
+                    "of its energy:")
+        st.latex(CLASSIFIER_LATEX)
     st.divider()
     _keep_work(state, cur, sidebar)
 

@@ -1,0 +1,171 @@
+"""End to end in headless Chromium: start the server, train on MNIST, look at every tab, classify an image.
+
+Screenshots go to tests/artifacts/ (git-ignored), with the server log and timings.
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+ROOT = Path(__file__).resolve().parents[1]
+ARTIFACTS = ROOT / "tests" / "artifacts"
+CHROMIUM = Path("/usr/bin/chromium")
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow,
+              pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian chromium (/usr/bin/chromium) is not installed; "
+                                                                "CI installs it with apt-get install chromium")]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_healthy(port: int, proc: subprocess.Popen, timeout: float = 90.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"streamlit exited with code {proc.returncode}; see {ARTIFACTS / 'server.log'}")
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=2) as r:
+                if r.read().strip() == b"ok":
+                    return
+        except OSError:
+            time.sleep(0.5)
+    raise TimeoutError(f"the server did not answer on port {port} within {timeout} s")
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[str]:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    port = free_port()
+    log = open(ARTIFACTS / "server.log", "wb")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", "app/main.py", "--server.headless", "true",
+         "--server.fileWatcherType", "none", "--browser.gatherUsageStats", "false", "--server.port", str(port)],
+        cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    try:
+        wait_healthy(port, proc)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=15)
+        log.close()
+
+
+def digit_png(path: Path, index: int = 0) -> int:
+    """Write MNIST test digit ``index`` as a photo-like PNG (dark ink on white, 112×112); return its label."""
+    from sscn_core import load_dataset
+
+    ds = load_dataset("mnist")
+    img = (255 - np.rint(ds.X[index].reshape(28, 28) * 255)).astype(np.uint8)
+    Image.fromarray(img, mode="L").resize((112, 112), Image.Resampling.BILINEAR).save(path)
+    return int(ds.y[index])
+
+
+def shoot(page, name: str) -> None:  # noqa: ANN001 - playwright Page
+    """The 1280×800 view as a user sees it, and the whole main column (which scrolls inside the page)."""
+    page.screenshot(path=ARTIFACTS / f"{name}.png")
+    page.set_viewport_size({"width": 1280, "height": 2200})
+    page.wait_for_timeout(1500)
+    page.screenshot(path=ARTIFACTS / f"{name}-full.png")
+    page.set_viewport_size({"width": 1280, "height": 800})
+
+
+def set_number(page, label: str, value: str) -> None:  # noqa: ANN001 - playwright Page
+    box = page.get_by_label(label, exact=True)
+    box.fill(value)
+    box.press("Enter")
+
+
+def test_train_look_classify(server: str, tmp_path: Path) -> None:
+    from playwright.sync_api import expect, sync_playwright
+
+    timings: dict[str, float] = {}
+    digit = tmp_path / "digit.png"
+    label = digit_png(digit)
+    broken = tmp_path / "broken.png"
+    broken.write_bytes(b"this is not an image")
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM),
+                                    args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"])
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 800})
+            page.goto(server)
+            expect(page.get_by_role("heading", name="SSCN Explorer")).to_be_visible(timeout=60_000)
+            expect(page.locator("[data-testid='stApp'][data-test-connection-state='CONNECTED']")).to_have_count(1)
+            # A small run: the bundled MNIST (2,000 digits), 2 epochs of self-expression, 1 of the classifier.
+            set_number(page, "Epochs", "2")
+            page.get_by_text("More settings").click()
+            set_number(page, "Classifier epochs", "1")
+            page.wait_for_timeout(500)
+            page.screenshot(path=ARTIFACTS / "01-start.png")
+
+            start = page.get_by_role("button", name="Start")
+            expect(start).to_be_enabled()
+            t0 = time.monotonic()
+            start.click()
+            facts = page.locator("[data-testid='stCaptionContainer']", has_text="first loss point")
+            expect(facts).to_be_visible(timeout=60_000)
+            timings["first_loss_visible_s"] = time.monotonic() - t0
+            timings["first_loss_reported_s"] = float(
+                facts.inner_text().split("first loss point")[1].split("s after")[0])
+            page.wait_for_timeout(1500)
+            page.screenshot(path=ARTIFACTS / "02-training.png")
+            expect(page.get_by_text(re.compile(r"^Finished · "))).to_be_visible(timeout=240_000)
+            timings["finished_s"] = time.monotonic() - t0
+            page.wait_for_timeout(1000)
+            shoot(page, "03-finished")
+
+            page.get_by_role("tab", name="Affinity").click()
+            expect(page.get_by_text("Subspace-preserving error")).to_be_visible(timeout=30_000)
+            page.get_by_text("Thresholded (ρ)").click()
+            page.wait_for_timeout(1500)
+            shoot(page, "04-affinity")
+
+            page.get_by_role("tab", name="Embeddings").click()
+            expect(page.get_by_text("Layout of snapshot")).to_be_visible(timeout=180_000)
+            page.wait_for_timeout(1500)
+            shoot(page, "05-embeddings")
+
+            page.get_by_role("tab", name="Metrics").click()
+            expect(page.get_by_text("Out-of-sample", exact=True).first).to_be_visible(timeout=30_000)
+            page.wait_for_timeout(1000)
+            shoot(page, "06-metrics")
+
+            page.get_by_role("tab", name="Classify").click()
+            with page.expect_file_chooser() as chooser:
+                page.get_by_test_id("stFileUploaderDropzone").get_by_test_id("stBaseButton-secondary").click()
+            chooser.value.set_files([str(digit), str(broken)])
+            verdict = page.get_by_text("most training points of this cluster are")
+            expect(verdict).to_be_visible(timeout=30_000)
+            expect(page.get_by_text("broken.png")).to_be_visible()
+            expect(page.get_by_text("not an image")).to_be_visible()
+            prediction = verdict.inner_text()
+            page.wait_for_timeout(1000)
+            shoot(page, "07-classify")
+        finally:
+            browser.close()
+    (ARTIFACTS / "timings.json").write_text(json.dumps({**timings, "prediction": prediction, "true_label": label},
+                                                       indent=2))
+    assert "Cluster" in prediction
+    log = (ARTIFACTS / "server.log").read_text(errors="replace")
+    assert "Traceback" not in log, log[-3000:]
+    assert "Warning" not in log and "warning" not in log.lower(), log[-3000:]
