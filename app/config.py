@@ -41,6 +41,8 @@ AUTOENCODERS: dict[str, str] = {
     "none": "None (linear model: Z = X)",
 }
 RELATIONS = ("independent", "dependent", "overlapping")
+FRONTENDS: dict[str, str] = {"pixels": "Pixels (the data as given)",
+                             "scattering": "Wavelet scattering + PCA (28×28 images)"}
 
 MAX_CLUSTERS = 50
 MAX_SUBSPACE_DIM = 50
@@ -83,6 +85,7 @@ class ModelConfig:
     n_clusters: int = 10
     subspace_dim: int = 9
     autoencoder: str = "pretrained-mnist"
+    frontend: str = "pixels"
     lambda1: float = 0.5
     lambda2: float = 2.0
     batch_size: int = 500
@@ -218,6 +221,15 @@ def validate(config: AppConfig, *, n_available: int | None, n_features: int | No
     elif m.autoencoder not in autoencoder_choices(image_shape) and n_features is not None:
         errors["autoencoder"] = (f"{AUTOENCODERS[m.autoencoder]} needs 28×28 images; this data has "
                                  f"{n_features} features per point")
+    if m.frontend not in FRONTENDS:
+        errors["frontend"] = f"unknown front-end {m.frontend!r}; choose one of {', '.join(FRONTENDS)}"
+    elif m.frontend == "scattering":
+        if image_shape is not None and image_shape != (28, 28):
+            errors["frontend"] = f"the scattering front-end reads 28×28 images; this data is {image_shape[0]}×{image_shape[1]}"
+        elif image_shape is None and n_features is not None:
+            errors["frontend"] = "the scattering front-end reads 28×28 images; this data is plain vectors"
+        elif m.autoencoder not in ("mlp", "none"):
+            errors["frontend"] = "with the scattering front-end choose the MLP auto-encoder or none (the conv one reads pixels)"
     _in_range(errors, "lambda1", m.lambda1, 0.0, 1e6, "λ1")
     _in_range(errors, "lambda2", m.lambda2, 0.0, 1e6, "λ2")
     _in_range(errors, "batch_size", m.batch_size, 2, 100_000, "batch size")
@@ -291,7 +303,7 @@ def build_model(config: ModelConfig) -> SSCN:
     pretrained = ae.removeprefix("pretrained-") if ae.startswith("pretrained-") else None
     autoencoder = "conv" if ae.startswith("pretrained-") or ae == "conv" else (None if ae == "none" else ae)
     return SSCN(n_clusters=int(config.n_clusters), subspace_dim=int(config.subspace_dim), autoencoder=autoencoder,
-                pretrained=pretrained, lambda1=float(config.lambda1), lambda2=float(config.lambda2),
+                frontend=config.frontend, pretrained=pretrained, lambda1=float(config.lambda1), lambda2=float(config.lambda2),
                 batch_size=int(config.batch_size), epochs=int(config.epochs), lr=float(config.lr),
                 pretrain_epochs=int(config.pretrain_epochs), classifier_epochs=int(config.classifier_epochs),
                 classifier_lr=float(config.classifier_lr), classifier_batch_size=int(config.batch_size),

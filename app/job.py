@@ -27,7 +27,7 @@ from .analysis import Analysis, Probe, analyse
 # Job states: "ready" (not started), "running", "pausing" (asked, not yet at a step boundary),
 # "paused", "stopping", and the final ones "finished", "stopped", "failed".
 FINAL_STATES = ("finished", "stopped", "failed")
-PHASE_LABELS = {"pretrain": "pre-training", "self_expression": "self-expression",
+PHASE_LABELS = {"features": "features (front-end)", "pretrain": "pre-training", "self_expression": "self-expression",
                 "pseudo_labels": "pseudo-labels", "classifier": "classifier", "analysis": "final analysis"}
 _ids = itertools.count(1)
 
@@ -89,8 +89,10 @@ class Snapshot:
 
 def planned_phases(model: SSCN) -> tuple[str, ...]:
     """The phases ``model.fit`` will go through, from its parameters."""
+    features = getattr(model, "frontend", "pixels") != "pixels"
     pretrain = model.autoencoder is not None and model.pretrained is None and model.pretrain_epochs > 0
-    return (("pretrain",) if pretrain else ()) + ("self_expression", "pseudo_labels", "classifier")
+    return (("features",) if features else ()) + (("pretrain",) if pretrain else ()) + \
+        ("self_expression", "pseudo_labels", "classifier")
 
 
 def warm_up_torch() -> float:
@@ -276,7 +278,8 @@ class Job:
             self.model.stop()   # a stop asked before fit began was cleared by fit; ask again
             return
         due = now - self._last_analysis >= max(self.analyse_every, 4.0 * self._analysis_cost)
-        if event.kind == "done" or (event.kind == "step" and due):
+        ready = hasattr(self.model, "net_") and event.phase != "features"   # the network exists after the front-end
+        if ready and (event.kind == "done" or (event.kind == "step" and due)):
             self._analyse(final=False)
         self._wait_if_paused()
 

@@ -15,7 +15,7 @@ import torch
 
 from sscn_core import DataError
 
-from .config import (AUTOENCODERS, HOLDOUTS, MAX_SYNTHETIC_POINTS, RELATIONS, SOURCES, AppConfig, DataConfig,
+from .config import (AUTOENCODERS, FRONTENDS, HOLDOUTS, MAX_SYNTHETIC_POINTS, RELATIONS, SOURCES, AppConfig, DataConfig,
                      ModelConfig, SyntheticConfig, autoencoder_choices, holdout_choices, preset_for, validate)
 from .runtime import fashion_mnist_available, session_state, source_dataset
 
@@ -117,7 +117,7 @@ def init_defaults() -> None:
     if _get("source") is not None:
         return
     defaults = dict(source="mnist", data_seed=0, syn_n_clusters=5, syn_subspace_dim=3, ambient_dim=30, noise=0.01,
-                    relation="independent", lambda1=0.5, lambda2=2.0, seed=0, device="auto", pretrain_epochs=50,
+                    relation="independent", frontend="pixels", lambda1=0.5, lambda2=2.0, seed=0, device="auto", pretrain_epochs=50,
                     classifier_lr=0.1, rho=0.1, alpha=8.0, upload_path=None, upload_name=None)
     for name, value in defaults.items():
         _set(name, value)
@@ -242,6 +242,13 @@ def render() -> SidebarResult:
         st.selectbox("Device", device_options, key=P + "device",
                      help="auto = a CUDA GPU when present, else the CPU.")
         with st.expander("More settings"):
+            if info.image_shape == (28, 28):
+                st.selectbox("Front-end", list(FRONTENDS), format_func=FRONTENDS.get, key=P + "frontend",
+                             help="Scattering: fixed wavelet features of the images, reduced by PCA; use it with "
+                                  "the MLP auto-encoder or none.")
+                slots.add("frontend")
+            elif _get("frontend") != "pixels":
+                _set("frontend", "pixels")
             if ae in ("conv", "mlp"):
                 _number("Pre-training epochs", "pretrain_epochs", slots, integer=True,
                         help="Auto-encoder reconstruction only, before self-expression.")
@@ -261,6 +268,7 @@ def render() -> SidebarResult:
 def _model_config_from_state() -> ModelConfig:
     return ModelConfig(
         n_clusters=int(_get("n_clusters")), subspace_dim=int(_get("subspace_dim")), autoencoder=_get("autoencoder"),
+        frontend=_get("frontend", "pixels"),
         lambda1=float(_get("lambda1")), lambda2=float(_get("lambda2")), batch_size=int(_get("batch_size")),
         epochs=int(_get("epochs")), lr=float(_get("lr")), pretrain_epochs=int(_get("pretrain_epochs")),
         classifier_epochs=int(_get("classifier_epochs")), classifier_lr=float(_get("classifier_lr")),

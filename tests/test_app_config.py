@@ -1,0 +1,124 @@
+"""app.config: validation messages, presets, data loading and model building; app.analysis helpers."""
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from app.analysis import analyse, cluster_sizes, display_order, majority_labels, make_probe
+from app.config import (AppConfig, DataConfig, ModelConfig, SyntheticConfig, autoencoder_choices, build_model,
+                        holdout_choices, load_data, preset_for, split, validate)
+from sscn_core import Dataset, DataError, load_dataset
+
+MNIST = dict(n_available=10_000, n_features=784, image_shape=(28, 28))
+
+
+def with_model(config: AppConfig, **kw) -> AppConfig:
+    return replace(config, model=replace(config.model, **kw))
+
+
+def test_defaults_are_valid_for_mnist() -> None:
+    assert validate(AppConfig(), **MNIST) == {}
+
+
+@pytest.mark.parametrize("field, value, needle", [
+    ("lr", 0.0, "learning rate must be in (0, 1]"),
+    ("lr", 5.0, "got 5"),
+    ("n_clusters", 1, "K (clusters) must be in [2, 50]"),
+    ("epochs", 0, "epochs must be in [1, 1000]"),
+    ("rho", 0.0, "ρ must be in (0, 1]"),
+    ("lambda1", -1.0, "λ1 must be in [0"),
+    ("batch_size", 5000, "larger than the training set (2000)"),
+])
+def test_out_of_range_model_fields_are_refused(field: str, value: float, needle: str) -> None:
+    errors = validate(with_model(AppConfig(), **{field: value}), **MNIST)
+    assert field in errors and needle in errors[field]
+
+
+def test_data_problems_are_refused() -> None:
+    too_many = replace(AppConfig(), data=replace(AppConfig().data, n_samples=20_000))
+    assert "10,000 points" in validate(too_many, **MNIST)["n_samples"]
+    too_few = replace(AppConfig(), data=replace(AppConfig().data, n_samples=10))
+    assert "at least 2·K = 20" in validate(too_few, **MNIST)["n_samples"]
+    upload = replace(AppConfig(), data=DataConfig(source="upload", holdout="none"))
+    assert "upload" in validate(upload, n_available=None, n_features=None, image_shape=None)
+    conv_on_vectors = validate(AppConfig(), n_available=1797, n_features=64, image_shape=(8, 8))
+    assert "needs 28×28 images" in conv_on_vectors["autoencoder"]
+    scattering = with_model(AppConfig(), frontend="scattering")
+    assert "MLP auto-encoder or none" in validate(scattering, **MNIST)["frontend"]
+
+
+def test_synthetic_relations_are_checked_by_the_library() -> None:
+    data = DataConfig(source="synthetic", n_samples=300, holdout="none",
+                      synthetic=SyntheticConfig(n_clusters=5, subspace_dim=3, ambient_dim=10))
+    config = AppConfig(data, ModelConfig(n_clusters=5, subspace_dim=3, autoencoder="none", batch_size=100))
+    errors = validate(config, n_available=None, n_features=10, image_shape=None)
+    assert "n_clusters·subspace_dim <= ambient_dim" in errors["relation"]
+    ok = replace(config, data=replace(data, synthetic=SyntheticConfig(5, 3, 30)))
+    assert validate(ok, n_available=None, n_features=30, image_shape=None) == {}
+
+
+def test_choices_and_presets() -> None:
+    assert "conv" in autoencoder_choices((28, 28)) and "conv" not in autoencoder_choices((8, 8))
+    assert holdout_choices("mnist", 10_000, 2000) == ["none", "mnist-oos", "rest"]
+    assert holdout_choices("digits", 1797, 1797) == ["none"]
+    p = preset_for("digits", n_total=1797, n_classes=10, image_shape=(8, 8))
+    assert p["autoencoder"] == "none" and p["n_samples"] < 1797 and p["holdout"] == "rest"
+    s = preset_for("synthetic", n_total=None, n_classes=None, image_shape=None, synthetic=SyntheticConfig(4, 2))
+    assert s["n_clusters"] == 4 and s["subspace_dim"] == 2 and s["n_samples"] == 400
+
+
+def test_split_is_seeded_and_disjoint() -> None:
+    ds = Dataset(np.arange(1000, dtype=np.float32)[:, None], None, "ids", None)   # each row is its own id
+    train, rest = split(ds, 500, 200, seed=3)
+    train2, _ = split(ds, 500, 200, seed=3)
+    assert len(train) == 500 and len(rest) == 200 and np.array_equal(train.X, train2.X)
+    assert not set(train.X[:, 0]) & set(rest.X[:, 0])           # no point used twice
+    assert np.all(np.diff(train.X[:, 0]) > 0)                   # the data set's order is kept
+    assert not np.array_equal(split(ds, 500, 0, seed=4)[0].X, train.X)
+    with pytest.raises(DataError):
+        split(ds, 0, 0, seed=0)
+
+
+def test_load_data_for_each_holdout_kind() -> None:
+    train, hold = load_data(DataConfig(source="mnist", n_samples=300, holdout="mnist-oos", holdout_size=100))
+    assert len(train) == 300 and len(hold) == 100 and hold.name == "mnist-oos"
+    syn = DataConfig(source="synthetic", n_samples=90, holdout="rest", holdout_size=30,
+                     synthetic=SyntheticConfig(3, 2, 10, 0.0))
+    train, hold = load_data(syn)
+    assert len(train) == 90 and len(hold) == 30
+    train, hold = load_data(DataConfig(source="digits", n_samples=100, holdout="none"))
+    assert len(train) == 100 and hold is None
+
+
+def test_build_model_maps_the_choices() -> None:
+    m = build_model(ModelConfig(autoencoder="pretrained-mnist", n_clusters=4, subspace_dim=2, lr=0.01))
+    assert (m.autoencoder, m.pretrained, m.n_clusters, m.subspace_dim, m.lr) == ("conv", "mnist", 4, 2, 0.01)
+    assert build_model(ModelConfig(autoencoder="none")).autoencoder is None
+    assert build_model(ModelConfig(autoencoder="mlp")).pretrained is None
+
+
+def test_analysis_helpers() -> None:
+    assert list(display_order(np.array([1, 0, 1, 0]), np.array([0, 1, 1, 0]))) == [3, 1, 0, 2]
+    assert list(cluster_sizes(np.array([0, 2, 2]), 4)) == [1, 0, 2, 0]
+    major = majority_labels(np.array([5, 5, 3, 1]), np.array([0, 0, 0, 2]), 3)
+    assert major[0] == (5, pytest.approx(2 / 3)) and major[1] is None and major[2] == (1, 1.0)
+
+
+def test_analyse_a_fitted_model() -> None:
+    data = load_dataset("synthetic", n_clusters=3, subspace_dim=2, ambient_dim=10, n_per_cluster=40, noise=0.0)
+    model = build_model(ModelConfig(n_clusters=3, subspace_dim=2, autoencoder="none", batch_size=40, epochs=30,
+                                    lr=1e-2, classifier_epochs=3))
+    model.fit(data.X)
+    probe = make_probe(data, data.subset(range(20)), affinity_points=50, embed_points=80)
+    a = analyse(model, probe, phase="done", step=1)
+    assert a.affinity_abs.shape == a.affinity_thr.shape == (50, 50)
+    assert np.all(np.diff(a.affinity_groups) >= 0)                # sorted by true label
+    assert np.array_equal(a.affinity_groups, data.y[a.affinity_rows])
+    assert (a.affinity_thr > 0).sum() < (a.affinity_abs > 0).sum()  # thresholding drops entries
+    assert 0.0 <= a.sp_error <= 1.0 and 0.0 <= a.sp_error_thr <= 1.0
+    assert a.h.shape == a.rotated.shape == (80, 6) and a.energy.shape == (80, 3)
+    assert np.allclose(a.energy.sum(axis=1), 1.0, atol=1e-5)
+    assert a.cluster_sizes.sum() == len(data) and a.confusion.table.sum() == len(data)
+    assert set(a.metrics_in) == {"acc", "ari", "nmi"} and a.metrics_out is not None
