@@ -1,0 +1,251 @@
+"""The explorer page through streamlit.testing.v1.AppTest: controls, training flows, tabs, uploads."""
+from __future__ import annotations
+
+import io
+import json
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+from streamlit.runtime.caching import clear_session_resource_cache
+from streamlit.testing.v1 import AppTest
+
+from sscn_core import SSCN, load_dataset
+
+MAIN = str(Path(__file__).resolve().parents[1] / "app" / "main.py")
+SESSION = "test session id"   # every AppTest shares this id, hence this session's cached AppState
+
+
+@pytest.fixture
+def at() -> Iterator[AppTest]:
+    clear_session_resource_cache(SESSION)     # a fresh AppState (the previous one is released: its job stops)
+    app = AppTest.from_file(MAIN, default_timeout=120)
+    app.run()
+    assert not app.exception, app.exception
+    yield app
+    clear_session_resource_cache(SESSION)
+
+
+def progress(at: AppTest) -> str:
+    bars = at.get("progress")
+    return bars[0].proto.text if bars else ""
+
+
+def wait_until(at: AppTest, predicate: Callable[[AppTest], bool], timeout: float = 90.0) -> None:
+    """Rerun the page (run_every does not fire in AppTest) until ``predicate`` holds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        time.sleep(0.3)
+        at.run()
+        assert not at.exception, at.exception
+        if predicate(at):
+            return
+    raise AssertionError(f"timed out; progress: {progress(at)!r}; errors: {[e.value for e in at.error]}")
+
+
+def button(at: AppTest, label: str):
+    return next(b for b in at.button if b.label == label)
+
+
+def open_tab(at: AppTest, name: str) -> None:
+    at.session_state["tab"] = name
+    at.run()
+    assert not at.exception, at.exception
+
+
+def texts(at: AppTest) -> str:
+    parts = [m.value for m in at.markdown] + [c.value for c in at.caption] + [e.value for e in at.error] \
+        + [i.value for i in at.info] + [w.value for w in at.warning] + [s.value for s in at.success]
+    return "\n".join(str(p) for p in parts)
+
+
+def use_synthetic(at: AppTest, **numbers: float) -> None:
+    at.selectbox(key="cfg.source").set_value("synthetic").run()
+    for key, value in numbers.items():
+        at.number_input(key=f"cfg.{key}").set_value(value)
+    at.run()
+    assert not at.exception, at.exception
+
+
+def loss_traces(at: AppTest) -> list[str]:
+    charts = [c for c in at.get("plotly_chart") if "loss" in c.proto.spec]
+    spec = json.loads(charts[0].proto.spec)
+    return [d.get("name") for d in spec["data"] if d.get("name")]
+
+
+def test_first_page(at: AppTest) -> None:
+    assert at.title[0].value == "SSCN Explorer"
+    assert [b.label for b in at.button] == ["Start", "Pause", "Stop", "Reset"]
+    assert not button(at, "Start").disabled and button(at, "Pause").disabled and button(at, "Stop").disabled
+    assert at.selectbox(key="cfg.source").value == "mnist"
+    assert at.selectbox(key="cfg.autoencoder").value == "pretrained-mnist"
+    assert at.selectbox(key="cfg.holdout").value == "mnist-oos"
+    assert any("\\min" in l.value for l in at.latex)
+    assert not at.error and not at.warning
+
+
+def test_out_of_range_inputs_are_refused_next_to_the_widget(at: AppTest) -> None:
+    at.number_input(key="cfg.lr").set_value(0.0).run()
+    at.number_input(key="cfg.n_clusters").set_value(1).run()
+    messages = [e.value for e in at.sidebar.error]
+    assert any("learning rate must be in (0, 1]; got 0" in m for m in messages)
+    assert any("K (clusters) must be in [2, 50]; got 1" in m for m in messages)
+    assert button(at, "Start").disabled
+    assert "Fix the settings marked in the sidebar" in texts(at)
+    at.number_input(key="cfg.lr").set_value(0.001).run()
+    at.number_input(key="cfg.n_clusters").set_value(10).run()
+    assert not at.sidebar.error and not button(at, "Start").disabled
+
+
+@pytest.mark.slow
+def test_train_synthetic_see_loss_metrics_affinity_then_reset(at: AppTest) -> None:
+    use_synthetic(at, syn_n_clusters=3, syn_subspace_dim=2, ambient_dim=12)
+    assert at.number_input(key="cfg.n_clusters").value == 3        # the source's preset followed K
+    button(at, "Start").click().run()
+    assert button(at, "Start").disabled and not button(at, "Stop").disabled
+    wait_until(at, lambda a: progress(a).startswith("Finished"))
+    assert {"total", "½‖Q‖²", "½‖Z − QZ‖²", "classifier loss"} <= set(loss_traces(at))
+    assert "first loss point" in texts(at)
+    assert not at.get("download_button")[0].proto.disabled
+
+    open_tab(at, "Metrics")
+    accs = [m for m in at.metric if m.label == "ACC"]
+    assert len(accs) == 3                      # in-sample, out-of-sample, pseudo-labels
+    assert float(accs[0].value.rstrip("%")) > 60
+    open_tab(at, "Affinity")
+    assert any(m.label == "raw Q" for m in at.metric)
+    at.toggle(key="aff.thr").set_value(True).run()
+    assert any(m.label == "thresholded Q" for m in at.metric)
+    open_tab(at, "Classify")
+    assert "needs a model trained on 28×28 images" in texts(at)
+
+    open_tab(at, "Train")
+    button(at, "Reset").click().run()
+    assert progress(at) == "" and not button(at, "Start").disabled
+    open_tab(at, "Metrics")
+    assert "No model yet" in texts(at)
+
+
+def test_pause_resume_stop(at: AppTest) -> None:
+    use_synthetic(at, epochs=1000)
+    button(at, "Start").click().run()
+    button(at, "Pause").click().run()
+    wait_until(at, lambda a: progress(a).startswith("Paused"))
+    assert any(b.label == "Resume" for b in at.button)
+    step = progress(at)
+    time.sleep(0.5)
+    at.run()
+    assert progress(at).split("·")[2] == step.split("·")[2]        # no step while paused
+    button(at, "Resume").click().run()
+    wait_until(at, lambda a: progress(a).startswith("Training"))
+    button(at, "Stop").click().run()
+    wait_until(at, lambda a: progress(a).startswith("Stopped"), timeout=30)
+    assert not button(at, "Start").disabled
+    assert not at.get("download_button")[0].proto.disabled      # a stopped model can be kept
+
+
+def test_an_error_in_training_is_shown_and_the_app_stays_usable(at: AppTest,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    import app.views.controls as controls
+
+    monkeypatch.setattr(controls, "build_model", lambda config: SSCN(n_clusters=3, subspace_dim=2, autoencoder=None,
+                                                                      lr=-1.0, device="cpu"))
+    use_synthetic(at)
+    button(at, "Start").click().run()
+    wait_until(at, lambda a: progress(a).startswith("Failed"))
+    assert any("Training failed: **ValueError**: lr must be" in e.value for e in at.error)
+    assert any(x.label == "Traceback" for x in at.expander)
+    assert not button(at, "Start").disabled
+    monkeypatch.undo()
+    button(at, "Start").click().run()
+    assert not at.error
+    wait_until(at, lambda a: progress(a).startswith(("Training", "Finished")))
+    button(at, "Reset").click().run()
+    assert progress(at) == ""
+
+
+def test_a_bad_data_upload_is_refused(at: AppTest) -> None:
+    at.selectbox(key="cfg.source").set_value("upload").run()
+    assert any("upload a .npz" in e.value for e in at.sidebar.error) and button(at, "Start").disabled
+    at.file_uploader(key="cfg.upload").set_value(("broken.npz", b"PK\x03\x04 not really a zip", "application/zip"))
+    at.run()
+    assert not at.exception
+    assert any("broken.npz" in e.value for e in at.sidebar.error)
+    assert button(at, "Start").disabled
+
+
+def test_a_good_data_upload_trains(at: AppTest) -> None:
+    data = load_dataset("synthetic", n_clusters=3, subspace_dim=2, ambient_dim=10, n_per_cluster=60, noise=0.01)
+    buf = io.BytesIO()
+    np.savez(buf, X=data.X, y=data.y)
+    at.selectbox(key="cfg.source").set_value("upload").run()
+    at.file_uploader(key="cfg.upload").set_value(("mine.npz", buf.getvalue(), "application/octet-stream"))
+    at.run()
+    assert not at.sidebar.error, [e.value for e in at.sidebar.error]
+    assert at.number_input(key="cfg.n_clusters").value == 3
+    assert at.selectbox(key="cfg.autoencoder").value == "none"
+    button(at, "Start").click().run()
+    wait_until(at, lambda a: progress(a).startswith("Finished"))
+
+
+def plotly_array(value) -> np.ndarray:
+    """A plotly JSON array: a list, or a typed array {"dtype", "bdata" (base64)}."""
+    if isinstance(value, dict):
+        import base64
+
+        return np.frombuffer(base64.b64decode(value["bdata"]), dtype=np.dtype(value["dtype"]))
+    return np.asarray(value, dtype=float)
+
+
+def digit_png(index: int) -> tuple[bytes, int]:
+    ds = load_dataset("mnist")
+    img = Image.fromarray((255 - ds.X[index].reshape(28, 28) * 255).astype(np.uint8), mode="L").resize((84, 84))
+    buf = io.BytesIO()
+    img.save(buf, format="PNG")
+    return buf.getvalue(), int(ds.y[index])
+
+
+def test_classify_images_with_a_small_mnist_model(at: AppTest) -> None:
+    at.slider(key="cfg.n_samples").set_value(300)
+    at.number_input(key="cfg.batch_size").set_value(100)
+    at.number_input(key="cfg.epochs").set_value(1)
+    at.number_input(key="cfg.classifier_epochs").set_value(1)
+    at.number_input(key="cfg.holdout_size").set_value(100)
+    at.run()
+    button(at, "Start").click().run()
+    wait_until(at, lambda a: progress(a).startswith("Finished"), timeout=180)
+    open_tab(at, "Classify")
+    png, _ = digit_png(0)
+    at.file_uploader(key="cls.files").set_value([("digit.png", png, "image/png"),
+                                                 ("broken.png", b"\x89PNG not an image", "image/png"),
+                                                 ("empty.png", b"", "image/png")])
+    at.run()
+    assert not at.exception, at.exception
+    verdicts = [m.value for m in at.markdown if m.value.startswith("**Cluster")]
+    assert len(verdicts) == 1 and "most training points of this cluster are" in verdicts[0]
+    errors = [e.value for e in at.error]
+    assert any(e.startswith("**broken.png**") for e in errors)
+    assert any(e.startswith("**empty.png**") for e in errors)
+    charts = [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
+    proba = [c for c in charts if c["data"][0].get("type") == "bar"]
+    assert proba and plotly_array(proba[0]["data"][0]["y"]).sum() == pytest.approx(1.0, abs=1e-3)
+
+
+def test_load_a_checkpoint_and_refuse_a_corrupt_one(at: AppTest, tmp_path: Path) -> None:
+    use_synthetic(at, syn_n_clusters=3, syn_subspace_dim=2, ambient_dim=12)
+    data = load_dataset("synthetic", n_clusters=3, subspace_dim=2, ambient_dim=12, n_per_cluster=50, noise=0.01)
+    model = SSCN(n_clusters=3, subspace_dim=2, autoencoder=None, batch_size=50, epochs=20, lr=1e-2,
+                 classifier_epochs=2, device="cpu").fit(data.X)
+    path = model.save(tmp_path / "model.pt")
+    at.file_uploader(key="train.load").set_value(("model.pt", path.read_bytes(), "application/octet-stream"))
+    at.run()
+    assert any("Loaded model.pt" in s.value for s in at.success)
+    open_tab(at, "Metrics")
+    assert len([m for m in at.metric if m.label == "ACC"]) >= 1
+    open_tab(at, "Train")
+    at.file_uploader(key="train.load").set_value(("junk.pt", b"not a checkpoint", "application/octet-stream"))
+    at.run()
+    assert any("Could not load junk.pt" in e.value for e in at.error)
