@@ -353,10 +353,6 @@ class Table1:
         missing_held = {h["key"]: {"status": f"not available: {h['reason']}"} for h in held if not h["available"]}
 
         for preset in ["paper", *a.extra_presets]:
-            if preset not in PRESETS:
-                section["rows"].append({"id": f"sscn:{preset}", "method": f"SSCN ({preset})", "kind": "sscn",
-                                        "status": f"failed: unknown preset {preset!r}; known: {sorted(PRESETS)}"})
-                continue
             needs_ae = PRESETS[preset].get("autoencoder") == "conv"
             self._sscn_row(section, dataset, preset, ae_missing if needs_ae else None, usable, missing_held)
         if not a.skip_dsc:
@@ -467,7 +463,8 @@ def compute_targets(doc: dict[str, Any]) -> list[dict[str, Any]]:
     for m, (mean, spread) in PAPER_SSCN.items():
         out.append(target(f"SSCN (paper preset) in-sample {m.upper()} within the paper's spread "
                           f"({mean:.2f} ± {spread:.2f}), {scope}",
-                          _mean(summary.get("in_sample", {}).get(m), 100), "in", [mean - spread, mean + spread], "%",
+                          _mean(summary.get("in_sample", {}).get(m), 100), "in",
+                          [round(mean - spread, 2), round(mean + spread, 2)], "%",
                           note))
     held = summary.get("out_of_sample", {})
     best = _largest_held_out(held)
@@ -556,6 +553,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     unknown = [d for d in args.datasets if d not in DATASETS]
     if unknown or not args.datasets:
         raise SystemExit(f"--datasets takes a comma-separated subset of {','.join(DATASETS)}, got {args.datasets}")
+    from sscn_core.estimator import PRESETS
+
+    unknown = [p for p in args.extra_presets if p not in PRESETS]
+    if unknown:
+        raise SystemExit(f"--extra-presets: unknown preset(s) {unknown}; known: {','.join(sorted(PRESETS))}")
+    args.extra_presets = [p for p in dict.fromkeys(args.extra_presets) if p != "paper"]
     bad = [r for r in args.references if r not in ("kmeans", "spectral", "edsc")]
     if bad:
         raise SystemExit(f"--references takes a comma-separated subset of kmeans,spectral,edsc, got {bad}")

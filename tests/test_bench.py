@@ -1,0 +1,387 @@
+"""Tests of the benchmarks: plumbing, aggregation, targets, Markdown, and the --quick runs end to end."""
+from __future__ import annotations
+
+import importlib.util
+import json
+import math
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from bench import common, report, scaling, table1
+
+HAVE_THEORY = importlib.util.find_spec("sscn_core.theory") is not None
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+# ------------------------------------------------------------------------------------- worker helpers
+# Targets for run_isolated: the workers import this module by name (pytest puts tests/ on sys.path,
+# and the workers inherit the parent's sys.path).
+def sleep_for(seconds: float) -> str:
+    time.sleep(seconds)
+    return "woke"
+
+
+def fail_with(message: str) -> None:
+    raise ValueError(message)
+
+
+def allocate(total_mb: int, step_mb: int = 50) -> int:
+    chunks = []
+    for _ in range(total_mb // step_mb):
+        chunks.append(np.ones(step_mb * 2**20 // 8))
+        time.sleep(0.05)
+    return len(chunks)
+
+
+# ------------------------------------------------------------------------------------- common
+def test_summarize_uses_sample_std_and_ignores_missing_values():
+    s = common.summarize([1.0, 2.0, None, 3.0, float("nan")])
+    assert s["mean"] == pytest.approx(2.0) and s["std"] == pytest.approx(1.0) and s["n"] == 3
+    assert common.summarize([5.0])["std"] is None
+    assert common.summarize([None]) is None
+
+
+def test_target_comparisons():
+    assert common.target("a", 68.0, "in", [64.58, 71.38], "%")["met"] is True
+    assert common.target("a", 60.0, "in", [64.58, 71.38], "%")["met"] is False
+    assert common.target("b", 0.3, "<=", 0.2, "ratio")["met"] is False
+    assert common.target("c", 60_000.0, ">=", 50_000, "images/s")["met"] is True
+    assert common.target("d", None, ">=", 1, "s")["met"] is None
+    with pytest.raises(ValueError, match="comparison"):
+        common.target("e", 1.0, "<", 2.0, "s")
+
+
+def test_write_json_converts_numpy_and_non_finite_values(tmp_path):
+    path = common.write_json(tmp_path / "sub" / "r.json",
+                             {"a": np.float32(1.5), "b": np.arange(3), "c": float("inf"), "d": (np.int64(2), Path("x"))})
+    assert json.loads(path.read_text()) == {"a": 1.5, "b": [0, 1, 2], "c": None, "d": [2, "x"]}
+    assert not list(path.parent.glob(".*.tmp"))
+    (tmp_path / "bad.json").write_text("{not json")
+    with pytest.raises(ValueError, match="bad.json"):
+        common.read_json(tmp_path / "bad.json")
+
+
+def test_machine_info_describes_the_machine():
+    info = common.machine_info("cpu")
+    assert info["cpu"] and info["logical_cores"] >= 1 and info["ram_bytes"] > 0
+    assert info["device"] == "cpu" and info["torch"] and "gpu" in info
+
+
+def test_missing_pretrained_names_the_command(monkeypatch, tmp_path):
+    import sscn_core.estimator as est
+
+    monkeypatch.setattr(est, "ASSETS_DIR", tmp_path)
+    message = common.missing_pretrained("fashion-mnist")
+    assert "fashion_mnist_conv_ae.pt" in message and "python -m sscn_core pretrain --dataset fashion-mnist" in message
+    with pytest.raises(ValueError, match="no bundled auto-encoder"):
+        common.pretrained_path("digits")
+
+
+@pytest.mark.slow  # starts the fork server (imports torch): ~10 s on a busy 2-core machine
+def test_run_isolated_returns_results_errors_and_kills_slow_workers():
+    ok = common.run_isolated("bench.common:summarize", {"values": [1, 2, 3]}, timeout_s=120)
+    assert ok["status"] == "ok" and ok["result"]["mean"] == 2.0 and ok["worker_peak_rss_bytes"] >= 0
+    err = common.run_isolated("test_bench:fail_with", {"message": "boom"}, timeout_s=120)
+    assert err["status"] == "error" and "ValueError: boom" in err["message"] and "Traceback" in err["traceback"]
+    slow = common.run_isolated("test_bench:sleep_for", {"seconds": 60}, timeout_s=1.0)
+    assert slow["status"] == "timeout" and slow["wall_seconds"] < 30
+
+
+@pytest.mark.slow
+def test_run_isolated_kills_a_worker_over_its_memory_limit():
+    probe = common.run_isolated("bench.common:current_memory", {"device": "cpu"}, timeout_s=120)
+    limit = probe["result"] + 200 * 2**20
+    out = common.run_isolated("test_bench:allocate", {"total_mb": 1000}, timeout_s=120, memory_limit_bytes=limit)
+    assert out["status"] == "killed" and "exceeded the budget" in out["message"]
+
+
+def test_run_isolated_rejects_a_malformed_target():
+    with pytest.raises(ValueError, match="package.module:function"):
+        common.run_isolated("bench.common.summarize")
+
+
+# ------------------------------------------------------------------------------------- table1 aggregation
+def _sscn_run(seed: int, acc: float, oos_acc: float) -> dict[str, Any]:
+    metrics = {"acc": acc, "ari": acc - 0.1, "nmi": acc + 0.01}
+    return {"seed": seed, "status": "ok", "wall_seconds": 10.0, "result": {
+        "seed": seed, "n": 10_000, "memory_kind": "cpu_rss", "n_parameters": 66_291, "fit_seconds": 100.0 + seed,
+        "phase_seconds": {"self_expression": 60.0, "pseudo_labels": 25.0 + seed, "classifier": 15.0},
+        "peak_memory_bytes": {"self_expression": 500 * 2**20, "pseudo_labels": 900 * 2**20, "classifier": 600 * 2**20},
+        "baseline_memory_bytes": 300 * 2**20, "in_sample": metrics, "pseudo_labels": metrics,
+        "out_of_sample": {
+            "mnist-oos": {"status": "ok", "dataset": "mnist-oos", "n": 10_000, "seconds": 0.2,
+                          "images_per_second": 50_000.0, "peak_memory_bytes": 2**30, "acc": oos_acc, "ari": 0.5,
+                          "nmi": 0.6},
+            "mnist-60k": {"status": "not available: no files"}}}}
+
+
+def test_aggregate_runs_means_stds_and_held_out_sets():
+    runs = [_sscn_run(0, 0.66, 0.65), _sscn_run(1, 0.70, 0.69),
+            {"seed": 2, "status": "error", "message": "RuntimeError: x", "wall_seconds": 1.0}]
+    s = table1.aggregate_runs(runs)
+    assert s["n_runs"] == 2 and s["n_parameters"] == 66_291
+    assert s["in_sample"]["acc"]["mean"] == pytest.approx(0.68)
+    assert s["in_sample"]["acc"]["std"] == pytest.approx(np.std([0.66, 0.70], ddof=1))
+    assert s["phase_seconds"]["pseudo_labels"]["mean"] == pytest.approx(25.5)
+    assert s["peak_memory_max_bytes"]["mean"] == 900 * 2**20
+    assert s["peak_memory_growth_bytes"]["mean"] == 600 * 2**20
+    assert s["out_of_sample"]["mnist-60k"] == {"status": "not available: no files"}
+    assert s["out_of_sample"]["mnist-oos"]["acc"]["mean"] == pytest.approx(0.67)
+    assert s["whole_run_seconds"]["mean"] == pytest.approx(100.5 + 0.2)
+    assert table1._row_status(runs).startswith("partial: 1 of 3 runs failed")
+
+
+def _doc_with(sscn_runs: list[dict[str, Any]], dsc_peak: int) -> dict[str, Any]:
+    dsc_run = {"seed": 0, "status": "ok", "wall_seconds": 1.0, "result": {
+        "seed": 0, "n": 10_000, "n_parameters": 100_014_991, "fit_seconds": 300.0,
+        "phase_seconds": {"self_expression": 200.0, "pseudo_labels": 100.0},
+        "peak_memory_bytes": {"self_expression": dsc_peak, "pseudo_labels": dsc_peak // 2},
+        "baseline_memory_bytes": 300 * 2**20, "in_sample": {"acc": 0.63, "ari": 0.57, "nmi": 0.72}}}
+    rows = [{"id": "sscn:paper", "method": "SSCN (paper preset)", "kind": "sscn", "status": "ok",
+             "summary": table1.aggregate_runs(sscn_runs), "runs": sscn_runs},
+            {"id": "dsc", "method": "DSC-Net (same AE)", "kind": "dsc", "status": "ok",
+             "summary": table1.aggregate_runs([dsc_run]), "runs": [dsc_run]}]
+    return {"benchmark": "table1", "quick": False, "datasets": {"mnist": {"status": "ok", "rows": rows}}}
+
+
+def test_compute_targets_measures_and_judges_each_target():
+    doc = _doc_with([_sscn_run(0, 0.66, 0.655), _sscn_run(1, 0.70, 0.695)], dsc_peak=10 * 2**30)
+    targets = table1.compute_targets(doc)
+
+    def find(fragment: str) -> dict[str, Any]:
+        (hit,) = [t for t in targets if fragment in t["name"]]
+        return hit
+
+    acc = find("in-sample ACC")
+    assert acc["measured"] == pytest.approx(68.0) and acc["met"] is True and acc["threshold"] == [64.58, 71.38]
+    assert find("in-sample ARI")["measured"] == pytest.approx(58.0) and find("in-sample ARI")["met"] is True
+    gap = find("out-of-sample ACC")
+    assert gap["measured"] == pytest.approx(0.5) and gap["met"] is True and "mnist-oos" in gap["name"]
+    assert find("out-of-sample ARI")["met"] is False  # 0.50 out of sample against 0.58 in sample
+    whole = find("whole SSCN run")
+    assert whole["measured"] == pytest.approx(100.7) and whole["met"] is True
+    assert find("pseudo-labelling")["measured"] == pytest.approx(25.5)
+    assert find("images/s")["measured"] == pytest.approx(50_000.0) and find("images/s")["met"] is True
+    ratio = find("peak memory (process RSS")
+    assert ratio["measured"] == pytest.approx(900 / 10240) and ratio["met"] is True
+    growth = find("peak memory above")
+    assert growth["measured"] == pytest.approx(600 / (10240 - 300)) and growth["met"] is True
+    assert all(t["note"] == "" for t in targets)
+
+
+def test_compute_targets_without_measurements_marks_them_not_measured():
+    targets = table1.compute_targets({"benchmark": "table1", "datasets": {}})
+    assert targets and all(t["met"] is None for t in targets)
+
+
+def test_table1_parse_args_quick_defaults_and_validation():
+    args = table1.parse_args(["--quick"])
+    assert args.seeds == 2 and args.n_samples == 2000 and args.download is False and args.dsc_seeds == 1
+    full = table1.parse_args([])
+    assert full.seeds == 10 and full.n_samples is None and full.dsc_epochs == 30 and full.download is True
+    with pytest.raises(SystemExit):
+        table1.parse_args(["--datasets", "cifar"])
+    with pytest.raises(SystemExit):
+        table1.parse_args(["--seeds", "0"])
+    with pytest.raises(SystemExit):
+        table1.parse_args(["--extra-presets", "no-such-preset"])
+    assert table1.parse_args(["--extra-presets", "paper,scattering,scattering"]).extra_presets == ["scattering"]
+
+
+# ------------------------------------------------------------------------------------- scaling planning
+def test_extrapolate_follows_a_power_law():
+    assert scaling.extrapolate([(1000, 1.0), (2000, 4.0)], 4000) == pytest.approx(16.0)
+    assert scaling.extrapolate([(1000, 4.0), (2000, 1.0)], 4000) == pytest.approx(1.0)  # exponent clamped at 0
+    assert scaling.extrapolate([(1000, 1.0)], 4000) is None
+
+
+def test_plan_point_skips_what_would_not_fit():
+    dsc = next(c for c in scaling.CASES if c.key == "dsc")
+    train = next(c for c in scaling.CASES if c.key == "sscn_train")
+    reason = scaling.plan_point(dsc, 70_000, [], budget_bytes=16 * 2**30, time_budget_s=300)
+    assert reason.startswith("skipped: would need ~") and "GB" in reason
+    assert scaling.plan_point(train, 70_000, [], budget_bytes=16 * 2**30, time_budget_s=300) is None
+    slow = [{"n": 1000, "status": "ok", "memory_growth_bytes": 2**20, "wall_seconds": 10.0},
+            {"n": 2000, "status": "ok", "memory_growth_bytes": 2**20, "wall_seconds": 40.0}]
+    assert "would take" in scaling.plan_point(train, 20_000, slow, budget_bytes=16 * 2**30, time_budget_s=300)
+    failed = [{"n": 1000, "status": "killed: too much"}]
+    assert "smaller N" in scaling.plan_point(train, 2000, failed, budget_bytes=16 * 2**30, time_budget_s=300)
+
+
+def test_scaling_parse_args_validates():
+    assert scaling.parse_args(["--quick"]).sizes == list(scaling.QUICK_SIZES)
+    assert scaling.parse_args(["--sizes", "2000,1000"]).sizes == [1000, 2000]
+    assert scaling.parse_args(["--cases", "none"]).cases == []
+    with pytest.raises(SystemExit):
+        scaling.parse_args(["--cases", "sscn_train,bogus"])
+    with pytest.raises(SystemExit):
+        scaling.parse_args(["--sizes", "ten"])
+
+
+# ------------------------------------------------------------------------------------- Markdown
+FIXTURE_TABLE1 = {
+    "benchmark": "table1", "command": "python -m bench.table1 --seeds 2", "date": "2026-01-01T00:00:00+00:00",
+    "machine": {"cpu": "Test CPU", "logical_cores": 2, "ram_bytes": 8 * 2**30, "gpu": None, "torch": "2.13.0",
+                "torch_threads": 2},
+    "quick": False, "paper": table1.PAPER,
+    "datasets": {
+        "mnist": {"status": "ok", "train_set": "MNIST test set", "rows": [
+            {"id": "sscn:paper", "method": "SSCN (paper preset)", "kind": "sscn", "status": "ok", "summary": {
+                "n_runs": 2, "n": 10_000, "n_parameters": 66_291, "memory_kind": "cpu_rss",
+                "fit_seconds": {"mean": 150.0, "std": 5.0, "n": 2},
+                "in_sample": {"acc": {"mean": 0.45, "std": 0.01, "n": 2}, "ari": {"mean": 0.30, "std": 0.02, "n": 2},
+                              "nmi": {"mean": 0.40, "std": 0.03, "n": 2}},
+                "pseudo_labels": {"acc": {"mean": 0.5, "std": None, "n": 1}, "ari": None, "nmi": None},
+                "phase_seconds": {"self_expression": {"mean": 90.0, "std": 1.0, "n": 2},
+                                  "pseudo_labels": {"mean": 40.0, "std": 2.0, "n": 2}},
+                "peak_memory_bytes": {"self_expression": {"mean": 512 * 2**20, "std": 0.0, "n": 2}},
+                "peak_memory_max_bytes": {"mean": 3 * 2**30, "std": 0.0, "n": 2},
+                "out_of_sample": {
+                    "mnist-oos": {"status": "ok", "n": 10_000, "acc": {"mean": 0.44, "std": 0.01, "n": 2},
+                                  "ari": {"mean": 0.29, "std": 0.01, "n": 2}, "nmi": {"mean": 0.39, "std": 0.01, "n": 2},
+                                  "seconds": {"mean": 0.25, "std": 0.01, "n": 2},
+                                  "images_per_second": {"mean": 40_000.0, "std": 100.0, "n": 2}},
+                    "mnist-60k": {"status": "not available: missing train-images-idx3-ubyte.gz"}}}},
+            {"id": "dsc", "method": "DSC-Net (same AE)", "kind": "dsc", "status": "failed: RuntimeError: out of luck"},
+        ]},
+        "fashion-mnist": {"status": "not available: fashion-mnist: missing files"},
+    },
+    "targets": [common.target("out-of-sample prediction at least 50,000 images/s", 40_000.0, ">=", 50_000,
+                              "images/s"),
+                common.target("SSCN pseudo-labelling under 30 s", 25.0, "<=", 30, "s"),
+                common.target("ratio", None, "<=", 0.2, "ratio")],
+}
+
+FIXTURE_SCALING = {
+    "benchmark": "scaling", "command": "python -m bench.scaling", "date": "2026-01-01T00:00:00+00:00",
+    "machine": {"cpu": "Test CPU", "logical_cores": 2, "ram_bytes": 8 * 2**30, "gpu": None, "torch": "2.13.0"},
+    "memory_kind": "cpu_rss", "data": {"1000": "MNIST test set", "70000": "Fashion-MNIST (70k, all)"},
+    "cases": [
+        {"key": "sscn_predict", "label": "SSCN out-of-sample inference", "time_metric": "s for N images", "points": [
+            {"n": 1000, "status": "ok", "seconds": 0.01, "images_per_second": 100_000.0,
+             "memory_growth_bytes": 3 * 2**20},
+            {"n": 70_000, "status": "ok", "seconds": 0.7, "images_per_second": 100_000.0,
+             "memory_growth_bytes": 9 * 2**20}]},
+        {"key": "dsc", "label": "DSC-Net training", "time_metric": "s per epoch", "points": [
+            {"n": 1000, "status": "ok", "seconds": 0.5, "memory_growth_bytes": 2**30},
+            {"n": 70_000, "status": "skipped: would need ~98.0 GB (budget 16.0 GB)"}]}],
+    "synthetic": {"label": "SSCN on synthetic subspaces", "points": [
+        {"n": 1_000_000, "status": "ok", "fit_seconds": 30.0, "data_bytes": 200 * 2**20, "peak_memory_bytes": 2**30,
+         "memory_growth_bytes": 400 * 2**20, "acc": 0.9, "ari": 0.8}]},
+    "plot": "bench/results/scaling.png",
+}
+
+
+def test_render_table1_fixture():
+    md = report.render_table1(FIXTURE_TABLE1)
+    assert "`python -m bench.table1 --seeds 2`" in md and "Test CPU, 2 cores" in md
+    assert "| *Paper: SSCN* | in-sample, 10k | 10,000 | 67.98 ± 3.40 | 58.53 ± 3.34 | 69.48 ± 2.38 | 66,291 |" in md
+    assert "| SSCN (paper preset) | in-sample (classifier), 2 runs | 10,000 | 45.00 ± 1.00 | 30.00 ± 2.00 | " \
+           "40.00 ± 3.00 | 66,291 | 3.00 GiB | 150 ± 5 s |" in md
+    assert "| out-of-sample: mnist-oos | 10,000 | 44.00 ± 1.00 |" in md and "(40,000 images/s)" in md
+    assert "not available: missing train-images-idx3-ubyte.gz" in md
+    assert "| DSC-Net (same AE) | failed: RuntimeError: out of luck |" in md
+    assert "Not run: not available: fashion-mnist: missing files" in md
+    assert "| SSCN (paper preset) | self-expression | 90.0 ± 1.0 s | 512 MiB |" in md
+    assert "| out-of-sample prediction at least 50,000 images/s | 40,000 images/s | >= 50,000 images/s | **no** |" in md
+    assert "| SSCN pseudo-labelling under 30 s | 25.00 s | <= 30.00 s | yes |" in md
+    assert "| ratio | not measured | <= 0.200 | not measured |" in md
+
+
+def test_render_scaling_fixture():
+    md = report.render_scaling(FIXTURE_SCALING)
+    assert "| Case | Time is | N = 1,000 | N = 70,000 |" in md
+    assert "| SSCN out-of-sample inference | s for N images | 0.01 s (100,000/s) · 3 MiB | 0.70 s (100,000/s) · 9 MiB |" in md
+    assert "| DSC-Net training | s per epoch | 0.50 s · 1.00 GiB | skipped: would need ~98.0 GB (budget 16.0 GB) |" in md
+    assert "| 1,000,000 | 30.0 s | 200 MiB | 1.00 GiB | 400 MiB | 90.00 | 80.00 |" in md
+    assert "![time and memory against N](bench/results/scaling.png)" in md
+    assert "N=70,000: Fashion-MNIST (70k, all)" in md
+
+
+def test_report_main_renders_files_and_rejects_unknown_documents(tmp_path, capsys, monkeypatch):
+    t1 = common.write_json(tmp_path / "table1.json", FIXTURE_TABLE1)
+    sc = common.write_json(tmp_path / "scaling.json", FIXTURE_SCALING)
+    assert report.main([str(t1), str(sc)]) == 0
+    out = capsys.readouterr().out
+    assert "### Table 1, side by side" in out and "### Cost against N" in out
+    bad = common.write_json(tmp_path / "other.json", {"benchmark": "nope"})
+    assert report.main([str(bad)]) == 2
+    assert "unknown benchmark" in capsys.readouterr().err
+    monkeypatch.setattr(report, "RESULTS_DIR", tmp_path / "empty")
+    assert report.main([]) == 1
+
+
+# ------------------------------------------------------------------------------------- end to end
+def _check_header(doc: dict[str, Any], module: str) -> None:
+    assert doc["command"].startswith(f"python -m {module}") and doc["date"]
+    assert {"cpu", "logical_cores", "ram_bytes", "gpu", "torch", "device"} <= set(doc["machine"])
+    assert doc["quick"] is True
+
+
+@pytest.mark.slow
+def test_table1_quick_end_to_end(tmp_path, capsys):
+    out = tmp_path / "table1.json"
+    argv = ["--quick", "--seeds", "2", "--n-samples", "300", "--held-out-samples", "300", "--epochs", "1",
+            "--classifier-epochs", "1", "--dsc-epochs", "1", "--threads", "1", "--out", str(out)]
+    assert table1.main(argv) == 0
+    doc = json.loads(out.read_text())
+    _check_header(doc, "bench.table1")
+    assert doc["benchmark"] == "table1" and set(doc["datasets"]) == {"mnist", "fashion-mnist"}
+    rows = {r["id"]: r for r in doc["datasets"]["mnist"]["rows"]}
+    assert set(rows) == {"sscn:paper", "dsc", "kmeans", "spectral", "edsc"}
+    sscn = rows["sscn:paper"]
+    assert sscn["status"] == "ok", sscn["status"]
+    s = sscn["summary"]
+    assert s["n_runs"] == 2 and s["n"] == 300 and s["n_parameters"] == 66_291
+    for part in ("in_sample", "pseudo_labels"):
+        for m in ("acc", "ari", "nmi"):
+            assert -1 <= s[part][m]["mean"] <= 1 and s[part][m]["std"] is not None
+    assert {"self_expression", "pseudo_labels", "classifier"} <= set(s["phase_seconds"])
+    assert all(v["mean"] > 0 for v in s["peak_memory_bytes"].values())
+    oos = s["out_of_sample"]
+    assert oos["mnist-oos"]["status"] == "ok" and oos["mnist-oos"]["n"] == 300
+    assert oos["mnist-60k"]["status"] == "ok" or oos["mnist-60k"]["status"].startswith("not available")
+    if HAVE_THEORY:
+        for key in ("dsc", "kmeans", "spectral", "edsc"):
+            assert rows[key]["status"] == "ok", rows[key]["status"]
+        assert rows["dsc"]["summary"]["n_parameters"] == 300 * 300 + 14_991
+    fashion = doc["datasets"]["fashion-mnist"]
+    if fashion["status"] == "ok" and common.missing_pretrained("fashion-mnist"):
+        assert all(r["status"].startswith("skipped: pre-trained auto-encoder missing") for r in fashion["rows"])
+    targets = doc["targets"]
+    assert len(targets) == 11 and all(t["met"] in (True, False, None) for t in targets)
+    assert all("quick run" in t["note"] for t in targets)
+    assert "### Table 1, side by side" in capsys.readouterr().out
+
+
+@pytest.mark.slow
+def test_scaling_quick_end_to_end(tmp_path, capsys):
+    out = tmp_path / "scaling.json"
+    argv = ["--quick", "--sizes", "200,300", "--synthetic-1m", "--synthetic-sizes", "1000,2000", "--threads", "1",
+            "--out", str(out)]
+    assert scaling.main(argv) == 0
+    doc = json.loads(out.read_text())
+    _check_header(doc, "bench.scaling")
+    assert doc["benchmark"] == "scaling" and doc["memory_kind"] in ("cpu_rss", "cuda_max_allocated")
+    cases = {c["key"]: c for c in doc["cases"]}
+    assert set(cases) == set(scaling.CASE_KEYS)
+    needs_theory = {"edsc"}
+    for key, case in cases.items():
+        assert [p["n"] for p in case["points"]] == [200, 300]
+        if key in needs_theory and not HAVE_THEORY:
+            continue
+        for p in case["points"]:
+            assert p["status"] == "ok", (key, p["status"])
+            assert p["seconds"] > 0 and math.isfinite(p["memory_growth_bytes"])
+    assert all(p["images_per_second"] > 0 for p in cases["sscn_predict"]["points"])
+    assert cases["sscn_pseudo_sampled"]["points"][1]["points_clustered"] == 100
+    synthetic = doc["synthetic"]["points"]
+    assert [p["n"] for p in synthetic] == [1000, 2000] and all(p["status"] == "ok" for p in synthetic)
+    assert all(0 <= p["acc"] <= 1 and p["data_bytes"] > 0 for p in synthetic)
+    png = out.with_suffix(".png")
+    assert png.read_bytes()[:8] == PNG_MAGIC and doc["plot"].endswith("scaling.png")
+    assert "### Cost against N" in capsys.readouterr().out
