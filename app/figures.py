@@ -150,7 +150,8 @@ def loss_figure(history: Sequence[Mapping[str, Any]], *, terms: Sequence[str] = 
             if smoothing > 0:
                 fig.add_trace(go.Scatter(x=x, y=raw, mode="lines", line=dict(color=c, width=1), connectgaps=False,
                                          opacity=0.25, showlegend=False, hoverinfo="skip"))
-            fig.add_trace(go.Scatter(x=x, y=smooth, mode="lines", name=name, line=dict(color=c, width=2.5),
+            fig.add_trace(go.Scatter(x=x, y=smooth, mode="lines+markers" if len(history) <= 30 else "lines", name=name,
+                                     line=dict(color=c, width=2.5), marker=dict(size=6),
                                      connectgaps=False,
                                      hovertemplate=f"{name}<br>step %{{x}}<br>%{{y:.4g}}<extra></extra>"))
         for phase, start, stop in runs:
@@ -162,6 +163,8 @@ def loss_figure(history: Sequence[Mapping[str, Any]], *, terms: Sequence[str] = 
         fig.add_annotation(text="Press Start: the first loss point appears after the first step.",
                            showarrow=False, x=0.5, y=0.5, xref="paper", yref="paper", font=dict(size=16))
     fig.update_xaxes(title="step")
+    if history and history[-1]["i"] < 10:   # a short run: show whole steps 0..10, not 0.6..1.4
+        fig.update_xaxes(range=[0, 10.5], dtick=1)
     fig.update_yaxes(title="loss", type="log" if log_y else "linear")
     return _layout(fig, height=height, legend=dict(orientation="h", y=-0.2), hovermode="x unified")
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import io
 import json
+import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -249,3 +250,14 @@ def test_load_a_checkpoint_and_refuse_a_corrupt_one(at: AppTest, tmp_path: Path)
     at.file_uploader(key="train.load").set_value(("junk.pt", b"not a checkpoint", "application/octet-stream"))
     at.run()
     assert any("Could not load junk.pt" in e.value for e in at.error)
+
+
+def test_ending_the_session_stops_training(at: AppTest) -> None:
+    use_synthetic(at, epochs=1000)
+    button(at, "Start").click().run()
+    wait_until(at, lambda a: progress(a).startswith("Training") and "step 0/" not in progress(a))
+    threads = [t for t in threading.enumerate() if t.name.startswith("sscn-train-") and t.is_alive()]
+    assert len(threads) == 1
+    clear_session_resource_cache(SESSION)      # what Streamlit does when the browser tab closes
+    threads[0].join(10)
+    assert not threads[0].is_alive()

@@ -117,13 +117,16 @@ def _selected(cur: Current, a: Analysis, rows: np.ndarray) -> None:
     train = cur.train
     pred = a.train_pred[rows]
     st.markdown(f"**{rows.size:,} selected** · clusters: "
-                + ", ".join(f"{k} ({n})" for k, n in zip(*np.unique(pred, return_counts=True))))
+                + ", ".join(f"c{k} ({n})" for k, n in zip(*np.unique(pred, return_counts=True))))
     shown = rows[:MAX_SHOWN]
-    captions = [f"#{r} · c{a.train_pred[r]}" + (f" · {label_name(train.y[r], cur.class_names)}" if train.y is not None else "")
-                for r in shown]
+    if train.y is not None:
+        st.caption("Under each image: its true label / its cluster.")
+        captions = [f"{label_name(train.y[r], cur.class_names)} / c{a.train_pred[r]}" for r in shown]
+    else:
+        captions = [f"c{a.train_pred[r]}" for r in shown]
     images = sample_images(train, shown)
     if images:
-        st.image(images, caption=captions, width=72, clamp=True)
+        st.image(images, caption=captions, width=64, clamp=True)
     else:
         st.dataframe({"point": shown, "cluster": a.train_pred[shown],
                       **({"label": train.y[shown]} if train.y is not None else {})}, hide_index=True)
