@@ -329,9 +329,10 @@ class Scaling:
         self.doc["synthetic"] = section
         for n in a.synthetic_sizes:
             log(f"synthetic N={n:,} ...")
-            outcome = self._isolated("case_synthetic", dict(
+            outcome = run_isolated(f"{MODULE}:case_synthetic", dict(
                 n=n, sample_size=a.sample_size, ambient_dim=a.synthetic_dim, subspace_dim=a.synthetic_subspace_dim,
-                classifier_epochs=a.synthetic_classifier_epochs, device=a.device))
+                classifier_epochs=a.synthetic_classifier_epochs, device=a.device),
+                timeout_s=max(2 * a.time_budget, 1800.0), memory_limit_bytes=self.budget, threads=a.threads)
             point: dict[str, Any] = {"n": n, "wall_seconds": outcome["wall_seconds"]}
             if outcome["status"] == "ok":
                 point.update(status="ok", **outcome["result"])
@@ -437,7 +438,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--synthetic-dim", type=int, default=50, help="ambient dimension of the synthetic data")
     p.add_argument("--synthetic-subspace-dim", type=int, default=3)
     p.add_argument("--synthetic-classifier-epochs", type=int, default=None, help="default 5 (quick 1)")
-    p.add_argument("--epochs", type=int, default=None, help="SSCN training epochs timed (default 2; quick 1)")
+    p.add_argument("--epochs", type=int, default=None, help="SSCN training epochs timed (default 1)")
     p.add_argument("--dsc-epochs", type=int, default=None, help="DSC-Net epochs timed (default 5; quick 1)")
     p.add_argument("--sample-size", type=int, default=None, help="pseudo_sample_size m (default 2000; quick 100)")
     p.add_argument("--edsc-lambda", type=float, default=0.5)
@@ -456,7 +457,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     quick = args.quick
     for name, full, fast in (("sizes", list(DEFAULT_SIZES), list(QUICK_SIZES)),
                              ("synthetic_sizes", list(SYNTHETIC_SIZES), list(QUICK_SYNTHETIC_SIZES)),
-                             ("synthetic_classifier_epochs", 5, 1), ("epochs", 2, 1), ("dsc_epochs", 5, 1),
+                             ("synthetic_classifier_epochs", 5, 1), ("epochs", 1, 1), ("dsc_epochs", 5, 1),
                              ("sample_size", 2000, 100), ("time_budget", 300.0, 120.0)):
         if getattr(args, name) is None:
             setattr(args, name, fast if quick else full)

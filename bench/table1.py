@@ -483,11 +483,16 @@ def compute_targets(doc: dict[str, Any]) -> list[dict[str, Any]]:
                       _mean(held.get(best, {}).get("images_per_second")) if best else None, ">=", 50_000.0,
                       "images/s", note))
     dsc = ((_row(doc, "mnist", "dsc") or {}).get("summary")) or {}
-    for key, label in (("peak_memory_max_bytes", "peak memory (process RSS on CPU; CUDA allocations on GPU)"),
-                       ("peak_memory_growth_bytes", "peak memory above the process's memory before the fit")):
-        ratio = None
-        if _mean(summary.get(key)) and _mean(dsc.get(key)):
-            ratio = _mean(summary[key]) / _mean(dsc[key])
+    training = "self_expression"
+    for label, sscn_peak, dsc_peak in (
+            ("peak memory (process RSS on CPU; CUDA allocations on GPU)",
+             _mean(summary.get("peak_memory_max_bytes")), _mean(dsc.get("peak_memory_max_bytes"))),
+            ("peak memory above the process's memory before the fit",
+             _mean(summary.get("peak_memory_growth_bytes")), _mean(dsc.get("peak_memory_growth_bytes"))),
+            ("peak memory of the training phase alone (the paper's GPU figure)",
+             _mean(summary.get("peak_memory_bytes", {}).get(training)),
+             _mean(dsc.get("peak_memory_bytes", {}).get(training)))):
+        ratio = sscn_peak / dsc_peak if sscn_peak and dsc_peak else None
         out.append(target(f"SSCN {label} at most 1/5 of DSC-Net's, same run, {scope}", ratio, "<=", 0.2, "ratio",
                           note))
     return out

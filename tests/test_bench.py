@@ -170,6 +170,8 @@ def test_compute_targets_measures_and_judges_each_target():
     assert ratio["measured"] == pytest.approx(900 / 10240) and ratio["met"] is True
     growth = find("peak memory above")
     assert growth["measured"] == pytest.approx(600 / (10240 - 300)) and growth["met"] is True
+    training = find("training phase alone")
+    assert training["measured"] == pytest.approx(500 / 10240) and training["met"] is True
     assert all(t["note"] == "" for t in targets)
 
 
@@ -353,7 +355,7 @@ def test_table1_quick_end_to_end(tmp_path, capsys):
     if fashion["status"] == "ok" and common.missing_pretrained("fashion-mnist"):
         assert all(r["status"].startswith("skipped: pre-trained auto-encoder missing") for r in fashion["rows"])
     targets = doc["targets"]
-    assert len(targets) == 11 and all(t["met"] in (True, False, None) for t in targets)
+    assert len(targets) == 12 and all(t["met"] in (True, False, None) for t in targets)
     assert all("quick run" in t["note"] for t in targets)
     assert "### Table 1, side by side" in capsys.readouterr().out
 
