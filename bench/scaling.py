@@ -447,7 +447,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--memory-cap-gb", type=float, default=16.0, help="skip / kill above this memory (default 16)")
     p.add_argument("--device", default="auto")
     p.add_argument("--threads", type=int, default=None, help="torch threads per worker (default: torch's choice)")
-    p.add_argument("--out", default=str(RESULTS_DIR / "scaling.json"), help="JSON path; the PNG goes beside it")
+    p.add_argument("--out", default=None, help="result JSON, the PNG goes beside it (default "
+                   "bench/results/scaling.json; with --quick scaling-quick.json)")
     return p
 
 
@@ -458,7 +459,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     for name, full, fast in (("sizes", list(DEFAULT_SIZES), list(QUICK_SIZES)),
                              ("synthetic_sizes", list(SYNTHETIC_SIZES), list(QUICK_SYNTHETIC_SIZES)),
                              ("synthetic_classifier_epochs", 5, 1), ("epochs", 1, 1), ("dsc_epochs", 5, 1),
-                             ("sample_size", 2000, 100), ("time_budget", 300.0, 120.0)):
+                             ("sample_size", 2000, 100), ("time_budget", 300.0, 120.0),
+                             ("out", str(RESULTS_DIR / "scaling.json"), str(RESULTS_DIR / "scaling-quick.json"))):
         if getattr(args, name) is None:
             setattr(args, name, fast if quick else full)
     for name in ("epochs", "dsc_epochs", "synthetic_classifier_epochs"):

@@ -183,8 +183,10 @@ def test_compute_targets_without_measurements_marks_them_not_measured():
 def test_table1_parse_args_quick_defaults_and_validation():
     args = table1.parse_args(["--quick"])
     assert args.seeds == 2 and args.n_samples == 2000 and args.download is False and args.dsc_seeds == 1
+    assert Path(args.out).name == "table1-quick.json"  # a smoke run never overwrites the real results
     full = table1.parse_args([])
     assert full.seeds == 10 and full.n_samples is None and full.dsc_epochs == 30 and full.download is True
+    assert Path(full.out) == common.RESULTS_DIR / "table1.json"
     with pytest.raises(SystemExit):
         table1.parse_args(["--datasets", "cifar"])
     with pytest.raises(SystemExit):
@@ -215,7 +217,9 @@ def test_plan_point_skips_what_would_not_fit():
 
 
 def test_scaling_parse_args_validates():
-    assert scaling.parse_args(["--quick"]).sizes == list(scaling.QUICK_SIZES)
+    quick = scaling.parse_args(["--quick"])
+    assert quick.sizes == list(scaling.QUICK_SIZES) and Path(quick.out).name == "scaling-quick.json"
+    assert Path(scaling.parse_args([]).out) == common.RESULTS_DIR / "scaling.json"
     assert scaling.parse_args(["--sizes", "2000,1000"]).sizes == [1000, 2000]
     assert scaling.parse_args(["--cases", "none"]).cases == []
     with pytest.raises(SystemExit):
