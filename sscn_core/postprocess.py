@@ -343,10 +343,10 @@ def _normalized_top_eigenvectors(L: torch.Tensor, k: int, seed: int) -> np.ndarr
     return vectors * np.where(signs == 0, 1.0, signs)
 
 
-def _top_eigenpairs(apply: Any, n: int, k: int, seed: int, *, tol: float = _EIGEN_TOL, degree: int = 10,
-                    max_rounds: int = 100) -> tuple[torch.Tensor, torch.Tensor]:
+def _top_eigenpairs(apply: Any, n: int, k: int, seed: int, *, tol: float = _EIGEN_TOL, degree: int = 6,
+                    max_rounds: int = 60, block_size: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """Top-k eigenpairs of a symmetric operator with spectrum in [−1, 1], by Chebyshev-filtered
-    subspace iteration (Zhou & Saad, 2007) on a block of b = max(2k, k + 10) vectors.
+    subspace iteration (Zhou & Saad, 2007) on a block of b = max(2k, k + 10) vectors (or ``block_size``).
 
     Each round applies the degree-``degree`` Chebyshev polynomial that is bounded on the unwanted
     interval [−1, θ_b] (θ_b: the smallest Ritz value of the block) and grows fast above it, then
@@ -356,7 +356,7 @@ def _top_eigenpairs(apply: Any, n: int, k: int, seed: int, *, tol: float = _EIGE
     ``max_rounds`` is reached. ``apply`` maps a float32 (n, b) tensor to M times it.
     Returns (eigenvalues (k,) descending, eigenvectors (n, k)) in float64.
     """
-    b = min(n, max(2 * k, k + 10))
+    b = min(n, block_size or max(2 * k, k + 10))
     g = torch.Generator().manual_seed(seed)
     x = torch.linalg.qr(torch.randn(n, b, generator=g, dtype=torch.float64)).Q
     theta, x, y = _rayleigh_ritz(apply, x)
