@@ -200,7 +200,10 @@ def validate(config: AppConfig, *, n_available: int | None, n_features: int | No
                 errors["relation"] = str(exc)
         if d.n_samples > MAX_SYNTHETIC_POINTS:
             errors["n_samples"] = f"at most {MAX_SYNTHETIC_POINTS:,} synthetic points; got {d.n_samples:,}"
-    if d.n_samples < 2 * m.n_clusters:
+    waiting_for_upload = d.source == "upload" and d.upload_path is None
+    if waiting_for_upload:
+        pass   # sizes are checked once the file is there
+    elif d.n_samples < 2 * m.n_clusters:
         errors["n_samples"] = f"need at least 2·K = {2 * m.n_clusters} training points; got {d.n_samples}"
     elif n_available is not None and d.source != "synthetic" and d.n_samples > n_available:
         errors["n_samples"] = f"the data set has {n_available:,} points; got {d.n_samples:,}"
@@ -233,7 +236,8 @@ def validate(config: AppConfig, *, n_available: int | None, n_features: int | No
     _in_range(errors, "lambda1", m.lambda1, 0.0, 1e6, "λ1")
     _in_range(errors, "lambda2", m.lambda2, 0.0, 1e6, "λ2")
     _in_range(errors, "batch_size", m.batch_size, 2, 100_000, "batch size")
-    if "batch_size" not in errors and "n_samples" not in errors and m.batch_size > d.n_samples:
+    if "batch_size" not in errors and "n_samples" not in errors and not waiting_for_upload \
+            and m.batch_size > d.n_samples:
         errors["batch_size"] = f"the batch size ({m.batch_size}) is larger than the training set ({d.n_samples})"
     _in_range(errors, "epochs", m.epochs, 1, MAX_EPOCHS, "epochs")
     _in_range(errors, "lr", m.lr, 0.0, 1.0, "learning rate", low_open=True)

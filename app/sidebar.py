@@ -193,8 +193,7 @@ def render() -> SidebarResult:
 
         data_config = _data_config_from_state()
         info = source_info(data_config)
-        if info.error is not None:
-            st.error(info.error, icon="⚠️")
+        slots.add("data")
         n_max = MAX_SYNTHETIC_POINTS if source == "synthetic" else (info.n_total or 10)
         n_min = min(10, n_max)
         if not n_min <= int(_get("n_samples", n_min)) <= n_max:
@@ -260,6 +259,8 @@ def render() -> SidebarResult:
 
         config = AppConfig(data=_data_config_from_state(), model=_model_config_from_state())
         errors = validate(config, n_available=info.n_total, n_features=info.n_features, image_shape=info.image_shape)
+        if info.error is not None and not (source == "synthetic" and errors):   # else the field messages say it
+            errors["data"] = f"Could not load the data: {info.error}"
         for message in slots.show(errors):
             st.error(message, icon="⚠️")
     return SidebarResult(config, errors, info)

@@ -70,6 +70,11 @@ def render(state: AppState, sidebar: SidebarResult) -> None:
     snap = state.snapshot()
     state.seen_job_state = snap.state if snap is not None else None
     active = snap is not None and snap.active
+    if sidebar.ok and not active:
+        try:
+            training_data(sidebar.config.data)   # cached now, so that Start starts at once
+        except DataError as exc:
+            st.error(f"Could not prepare the training data: {exc}")
     paused = snap is not None and snap.state in ("pausing", "paused")
     cols = st.columns([1.1, 1.1, 1, 1, 4], vertical_alignment="center")
     cols[0].button("Start", type="primary", icon=":material/play_arrow:", disabled=active or not sidebar.ok,

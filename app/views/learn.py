@@ -1,0 +1,350 @@
+"""Learn tab: a playground on synthetic subspaces that shows when SSCN's guarantee holds and when it breaks.
+
+The user picks K subspaces of dimension q in R^D and how they relate (independent, dependent,
+overlapping); the page says at once whether the union is independent (rank of the union against
+Σ dims), then trains *linear* SSCN full batch and compares the learned Q with the closed form Q*
+of Theorem 1. The computation (:func:`run_playground`) is free of Streamlit; :func:`render` draws.
+"""
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import streamlit as st
+
+from sscn_core import SSCN, DataError
+from sscn_core.data import make_subspace_bases, make_subspaces
+from sscn_core.metrics import accuracy, leakage_matrix, subspace_preserving_error
+from sscn_core.theory import IndependenceReport, TheoryError, independence_report, relative_error, theorem1_solution
+
+from .. import figures_diagnostics as figs
+
+RELATIONS = {
+    "independent": "Independent: rank of the union = Σ dims",
+    "dependent": "Dependent, pairwise disjoint (e.g. K lines in a plane)",
+    "overlapping": "Overlapping: neighbours share a direction",
+}
+RECORD_EVERY = 10            # steps between two measurements of ‖Q − Q*‖ / ‖Q*‖
+KEY = "learn."               # prefix of this tab's widget keys
+RESULT_KEY = "learn.result"  # the last LearnResult of this session
+
+
+@dataclass(frozen=True)
+class Playground:
+    """The settings of one experiment: the subspaces, the data drawn from them and linear SSCN's training."""
+
+    relation: str = "independent"
+    n_clusters: int = 4
+    subspace_dim: int = 2
+    ambient_dim: int = 20
+    n_per_cluster: int = 40
+    noise: float = 0.0
+    angle_deg: float | None = None
+    lam: float = 1.0
+    steps: int = 800
+    lr: float = 0.1
+    rho: float = 0.5
+    seed: int = 0
+
+    @property
+    def d_h(self) -> int:
+        """d_H = K·q, the width of SSCN's embedding."""
+        return self.n_clusters * self.subspace_dim
+
+    @property
+    def n_points(self) -> int:
+        """N = K·n, every point in one full batch."""
+        return self.n_clusters * self.n_per_cluster
+
+
+EXAMPLES: dict[str, tuple[str, Playground]] = {
+    "independent": ("Independent planes", Playground()),
+    "lines": ("Lines in a plane", Playground(relation="dependent", n_clusters=4, subspace_dim=1)),
+    "close": ("Independent, 10° apart, noisy", Playground(angle_deg=10.0, noise=0.05)),
+}
+
+
+@dataclass(frozen=True)
+class LearnResult:
+    """What one playground run produced (arrays in the data's own order; ``labels`` are the true subspaces)."""
+
+    params: Playground
+    report: IndependenceReport
+    labels: np.ndarray
+    q_star: np.ndarray
+    q: np.ndarray
+    steps: tuple[int, ...]
+    errors: tuple[float, ...]
+    truncated: bool              # Theorem 1's d_H ≥ rank(X) failed (noise): Q* is the best rank-d_H solution
+    acc: float                   # classifier's in-sample accuracy
+    pseudo_acc: float            # spectral pseudo-labels' accuracy
+    sp_error: float              # subspace-preserving error of the learned Q
+    sp_error_star: float         # … and of Q*
+    leakage: np.ndarray          # K×K, learned Q
+    seconds: float
+    stopped: bool = False
+
+    @property
+    def final_error(self) -> float:
+        """‖Q − Q*‖ / ‖Q*‖ at the end of training."""
+        return float(self.errors[-1]) if self.errors else float("nan")
+
+
+def subspaces_report(p: Playground) -> IndependenceReport:
+    """The independence verdict of the *true* subspaces of ``p`` (raises DataError for impossible settings)."""
+    return independence_report(make_subspace_bases(p.n_clusters, p.subspace_dim, p.ambient_dim, p.relation,
+                                                   p.angle_deg, p.seed))
+
+
+def run_playground(p: Playground, progress: Callable[[float, str], None] | None = None) -> LearnResult:
+    """Draw the data, compute Q* (Theorem 1) and train linear SSCN full batch, measuring ‖Q − Q*‖/‖Q*‖.
+
+    ``progress(fraction, text)`` is called now and then from this thread. Raises DataError for
+    impossible subspace settings.
+    """
+    report = subspaces_report(p)
+    ds = make_subspaces(p.n_clusters, p.subspace_dim, p.ambient_dim, p.n_per_cluster, p.noise, p.relation,
+                        p.angle_deg, p.seed)
+    X, y = ds.X, ds.y
+    truncated = False
+    try:
+        _, q_star = theorem1_solution(X, p.lam, p.d_h)
+    except TheoryError:          # noise makes X full rank: d_H < rank(X), Theorem 1's condition fails
+        _, q_star = theorem1_solution(X, p.lam, p.d_h, truncate=True)
+        truncated = True
+    steps: list[int] = []
+    errors: list[float] = []
+    notify = progress or (lambda fraction, text: None)
+
+    def on_event(event) -> None:
+        if event.phase != "self_expression":
+            if event.kind == "phase":
+                notify(1.0, f"{event.phase.replace('_', '-')}…")
+            return
+        if event.kind == "step" and (event.step % RECORD_EVERY == 0 or event.step == event.total_steps):
+            steps.append(event.step)
+            errors.append(relative_error(event.model.affinity(X), q_star))
+            notify(event.step / max(1, event.total_steps),
+                   f"step {event.step}/{event.total_steps}: ‖Q − Q*‖/‖Q*‖ = {errors[-1]:.1%}")
+
+    model = SSCN(n_clusters=p.n_clusters, subspace_dim=p.subspace_dim, autoencoder=None, lambda1=p.lam, lambda2=0.0,
+                 batch_size=p.n_points, epochs=p.steps, lr=p.lr, rho=p.rho, classifier_batch_size=p.n_points,
+                 classifier_epochs=20, device="cpu", seed=p.seed)
+    start = time.perf_counter()
+    model.fit(X, callback=on_event)
+    seconds = time.perf_counter() - start
+    q = model.affinity(X).astype(np.float64)
+    labels = model.labels_ if model.labels_ is not None else model.predict(X)
+    pseudo = model.pseudo_labels_
+    return LearnResult(
+        params=p, report=report, labels=y, q_star=q_star, q=q, steps=tuple(steps), errors=tuple(errors),
+        truncated=truncated, acc=accuracy(y, labels),
+        pseudo_acc=accuracy(y, pseudo) if pseudo is not None else float("nan"),
+        sp_error=subspace_preserving_error(q, y), sp_error_star=subspace_preserving_error(q_star, y),
+        leakage=leakage_matrix(q, y, p.n_clusters), seconds=seconds, stopped=bool(model.stopped_))
+
+
+# ---------------------------------------------------------------------------------- page
+def _apply_example(name: str) -> None:
+    """Button callback: put an example's settings into the widgets and ask for a run."""
+    p = EXAMPLES[name][1]
+    for field_name, value in asdict(p).items():
+        if field_name == "angle_deg":
+            st.session_state[KEY + "set_angle"] = value is not None
+            st.session_state[KEY + "angle"] = float(value) if value is not None else 30.0
+        else:
+            st.session_state[KEY + field_name] = value
+    st.session_state[KEY + "pending"] = True
+
+
+def _request_run() -> None:
+    st.session_state[KEY + "pending"] = True
+
+
+def _defaults() -> None:
+    """Seed the widgets once per session, so that examples can set them later."""
+    if KEY + "relation" not in st.session_state:
+        _apply_example("independent")
+        st.session_state[KEY + "pending"] = False
+
+
+def _controls() -> Playground:
+    """The playground's widgets; returns the settings they show."""
+    c1, c2, c3, c4 = st.columns(4)
+    relation = c1.selectbox("Relation between the subspaces", list(RELATIONS), format_func=RELATIONS.get,
+                            key=KEY + "relation",
+                            help="Independent: no subspace can be built from the others. Dependent (pairwise "
+                                 "disjoint): any two meet only in 0, yet together they span less than Σ dims — K "
+                                 "lines in one plane. Overlapping: neighbouring subspaces share one direction.")
+    k = c2.slider("K (subspaces)", 2, 8, key=KEY + "n_clusters")
+    q = c3.slider("q (dimension of each)", 1, 5, key=KEY + "subspace_dim")
+    d = c4.slider("D (ambient dimension)", 2, 60, key=KEY + "ambient_dim")
+    c1, c2, c3, c4 = st.columns(4)
+    n = c1.slider("n (points per subspace)", 10, 100, step=5, key=KEY + "n_per_cluster")
+    noise = c2.slider("noise σ", 0.0, 0.3, step=0.01, key=KEY + "noise",
+                      help="Gaussian noise added to every coordinate; the points are N(0, I_q) inside each subspace.")
+    with c3:
+        set_angle = st.toggle("Set the smallest principal angle", key=KEY + "set_angle",
+                              disabled=relation != "independent",
+                              help="Independent subspaces only: every principal angle between every pair is set to "
+                                   "this value (otherwise the bases are random).")
+        angle = st.slider("smallest principal angle (°)", 1.0, 90.0, step=1.0, key=KEY + "angle",
+                          disabled=not (set_angle and relation == "independent"))
+    lam = c4.select_slider("λ = λ1 + λ2", options=[0.1, 0.3, 1.0, 3.0, 10.0], key=KEY + "lam",
+                           help="Weight of the self-expression term ½‖X − QX‖² against ½‖Q‖².")
+    with st.expander("Training settings"):
+        c1, c2, c3, c4 = st.columns(4)
+        steps = c1.slider("steps (full batch)", 100, 2000, step=100, key=KEY + "steps")
+        lr = c2.select_slider("Adam learning rate", options=[0.01, 0.03, 0.1, 0.3], key=KEY + "lr")
+        rho = c3.select_slider("ρ (post-processing)", options=[0.1, 0.3, 0.5, 1.0], key=KEY + "rho",
+                               help="Share of each column's |Q| mass kept before spectral clustering. The paper's 0.1 "
+                                    "is meant for batches of 1000 points; with a few dozen points per subspace it "
+                                    "keeps too few entries, so the playground uses 0.5.")
+        seed = c4.number_input("seed", 0, 10_000, step=1, key=KEY + "seed")
+    return Playground(relation=relation, n_clusters=int(k), subspace_dim=int(q), ambient_dim=int(d),
+                      n_per_cluster=int(n), noise=float(noise),
+                      angle_deg=float(angle) if set_angle and relation == "independent" else None,
+                      lam=float(lam), steps=int(steps), lr=float(lr), rho=float(rho), seed=int(seed))
+
+
+def _independence_panel(p: Playground, report: IndependenceReport) -> None:
+    left, right = st.columns([2, 3])
+    with left:
+        c1, c2 = st.columns(2)
+        c1.metric("Σ dim S_k", report.sum_dims)
+        c2.metric("rank of the union", report.union_rank)
+        if report.independent:
+            st.success(f"**Verdict: {report.verdict}.** No subspace can be written with the others' directions, "
+                       "so EDSC's (and linear SSCN's) optimal Q only links points of the same subspace.", icon="✅")
+        else:
+            st.error(f"**Verdict: {report.verdict}.** The subspaces together span fewer dimensions than their sum: "
+                     "a point of one subspace can be written with points of the others, and Q* will use them.",
+                     icon="⚠️")
+        angle = "—" if not np.isfinite(report.min_angle_deg) else f"{report.min_angle_deg:.1f}°"
+        st.caption(f"Smallest principal angle between two subspaces: **{angle}** "
+                   f"{'(pairwise disjoint, yet dependent: angles alone do not tell)' if p.relation == 'dependent' else ''}")
+    with right:
+        st.plotly_chart(figs.dims_vs_rank(report.dims, report.union_rank,
+                                          title="Dimensions of the subspaces vs rank of their union"),
+                        key=KEY + "dims_chart", config={"displaylogo": False})
+        st.caption("The coloured bar stacks the dimensions of the K subspaces; the grey bar is the dimension of "
+                   "everything they span together. Equal lengths: independent; the gap is the number of dependent "
+                   "dimensions.")
+
+
+def _theory() -> None:
+    with st.expander("The maths in four lines", expanded=False):
+        st.markdown("Linear SSCN (no auto-encoder, Z = X, rows are points) minimises")
+        st.latex(r"L(W) = \tfrac12\|Q\|_F^2 + \tfrac{\lambda}{2}\|X - QX\|_F^2,\qquad Q = XW^\top W X^\top,"
+                 r"\quad W\in\mathbb{R}^{d_H\times D}")
+        st.markdown("which is EDSC's objective restricted to Q = X M Xᵀ with M ⪰ 0. EDSC's minimiser over *all* "
+                    "N×N matrices is, for the SVD X = U S Vᵀ,")
+        st.latex(r"C^* = \lambda(I+\lambda XX^\top)^{-1}XX^\top = U\,\mathrm{diag}\!\Big(\frac{\lambda s_i^2}"
+                 r"{1+\lambda s_i^2}\Big)U^\top")
+        st.markdown("**Theorem 1**: if d_H ≥ rank(X), the choice below reaches it, so SSCN learns EDSC's solution "
+                    "without storing an N×N matrix:")
+        st.latex(r"W^* = \mathrm{diag}\!\Big(\sqrt{\tfrac{\lambda}{1+\lambda s_i^2}}\Big)V^\top\ \Rightarrow\ "
+                 r"Q^* = XW^{*\top}W^*X^\top = C^*")
+        st.markdown("For **independent** subspaces, dim(S₁ + … + S_K) = Σ dim S_k, C* links points of different "
+                    "subspaces only through terms of order 1/(λs²) (none at all when the subspaces are orthogonal): "
+                    "Q* is block-diagonal up to that, and clustering it recovers the subspaces. When the subspaces "
+                    "are dependent the optimum itself mixes them — training cannot fix what the objective prefers.")
+
+
+def _results(res: LearnResult, current: Playground) -> None:
+    p = res.params
+    if res.params != current:
+        st.info("The results below are for the previous settings; press **Train linear SSCN** to run the new ones.")
+    c = st.columns(5)
+    c[0].metric("‖Q − Q*‖ / ‖Q*‖", f"{res.final_error:.1%}", help="Relative distance between the learned Q and "
+                "the closed form Q* at the end of training (Frobenius norms).")
+    c[1].metric("ACC", f"{res.acc:.0%}", help="Accuracy of the trained classifier on these points (best matching "
+                "of clusters to subspaces).")
+    c[2].metric("ACC of the pseudo-labels", f"{res.pseudo_acc:.0%}",
+                help="Spectral clustering of the learned Q, before the classifier is trained.")
+    c[3].metric("off-block mass of Q", f"{res.sp_error:.1%}",
+                help="Subspace-preserving error: the share of the off-diagonal |Q| that links points of different "
+                     "subspaces.")
+    c[4].metric("off-block mass of Q*", f"{res.sp_error_star:.1%}", help="The same for the closed form.")
+    if res.truncated:
+        st.warning(f"With noise, X has full rank (more than d_H = {p.d_h}), so Theorem 1's condition d_H ≥ rank(X) "
+                   f"fails. Q* here is the best Q of rank ≤ d_H (the {p.d_h} strongest singular directions of X), which "
+                   "is what linear SSCN can reach.")
+    st.caption(f"{p.n_points} points, d_H = {p.d_h}, {p.steps} full-batch Adam steps (lr {p.lr}), "
+               f"{res.seconds:.1f} s including pseudo-labels and classifier.")
+
+    zmax = float(np.percentile(np.abs(res.q_star), 99)) or None
+    left, right = st.columns(2)
+    with left:
+        st.plotly_chart(figs.block_heatmap(res.q_star, res.labels, zmax=zmax, title="Closed form Q* (Theorem 1)"),
+                        key=KEY + "qstar_chart", config={"displaylogo": False})
+    with right:
+        st.plotly_chart(figs.block_heatmap(res.q, res.labels, zmax=zmax, title="Learned Q = HHᵀ"),
+                        key=KEY + "q_chart", config={"displaylogo": False})
+    st.caption("Both matrices, points sorted by their true subspace, on the same colour scale. A subspace-preserving "
+               "Q is dark only inside the diagonal blocks; colour outside them is leakage between subspaces.")
+    left, right = st.columns(2)
+    with left:
+        st.plotly_chart(figs.error_curve(res.steps, res.errors, title="Distance to the closed form while training"),
+                        key=KEY + "error_chart", config={"displaylogo": False})
+        st.caption("‖Q − Q*‖/‖Q*‖ every few steps. Theorem 1 says the minimum is Q* whatever the subspaces; "
+                   "full-batch Adam gets there (the dotted line marks 5 %).")
+    with right:
+        st.plotly_chart(figs.leakage_heatmap(res.leakage, title="Leakage of the learned Q"),
+                        key=KEY + "leak_chart", config={"displaylogo": False})
+        st.caption("Row a: where the off-diagonal |Q| mass of subspace a's points goes. All on the diagonal: "
+                   "each subspace expresses itself only; off-diagonal cells: the clustering can be fooled.")
+    if res.report.independent and res.acc == 1.0:
+        st.success("Independent subspaces: Q matches Q*, its mass stays in the diagonal blocks and every point is "
+                   "clustered correctly.")
+    elif not res.report.independent:
+        st.warning(f"Dependent subspaces ({res.report.verdict}): Q still converges to Q*, but Q* itself spreads "
+                   f"{res.sp_error_star:.0%} of its mass across subspaces, and the clustering suffers.")
+
+
+def render() -> None:
+    """Draw the Learn tab."""
+    _defaults()
+    st.markdown("SSCN's guarantee — Theorem 1 plus EDSC's subspace-preserving property — rests on one assumption: "
+                "the subspaces are **independent**, i.e. the rank of their union is the sum of their dimensions. "
+                "Build subspaces here, see whether the assumption holds, and watch linear SSCN learn the "
+                "closed-form solution.")
+    _theory()
+    cols = st.columns(len(EXAMPLES) + 1)
+    for col, (name, (label, _)) in zip(cols, EXAMPLES.items()):
+        col.button(f"Example: {label}", key=KEY + "example." + name, on_click=_apply_example, args=(name,),
+                   width="stretch")
+    p = _controls()
+    try:
+        report = subspaces_report(p)
+    except DataError as exc:
+        st.warning(f"These settings do not describe valid subspaces: {exc}")
+        st.session_state[KEY + "pending"] = False
+        return
+    _independence_panel(p, report)
+
+    st.subheader("Theorem 1 live")
+    st.button("Train linear SSCN", type="primary", key=KEY + "train", on_click=_request_run,
+              help=f"Full batch (all {p.n_points} points in every step), so the mini-batch loss is the full one.")
+    if st.session_state.get(KEY + "pending"):
+        st.session_state[KEY + "pending"] = False
+        bar = st.progress(0.0, text="Drawing the data…")
+        try:
+            with st.spinner("Training linear SSCN…"):
+                result = run_playground(p, progress=lambda f, text: bar.progress(min(1.0, f), text=text))
+        except (DataError, FloatingPointError) as exc:
+            bar.empty()
+            st.error(f"Training failed: {exc}")
+            return
+        bar.empty()
+        st.session_state[RESULT_KEY] = result
+    result = st.session_state.get(RESULT_KEY)
+    if result is None:
+        st.caption("Press **Train linear SSCN** (a few seconds) or pick an example above.")
+        return
+    _results(result, p)
+
+
+__all__ = ["EXAMPLES", "LearnResult", "Playground", "render", "run_playground", "subspaces_report"]
