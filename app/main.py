@@ -12,7 +12,7 @@ import streamlit as st  # noqa: E402
 
 from app import sidebar  # noqa: E402
 from app.runtime import session_state, torch_setup, umap_service  # noqa: E402
-from app.views import affinity, classify, controls, embeddings, metrics, train  # noqa: E402
+from app.views import affinity, classify, controls, embeddings, learn, metrics, train  # noqa: E402
 from app.views.common import current  # noqa: E402
 
 TABS = ["Train", "Affinity", "Embeddings", "Metrics", "Classify", "Learn", "Diagnostics"]
@@ -50,8 +50,7 @@ if tabs["Classify"].open:
         classify.render(state, cur)
 if tabs["Learn"].open:
     with tabs["Learn"]:
-        # learn.render() — app/views/learn.py is written by a colleague; wired in once it lands.
-        st.info("The Learn tab is being written.")
+        learn.render()
 if tabs["Diagnostics"].open:
     with tabs["Diagnostics"]:
         # diagnostics.render(cur.train, cur.model) — app/views/diagnostics.py is written by a colleague.

@@ -261,3 +261,9 @@ def test_ending_the_session_stops_training(at: AppTest) -> None:
     clear_session_resource_cache(SESSION)      # what Streamlit does when the browser tab closes
     threads[0].join(10)
     assert not threads[0].is_alive()
+
+
+def test_every_tab_renders_before_any_training(at: AppTest) -> None:
+    for name in ("Train", "Affinity", "Embeddings", "Metrics", "Classify", "Learn", "Diagnostics"):
+        open_tab(at, name)
+        assert not at.error, (name, [e.value for e in at.error])

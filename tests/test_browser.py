@@ -89,6 +89,19 @@ def shoot(page, name: str) -> None:  # noqa: ANN001 - playwright Page
     page.set_viewport_size({"width": 1280, "height": 800})
 
 
+def lasso_middle(page, chart) -> None:  # noqa: ANN001 - playwright Page and Locator
+    """Draw a lasso over the middle of a plotly chart's plot area (the chart's drag mode is lasso)."""
+    chart.scroll_into_view_if_needed()
+    area = chart.locator(".nsewdrag").first.bounding_box()
+    x0, y0 = area["x"] + area["width"] * 0.2, area["y"] + area["height"] * 0.2
+    x1, y1 = area["x"] + area["width"] * 0.8, area["y"] + area["height"] * 0.8
+    page.mouse.move(x0, y0)
+    page.mouse.down()
+    for x, y in ((x1, y0), (x1, y1), (x0, y1), (x0, y0 + 2)):
+        page.mouse.move(x, y, steps=8)
+    page.mouse.up()
+
+
 def set_number(page, label: str, value: str) -> None:  # noqa: ANN001 - playwright Page
     box = page.get_by_label(label, exact=True)
     box.fill(value)
@@ -143,6 +156,9 @@ def test_train_look_classify(server: str, tmp_path: Path) -> None:
             page.get_by_role("tab", name="Embeddings").click()
             expect(page.get_by_text("Layout of snapshot")).to_be_visible(timeout=180_000)
             page.wait_for_timeout(1500)
+            lasso_middle(page, page.get_by_test_id("stPlotlyChart").first)
+            expect(page.get_by_text(re.compile(r"selected · clusters"))).to_be_visible(timeout=30_000)
+            page.wait_for_timeout(1000)
             shoot(page, "05-embeddings")
 
             page.get_by_role("tab", name="Metrics").click()
@@ -156,8 +172,8 @@ def test_train_look_classify(server: str, tmp_path: Path) -> None:
             chooser.value.set_files([str(digit), str(broken)])
             verdict = page.get_by_text("most training points of this cluster are")
             expect(verdict).to_be_visible(timeout=30_000)
-            expect(page.get_by_text("broken.png")).to_be_visible()
-            expect(page.get_by_text("not an image")).to_be_visible()
+            refusal = page.get_by_test_id("stAlertContentError").filter(has_text="broken.png")
+            expect(refusal).to_contain_text("not an image")
             prediction = verdict.inner_text()
             page.wait_for_timeout(1000)
             shoot(page, "07-classify")
