@@ -255,8 +255,8 @@ class Job:
                     self._ended = time.perf_counter()
                 return
         with self._lock:
-            stopped = self._stop.is_set() or bool(getattr(self.model, "stopped_", False))
-            self._state = "stopped" if stopped else "finished"
+            # a stop that came after the last step (during the final analysis) leaves a finished model
+            self._state = "stopped" if getattr(self.model, "stopped_", False) else "finished"
             self._ended = time.perf_counter()
 
     def _on_event(self, event: TrainingEvent) -> None:

@@ -20,7 +20,7 @@ from .state import AppState, new_state
 def torch_setup() -> threading.Thread:
     """Once per process: leave one core to the page and UMAP (torch's intra-op pool stalls when a core
     is taken), and warm torch up in a daemon thread so that the first training step is fast."""
-    torch.set_num_threads(max(1, (os.cpu_count() or 1) - 1))
+    torch.set_num_threads(min(torch.get_num_threads(), max(1, (os.cpu_count() or 1) - 1)))
     thread = threading.Thread(target=warm_up_torch, name="torch-warmup", daemon=True)
     thread.start()
     return thread

@@ -9,7 +9,7 @@ from sscn_core.metrics import format_bytes
 from sscn_core.trainer import LOSS_TERMS
 
 from .. import figures
-from ..job import PHASE_LABELS
+from ..job import PHASE_LABELS, Snapshot
 from ..runtime import session_state
 from ..sidebar import SidebarResult
 from ..state import AppState, LoadedModel, Notice
@@ -59,10 +59,11 @@ def render(state: AppState, cur: Current, sidebar: SidebarResult) -> None:
 
 
 def _with_global_steps(history: list[dict]) -> list[dict]:
+    """A saved model's history rows numbered across phases (the x axis of the loss chart)."""
     return [{**row, "i": i + 1} for i, row in enumerate(history)]
 
 
-def _run_facts(snap) -> None:  # noqa: ANN001 - a Snapshot
+def _run_facts(snap: Snapshot) -> None:
     if snap.error is not None:
         st.error(f"Training failed: **{snap.error.type}**: {snap.error.message}")
         with st.expander("Traceback"):
