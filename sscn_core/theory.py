@@ -42,8 +42,8 @@ import scipy.linalg
 
 __all__ = [
     "Diagnostics", "IndependenceReport", "TheoryError", "diagnose", "edsc_closed_form", "effective_dimension",
-    "independence_report", "numerical_rank", "principal_angles", "relative_error", "singular_spectrum",
-    "subspace_basis", "theorem1_solution",
+    "independence_report", "numerical_rank", "principal_angles", "q_diagnostics", "relative_error",
+    "singular_spectrum", "stratified_sample", "subspace_basis", "theorem1_solution",
 ]
 
 DEFAULT_ENERGY = 0.95
@@ -557,6 +557,28 @@ def stratified_sample(labels: Any, max_points: int, seed: int = 0) -> np.ndarray
     return np.sort(np.concatenate(keep)) if keep else np.zeros(0, dtype=np.int64)
 
 
+def q_diagnostics(Q: Any, labels: Any, clusters: Sequence[Any] | None = None) -> tuple[float, np.ndarray]:
+    """Subspace-preserving error and K×K leakage matrix of a self-expression matrix Q (N×N) of labelled points.
+
+    ``clusters`` fixes the order (and K) of the leakage rows/columns (default: the sorted labels);
+    labels outside it are an error. Both numbers come from :mod:`sscn_core.metrics`.
+    """
+    from .metrics import leakage_matrix, subspace_preserving_error
+
+    lab = np.asarray(labels)
+    q = np.asarray(Q.detach().cpu().numpy() if hasattr(Q, "detach") else Q)
+    if q.ndim != 2 or q.shape != (lab.shape[0], lab.shape[0]):
+        raise TheoryError(f"Q must be the ({lab.shape[0]}, {lab.shape[0]}) self-expression matrix of the labelled "
+                          f"points, got shape {q.shape}")
+    order = [v.item() for v in np.unique(lab)] if clusters is None else list(clusters)
+    index = {c: i for i, c in enumerate(order)}
+    missing = sorted({v.item() for v in np.unique(lab)} - set(index))
+    if missing:
+        raise TheoryError(f"labels {missing[:5]} are not among the clusters {order[:10]}")
+    y = np.array([index[v.item()] for v in lab], dtype=np.int64)
+    return subspace_preserving_error(q, y), leakage_matrix(q, y, len(order))
+
+
 def diagnose(X: Any, labels: Any, Q: Any = None, *, n_clusters: int | None = None, energy: float = DEFAULT_ENERGY,
              max_points: int = DEFAULT_MAX_POINTS, rank_tol: float = DEFAULT_RANK_TOL, space: str = "X",
              label_kind: str = "labels", seed: int = 0) -> Diagnostics:
@@ -569,8 +591,6 @@ def diagnose(X: Any, labels: Any, Q: Any = None, *, n_clusters: int | None = Non
     ``Q`` (N, N), the self-expression matrix of exactly these N points, adds the subspace-preserving
     error and the K×K leakage matrix (``sscn_core.metrics``; all N points, no subsampling).
     """
-    from .metrics import leakage_matrix, subspace_preserving_error
-
     x = _matrix(X, "X")
     lab = _labels(labels, x.shape[0])
     e = _energy(energy)
@@ -605,14 +625,7 @@ def diagnose(X: Any, labels: Any, Q: Any = None, *, n_clusters: int | None = Non
     ratio = report.sum_dims / report.union_rank if report.union_rank > 0 else math.nan
     sp_error = leakage = None
     if Q is not None:
-        q = np.asarray(Q.detach().cpu().numpy() if hasattr(Q, "detach") else Q)
-        if q.shape != (x.shape[0], x.shape[0]):
-            raise TheoryError(f"Q must be the ({x.shape[0]}, {x.shape[0]}) self-expression matrix of the same "
-                              f"points as X, got shape {q.shape}")
-        index = {c: i for i, c in enumerate(clusters)}
-        y = np.array([index[v.item()] for v in lab], dtype=np.int64)
-        sp_error = subspace_preserving_error(q, y)
-        leakage = leakage_matrix(q, y, len(clusters))
+        sp_error, leakage = q_diagnostics(Q, lab, clusters)
     return Diagnostics(space=str(space), label_kind=str(label_kind), ambient_dim=int(x.shape[1]), clusters=clusters,
                        n_points=counts, n_used=used, spectra=spectra, effective_dims=dims, energy=e,
                        smallest_angles=angles, union_rank=report.union_rank, sum_dims=report.sum_dims, rank_tol=t,

@@ -13,7 +13,7 @@ from sscn_core import SSCN
 from sscn_core.data import make_subspace_bases, make_subspaces
 from sscn_core.metrics import accuracy, subspace_preserving_error
 from sscn_core.theory import (Diagnostics, TheoryError, diagnose, edsc_closed_form, effective_dimension,
-                              independence_report, numerical_rank, principal_angles, relative_error,
+                              independence_report, numerical_rank, principal_angles, q_diagnostics, relative_error,
                               singular_spectrum, stratified_sample, subspace_basis, theorem1_solution)
 
 
@@ -297,3 +297,17 @@ def test_linear_sscn_on_lines_in_a_plane_leaks() -> None:
     sp_dep = subspace_preserving_error(m_dep.affinity(dep.X), dep.y)
     assert sp_dep > 0.5 > 0.2 > sp_ind           # … but Q* itself mixes the lines
     assert accuracy(dep.y, m_dep.labels_) < 1.0
+
+
+def test_q_diagnostics_orders_clusters_and_rejects_strangers() -> None:
+    Q = np.array([[1.0, 0.5, 0.0], [0.5, 1.0, 0.25], [0.0, 0.25, 1.0]])
+    labels = np.array([5, 5, 9])
+    err, leak = q_diagnostics(Q, labels)
+    assert err == pytest.approx(0.5 / 1.5)                   # off-diagonal mass: 1.0 within, 0.5 across
+    np.testing.assert_allclose(leak, [[0.8, 0.2], [1.0, 0.0]])   # cluster 5: 1.0 inside, 0.25 to 9
+    _, leak3 = q_diagnostics(Q, labels, clusters=[9, 5, 7])  # fixed order, an empty cluster
+    np.testing.assert_allclose(leak3, [[0.0, 1.0, 0.0], [0.2, 0.8, 0.0], [0.0, 0.0, 0.0]])
+    with pytest.raises(TheoryError, match=r"labels \[9\]"):
+        q_diagnostics(Q, labels, clusters=[5])
+    with pytest.raises(TheoryError, match=r"\(3, 3\)"):
+        q_diagnostics(np.eye(2), labels)
