@@ -228,11 +228,13 @@ def validate(config: AppConfig, *, n_available: int | None, n_features: int | No
         errors["frontend"] = f"unknown front-end {m.frontend!r}; choose one of {', '.join(FRONTENDS)}"
     elif m.frontend == "scattering":
         if image_shape is not None and image_shape != (28, 28):
-            errors["frontend"] = f"the scattering front-end reads 28×28 images; this data is {image_shape[0]}×{image_shape[1]}"
+            h, w = image_shape
+            errors["frontend"] = f"the scattering front-end reads 28×28 images; this data is {h}×{w}"
         elif image_shape is None and n_features is not None:
             errors["frontend"] = "the scattering front-end reads 28×28 images; this data is plain vectors"
         elif m.autoencoder not in ("mlp", "none"):
-            errors["frontend"] = "with the scattering front-end choose the MLP auto-encoder or none (the conv one reads pixels)"
+            errors["frontend"] = ("with the scattering front-end choose the MLP auto-encoder or none "
+                                  "(the conv one reads pixels)")
     _in_range(errors, "lambda1", m.lambda1, 0.0, 1e6, "λ1")
     _in_range(errors, "lambda2", m.lambda2, 0.0, 1e6, "λ2")
     _in_range(errors, "batch_size", m.batch_size, 2, 100_000, "batch size")
@@ -307,7 +309,8 @@ def build_model(config: ModelConfig) -> SSCN:
     pretrained = ae.removeprefix("pretrained-") if ae.startswith("pretrained-") else None
     autoencoder = "conv" if ae.startswith("pretrained-") or ae == "conv" else (None if ae == "none" else ae)
     return SSCN(n_clusters=int(config.n_clusters), subspace_dim=int(config.subspace_dim), autoencoder=autoencoder,
-                frontend=config.frontend, pretrained=pretrained, lambda1=float(config.lambda1), lambda2=float(config.lambda2),
+                frontend=config.frontend, pretrained=pretrained, lambda1=float(config.lambda1),
+                lambda2=float(config.lambda2),
                 batch_size=int(config.batch_size), epochs=int(config.epochs), lr=float(config.lr),
                 pretrain_epochs=int(config.pretrain_epochs), classifier_epochs=int(config.classifier_epochs),
                 classifier_lr=float(config.classifier_lr), classifier_batch_size=int(config.batch_size),

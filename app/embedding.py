@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from .job import JobError
-from .umap_worker import METRICS, N_EPOCHS, receive, run_umap, send  # noqa: F401 (re-exported)
+from .umap_worker import receive, send
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -182,7 +182,8 @@ class UmapRunner:
             start = time.perf_counter()
             try:
                 if self._service.error is not None:
-                    raise RuntimeError(f"UMAP could not be loaded: {self._service.error.type}: {self._service.error.message}")
+                    err = self._service.error
+                    raise RuntimeError(f"UMAP could not be loaded: {err.type}: {err.message}")
                 coords = self._service.layout(data, metric)
                 with self._cond:
                     self._done[slot] = Layout(version, coords, time.perf_counter() - start)

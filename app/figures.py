@@ -271,7 +271,8 @@ def energy_scatter(energy: np.ndarray, clusters: np.ndarray, *, ids: np.ndarray 
                           "<br>block %{customdata[2]}: %{y:.1%}<extra></extra>"))
     if len(first):
         lo, hi = float(second.min()), float(first.max())
-        fig.add_shape(type="line", x0=lo, y0=lo, x1=min(hi, 0.5), y1=min(hi, 0.5), line=dict(color="#999999", dash="dot"))
+        end = min(hi, 0.5)
+        fig.add_shape(type="line", x0=lo, y0=lo, x1=end, y1=end, line=dict(color="#999999", dash="dot"))
         fig.add_annotation(x=min(hi, 0.5), y=min(hi, 0.5), text="equal shares", showarrow=False, xanchor="left",
                            font=dict(size=11, color="#777777"))
     fig.update_xaxes(title="share in the strongest block", tickformat=".0%")
@@ -293,10 +294,12 @@ def bar_figure(values: Sequence[float] | np.ndarray, labels: Sequence[str], *, t
 
 
 def confusion_figure(table: np.ndarray, classes: Sequence[Any], clusters: Sequence[Any], *,
-                     class_names: Sequence[str] | None = None, height: int = 480, title: str | None = None) -> go.Figure:
+                     class_names: Sequence[str] | None = None, height: int = 480,
+                     title: str | None = None) -> go.Figure:
     """Counts of true classes (rows) × predicted clusters (columns) with the counts written in."""
     t = np.asarray(table)
-    rows = [class_names[int(c)] if class_names is not None and 0 <= int(c) < len(class_names) else str(c) for c in classes]
+    rows = [class_names[int(c)] if class_names is not None and 0 <= int(c) < len(class_names) else str(c)
+            for c in classes]
     cols = [f"c{k}" for k in clusters]
     fig = go.Figure(go.Heatmap(z=t, x=cols, y=rows, colorscale="Blues", text=t, texttemplate="%{text}",
                                hovertemplate="class %{y}, cluster %{x}: %{z}<extra></extra>", showscale=False))

@@ -228,7 +228,8 @@ class Job:
             now = time.perf_counter()
             end = self._ended if self._ended is not None else now
             running_phase = self._state in ("running", "pausing", "stopping")
-            elapsed_phase = (now - self._phase_started) if (running_phase and self._phase_started) else self._phase_elapsed
+            live = running_phase and self._phase_started
+            elapsed_phase = (now - self._phase_started) if live else self._phase_elapsed
             return Snapshot(
                 job_id=self.id, state=self._state, phase=self._phase, phases=self._phases, step=self._step,
                 total_steps=self._total, phase_elapsed=elapsed_phase,

@@ -27,7 +27,8 @@ def _umap_module() -> Any:
     return umap
 
 
-def run_umap(data: np.ndarray, *, metric: str = "cosine", n_epochs: int = N_EPOCHS, seed: int | None = None) -> np.ndarray:
+def run_umap(data: np.ndarray, *, metric: str = "cosine", n_epochs: int = N_EPOCHS,
+             seed: int | None = None) -> np.ndarray:
     """A 2-D UMAP layout (n, 2) float32 of ``data`` (n, d). Needs at least 3 points."""
     x = np.asarray(data, dtype=np.float32)
     if x.ndim != 2 or x.shape[0] < 3:

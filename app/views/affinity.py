@@ -40,8 +40,9 @@ def render(state: AppState, cur: Current) -> None:
                 st.caption(f"{'Raw' if thresholded else 'Thresholded'} Q: {other:.1%}")
             else:
                 st.caption("No true labels: the subspace-preserving error needs them.")
-            st.caption(f"{n:,} points, sorted by {'true label' if a.affinity_sorted_by == 'label' else 'predicted cluster'}"
-                       f"{' then predicted cluster' if a.affinity_sorted_by == 'label' else ''}. "
+            order = ("true label, then predicted cluster" if a.affinity_sorted_by == "label"
+                     else "predicted cluster")
+            st.caption(f"{n:,} points, sorted by {order}. "
                        f"Snapshot at {a.phase.replace('_', '-') or 'start'} step {a.step}.")
         with left:
             names = now.class_names if a.affinity_sorted_by == "label" else None

@@ -71,7 +71,8 @@ def current(state: AppState, sidebar: SidebarResult) -> Current:
     try:
         train, holdout = training_data(sidebar.config.data)
     except DataError as exc:
-        return Current("loaded", slot, loaded.model, None, None, None, 0, None, problem=f"Could not load the data: {exc}")
+        return Current("loaded", slot, loaded.model, None, None, None, 0, None,
+                       problem=f"Could not load the data: {exc}")
     n_in = int(loaded.model.n_features_in_)
     if train.n_features != n_in:
         return Current("loaded", slot, loaded.model, None, None, None, 0, None,

@@ -57,8 +57,9 @@ def render(state: AppState, cur: Current) -> None:
             st.rerun()   # the layout is final: a full rerun turns the polling off
 
     slot_now = (cur.slot, space, metric)
-    polling = cur.live or not runner.warm or runner.busy(slot_now) or \
-        (cur.analysis is not None and runner.error(slot_now) is None and (runner.get(slot_now) is None or runner.get(slot_now).version < cur.version))
+    have = runner.get(slot_now)
+    behind = cur.analysis is not None and runner.error(slot_now) is None and (have is None or have.version < cur.version)
+    polling = cur.live or not runner.warm or runner.busy(slot_now) or behind
     live_fragment(2.0 if polling else None, scatter)
 
     st.subheader("Which subspace does a point fall into?")
