@@ -5,7 +5,8 @@ import streamlit as st
 
 from .. import figures
 from ..state import AppState
-from .common import Current, follow_job_state, live_fragment, refresh_interval, refreshed, show_nothing
+from .common import (Current, follow_job_state, live_fragment, refresh_interval, refreshed, show_nothing,
+                     snapshot_label)
 
 
 def render(state: AppState, cur: Current) -> None:
@@ -43,7 +44,7 @@ def render(state: AppState, cur: Current) -> None:
             order = ("true label, then predicted cluster" if a.affinity_sorted_by == "label"
                      else "predicted cluster")
             st.caption(f"{n:,} points, sorted by {order}. "
-                       f"Snapshot at {a.phase.replace('_', '-') or 'start'} step {a.step}.")
+                       f"Snapshot taken {snapshot_label(a)}.")
         with left:
             names = now.class_names if a.affinity_sorted_by == "label" else None
             title = f"|Q|{' after thresholding (ρ)' if thresholded else ''}, {n:,} points"

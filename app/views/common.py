@@ -11,7 +11,7 @@ import streamlit as st
 from sscn_core import SSCN, Dataset, DataError
 
 from ..analysis import Analysis, analyse, make_probe
-from ..job import Snapshot
+from ..job import PHASE_LABELS, Snapshot
 from ..runtime import training_data
 from ..sidebar import SidebarResult
 from ..state import AppState
@@ -112,6 +112,13 @@ def follow_job_state(state: AppState) -> None:
     now = snap.state if snap is not None else None
     if now != state.seen_job_state:
         st.rerun()
+
+
+def snapshot_label(a: Analysis) -> str:
+    """When an analysis was taken: "after training", or the phase and step."""
+    if a.phase in ("analysis", "loaded", ""):
+        return "after training" if a.phase else "at the start"
+    return f"during {PHASE_LABELS.get(a.phase, a.phase)}, step {a.step}"
 
 
 def sample_images(train: Dataset, rows: np.ndarray) -> list[np.ndarray]:

@@ -5,7 +5,8 @@ import streamlit as st
 
 from .. import figures
 from ..state import AppState
-from .common import Current, follow_job_state, live_fragment, refresh_interval, refreshed, show_nothing
+from .common import (Current, follow_job_state, live_fragment, refresh_interval, refreshed, show_nothing,
+                     snapshot_label)
 
 ROWS = (("metrics_in", "In-sample"), ("metrics_out", "Out-of-sample"), ("metrics_pseudo", "Pseudo-labels"))
 EXPLAIN = ("**In-sample**: the classifier on the training points. **Out-of-sample**: the held-out points, never "
@@ -51,6 +52,6 @@ def render(state: AppState, cur: Current) -> None:
                 c = a.confusion
                 st.plotly_chart(figures.confusion_figure(c.table, c.classes, c.clusters, class_names=now.class_names,
                                                          title="True class × predicted cluster"), key="met.confusion")
-        st.caption(f"Snapshot at {a.phase.replace('_', '-') or 'start'} step {a.step}; computed in {a.seconds:.2f} s.")
+        st.caption(f"Snapshot taken {snapshot_label(a)}; computed in {a.seconds:.2f} s.")
 
     live_fragment(refresh_interval(cur, 2.0), body)
