@@ -1,0 +1,112 @@
+"""The Diagnostics tab: sampling and diagnostics per space (pure functions) and the page through AppTest."""
+from __future__ import annotations
+
+import io
+import json
+import zipfile
+
+import numpy as np
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from app.views.diagnostics import PREDICTED, TRUE, compute, export_json, export_zip, sample_spaces, summary_rows
+from sscn_core import SSCN, Dataset
+from sscn_core.data import make_subspaces
+
+
+@pytest.fixture(scope="module")
+def data() -> Dataset:
+    return make_subspaces(3, 2, 12, 40, relation="independent", seed=0)
+
+
+@pytest.fixture(scope="module")
+def linear_model(data: Dataset) -> SSCN:
+    return SSCN(n_clusters=3, subspace_dim=2, autoencoder=None, batch_size=len(data), epochs=300, lr=0.1, rho=0.5,
+                classifier_batch_size=len(data), classifier_epochs=5, device="cpu").fit(data.X)
+
+
+@pytest.fixture(scope="module")
+def mlp_model(data: Dataset) -> SSCN:
+    return SSCN(n_clusters=3, subspace_dim=2, autoencoder="mlp", latent_dim=8, hidden_dims=(16,), pretrain_epochs=20,
+                batch_size=len(data), epochs=20, rho=0.5, classifier_batch_size=len(data), classifier_epochs=2,
+                device="cpu").fit(data.X)
+
+
+def test_sample_spaces_and_compute_with_a_linear_model(data: Dataset, linear_model: SSCN) -> None:
+    sample = sample_spaces(data, linear_model, max_points=90, max_q_points=60)
+    assert sample.label_kind == TRUE and sample.clusters == [0, 1, 2]
+    assert set(sample.spaces) == {"X", "H"} and any("Z = X" in n for n in sample.notes)
+    assert sample.spaces["X"].shape == (90, 12) and sample.spaces["H"].shape == (90, 6)
+    assert sample.q.shape == (60, 60) and np.bincount(sample.labels[sample.q_rows]).tolist() == [20, 20, 20]
+    diags = compute(sample, energy=0.95, rank_tol=0.1)
+    assert diags["X"].verdict == "independent" and diags["X"].effective_dims == [2, 2, 2]
+    h = diags["H"]
+    assert h.leakage.shape == (3, 3) and 0.0 <= h.sp_error < 0.2       # a trained linear SSCN barely leaks here
+    assert diags["X"].leakage is None
+    rows = summary_rows(diags)
+    assert [r["space"] for r in rows] == ["X (data)", "H (SSCN embedding)"] and rows[0]["independence ratio"] == 1.0
+    payload = json.loads(export_json(sample, diags))
+    assert set(payload["spaces"]) == {"X", "H"} and payload["labels"] == TRUE
+    names = zipfile.ZipFile(io.BytesIO(export_zip(diags))).namelist()
+    assert "H_leakage.csv" in names and "X_spectra.csv" in names and "X_leakage.csv" not in names
+
+
+def test_sample_spaces_with_an_autoencoder_and_predicted_clusters(data: Dataset, mlp_model: SSCN) -> None:
+    sample = sample_spaces(data, mlp_model, use_true_labels=False, max_points=60)
+    assert sample.label_kind == PREDICTED and sample.clusters == [0, 1, 2] and sample.names == ["c0", "c1", "c2"]
+    assert sample.spaces["Z"].shape == (len(sample.labels), 8)
+    np.testing.assert_array_equal(sample.labels, mlp_model.predict(sample.spaces["X"]))
+    diags = compute(sample, energy=0.9, rank_tol=0.1)
+    assert set(diags) == {"X", "Z", "H"} and all(d.label_kind == PREDICTED for d in diags.values())
+    unlabelled = Dataset(data.X, None, "unlabelled", None)
+    assert sample_spaces(unlabelled, mlp_model).label_kind == PREDICTED
+    with pytest.raises(ValueError, match="nothing to group"):
+        sample_spaces(unlabelled, None)
+
+
+def diagnostics_page(dataset, model) -> None:
+    from app.views import diagnostics
+
+    diagnostics.render(dataset, model)
+
+
+def page(dataset, model) -> AppTest:
+    at = AppTest.from_function(diagnostics_page, args=(dataset, model), default_timeout=60)
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+def test_page_with_a_model(data: Dataset, mlp_model: SSCN) -> None:
+    at = page(data, mlp_model)
+    table = at.dataframe[0].value
+    assert list(table["space"]) == ["X (data)", "Z (auto-encoder latent)", "H (SSCN embedding)"]
+    assert table["verdict"][0] == "independent"
+    labels = {m.label for m in at.metric}
+    assert {"Σ effective dims", "rank of the union", "independence ratio", "verdict",
+            "subspace-preserving error"} <= labels
+    assert len(at.get("plotly_chart")) == 3                  # spectra, angles (of H), leakage
+    downloads = [b.proto.label for b in at.get("download_button")]
+    assert downloads.count("Figure as HTML") == 3 and {"JSON (all spaces)", "CSV tables (ZIP)", "CSV"} <= set(downloads)
+    assert "true labels" in at.caption[0].value
+    at.segmented_control(key="diag.space").set_value("X").run()
+    assert not at.exception and {m.label: m.value for m in at.metric}["verdict"] == "independent"
+    at.radio(key="diag.labels").set_value(PREDICTED).run()
+    assert not at.exception and "predicted clusters" in at.caption[0].value
+
+
+def test_page_without_a_model_or_labels(data: Dataset) -> None:
+    at = page(data, None)
+    assert list(at.dataframe[0].value["space"]) == ["X (data)"]
+    assert any("only the data X" in c.value for c in at.caption)
+    at = page(Dataset(data.X, None, "unlabelled", None), None)
+    assert any("nothing to group" in i.value for i in at.info) and not at.dataframe
+    at = page(None, None)
+    assert any("No data yet" in i.value for i in at.info)
+
+
+def test_page_refuses_a_model_for_other_data(data: Dataset, mlp_model: SSCN) -> None:
+    other = make_subspaces(3, 2, 10, 20)
+    at = page(other, mlp_model)
+    assert any("12 features" in w.value and "10" in w.value for w in at.warning)
+    assert list(at.dataframe[0].value["space"]) == ["X (data)"]
