@@ -12,8 +12,8 @@ import streamlit as st  # noqa: E402
 
 from app import sidebar  # noqa: E402
 from app.runtime import session_state, torch_setup, umap_service  # noqa: E402
-from app.views import affinity, classify, controls, embeddings, learn, metrics, train  # noqa: E402
-from app.views.common import current  # noqa: E402
+from app.views import affinity, classify, controls, diagnostics, embeddings, learn, metrics, train  # noqa: E402
+from app.views.common import current, data_for_diagnostics  # noqa: E402
 
 TABS = ["Train", "Affinity", "Embeddings", "Metrics", "Classify", "Learn", "Diagnostics"]
 
@@ -53,5 +53,5 @@ if tabs["Learn"].open:
         learn.render()
 if tabs["Diagnostics"].open:
     with tabs["Diagnostics"]:
-        # diagnostics.render(cur.train, cur.model) — app/views/diagnostics.py is written by a colleague.
-        st.info("The Diagnostics tab is being written.")
+        with cur.model_access(state) as model:    # None while a training step may run
+            diagnostics.render(data_for_diagnostics(cur, settings), model)

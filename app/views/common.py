@@ -88,6 +88,18 @@ def current(state: AppState, sidebar: SidebarResult) -> Current:
     return Current("loaded", f"{slot}-{version}", loaded.model, train, holdout, loaded.analysis, version, None)
 
 
+def data_for_diagnostics(cur: Current, sidebar: SidebarResult) -> Dataset | None:
+    """The run's training set, or before any run the one the sidebar would train on (None if it cannot load)."""
+    if cur.train is not None:
+        return cur.train
+    if not sidebar.ok:
+        return None
+    try:
+        return training_data(sidebar.config.data)[0]
+    except DataError:
+        return None
+
+
 def refreshed(state: AppState, cur: Current) -> Current:
     """``cur`` with the job's newest snapshot and analysis (for fragment reruns)."""
     if cur.kind != "job" or state.job is None or f"run-{state.job.id}" != cur.slot:
