@@ -64,7 +64,9 @@ def block_heatmap(Q: np.ndarray, labels: np.ndarray, *, title: str | None = None
     axis = dict(tickmode="array", tickvals=ticks, ticktext=names, showgrid=False, zeroline=False)
     fig.update_xaxes(**axis, side="top", title=None)
     fig.update_yaxes(**axis, autorange="reversed", scaleanchor="x", title="subspace")
-    return _layout(fig, title=title, height=height)
+    fig = _layout(fig, title=title, height=height)
+    fig.update_layout(margin=dict(t=85 if title else 45))    # room for the title above the top tick labels
+    return fig
 
 
 def error_curve(steps: Sequence[int] | np.ndarray, errors: Sequence[float] | np.ndarray, *, target: float | None = 0.05,
@@ -79,7 +81,7 @@ def error_curve(steps: Sequence[int] | np.ndarray, errors: Sequence[float] | np.
         fig.add_hline(y=target, line=dict(color="#D55E00", dash="dot"),
                       annotation_text=f"{target:.0%}", annotation_position="top right")
     fig.update_xaxes(title="step (full batch: one step = one epoch)")
-    fig.update_yaxes(title="relative error", type="log", tickformat=".0%")
+    fig.update_yaxes(title="relative error", type="log", exponentformat="power", dtick=1)
     return _layout(fig, title=title, height=height, showlegend=False)
 
 
@@ -144,7 +146,9 @@ def _matrix_heatmap(m: np.ndarray, names: Sequence[str], *, text: np.ndarray, co
                                colorbar=dict(title=bar_title, thickness=12), hovertemplate=hover, hoverongaps=False))
     fig.update_xaxes(title=x_title, type="category", side="top")
     fig.update_yaxes(title=y_title, type="category", autorange="reversed", scaleanchor="x")
-    return _layout(fig, title=title, height=height)
+    fig = _layout(fig, title=title, height=height)
+    fig.update_layout(margin=dict(t=110 if title else 70))   # room for the title above the top axis and its title
+    return fig
 
 
 def angle_heatmap(angles: np.ndarray, *, names: Sequence[str] | None = None, title: str | None = None,

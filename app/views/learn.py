@@ -22,9 +22,9 @@ from sscn_core.theory import IndependenceReport, TheoryError, independence_repor
 from .. import figures_diagnostics as figs
 
 RELATIONS = {
-    "independent": "Independent: rank of the union = Σ dims",
-    "dependent": "Dependent, pairwise disjoint (e.g. K lines in a plane)",
-    "overlapping": "Overlapping: neighbours share a direction",
+    "independent": "independent",
+    "dependent": "dependent (pairwise disjoint)",
+    "overlapping": "overlapping",
 }
 RECORD_EVERY = 10            # steps between two measurements of ‖Q − Q*‖ / ‖Q*‖
 KEY = "learn."               # prefix of this tab's widget keys
@@ -43,7 +43,7 @@ class Playground:
     noise: float = 0.0
     angle_deg: float | None = None
     lam: float = 1.0
-    steps: int = 800
+    steps: int = 600
     lr: float = 0.1
     rho: float = 0.5
     seed: int = 0
@@ -63,7 +63,7 @@ EXAMPLES: dict[str, tuple[str, Playground]] = {
     "independent": ("Independent planes", Playground()),
     "lines": ("Lines in a plane", Playground(relation="dependent", n_clusters=4, subspace_dim=1)),
     "overlapping": ("Overlapping planes", Playground(relation="overlapping")),
-    "close": ("Independent, 10° apart", Playground(angle_deg=10.0)),
+    "close": ("Planes 10° apart", Playground(angle_deg=10.0)),
 }
 
 
@@ -176,9 +176,10 @@ def _controls() -> Playground:
     c1, c2, c3, c4 = st.columns(4)
     relation = c1.selectbox("Relation between the subspaces", list(RELATIONS), format_func=RELATIONS.get,
                             key=KEY + "relation",
-                            help="Independent: no subspace can be built from the others. Dependent (pairwise "
-                                 "disjoint): any two meet only in 0, yet together they span less than Σ dims — K "
-                                 "lines in one plane. Overlapping: neighbouring subspaces share one direction.")
+                            help="Independent: the rank of the union is Σ dims; no subspace can be built from the "
+                                 "others. Dependent (pairwise disjoint): any two meet only in 0, yet together they "
+                                 "span less than Σ dims — e.g. K lines in one plane (q = 1). Overlapping: "
+                                 "neighbouring subspaces share one direction.")
     k = c2.slider("K (subspaces)", 2, 8, key=KEY + "n_clusters")
     q = c3.slider("q (dimension of each)", 1, 5, key=KEY + "subspace_dim")
     d = c4.slider("D (ambient dimension)", 2, 60, key=KEY + "ambient_dim")
@@ -187,7 +188,7 @@ def _controls() -> Playground:
     noise = c2.slider("noise σ", 0.0, 0.3, step=0.01, key=KEY + "noise",
                       help="Gaussian noise added to every coordinate; the points are N(0, I_q) inside each subspace.")
     with c3:
-        set_angle = st.toggle("Set the smallest principal angle", key=KEY + "set_angle",
+        set_angle = st.toggle("Fix the angle", key=KEY + "set_angle",
                               disabled=relation != "independent",
                               help="Independent subspaces only: every principal angle between every pair is set to "
                                    "this value (otherwise the bases are random).")
@@ -218,11 +219,12 @@ def _independence_panel(p: Playground, report: IndependenceReport) -> None:
         c2.metric("rank of the union", report.union_rank)
         if report.independent:
             st.success(f"**Verdict: {report.verdict}.** No subspace can be written with the others' directions, "
-                       "so EDSC's (and linear SSCN's) optimal Q only links points of the same subspace.", icon="✅")
+                       "so EDSC's (and linear SSCN's) optimal Q only links points of the same subspace.",
+                       icon=":material/check_circle:")
         else:
             st.error(f"**Verdict: {report.verdict}.** The subspaces together span fewer dimensions than their sum: "
                      "a point of one subspace can be written with points of the others, and Q* will use them.",
-                     icon="⚠️")
+                     icon=":material/warning:")
         angle = "—" if not np.isfinite(report.min_angle_deg) else f"{report.min_angle_deg:.1f}°"
         st.caption(f"Smallest principal angle between two subspaces: **{angle}** "
                    f"{'(pairwise disjoint, yet dependent: angles alone do not tell)' if p.relation == 'dependent' else ''}")
@@ -259,7 +261,7 @@ def _results(res: LearnResult, current: Playground) -> None:
     if res.params != current:
         st.info("The results below are for the previous settings; press **Train linear SSCN** to run the new ones.")
     c = st.columns(5)
-    c[0].metric("‖Q − Q*‖ / ‖Q*‖", f"{res.final_error:.1%}", help="Relative distance between the learned Q and "
+    c[0].metric("‖Q − Q*‖ / ‖Q*‖", format_error(res.final_error), help="Relative distance between the learned Q and "
                 "the closed form Q* at the end of training (Frobenius norms).")
     c[1].metric("ACC", f"{res.acc:.0%}", help="Accuracy of the trained classifier on these points (best matching "
                 "of clusters to subspaces).")
@@ -301,6 +303,13 @@ def _results(res: LearnResult, current: Playground) -> None:
         getattr(st, kind)(text)
 
 
+def format_error(value: float) -> str:
+    """A relative error as a percentage, or in scientific notation once it is below 0.1 %."""
+    if not np.isfinite(value):
+        return "—"
+    return f"{value:.1%}" if value >= 1e-3 else f"{value:.1e}"
+
+
 def verdict_messages(res: LearnResult) -> list[tuple[str, str]]:
     """What the run shows, in words: (streamlit element name, text) pairs."""
     out: list[tuple[str, str]] = []
@@ -334,10 +343,10 @@ def render() -> None:
                 "Build subspaces here, see whether the assumption holds, and watch linear SSCN learn the "
                 "closed-form solution.")
     _theory()
-    cols = st.columns(len(EXAMPLES))
-    for col, (name, (label, _)) in zip(cols, EXAMPLES.items()):
-        col.button(f"Example: {label}", key=KEY + "example." + name, on_click=_apply_example, args=(name,),
-                   width="stretch")
+    cols = st.columns([1] + [2] * len(EXAMPLES))
+    cols[0].markdown("**Examples**", help="Each sets the controls below and trains at once.")
+    for col, (name, (label, _)) in zip(cols[1:], EXAMPLES.items()):
+        col.button(label, key=KEY + "example." + name, on_click=_apply_example, args=(name,), width="stretch")
     p = _controls()
     try:
         report = subspaces_report(p)
@@ -369,4 +378,4 @@ def render() -> None:
     _results(result, p)
 
 
-__all__ = ["EXAMPLES", "LearnResult", "Playground", "render", "run_playground", "subspaces_report", "verdict_messages"]
+__all__ = ["EXAMPLES", "LearnResult", "Playground", "render", "run_playground", "subspaces_report", "format_error", "verdict_messages"]
