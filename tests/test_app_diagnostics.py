@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from app.views.diagnostics import PREDICTED, TRUE, compute, export_json, export_zip, sample_spaces, summary_rows
+from app.views.diagnostics import (PREDICTED, TRUE, compute, export_json, export_zip, sample_key, sample_spaces,
+                                   summary_rows)
 from sscn_core import SSCN, Dataset
 from sscn_core.data import make_subspaces
 
@@ -110,3 +111,14 @@ def test_page_refuses_a_model_for_other_data(data: Dataset, mlp_model: SSCN) -> 
     at = page(other, mlp_model)
     assert any("12 features" in w.value and "10" in w.value for w in at.warning)
     assert list(at.dataframe[0].value["space"]) == ["X (data)"]
+
+
+def test_sample_key_follows_training(data: Dataset, linear_model: SSCN) -> None:
+    before = sample_key(data, linear_model, TRUE)
+    assert before == sample_key(data, linear_model, TRUE) != sample_key(data, linear_model, PREDICTED)
+    linear_model.history_.append({"phase": "self_expression", "step": 10_000})   # as if training went on
+    try:
+        assert sample_key(data, linear_model, TRUE) != before
+    finally:
+        linear_model.history_.pop()
+    assert sample_key(data, None, TRUE) != before

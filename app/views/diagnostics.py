@@ -17,6 +17,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
+from threadpoolctl import threadpool_limits
 
 from sscn_core import SSCN, Dataset
 from sscn_core.theory import DEFAULT_MAX_POINTS, Diagnostics, diagnose, q_diagnostics, stratified_sample
@@ -51,6 +52,12 @@ def _label_names(values: list, kind: str, class_names: tuple[str, ...] | None) -
     if kind == TRUE and class_names is not None:
         return [class_names[int(v)] if 0 <= int(v) < len(class_names) else str(v) for v in values]
     return [f"c{v}" if kind == PREDICTED else str(v) for v in values]
+
+
+def sample_key(dataset: Dataset, model: SSCN | None, label_kind: str) -> tuple:
+    """What a sample depends on: the data, the model and how far it has trained, the grouping."""
+    trained = len(getattr(model, "history_", ()) or ()) if model is not None else -1
+    return (id(dataset), len(dataset), id(model), trained, label_kind)
 
 
 def sample_spaces(dataset: Dataset, model: SSCN | None, *, use_true_labels: bool = True,
@@ -88,7 +95,7 @@ def sample_spaces(dataset: Dataset, model: SSCN | None, *, use_true_labels: bool
         q_rows = stratified_sample(labels, max_q_points, seed)
         q = model.affinity(x[q_rows])
     names = _label_names(clusters, kind, dataset.class_names)
-    key = (id(dataset), id(model), kind)
+    key = sample_key(dataset, model, kind)
     return SpaceSample(key, kind, labels, clusters, names, spaces, q, q_rows, tuple(notes), time.time())
 
 
@@ -205,14 +212,17 @@ def render(dataset: Dataset | None, model: SSCN | None) -> None:
                 "points by. Train or load a model first.")
         return
 
-    wanted = (id(dataset), id(model), TRUE if label_choice == TRUE and dataset.y is not None else PREDICTED)
+    wanted = sample_key(dataset, model, TRUE if label_choice == TRUE and dataset.y is not None else PREDICTED)
     sample: SpaceSample | None = st.session_state.get(STATE_KEY)
-    if sample is None or sample.key != wanted:
-        with st.spinner("Embedding a sample and computing spectra…"):
-            sample = sample_spaces(dataset, model, use_true_labels=label_choice == TRUE)
-        st.session_state[STATE_KEY] = sample
-    with st.spinner("Computing diagnostics…"):
-        diags = compute(sample, energy=float(energy), rank_tol=float(rank_tol))
+    # One BLAS thread: on a 2-core machine shared with training and UMAP, two OpenBLAS threads spin-wait
+    # for each other and the same SVDs take ten times longer.
+    with threadpool_limits(limits=1, user_api="blas"):
+        if sample is None or sample.key != wanted:
+            with st.spinner("Embedding a sample and computing spectra…"):
+                sample = sample_spaces(dataset, model, use_true_labels=label_choice == TRUE)
+            st.session_state[STATE_KEY] = sample
+        with st.spinner("Computing diagnostics…"):
+            diags = compute(sample, energy=float(energy), rank_tol=float(rank_tol))
 
     first = next(iter(diags.values()))
     st.caption(f"Points grouped by **{sample.label_kind}** ({len(sample.clusters)} groups); "
@@ -254,4 +264,4 @@ def render(dataset: Dataset | None, model: SSCN | None) -> None:
                        key=KEY + "csv", on_click="ignore", icon=":material/download:")
 
 
-__all__ = ["SpaceSample", "compute", "export_json", "export_zip", "render", "sample_spaces", "summary_rows"]
+__all__ = ["SpaceSample", "compute", "export_json", "export_zip", "render", "sample_key", "sample_spaces", "summary_rows"]
