@@ -84,14 +84,15 @@ def test_page_with_a_model(data: Dataset, mlp_model: SSCN) -> None:
     assert list(table["space"]) == ["X (data)", "Z (auto-encoder latent)", "H (SSCN embedding)"]
     assert table["verdict"][0] == "independent"
     labels = {m.label for m in at.metric}
-    assert {"Σ effective dims", "rank of the union", "independence ratio", "verdict",
-            "subspace-preserving error"} <= labels
+    assert {"Σ effective dims", "rank of the union", "independence ratio", "subspace-preserving error"} <= labels
+    assert any(":red-badge[dependent by" in m.value or ":green-badge[independent]" in m.value for m in at.markdown)
     assert len(at.get("plotly_chart")) == 3                  # spectra, angles (of H), leakage
     downloads = [b.proto.label for b in at.get("download_button")]
     assert downloads.count("Figure as HTML") == 3 and {"JSON (all spaces)", "CSV tables (ZIP)", "CSV"} <= set(downloads)
     assert "true labels" in at.caption[0].value
     at.segmented_control(key="diag.space").set_value("X").run()
-    assert not at.exception and {m.label: m.value for m in at.metric}["verdict"] == "independent"
+    assert not at.exception and any(m.value == ":green-badge[independent]" for m in at.markdown)
+    assert {m.label: m.value for m in at.metric}["independence ratio"] == "1.00"
     at.radio(key="diag.labels").set_value(PREDICTED).run()
     assert not at.exception and "predicted clusters" in at.caption[0].value
 

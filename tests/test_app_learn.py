@@ -82,7 +82,7 @@ def test_independent_subspaces_train_to_the_closed_form(at: AppTest) -> None:
     run_ok(at)
     m = metrics(at)
     assert share(m["‖Q − Q*‖ / ‖Q*‖"]) < 0.05
-    assert m["ACC"] == "100%" and m["ACC of the pseudo-labels"] == "100%"
+    assert m["ACC"] == "100%" and m["pseudo-label ACC"] == "100%"
     assert share(m["off-block mass of Q"]) < 0.10
     titles = chart_titles(at)
     for title in ("Closed form Q* (Theorem 1)", "Learned Q = HHᵀ", "Distance to the closed form while training",

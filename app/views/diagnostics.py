@@ -163,7 +163,11 @@ def _space_view(name: str, d: Diagnostics, names: list[str]) -> None:
     c[2].metric("independence ratio", f"{d.independence_ratio:.2f}",
                 help="Σ effective dims / rank of the union: 1.00 when the subspaces are independent; the larger, the "
                      "more the clusters share directions (up to K when they all coincide).")
-    c[3].metric("verdict", d.verdict.replace(" by ", " by\u00a0"))
+    with c[3]:
+        st.markdown("**Verdict**", help="From the effective subspaces of the clusters in this space: independent "
+                    "when the rank of their union equals the sum of their dimensions.")
+        colour = "green" if d.verdict == "independent" else "red"
+        st.markdown(f":{colour}-badge[{d.verdict}]")
     left, right = st.columns(2)
     with left:
         _figure(figs.spectra_figure(d.spectra, d.effective_dims, names=names, energy=d.energy, max_index=200,

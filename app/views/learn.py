@@ -265,7 +265,7 @@ def _results(res: LearnResult, current: Playground) -> None:
                 "the closed form Q* at the end of training (Frobenius norms).")
     c[1].metric("ACC", f"{res.acc:.0%}", help="Accuracy of the trained classifier on these points (best matching "
                 "of clusters to subspaces).")
-    c[2].metric("ACC of the pseudo-labels", f"{res.pseudo_acc:.0%}",
+    c[2].metric("pseudo-label ACC", f"{res.pseudo_acc:.0%}",
                 help="Spectral clustering of the learned Q, before the classifier is trained.")
     c[3].metric("off-block mass of Q", f"{res.sp_error:.1%}",
                 help="Subspace-preserving error: the share of the off-diagonal |Q| that links points of different "
