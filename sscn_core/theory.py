@@ -451,7 +451,8 @@ class Diagnostics:
     the smallest d keeping ``energy`` of Σ s². ``smallest_angles`` (K×K, degrees) the smallest
     principal angle between the clusters' effective subspaces (0 on the diagonal; NaN for empty
     clusters). ``union_rank`` is the rank of the stacked orthonormal effective bases (singular values
-    above ``rank_tol`` × the largest) and ``independence_ratio`` = Σ effective dims / union_rank
+    above ``rank_tol``, on the scale where orthogonal subspaces give 1: see the module doc) and
+    ``independence_ratio`` = Σ effective dims / union_rank
     (1 for independent subspaces, up to K when they all coincide). ``sp_error`` (subspace-preserving
     error) and ``leakage`` (K×K, rows sum to 1) come from Q when one was given.
     """
