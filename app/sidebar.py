@@ -258,12 +258,23 @@ def render() -> SidebarResult:
                     help="Post-processing keeps, per column of |Q|, the largest entries up to this share of its mass.")
             _number("α (affinity power)", "alpha", slots, step=1.0, fmt="%.1f")
 
-        config = AppConfig(data=_data_config_from_state(), model=_model_config_from_state())
-        errors = validate(config, n_available=info.n_total, n_features=info.n_features, image_shape=info.image_shape)
-        if info.error is not None and not (source == "synthetic" and errors):   # else the field messages say it
-            errors["data"] = f"Could not load the data: {info.error}"
-        for message in slots.show(errors):
+        result = read()
+        for message in slots.show(result.errors):
             st.error(message, icon="⚠️")
+    return result
+
+
+def read() -> SidebarResult:
+    """The config as the widgets hold it now, validated (no drawing).
+
+    Button callbacks call this rather than keep the result of the run that drew the button: a
+    widget edited just before the click reaches the server together with the click.
+    """
+    config = AppConfig(data=_data_config_from_state(), model=_model_config_from_state())
+    info = source_info(config.data)
+    errors = validate(config, n_available=info.n_total, n_features=info.n_features, image_shape=info.image_shape)
+    if info.error is not None and not (config.data.source == "synthetic" and errors):   # else the fields say it
+        errors["data"] = f"Could not load the data: {info.error}"
     return SidebarResult(config, errors, info)
 
 

@@ -269,3 +269,15 @@ def test_every_tab_renders_before_any_training(at: AppTest) -> None:
     for name in ("Train", "Affinity", "Embeddings", "Metrics", "Classify", "Learn", "Diagnostics"):
         open_tab(at, name)
         assert not at.error, (name, [e.value for e in at.error])
+
+
+def test_start_uses_a_setting_changed_together_with_the_click(at: AppTest) -> None:
+    use_synthetic(at)
+    at.number_input(key="cfg.epochs").set_value(3)     # reaches the server with the click, as in a browser
+    button(at, "Start").click().run()
+    wait_until(at, lambda a: progress(a).startswith("Finished"))
+    assert "settings changed since this run started" not in texts(at)
+    steps = [row for row in json.loads([c for c in at.get("plotly_chart") if "loss" in c.proto.spec][0].proto.spec)
+             ["data"] if row.get("name") == "½‖Q‖²"]
+    q_norm = plotly_array(steps[0]["y"])
+    assert np.isfinite(q_norm).sum() == 3 * 5      # 3 epochs × (500 points / batch 100) self-expression steps

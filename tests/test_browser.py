@@ -166,6 +166,14 @@ def test_train_look_classify(server: str, tmp_path: Path) -> None:
             page.wait_for_timeout(1000)
             shoot(page, "06-metrics")
 
+            page.get_by_role("tab", name="Diagnostics").click()
+            expect(page.get_by_text("One row per space", exact=False)).to_be_visible(timeout=60_000)
+            page.wait_for_timeout(1000)
+            shoot(page, "08-diagnostics")
+            page.get_by_role("tab", name="Learn").click()
+            page.wait_for_timeout(2000)
+            shoot(page, "09-learn")
+
             page.get_by_role("tab", name="Classify").click()
             with page.expect_file_chooser() as chooser:
                 page.get_by_test_id("stFileUploaderDropzone").get_by_test_id("stBaseButton-secondary").click()

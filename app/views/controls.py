@@ -10,6 +10,7 @@ from ..config import build_model
 from ..job import PHASE_LABELS, Job, Snapshot
 from ..runtime import training_data
 from ..sidebar import SidebarResult
+from ..sidebar import read as read_sidebar
 from ..state import AppState, Notice
 from .common import follow_job_state, live_fragment
 
@@ -18,8 +19,9 @@ STATE_TEXT = {"running": "Training", "pausing": "Pausing at the next step…", "
               "failed": "Failed"}
 
 
-def start_training(state: AppState, sidebar: SidebarResult) -> None:
-    """Button callback: load the data, build the model, start a job (replacing any previous one)."""
+def start_training(state: AppState) -> None:
+    """Button callback: read the settings, load the data, build the model, start a job (replacing any previous one)."""
+    sidebar = read_sidebar()
     if not sidebar.ok:
         state.notice = Notice("error", "Fix the settings marked in the sidebar first.")
         return
@@ -78,7 +80,7 @@ def render(state: AppState, sidebar: SidebarResult) -> None:
     paused = snap is not None and snap.state in ("pausing", "paused")
     cols = st.columns([1.1, 1.1, 1, 1, 4], vertical_alignment="center")
     cols[0].button("Start", type="primary", icon=":material/play_arrow:", disabled=active or not sidebar.ok,
-                   on_click=start_training, args=(state, sidebar), width="stretch",
+                   on_click=start_training, args=(state,), width="stretch",
                    help="Train with the sidebar's settings (a new run replaces the current one).")
     if paused:
         cols[1].button("Resume", icon=":material/play_circle:", on_click=lambda: state.job and state.job.resume(),
