@@ -203,6 +203,9 @@ def render(dataset: Dataset | None, model: SSCN | None) -> None:
                             help="True labels show whether the classes are independent subspaces; predicted clusters "
                                  "show what the model found.") if can_choose else (TRUE if dataset.y is not None
                                                                                    else PREDICTED)
+    if not can_choose and (dataset.y is not None or model is not None):
+        c1.markdown(f"**Grouped by** {label_choice}",
+                    help="True labels when the data has them, else the model's predicted clusters.")
     energy = c2.select_slider("energy kept", options=[0.8, 0.9, 0.95, 0.99], value=0.95, key=KEY + "energy",
                               help="A cluster's effective dimension is the smallest d whose first d singular values "
                                    "hold this share of Σ s².")
@@ -268,4 +271,5 @@ def render(dataset: Dataset | None, model: SSCN | None) -> None:
                        key=KEY + "csv", on_click="ignore", icon=":material/download:")
 
 
-__all__ = ["SpaceSample", "compute", "export_json", "export_zip", "render", "sample_key", "sample_spaces", "summary_rows"]
+__all__ = ["SpaceSample", "compute", "export_json", "export_zip", "render", "sample_key", "sample_spaces",
+           "summary_rows"]

@@ -227,7 +227,7 @@ def _independence_panel(p: Playground, report: IndependenceReport) -> None:
                      icon=":material/warning:")
         angle = "—" if not np.isfinite(report.min_angle_deg) else f"{report.min_angle_deg:.1f}°"
         st.caption(f"Smallest principal angle between two subspaces: **{angle}** "
-                   f"{'(pairwise disjoint, yet dependent: angles alone do not tell)' if p.relation == 'dependent' else ''}")
+                   + ("(pairwise disjoint, yet dependent: angles alone do not tell)" if p.relation == "dependent" else ""))
     with right:
         st.plotly_chart(figs.dims_vs_rank(report.dims, report.union_rank,
                                           title="Dimensions of the subspaces vs rank of their union"),
@@ -273,7 +273,8 @@ def _results(res: LearnResult, current: Playground) -> None:
     c[4].metric("off-block mass of Q*", f"{res.sp_error_star:.1%}", help="The same for the closed form.")
     if res.truncated:
         st.warning(f"With noise, X has full rank (more than d_H = {p.d_h}), so Theorem 1's condition d_H ≥ rank(X) "
-                   f"fails. Q* here is the best Q of rank ≤ d_H (the {p.d_h} strongest singular directions of X), which "
+                   f"fails. Q* here is the best Q of rank ≤ d_H (the {p.d_h} strongest singular directions of X), "
+                   "which "
                    "is what linear SSCN can reach.")
     st.caption(f"{p.n_points} points, d_H = {p.d_h}, {p.steps} full-batch Adam steps (lr {p.lr}), "
                f"{res.seconds:.1f} s including pseudo-labels and classifier.")
@@ -328,7 +329,8 @@ def verdict_messages(res: LearnResult) -> list[tuple[str, str]]:
                                f"so Q* already puts {res.sp_error_star:.0%} of its mass across subspaces (ACC "
                                f"{res.acc:.0%}). A larger λ or more points per subspace reduce it."))
     else:
-        out.append(("warning", f"Dependent subspaces ({res.report.verdict}): {'Q still converges to Q*, but ' if converged else ''}"
+        but = "Q still converges to Q*, but " if converged else ""
+        out.append(("warning", f"Dependent subspaces ({res.report.verdict}): {but}"
                                f"Q* itself puts {res.sp_error_star:.0%} of its mass across subspaces — points of one "
                                f"subspace are expressed with points of others — and the clustering suffers "
                                f"(ACC {res.acc:.0%})."))
@@ -378,4 +380,5 @@ def render() -> None:
     _results(result, p)
 
 
-__all__ = ["EXAMPLES", "LearnResult", "Playground", "render", "run_playground", "subspaces_report", "format_error", "verdict_messages"]
+__all__ = ["EXAMPLES", "LearnResult", "Playground", "format_error", "render", "run_playground", "subspaces_report",
+           "verdict_messages"]
