@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import pickle
+import struct
 import tempfile
 import zipfile
 from dataclasses import dataclass, field
@@ -80,7 +81,8 @@ def load_checkpoint(path: str | os.PathLike, expected_kind: str | None = None) -
     except pickle.UnpicklingError as exc:
         raise CheckpointError(f"{path.name!r} was refused by the safe loader (it holds objects other "
                               f"than weights and plain values): {exc}") from exc
-    except (RuntimeError, EOFError, OSError, zipfile.BadZipFile, ValueError, KeyError, TypeError) as exc:
+    except (RuntimeError, EOFError, OSError, zipfile.BadZipFile, ValueError, KeyError, TypeError,
+            struct.error) as exc:
         raise CheckpointError(f"{path.name!r} is not a readable SSCN checkpoint (corrupt, truncated, "
                               f"or not written by sscn_core): {exc}") from exc
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
