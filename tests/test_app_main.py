@@ -3,8 +3,10 @@ from __future__ import annotations
 
 import io
 import json
+import struct
 import threading
 import time
+import zlib
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -211,6 +213,26 @@ def digit_png(index: int) -> tuple[bytes, int]:
     return buf.getvalue(), int(ds.y[index])
 
 
+def sixteen_bit_png() -> bytes:
+    """A 16-bit grayscale PNG (an odd mode): a dark bar on a light background."""
+    pixels = np.full((40, 40), 60000, dtype=np.uint16)
+    pixels[8:32, 18:22] = 1000
+    img = Image.fromarray(pixels)
+    assert img.mode == "I;16"
+    buf = io.BytesIO()
+    img.save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def huge_png_header() -> bytes:
+    """A PNG whose header claims 50000×50000 pixels (a decompression bomb), without the pixels."""
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+
+    ihdr = struct.pack(">IIBBBBB", 50000, 50000, 8, 0, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IEND", b"")
+
+
 def test_classify_images_with_a_small_mnist_model(at: AppTest) -> None:
     at.slider(key="cfg.n_samples").set_value(300)
     at.number_input(key="cfg.batch_size").set_value(100)
@@ -223,15 +245,18 @@ def test_classify_images_with_a_small_mnist_model(at: AppTest) -> None:
     open_tab(at, "Classify")
     png, _ = digit_png(0)
     at.file_uploader(key="cls.files").set_value([("digit.png", png, "image/png"),
+                                                 ("digit16.png", sixteen_bit_png(), "image/png"),
                                                  ("broken.png", b"\x89PNG not an image", "image/png"),
-                                                 ("empty.png", b"", "image/png")])
+                                                 ("empty.png", b"", "image/png"),
+                                                 ("huge.png", huge_png_header(), "image/png")])
     at.run()
     assert not at.exception, at.exception
     verdicts = [m.value for m in at.markdown if m.value.startswith("**Cluster")]
-    assert len(verdicts) == 1 and "most training points of this cluster are" in verdicts[0]
+    assert len(verdicts) == 2 and all("most training points of this cluster are" in v for v in verdicts)
     errors = [e.value for e in at.error]
     assert any(e.startswith("**broken.png**") for e in errors)
     assert any(e.startswith("**empty.png**") for e in errors)
+    assert any(e.startswith("**huge.png**") and "50000×50000" in e for e in errors)
     charts = [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
     proba = [c for c in charts if c["data"][0].get("type") == "bar"]
     assert proba and plotly_array(proba[0]["data"][0]["y"]).sum() == pytest.approx(1.0, abs=1e-3)
