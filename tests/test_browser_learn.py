@@ -74,6 +74,11 @@ def shoot(page, name: str) -> None:  # noqa: ANN001 - playwright Page
     page.set_viewport_size({"width": 1280, "height": 800})
 
 
+def sidebar_numbers(page) -> list[str]:  # noqa: ANN001 - playwright Page
+    """The values of the sidebar's number inputs (the training settings)."""
+    return page.locator("[data-testid='stSidebar'] input[type='number']").evaluate_all("els => els.map(e => e.value)")
+
+
 def metric(page, label: str) -> str:  # noqa: ANN001 - playwright Page
     """The value shown by the st.metric whose label is ``label``."""
     box = page.locator("[data-testid='stMetric']").filter(
@@ -97,6 +102,7 @@ def test_learn_independent_then_lines_in_a_plane(server: str) -> None:
             page.goto(server)
             expect(page.get_by_role("heading", name="SSCN Explorer")).to_be_visible(timeout=60_000)
             expect(page.locator("[data-testid='stApp'][data-test-connection-state='CONNECTED']")).to_have_count(1)
+            settings = sidebar_numbers(page)
             page.get_by_role("tab", name="Learn").click()
             expect(page.get_by_text("Verdict: independent.")).to_be_visible(timeout=30_000)
 
@@ -124,5 +130,6 @@ def test_learn_independent_then_lines_in_a_plane(server: str) -> None:
             page.get_by_role("heading", name="Theorem 1 live").scroll_into_view_if_needed()
             page.wait_for_timeout(1000)
             shoot(page, "learn-dependent")
+            assert sidebar_numbers(page) == settings and settings    # the playground leaves the sidebar alone
         finally:
             browser.close()
