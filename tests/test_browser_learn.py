@@ -102,6 +102,8 @@ def test_learn_independent_then_lines_in_a_plane(server: str) -> None:
             page.goto(server)
             expect(page.get_by_role("heading", name="SSCN Explorer")).to_be_visible(timeout=60_000)
             expect(page.locator("[data-testid='stApp'][data-test-connection-state='CONNECTED']")).to_have_count(1)
+            expect(page.locator("[data-testid='stSidebar'] input[type='number']").first).to_be_visible(timeout=30_000)
+            page.wait_for_timeout(1000)
             settings = sidebar_numbers(page)
             page.get_by_role("tab", name="Learn").click()
             expect(page.get_by_text("Verdict: independent.")).to_be_visible(timeout=30_000)
