@@ -28,6 +28,7 @@ import warnings
 from typing import Any
 
 import numpy as np
+import psutil
 import torch
 from scipy import sparse
 
@@ -272,6 +273,7 @@ def affinity_from_coefficients(C: Any, n_clusters: int, subspace_dim: int, rho: 
     n = t.shape[0]
     k, d, rho, alpha = _check_common(n, n_clusters, subspace_dim, rho, alpha)
     seed = _check_seed(seed)
+    _check_memory(n)
     clock = _Clock(timings)
     thresholded = threshold_columns(t, rho)
     clock.lap("threshold")
@@ -298,6 +300,16 @@ class _Clock:
         if self.sink is not None:
             self.sink[name] = now - self.last
         self.last = now
+
+
+def _check_memory(n: int) -> None:
+    """Refuse early when the dense N × N float32 affinity cannot fit in the memory now available."""
+    need = 4 * n * n * 1.25                                             # L plus working blocks
+    available = psutil.virtual_memory().available
+    if need > available:
+        raise PostprocessError(f"the dense {n} × {n} affinity needs about {need / 2**30:.1f} GiB but only "
+                               f"{available / 2**30:.1f} GiB of memory is available; post-process a random "
+                               f"subset of the points (e.g. SSCN(pseudo_sample_size=...)) instead")
 
 
 def _check_seed(seed: Any) -> int:

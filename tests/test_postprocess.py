@@ -230,3 +230,11 @@ def test_chebyshev_subspace_iteration_finds_a_multiple_top_eigenvalue() -> None:
     np.testing.assert_allclose(theta.numpy(), np.ones(k), atol=1e-5)
     overlap = np.linalg.svd(basis[:, :k].T @ vectors.numpy(), compute_uv=False)
     assert overlap.min() > 1 - 1e-6  # the whole 4-dimensional eigenspace, not one vector of it
+
+
+def test_refuses_an_affinity_that_cannot_fit_in_memory(monkeypatch: pytest.MonkeyPatch) -> None:
+    class Tiny:
+        available = 1000  # bytes
+    monkeypatch.setattr(postprocess.psutil, "virtual_memory", lambda: Tiny())
+    with pytest.raises(PostprocessError, match="subset"):
+        spectral_pseudo_labels(np.eye(100), 2, 1)
