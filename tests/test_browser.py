@@ -5,13 +5,8 @@ Screenshots go to tests/artifacts/ (git-ignored), with the server log and timing
 from __future__ import annotations
 
 import json
-import os
 import re
-import socket
-import subprocess
-import sys
 import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,55 +14,15 @@ import numpy as np
 import pytest
 from PIL import Image
 
-ROOT = Path(__file__).resolve().parents[1]
-ARTIFACTS = ROOT / "tests" / "artifacts"
-CHROMIUM = Path("/usr/bin/chromium")
+from tests.browser_support import ARTIFACTS, CHROMIUM, browser_marks, shoot, streamlit_server
 
-pytestmark = [pytest.mark.browser, pytest.mark.slow,
-              pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian chromium (/usr/bin/chromium) is not installed; "
-                                                                "CI installs it with apt-get install chromium")]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_healthy(port: int, proc: subprocess.Popen, timeout: float = 90.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"streamlit exited with code {proc.returncode}; see {ARTIFACTS / 'server.log'}")
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=2) as r:
-                if r.read().strip() == b"ok":
-                    return
-        except OSError:
-            time.sleep(0.5)
-    raise TimeoutError(f"the server did not answer on port {port} within {timeout} s")
+pytestmark = browser_marks
 
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[str]:
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    port = free_port()
-    log = open(ARTIFACTS / "server.log", "wb")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "app/main.py", "--server.headless", "true",
-         "--server.fileWatcherType", "none", "--browser.gatherUsageStats", "false", "--server.port", str(port)],
-        cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"})
-    try:
-        wait_healthy(port, proc)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=15)
-        log.close()
+    with streamlit_server("server.log") as url:
+        yield url
 
 
 def digit_png(path: Path, index: int = 0) -> int:
@@ -78,15 +33,6 @@ def digit_png(path: Path, index: int = 0) -> int:
     img = (255 - np.rint(ds.X[index].reshape(28, 28) * 255)).astype(np.uint8)
     Image.fromarray(img, mode="L").resize((112, 112), Image.Resampling.BILINEAR).save(path)
     return int(ds.y[index])
-
-
-def shoot(page, name: str) -> None:  # noqa: ANN001 - playwright Page
-    """The 1280×800 view as a user sees it, and the whole main column (which scrolls inside the page)."""
-    page.screenshot(path=ARTIFACTS / f"{name}.png")
-    page.set_viewport_size({"width": 1280, "height": 2200})
-    page.wait_for_timeout(1500)
-    page.screenshot(path=ARTIFACTS / f"{name}-full.png")
-    page.set_viewport_size({"width": 1280, "height": 800})
 
 
 def lasso_middle(page, chart) -> None:  # noqa: ANN001 - playwright Page and Locator

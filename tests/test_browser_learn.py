@@ -4,74 +4,26 @@ Screenshots go to tests/artifacts/ (git-ignored): learn-independent*.png and lea
 """
 from __future__ import annotations
 
-import os
 import re
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
-ARTIFACTS = ROOT / "tests" / "artifacts"
-CHROMIUM = Path("/usr/bin/chromium")
+from tests.browser_support import CHROMIUM, browser_marks, streamlit_server
+from tests.browser_support import shoot as shoot_views
 
-pytestmark = [pytest.mark.browser, pytest.mark.slow,
-              pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian chromium (/usr/bin/chromium) is not installed; "
-                                                                "CI installs it with apt-get install chromium")]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+pytestmark = browser_marks
 
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[str]:
-    """`streamlit run app/main.py` on a free port, stopped after the module's tests."""
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    port = free_port()
-    log = open(ARTIFACTS / "server-learn.log", "wb")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "app/main.py", "--server.headless", "true",
-         "--server.fileWatcherType", "none", "--browser.gatherUsageStats", "false", "--server.port", str(port)],
-        cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"})
-    try:
-        deadline = time.monotonic() + 90
-        while True:
-            if proc.poll() is not None:
-                raise RuntimeError(f"streamlit exited with code {proc.returncode}; see {ARTIFACTS / 'server-learn.log'}")
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=2) as r:
-                    if r.read().strip() == b"ok":
-                        break
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise TimeoutError(f"the server did not answer on port {port} within 90 s") from None
-                time.sleep(0.5)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=15)
-        log.close()
+    with streamlit_server("server-learn.log") as url:
+        yield url
 
 
 def shoot(page, name: str) -> None:  # noqa: ANN001 - playwright Page
-    """The 1280×800 view, and the whole main column (it scrolls inside the page, so enlarge the viewport)."""
-    page.screenshot(path=ARTIFACTS / f"{name}.png")
-    page.set_viewport_size({"width": 1280, "height": 3000})
-    page.wait_for_timeout(1500)
-    page.screenshot(path=ARTIFACTS / f"{name}-full.png")
-    page.set_viewport_size({"width": 1280, "height": 800})
+    """Screenshots with a taller full view (the Learn tab is long)."""
+    shoot_views(page, name, full_height=3000)
 
 
 def sidebar_numbers(page) -> list[str]:  # noqa: ANN001 - playwright Page
