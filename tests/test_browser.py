@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tests.browser_support import ARTIFACTS, CHROMIUM, browser_marks, shoot, streamlit_server
+from browser_support import ARTIFACTS, CHROMIUM, browser_marks, shoot, streamlit_server
 
 pytestmark = browser_marks
 

@@ -9,8 +9,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.browser_support import CHROMIUM, browser_marks, streamlit_server
-from tests.browser_support import shoot as shoot_views
+from browser_support import CHROMIUM, browser_marks, streamlit_server
+from browser_support import shoot as shoot_views
 
 pytestmark = browser_marks
 
