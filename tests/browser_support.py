@@ -74,3 +74,19 @@ def shoot(page, name: str, full_height: int = 2200) -> None:  # noqa: ANN001 - p
     page.wait_for_timeout(1500)
     page.screenshot(path=ARTIFACTS / f"{name}-full.png")
     page.set_viewport_size({"width": 1280, "height": 800})
+
+
+@contextlib.contextmanager
+def app_page(playwright, url: str) -> Iterator:  # noqa: ANN001 - playwright objects
+    """Debian's headless Chromium on the app at ``url``, once the page is drawn and connected."""
+    from playwright.sync_api import expect
+
+    browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+    try:
+        page = browser.new_page(viewport={"width": 1280, "height": 800})
+        page.goto(url)
+        expect(page.get_by_role("heading", name="SSCN Explorer")).to_be_visible(timeout=60_000)
+        expect(page.locator("[data-testid='stApp'][data-test-connection-state='CONNECTED']")).to_have_count(1)
+        yield page
+    finally:
+        browser.close()

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from browser_support import ARTIFACTS, CHROMIUM, browser_marks, shoot, streamlit_server
+from browser_support import ARTIFACTS, app_page, browser_marks, shoot, streamlit_server
 
 pytestmark = browser_marks
 
@@ -63,13 +63,7 @@ def test_train_look_classify(server: str, tmp_path: Path) -> None:
     broken = tmp_path / "broken.png"
     broken.write_bytes(b"this is not an image")
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM),
-                                    args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"])
-        try:
-            page = browser.new_page(viewport={"width": 1280, "height": 800})
-            page.goto(server)
-            expect(page.get_by_role("heading", name="SSCN Explorer")).to_be_visible(timeout=60_000)
-            expect(page.locator("[data-testid='stApp'][data-test-connection-state='CONNECTED']")).to_have_count(1)
+        with app_page(p, server) as page:
             # A small run: the bundled MNIST (2,000 digits), 2 epochs of self-expression, 1 of the classifier.
             set_number(page, "Epochs", "2")
             page.get_by_text("More settings").click()
@@ -131,8 +125,6 @@ def test_train_look_classify(server: str, tmp_path: Path) -> None:
             prediction = verdict.inner_text()
             page.wait_for_timeout(1000)
             shoot(page, "07-classify")
-        finally:
-            browser.close()
     (ARTIFACTS / "timings.json").write_text(json.dumps({**timings, "prediction": prediction, "true_label": label},
                                                        indent=2))
     assert "Cluster" in prediction

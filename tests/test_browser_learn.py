@@ -9,7 +9,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from browser_support import CHROMIUM, browser_marks, streamlit_server
+from browser_support import app_page, browser_marks, streamlit_server
 from browser_support import shoot as shoot_views
 
 pytestmark = browser_marks
@@ -47,13 +47,7 @@ def test_learn_independent_then_lines_in_a_plane(server: str) -> None:
     from playwright.sync_api import expect, sync_playwright
 
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM),
-                                    args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"])
-        try:
-            page = browser.new_page(viewport={"width": 1280, "height": 800})
-            page.goto(server)
-            expect(page.get_by_role("heading", name="SSCN Explorer")).to_be_visible(timeout=60_000)
-            expect(page.locator("[data-testid='stApp'][data-test-connection-state='CONNECTED']")).to_have_count(1)
+        with app_page(p, server) as page:
             expect(page.locator("[data-testid='stSidebar'] input[type='number']").first).to_be_visible(timeout=30_000)
             page.wait_for_timeout(1000)
             settings = sidebar_numbers(page)
@@ -85,5 +79,3 @@ def test_learn_independent_then_lines_in_a_plane(server: str) -> None:
             page.wait_for_timeout(1000)
             shoot(page, "learn-dependent")
             assert sidebar_numbers(page) == settings and settings    # the playground leaves the sidebar alone
-        finally:
-            browser.close()
