@@ -24,7 +24,7 @@ TERM_COLOURS = {"total": "#000000", "q_norm": "#0072B2", "self_expression": "#D5
 TERM_LABELS = {"total": "total", "q_norm": "½‖Q‖²", "self_expression": "½‖Z − QZ‖²",
                "reconstruction": "½‖X − dec(QZ)‖²", "classifier": "classifier loss"}
 PHASE_NAMES = {"pretrain": "pre-training", "self_expression": "self-expression",
-               "pseudo_labels": "pseudo-labels", "classifier": "classifier"}
+               "pseudo_labels": "pseudo-labels", "classifier": "classifier", "self_training": "self-training"}
 FONT = dict(size=14)
 
 

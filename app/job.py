@@ -28,7 +28,8 @@ from .analysis import Analysis, Probe, analyse
 # "paused", "stopping", and the final ones "finished", "stopped", "failed".
 FINAL_STATES = ("finished", "stopped", "failed")
 PHASE_LABELS = {"features": "features (front-end)", "pretrain": "pre-training", "self_expression": "self-expression",
-                "pseudo_labels": "pseudo-labels", "classifier": "classifier", "analysis": "final analysis"}
+                "pseudo_labels": "pseudo-labels", "classifier": "classifier", "self_training": "self-training",
+                "analysis": "final analysis"}
 _ids = itertools.count(1)
 
 Analyser = Callable[..., Analysis]
@@ -87,14 +88,6 @@ class Snapshot:
         return max(0.0, self.phase_elapsed / self.step * (self.total_steps - self.step))
 
 
-def planned_phases(model: SSCN) -> tuple[str, ...]:
-    """The phases ``model.fit`` will go through, from its parameters."""
-    features = getattr(model, "frontend", "pixels") != "pixels"
-    pretrain = model.autoencoder is not None and model.pretrained is None and model.pretrain_epochs > 0
-    return (("features",) if features else ()) + (("pretrain",) if pretrain else ()) + \
-        ("self_expression", "pseudo_labels", "classifier")
-
-
 def warm_up_torch() -> float:
     """Pay torch's one-time start-up cost (kernel and allocator set-up, ~1 s) with a tiny fit; returns seconds.
 
@@ -136,7 +129,7 @@ class Job:
         self._thread: threading.Thread | None = None
         self._state = "ready"
         self._phase: str | None = None
-        self._phases = planned_phases(model)
+        self._phases = model.planned_phases()
         self._step = 0
         self._total = 0
         self._phase_started = 0.0

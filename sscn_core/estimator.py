@@ -22,8 +22,8 @@ from .metrics import PeakMemory
 from .models import (ConvAutoEncoder, IdentityAutoEncoder, MLPAutoEncoder, SSCNNetwork, build_autoencoder,
                      reset_parameters)
 from .postprocess import spectral_pseudo_labels
-from .trainer import (TrainingEvent, TrainingStopped, embed_all, pretrain_autoencoder, train_classifier,
-                      train_self_expression)
+from .trainer import (TrainingEvent, TrainingStopped, closed_form_h_init, embed_all, pretrain_autoencoder, self_train,
+                      train_classifier, train_classifier_triplet, train_self_expression)
 
 ASSETS_DIR = Path(os.environ.get("SSCN_ASSETS_DIR", Path(__file__).resolve().parent.parent / "assets"))
 PRETRAINED = {"mnist": "mnist_conv_ae.pt", "fashion-mnist": "fashion_mnist_conv_ae.pt"}
@@ -40,11 +40,21 @@ PRESETS: dict[str, dict[str, Any]] = {
     "paper": dict(autoencoder="conv", lambda1=0.5, lambda2=2.0, reduction="sum", batch_size=1000, epochs=30,
                   lr=1e-3, pretrain_epochs=100, pretrain_batch_size=None, pretrain_lr=1e-3, rho=0.1, alpha=8.0,
                   pseudo_sample_size=None, classifier_epochs=30, classifier_lr=0.1, classifier_batch_size=1000,
-                  classifier_iters=10),
+                  classifier_iters=10, h_init="random", classifier_temperature=None, classifier_loss="cross_entropy",
+                  self_training_rounds=0),
 }
-# Beyond the paper: the same training on wavelet scattering features (PCA-500, unit rows) with the
-# linear model (Z = features), where Theorem 1 makes SSCN learn EDSC's self-expression.
-PRESETS["scattering"] = dict(PRESETS["paper"], autoencoder=None, frontend="scattering", frontend_dim=500)
+# Beyond the paper (docs in README "Beyond the paper"): h starts at Theorem 1's optimum, the
+# pseudo-labels come from a uniform sample of 4,000 points (memory flat in N) and the classifier
+# reads unit rows of H with temperature 20.
+_BEYOND = dict(h_init="closed_form", classifier_temperature=20.0, pseudo_sample_size=4000)
+PRESETS["conv-plus"] = dict(PRESETS["paper"], **_BEYOND)
+# The same on wavelet scattering features (PCA-500, unit rows) with the linear model (Z = features),
+# where Theorem 1 makes SSCN learn EDSC's self-expression.
+PRESETS["scattering"] = dict(PRESETS["paper"], **_BEYOND, autoencoder=None, frontend="scattering", frontend_dim=500)
+# No spectral clustering at all: the classifier learns from Q's neighbours (triplet loss).
+PRESETS["scattering-triplet"] = dict(PRESETS["scattering"], classifier_loss="triplet")
+CLASSIFIER_LOSSES = ("cross_entropy", "triplet")
+H_INITS = ("random", "closed_form")
 
 
 class SSCN(ClusterMixin, BaseEstimator):
@@ -75,6 +85,20 @@ class SSCN(ClusterMixin, BaseEstimator):
     pseudo_sample_size: None to post-process Q over all N points; an int m to post-process a uniform
         sample of m points (memory flat in N) and train the classifier on that sample.
     classifier_epochs, classifier_lr, classifier_batch_size, classifier_iters: Cayley-Adam on R.
+
+    Beyond the paper (the defaults keep the paper's method):
+
+    h_init: "random" (Xavier, the paper) or "closed_form" (Theorem 1's optimum for the starting
+        encoder, from the d_Z × d_Z second moment of Z; see ``trainer.closed_form_h_init``).
+    classifier_temperature: None (the paper's logits) or τ > 0: the classifier reads unit rows of H
+        and multiplies its logits by τ.
+    classifier_loss: "cross_entropy" (on spectral pseudo-labels, the paper) or "triplet" (the
+        paper's future work: positives are each point's largest |Q_ij| in its batch, with a balance
+        term; no pseudo-labels and no spectral clustering; ``pseudo_labels_`` stays None).
+    triplet_neighbors, triplet_margin, triplet_balance: the triplet loss's k, margin and balance weight.
+    self_training_rounds: rounds of end-to-end self-training after the classifier (0 = none): the
+        classifier's assignments with probability ≥ ``self_training_confidence`` train encoder, h
+        and R jointly on Definition 3 + ``lambda3`` · cross-entropy, ``self_training_epochs`` per round.
     device: "auto" (CUDA when present, else CPU), "cpu" or "cuda[:i]".
     seed: seeds initialisation, batch order, sampling and spectral clustering.
     """
@@ -86,6 +110,10 @@ class SSCN(ClusterMixin, BaseEstimator):
                  pretrain_batch_size: int | None = None, pretrain_lr: float = 1e-3, rho: float = 0.1,
                  alpha: float = 8.0, pseudo_sample_size: int | None = None, classifier_epochs: int = 30,
                  classifier_lr: float = 0.1, classifier_batch_size: int = 1000, classifier_iters: int = 10,
+                 h_init: str = "random", classifier_temperature: float | None = None,
+                 classifier_loss: str = "cross_entropy", triplet_neighbors: int = 10, triplet_margin: float = 0.5,
+                 triplet_balance: float = 1.0, self_training_rounds: int = 0, self_training_epochs: int = 5,
+                 self_training_confidence: float = 0.9, lambda3: float = 1.0,
                  device: str = "auto", seed: int = 0) -> None:
         self.n_clusters = n_clusters
         self.subspace_dim = subspace_dim
@@ -111,6 +139,16 @@ class SSCN(ClusterMixin, BaseEstimator):
         self.classifier_lr = classifier_lr
         self.classifier_batch_size = classifier_batch_size
         self.classifier_iters = classifier_iters
+        self.h_init = h_init
+        self.classifier_temperature = classifier_temperature
+        self.classifier_loss = classifier_loss
+        self.triplet_neighbors = triplet_neighbors
+        self.triplet_margin = triplet_margin
+        self.triplet_balance = triplet_balance
+        self.self_training_rounds = self_training_rounds
+        self.self_training_epochs = self_training_epochs
+        self.self_training_confidence = self_training_confidence
+        self.lambda3 = lambda3
         self.device = device
         self.seed = seed
 
@@ -162,6 +200,21 @@ class SSCN(ClusterMixin, BaseEstimator):
         check(self.pseudo_sample_size is None or (is_int(self.pseudo_sample_size) and self.pseudo_sample_size >= 2 * self.n_clusters),
               f"pseudo_sample_size must be None or an integer ≥ 2·n_clusters, got {self.pseudo_sample_size!r}")
         check(is_int(self.seed) and self.seed >= 0, f"seed must be an integer ≥ 0, got {self.seed!r}")
+        check(self.h_init in H_INITS, f"h_init must be one of {H_INITS}, got {self.h_init!r}")
+        check(self.classifier_temperature is None or (is_num(self.classifier_temperature) and self.classifier_temperature > 0),
+              f"classifier_temperature must be None or a finite number > 0, got {self.classifier_temperature!r}")
+        check(self.classifier_loss in CLASSIFIER_LOSSES,
+              f"classifier_loss must be one of {CLASSIFIER_LOSSES}, got {self.classifier_loss!r}")
+        check(is_int(self.triplet_neighbors) and self.triplet_neighbors >= 1,
+              f"triplet_neighbors must be an integer ≥ 1, got {self.triplet_neighbors!r}")
+        for name in ("triplet_margin", "triplet_balance", "lambda3"):
+            v = getattr(self, name)
+            check(is_num(v) and v >= 0, f"{name} must be a finite number ≥ 0, got {v!r}")
+        for name in ("self_training_rounds", "self_training_epochs"):
+            v = getattr(self, name)
+            check(is_int(v) and v >= 0, f"{name} must be an integer ≥ 0, got {v!r}")
+        check(is_num(self.self_training_confidence) and 0 <= self.self_training_confidence < 1,
+              f"self_training_confidence must be in [0, 1), got {self.self_training_confidence!r}")
         check(self.pretrained is None or self.autoencoder is not None,
               "pretrained weights need an auto-encoder; set autoencoder='conv' or 'mlp'")
         resolve_device(self.device)
@@ -217,7 +270,7 @@ class SSCN(ClusterMixin, BaseEstimator):
             ae = MLPAutoEncoder(dim, tuple(self.hidden_dims), self.latent_dim)
         else:
             ae = IdentityAutoEncoder(dim)
-        net = SSCNNetwork(frontend, ae, self.n_clusters, self.subspace_dim)
+        net = SSCNNetwork(frontend, ae, self.n_clusters, self.subspace_dim, self.classifier_temperature)
         reset_parameters(net.autoencoder, generator)
         net.h.reset(generator)
         return net
@@ -294,39 +347,69 @@ class SSCN(ClusterMixin, BaseEstimator):
                         self.net_.autoencoder, features, epochs=self.pretrain_epochs, batch_size=self.pretrain_batch_size,
                         lr=self.pretrain_lr, **common)
                 self.peak_memory_["pretrain"] = mem.peak_bytes
+            if self.h_init == "closed_form":
+                closed_form_h_init(self.net_, features, lam=self.lambda1 + self.lambda2, batch_size=self.batch_size,
+                                   device=device)
             with PeakMemory(device) as mem:
                 self.phase_times_["self_expression"] = train_self_expression(
                     self.net_, features, epochs=self.epochs, batch_size=self.batch_size, lr=self.lr, lambda1=self.lambda1,
                     lambda2=self.lambda2, reduction=self.reduction, **common)
             self.peak_memory_["self_expression"] = mem.peak_bytes
-            with PeakMemory(device) as mem:
-                h_train, labels = self._pseudo_labels(features, device, generator, report)
-            self.peak_memory_["pseudo_labels"] = mem.peak_bytes
-            with PeakMemory(device) as mem:
-                self.phase_times_["classifier"] = train_classifier(
-                    self.net_, h_train, torch.from_numpy(labels).long(), epochs=self.classifier_epochs,
-                    batch_size=self.classifier_batch_size, iters_per_batch=self.classifier_iters,
-                    lr=self.classifier_lr, **common)
+            classifier = dict(epochs=self.classifier_epochs, batch_size=self.classifier_batch_size,
+                              iters_per_batch=self.classifier_iters, lr=self.classifier_lr, **common)
+            if self.classifier_loss == "cross_entropy":
+                with PeakMemory(device) as mem:
+                    h_train, labels = self._pseudo_labels(features, device, generator, report)
+                self.peak_memory_["pseudo_labels"] = mem.peak_bytes
+                with PeakMemory(device) as mem:
+                    self.phase_times_["classifier"] = train_classifier(self.net_, h_train, torch.from_numpy(labels).long(),
+                                                                       **classifier)
+            else:
+                with PeakMemory(device) as mem:
+                    self.phase_times_["classifier"] = train_classifier_triplet(
+                        self.net_, self._classifier_sample(features, device, generator), neighbors=self.triplet_neighbors,
+                        margin=self.triplet_margin, balance=self.triplet_balance, **classifier)
             self.peak_memory_["classifier"] = mem.peak_bytes
-            self.labels_ = self._predict_tensor(x)
+            if self.self_training_rounds > 0:
+                with PeakMemory(device) as mem:
+                    self.phase_times_["self_training"] = self_train(
+                        self.net_, features, rounds=self.self_training_rounds, epochs=self.self_training_epochs,
+                        batch_size=self.batch_size, lr=self.lr, classifier_lr=self.classifier_lr, lambda1=self.lambda1,
+                        lambda2=self.lambda2, lambda3=self.lambda3, confidence=self.self_training_confidence,
+                        reduction=self.reduction, **common)
+                self.peak_memory_["self_training"] = mem.peak_bytes
+            # In-sample labels from the features computed once (a front-end may be costly).
+            self.labels_ = embed_all(self.net_, features, device, space="logits", raw=False).argmax(dim=1).numpy()
         except TrainingStopped:
             self.stopped_ = True
         return self
 
-    def _pseudo_labels(self, features: torch.Tensor, device: torch.device, generator: torch.Generator,
-                       report: Callable[[TrainingEvent], None]) -> tuple[torch.Tensor, np.ndarray]:
-        """Embed all points, post-process Q (of all points or a uniform sample) into pseudo-labels."""
-        start = time.perf_counter()
-        report(TrainingEvent("phase", "pseudo_labels", 0, 1))
-        h = embed_all(self.net_, features, device, raw=False)
-        n = h.shape[0]
+    def planned_phases(self) -> tuple[str, ...]:
+        """The phases ``fit`` goes through with the current parameters, in order."""
+        features = ("features",) if self.frontend != "pixels" else ()
+        pretrain = ("pretrain",) if self.autoencoder is not None and self.pretrained is None and self.pretrain_epochs > 0 else ()
+        pseudo = ("pseudo_labels",) if self.classifier_loss == "cross_entropy" else ()
+        selftrain = ("self_training",) if self.self_training_rounds > 0 else ()
+        return features + pretrain + ("self_expression",) + pseudo + ("classifier",) + selftrain
+
+    def _classifier_sample(self, features: torch.Tensor, device: torch.device, generator: torch.Generator) -> torch.Tensor:
+        """H of the points the classifier trains on: all N, or a uniform sample of ``pseudo_sample_size``."""
+        n = features.shape[0]
         if self.pseudo_sample_size is not None and n > self.pseudo_sample_size:
             idx = torch.randperm(n, generator=generator)[: self.pseudo_sample_size].sort().values
-            h = h[idx]
             self.pseudo_label_indices_ = idx.numpy()
+            features = features[idx]
+        return embed_all(self.net_, features, device, raw=False)
+
+    def _pseudo_labels(self, features: torch.Tensor, device: torch.device, generator: torch.Generator,
+                       report: Callable[[TrainingEvent], None]) -> tuple[torch.Tensor, np.ndarray]:
+        """Embed all points (or a uniform sample), post-process their Q into pseudo-labels."""
+        start = time.perf_counter()
+        report(TrainingEvent("phase", "pseudo_labels", 0, 1))
+        h = self._classifier_sample(features, device, generator)
         if self._stop_flag().is_set():
             raise TrainingStopped("pseudo_labels")
-        q = (h.double() @ h.double().T).numpy()
+        q = (h @ h.T).numpy()
         labels = spectral_pseudo_labels(q, self.n_clusters, self.subspace_dim, rho=self.rho, alpha=self.alpha,
                                         seed=int(self.seed))
         del q
@@ -406,7 +489,7 @@ class SSCN(ClusterMixin, BaseEstimator):
             model = cls(**params)
             model._validate_params()
             net = SSCNNetwork(build_frontend(ckpt.config["frontend"]), build_autoencoder(ckpt.config["autoencoder"]),
-                              model.n_clusters, model.subspace_dim)
+                              model.n_clusters, model.subspace_dim, model.classifier_temperature)
             net.load_state_dict({k[4:]: v for k, v in ckpt.state.items() if k.startswith("net.")})
             model.n_features_in_ = int(ckpt.config["n_features_in"])
         except (KeyError, TypeError, ValueError, RuntimeError) as exc:

@@ -184,12 +184,18 @@ class SubspaceClassifier(nn.Module):
     With P = H R (rows are samples), block k holds coordinates q·k … q·k + q − 1. The energy of a
     point outside block k is ‖P − P S_k S_kᵀ‖², the logits are minus these energies and a softmax
     turns them into probabilities. R starts at the identity and is trained with Cayley-Adam.
+
+    ``temperature`` None is the paper's classifier. A number τ (beyond the paper) first scales each
+    row of H to unit length and multiplies the logits by τ: the logits then depend on the direction
+    of a point only (energy shares in [0, 1]), so points with a small ‖h‖ are classified as
+    confidently as the others, and τ sets how sharp the softmax is.
     """
 
-    def __init__(self, n_clusters: int, subspace_dim: int) -> None:
+    def __init__(self, n_clusters: int, subspace_dim: int, temperature: float | None = None) -> None:
         super().__init__()
         self.n_clusters = int(n_clusters)
         self.subspace_dim = int(subspace_dim)
+        self.temperature = None if temperature is None else float(temperature)
         d = self.n_clusters * self.subspace_dim
         self.R = nn.Parameter(torch.eye(d))
 
@@ -203,9 +209,12 @@ class SubspaceClassifier(nn.Module):
         return (p * p).reshape(p.shape[0], self.n_clusters, self.subspace_dim).sum(dim=2)
 
     def forward(self, h: torch.Tensor) -> torch.Tensor:
-        """Logits (N, K) = − energy outside each block."""
+        """Logits (N, K) = − energy outside each block (unit rows and × τ with a temperature)."""
+        if self.temperature is not None:
+            h = h / torch.linalg.vector_norm(h, dim=1, keepdim=True).clamp_min(1e-12)
         inside = self.block_energies(h)
-        return inside - inside.sum(dim=1, keepdim=True)
+        logits = inside - inside.sum(dim=1, keepdim=True)
+        return logits if self.temperature is None else logits * self.temperature
 
 
 class SSCNNetwork(nn.Module):
@@ -215,12 +224,13 @@ class SSCNNetwork(nn.Module):
     the features once, and inference applies ``frontend`` first (see trainer.embed_all).
     """
 
-    def __init__(self, frontend: nn.Module, autoencoder: AutoEncoder, n_clusters: int, subspace_dim: int) -> None:
+    def __init__(self, frontend: nn.Module, autoencoder: AutoEncoder, n_clusters: int, subspace_dim: int,
+                 temperature: float | None = None) -> None:
         super().__init__()
         self.frontend = frontend
         self.autoencoder = autoencoder
         self.h = SelfExpression(autoencoder.latent_dim, n_clusters, subspace_dim)
-        self.classifier = SubspaceClassifier(n_clusters, subspace_dim)
+        self.classifier = SubspaceClassifier(n_clusters, subspace_dim, temperature)
 
     def embed(self, features: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Front-end features → (Z, H)."""

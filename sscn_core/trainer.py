@@ -1,8 +1,11 @@
 """The training phases of SSCN, free of any UI: they report through a callback and honour a stop flag.
 
-Phases, in order: ``features`` (a front-end such as scattering, when used), ``pretrain`` (auto-encoder reconstruction), ``self_expression`` (Definition 3 on
-mini-batches), ``pseudo_labels`` (spectral post-processing of Q) and ``classifier`` (R on the
-Stiefel manifold with Cayley-Adam, H frozen).
+Phases, in order: ``features`` (a front-end such as scattering, when used), ``pretrain``
+(auto-encoder reconstruction), ``self_expression`` (Definition 3 on mini-batches),
+``pseudo_labels`` (spectral post-processing of Q), ``classifier`` (R on the Stiefel manifold with
+Cayley-Adam, H frozen: cross-entropy on the pseudo-labels, or the Q-driven triplet loss with no
+pseudo-labels) and ``self_training`` (beyond the paper: the classifier's assignments feed back into
+encoder and h).
 """
 from __future__ import annotations
 
@@ -18,8 +21,8 @@ import torch.nn.functional as F
 from .models import AutoEncoder, SSCNNetwork
 from .stiefel import CayleyAdam
 
-PHASES = ("features", "pretrain", "self_expression", "pseudo_labels", "classifier")
-LOSS_TERMS = ("total", "q_norm", "self_expression", "reconstruction", "classifier")
+PHASES = ("features", "pretrain", "self_expression", "pseudo_labels", "classifier", "self_training")
+LOSS_TERMS = ("total", "q_norm", "self_expression", "reconstruction", "classifier", "balance")
 
 
 @dataclass
@@ -222,3 +225,140 @@ def embed_all(net: SSCNNetwork, x: torch.Tensor, device: torch.device, batch_siz
         out.append(part.float().cpu())
     net.train(was_training)
     return torch.cat(out) if out else torch.empty(0)
+
+
+# ---------------------------------------------------------------------------- beyond the paper
+@torch.no_grad()
+def closed_form_h_init(net: SSCNNetwork, features: torch.Tensor, *, lam: float, batch_size: int,
+                       device: torch.device, chunk: int = 2048) -> None:
+    """Start h at Theorem 1's optimum for the current encoder: W = diag(√(λ/(1+λs²))) Vᵀ.
+
+    s² and V are the eigenpairs of the mini-batch second moment (B/N)·ZᵀZ of Z = enc(features),
+    accumulated in chunks (memory d_Z², flat in N); the d_H largest directions are kept (the best
+    rank-d_H solution, see ``theory.theorem1_solution``) and rows beyond rank(Z) (eigenvalues under
+    1e-8 of the largest) stay zero. With
+    Z = X (no auto-encoder) this is the exact minimiser of the expected mini-batch loss up to
+    batch-to-batch fluctuation, so training only refines it; from Xavier's random start 30 epochs
+    land far from it (the paper's seed-to-seed spread).
+    """
+    n = features.shape[0]
+    d_z = net.h.latent_dim
+    second = torch.zeros(d_z, d_z, dtype=torch.float64, device=device)
+    was_training = net.training
+    net.eval()
+    for start in range(0, n, chunk):
+        z = net.autoencoder.encode(features[start:start + chunk].to(device)).double()
+        second += z.T @ z
+    net.train(was_training)
+    second *= min(batch_size, n) / n
+    values, vectors = torch.linalg.eigh(second)
+    values, vectors = values.flip(0), vectors.flip(1)
+    # Directions of (numerically) zero variance are not part of Theorem 1's solution: their weight
+    # would be √λ and would only amplify whatever a new point has outside the data's span.
+    rank = int((values > values[0].clamp_min(1e-300) * 1e-8).sum())
+    keep = min(net.h.embed_dim, rank)
+    values, vectors = values[:keep], vectors[:, :keep]
+    weight = torch.zeros(net.h.embed_dim, d_z, dtype=torch.float64, device=device)
+    weight[:keep] = torch.sqrt(lam / (1.0 + lam * values))[:, None] * vectors.T
+    net.h.linear.weight.copy_(weight.to(net.h.linear.weight.dtype))
+
+
+def triplet_terms(probs: torch.Tensor, positives: torch.Tensor, negatives: torch.Tensor, margin: float
+                  ) -> tuple[torch.Tensor, torch.Tensor]:
+    """Q-driven triplet loss on cluster probabilities, and the balance term.
+
+    ``probs`` (B, K); ``positives``/``negatives`` (B, k) indices into the batch. The triplet term is
+    mean max(0, margin + ‖p_i − p_pos‖² − ‖p_i − p_neg‖²); the balance term is −entropy of the
+    batch's mean probability (minimal when clusters are used equally), which keeps the trivial
+    all-in-one-cluster solution away.
+    """
+    d_pos = ((probs[:, None, :] - probs[positives]) ** 2).sum(dim=-1)
+    d_neg = ((probs[:, None, :] - probs[negatives]) ** 2).sum(dim=-1)
+    triplet = F.relu(margin + d_pos - d_neg).mean()
+    mean = probs.mean(dim=0)
+    balance = (mean * mean.clamp_min(1e-12).log()).sum()
+    return triplet, balance
+
+
+def q_neighbours(h: torch.Tensor, k: int, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per row of a batch: the k largest |Q_ij| (j ≠ i) of Q = H Hᵀ as positives, k uniform negatives."""
+    q = (h @ h.T).abs()
+    q.fill_diagonal_(-1.0)
+    k = min(k, h.shape[0] - 1)
+    positives = q.topk(k, dim=1).indices
+    negatives = torch.randint(0, h.shape[0], (h.shape[0], k), generator=generator).to(h.device)
+    return positives, negatives
+
+
+def train_classifier_triplet(net: SSCNNetwork, h: torch.Tensor, *, epochs: int, batch_size: int,
+                             iters_per_batch: int, lr: float, neighbors: int, margin: float, balance: float,
+                             device: torch.device, generator: torch.Generator, report: Reporter,
+                             stop_flag: threading.Event, history: list[dict[str, Any]]) -> float:
+    """Train R alone (H frozen) with the Q-driven triplet loss: no pseudo-labels, no spectral step.
+
+    In each batch, a point's ``neighbors`` largest |Q_ij| are its positives (they should share its
+    block), uniform batch members its negatives; loss = triplet + ``balance`` · (−entropy of the
+    mean assignment). This is the paper's proposed future work. Returns seconds.
+    """
+    n = h.shape[0]
+    total = epochs * steps_per_epoch(n, batch_size) * iters_per_batch
+    phase = Phase("classifier", total, report, stop_flag, history)
+    phase.begin()
+    opt = CayleyAdam([net.classifier.R], lr=lr)
+    for _ in range(epochs):
+        for idx in batches(n, batch_size, generator):
+            hb = h[idx].to(device, non_blocking=True)
+            positives, negatives = q_neighbours(hb, neighbors, generator)
+            for _ in range(iters_per_batch):
+                probs = torch.softmax(net.classifier(hb), dim=1)
+                triplet, spread = triplet_terms(probs, positives, negatives, margin)
+                loss = triplet + balance * spread
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+                phase.record({"total": loss.item(), "classifier": triplet.item(), "balance": spread.item()})
+    return phase.end()
+
+
+def self_train(net: SSCNNetwork, x: torch.Tensor, *, rounds: int, epochs: int, batch_size: int, lr: float,
+               classifier_lr: float, lambda1: float, lambda2: float, lambda3: float, confidence: float,
+               reduction: str, device: torch.device, generator: torch.Generator, report: Reporter,
+               stop_flag: threading.Event, history: list[dict[str, Any]]) -> float:
+    """End-to-end self-training: the classifier's confident assignments feed back into encoder and h.
+
+    Each round labels all points with the current classifier (kept when its probability is at least
+    ``confidence``), then trains auto-encoder and h (Adam, ``lr``) and R (Cayley-Adam,
+    ``classifier_lr``) jointly on Definition 3 plus ``lambda3`` · cross-entropy of the labelled
+    points of the batch (summed or averaged like the other terms, by ``reduction``) — the λ3·L_clf
+    term of the full SSCN objective. Returns seconds.
+    """
+    n = x.shape[0]
+    phase = Phase("self_training", rounds * epochs * steps_per_epoch(n, batch_size), report, stop_flag, history)
+    phase.begin()
+    opt = torch.optim.Adam(list(net.autoencoder.parameters()) + list(net.h.parameters()), lr=lr)
+    opt_r = CayleyAdam([net.classifier.R], lr=classifier_lr)
+    for _ in range(rounds):
+        probs = torch.softmax(embed_all(net, x, device, space="logits", raw=False).double(), dim=1)
+        top, targets = probs.max(dim=1)
+        keep = top >= confidence
+        net.train()
+        for _ in range(epochs):
+            for idx in batches(n, batch_size, generator):
+                xb = x[idx].to(device, non_blocking=True)
+                z, h = net.embed(xb)
+                terms = definition3_terms(h @ h.T, z, xb, net.autoencoder.decode, reduction)
+                mask = keep[idx].to(device)
+                ce = F.cross_entropy(net.classifier(h)[mask], targets[idx].to(device)[mask], reduction=reduction) \
+                    if bool(mask.any()) else h.sum() * 0.0
+                loss = terms["q_norm"] + lambda1 * terms["self_expression"] + lambda2 * terms["reconstruction"] \
+                    + lambda3 * ce
+                if not torch.isfinite(loss):
+                    raise FloatingPointError(f"the self-training loss became {loss.item()} at step {phase.step + 1}; "
+                                             f"lower lr (={lr}) or lambda3 (={lambda3})")
+                opt.zero_grad(set_to_none=True)
+                opt_r.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+                opt_r.step()
+                phase.record({"total": loss.item(), **{k: v.item() for k, v in terms.items()}, "classifier": ce.item()})
+    return phase.end()

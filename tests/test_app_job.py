@@ -7,7 +7,7 @@ from collections.abc import Callable
 import pytest
 
 from app.analysis import make_probe
-from app.job import Job, Snapshot, planned_phases
+from app.job import Job, Snapshot
 from sscn_core import SSCN, load_dataset
 
 
@@ -119,9 +119,11 @@ def test_a_failing_analysis_does_not_end_training() -> None:
 
 
 def test_planned_phases_follow_the_parameters() -> None:
-    assert planned_phases(SSCN(autoencoder="mlp", pretrain_epochs=5))[0] == "pretrain"
-    assert planned_phases(SSCN(pretrained="mnist"))[0] == "self_expression"
-    assert planned_phases(SSCN(autoencoder=None))[0] == "self_expression"
+    assert SSCN(autoencoder="mlp", pretrain_epochs=5).planned_phases()[0] == "pretrain"
+    assert SSCN(pretrained="mnist").planned_phases()[0] == "self_expression"
+    assert SSCN(autoencoder=None).planned_phases()[0] == "self_expression"
+    assert SSCN.from_preset("scattering-triplet").planned_phases() == ("features", "self_expression", "classifier")
+    assert SSCN(self_training_rounds=1).planned_phases()[-2:] == ("classifier", "self_training")
 
 
 def test_snapshot_progress_and_eta() -> None:

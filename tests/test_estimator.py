@@ -138,6 +138,10 @@ def test_sklearn_conventions() -> None:
     ({"batch_size": 1}, "batch_size"), ({"epochs": -1}, "epochs"), ({"lr": 0.0}, "lr"), ({"rho": 1.5}, "rho"),
     ({"alpha": 0}, "alpha"), ({"device": "tpu"}, "device"), ({"seed": -3}, "seed"),
     ({"pseudo_sample_size": 3}, "pseudo_sample_size"), ({"classifier_iters": 0}, "classifier_iters"),
+    ({"h_init": "zeros"}, "h_init"), ({"classifier_temperature": 0.0}, "classifier_temperature"),
+    ({"classifier_loss": "hinge"}, "classifier_loss"), ({"triplet_neighbors": 0}, "triplet_neighbors"),
+    ({"lambda3": -1.0}, "lambda3"), ({"self_training_rounds": -1}, "self_training_rounds"),
+    ({"self_training_confidence": 1.0}, "self_training_confidence"),
 ])
 def test_bad_hyper_parameters_are_refused(params: dict, message: str) -> None:
     X = np.random.default_rng(0).random((40, 10), dtype=np.float32)
