@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import threading
 import time
@@ -12,6 +13,7 @@ from typing import Any
 
 import torch
 
+from . import distributed
 from .checkpoint import CheckpointError
 from .data import DataError, Dataset, load_dataset
 from .device import resolve_device
@@ -67,13 +69,14 @@ def _held_out(name: str) -> Dataset | None:
     try:
         return load_dataset(ds_name, **kwargs)
     except DataError as exc:
-        print(f"note: no held-out set ({exc})", file=sys.stderr)
+        if distributed.rank() == 0:
+            print(f"note: no held-out set ({exc})", file=sys.stderr)
         return None
 
 
 def _timed_eval(model: SSCN, data: Dataset) -> dict[str, Any]:
     start = time.perf_counter()
-    pred = model.predict(data.X)
+    pred = distributed.predict_sharded(model, data.X)  # model.predict(data.X) in a single process
     seconds = time.perf_counter() - start
     out: dict[str, Any] = {"dataset": data.name, "n": len(data), "seconds": round(seconds, 3),
                            "images_per_second": round(len(data) / max(seconds, 1e-9))}
@@ -83,6 +86,21 @@ def _timed_eval(model: SSCN, data: Dataset) -> dict[str, Any]:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
+    """Train and report; under torchrun (WORLD_SIZE > 1) as one of several processes, see distributed.py."""
+    started = False
+    if int(os.environ.get("WORLD_SIZE") or 1) > 1 and not distributed.is_distributed():
+        distributed.init_process_group("gloo" if resolve_device(args.device).type == "cpu" else "auto")
+        started = True
+    try:
+        return _train(args)
+    finally:
+        if started:
+            distributed.destroy_process_group()
+
+
+def _train(args: argparse.Namespace) -> int:
+    # Every process trains the same model; only rank 0 shows progress, prints and writes files.
+    main_process = distributed.rank() == 0
     data = load_dataset(args.dataset, n_samples=args.n_samples, seed=args.seed)
     overrides: dict[str, Any] = {"seed": args.seed, "device": args.device}
     for key in ("n_clusters", "subspace_dim", "epochs", "batch_size", "lr", "classifier_epochs",
@@ -98,7 +116,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         pretrained = args.dataset
     overrides["pretrained"] = None if pretrained in ("none", None) else pretrained
     model = SSCN.from_preset(args.preset, **overrides)
-    bar = ProgressBar(enabled=not args.quiet)
+    bar = ProgressBar(enabled=not args.quiet and main_process)
     start = time.perf_counter()
     model.fit(data.X, callback=bar)
     bar.close()
@@ -111,6 +129,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         "fit_seconds": round(fit_seconds, 2),
         "peak_memory_bytes": model.peak_memory_,
     }
+    if distributed.is_distributed():
+        report["processes"] = distributed.world_size()
     if data.y is not None and model.labels_ is not None:
         report["in_sample"] = {k: round(v, 4) for k, v in evaluate(data.y, model.labels_).items()}
         if model.pseudo_labels_ is not None:
@@ -120,6 +140,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     if held is not None:
         report["out_of_sample"] = _timed_eval(model, held)
     report["total_seconds"] = round(time.perf_counter() - start, 2)
+    if not main_process:
+        return 0
     if args.out:
         report["saved"] = str(model.save(args.out))
     if args.json:
