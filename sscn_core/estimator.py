@@ -43,16 +43,15 @@ PRESETS: dict[str, dict[str, Any]] = {
                   classifier_iters=10, h_init="random", classifier_temperature=None, classifier_loss="cross_entropy",
                   self_training_rounds=0),
 }
-# Beyond the paper (docs in README "Beyond the paper"): h starts at Theorem 1's optimum, the
-# pseudo-labels come from a uniform sample of 4,000 points (memory flat in N) and the classifier
-# reads unit rows of H with temperature 20.
-_BEYOND = dict(h_init="closed_form", classifier_temperature=20.0, pseudo_sample_size=4000)
-PRESETS["conv-plus"] = dict(PRESETS["paper"], **_BEYOND)
+# Beyond the paper (README "Beyond the paper"): the pseudo-labels come from a uniform sample of
+# 4,000 points (memory flat in N) and the classifier reads unit rows of H with temperature 20.
+PRESETS["conv-plus"] = dict(PRESETS["paper"], classifier_temperature=20.0, pseudo_sample_size=4000)
 # The same on wavelet scattering features (PCA-500, unit rows) with the linear model (Z = features),
-# where Theorem 1 makes SSCN learn EDSC's self-expression.
-PRESETS["scattering"] = dict(PRESETS["paper"], **_BEYOND, autoencoder=None, frontend="scattering", frontend_dim=500)
+# where h starts at Theorem 1's optimum (EDSC's self-expression, best rank d_H) and training refines it.
+PRESETS["scattering"] = dict(PRESETS["conv-plus"], h_init="closed_form", autoencoder=None, frontend="scattering",
+                             frontend_dim=500)
 # No spectral clustering at all: the classifier learns from Q's neighbours (triplet loss).
-PRESETS["scattering-triplet"] = dict(PRESETS["scattering"], classifier_loss="triplet")
+PRESETS["scattering-triplet"] = dict(PRESETS["scattering"], classifier_loss="triplet", pseudo_sample_size=None)
 CLASSIFIER_LOSSES = ("cross_entropy", "triplet")
 H_INITS = ("random", "closed_form")
 

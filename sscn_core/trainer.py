@@ -9,6 +9,7 @@ encoder and h).
 """
 from __future__ import annotations
 
+import math
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -18,6 +19,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
+from . import distributed
 from .models import AutoEncoder, SSCNNetwork
 from .stiefel import CayleyAdam
 
@@ -159,18 +161,25 @@ def train_self_expression(net: SSCNNetwork, x: torch.Tensor, *, epochs: int, bat
     params = list(net.autoencoder.parameters()) + list(net.h.parameters())
     opt = torch.optim.Adam(params, lr=lr)
     net.train()
+    # Under torch.distributed each process computes a row block of every batch (see distributed.py).
+    sharded = distributed.ShardedSelfExpression(net, reduction) if distributed.is_distributed() else None
     for _ in range(epochs):
         for idx in batches(n, batch_size, generator):
-            terms = self_expression_terms(net, x[idx].to(device, non_blocking=True), reduction)
+            if sharded is None:
+                terms = self_expression_terms(net, x[idx].to(device, non_blocking=True), reduction)
+            else:
+                terms = sharded.terms(x, idx)
             loss = terms["q_norm"] + lambda1 * terms["self_expression"] + lambda2 * terms["reconstruction"]
-            if not torch.isfinite(loss):
+            values = {"total": loss.item(), **{k: v.item() for k, v in terms.items()}} if sharded is None \
+                else sharded.batch_values(loss, terms)
+            if not math.isfinite(values["total"]):
                 raise FloatingPointError(
-                    f"the self-expression loss became {loss.item()} at step {phase.step + 1}; "
+                    f"the self-expression loss became {values['total']} at step {phase.step + 1}; "
                     f"lower the learning rate (lr={lr}) or the λ's, or check the input for NaN/inf")
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
-            phase.record({"total": loss.item(), **{k: v.item() for k, v in terms.items()}})
+            phase.record(values)
     return phase.end()
 
 
@@ -304,6 +313,12 @@ def train_classifier_triplet(net: SSCNNetwork, h: torch.Tensor, *, epochs: int, 
     total = epochs * steps_per_epoch(n, batch_size) * iters_per_batch
     phase = Phase("classifier", total, report, stop_flag, history)
     phase.begin()
+    # Start from a random rotation: at the identity, H's leading directions (most of every point's
+    # energy) all sit in block 0 and the triplet loss has to pull them apart first.
+    with torch.no_grad():
+        d = net.classifier.R.shape[0]
+        rotation, _ = torch.linalg.qr(torch.randn(d, d, generator=generator, dtype=torch.float64))
+        net.classifier.R.copy_(rotation.to(net.classifier.R))
     opt = CayleyAdam([net.classifier.R], lr=lr)
     for _ in range(epochs):
         for idx in batches(n, batch_size, generator):
