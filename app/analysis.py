@@ -63,6 +63,8 @@ class Analysis:
     largest class probability) and ``energy`` (share of ‖RH‖² per block) for ``embed_rows``.
     ``train_pred``: clusters of all training points. Metrics are dicts {"acc","ari","nmi"} or None.
     ``classifier_trained``: False while R is still the identity (predictions are provisional).
+    ``pseudo_note``: why ``metrics_pseudo`` is None although the data has labels (the triplet
+    classifier uses no pseudo-labels), else None.
     """
 
     phase: str
@@ -88,6 +90,7 @@ class Analysis:
     metrics_pseudo: dict[str, float] | None
     confusion: Confusion | None
     seconds: float
+    pseudo_note: str | None = None
 
 
 def display_order(primary: np.ndarray, secondary: np.ndarray) -> np.ndarray:
@@ -123,6 +126,16 @@ def _pseudo_metrics(model: SSCN, y: np.ndarray | None) -> dict[str, float] | Non
     return evaluate(truth, labels) if truth.shape == labels.shape else None
 
 
+NO_PSEUDO_LABELS = "No pseudo-labels: the triplet classifier needs none (it learns from Q's neighbours)."
+
+
+def pseudo_labels_note(model: SSCN) -> str | None:
+    """A note for views when ``model`` has no pseudo-labels by design (classifier_loss="triplet"), else None."""
+    if getattr(model, "classifier_loss", "cross_entropy") == "triplet" and getattr(model, "pseudo_labels_", None) is None:
+        return NO_PSEUDO_LABELS
+    return None
+
+
 def analyse(model: SSCN, probe: Probe, *, phase: str = "", step: int = 0, classifier_trained: bool = True) -> Analysis:
     """Compute an :class:`Analysis` of ``model`` on ``probe`` (the model must have ``net_``).
 
@@ -130,6 +143,8 @@ def analyse(model: SSCN, probe: Probe, *, phase: str = "", step: int = 0, classi
     the training set and the samples, one n×n affinity (n ≤ 2000) and its thresholding.
     """
     start = time.perf_counter()
+    # self-training starts from the trained classifier (labels_ is set only at the very end of fit)
+    classifier_trained = classifier_trained or phase == "self_training"
     train = probe.train
     K = int(model.n_clusters)
     train_pred = model.predict(train.X)
@@ -168,5 +183,5 @@ def analyse(model: SSCN, probe: Probe, *, phase: str = "", step: int = 0, classi
         pred=train_pred[probe.embed_idx], confidence=proba.max(axis=1), energy=model.block_energy(x_emb),
         train_pred=train_pred, cluster_sizes=cluster_sizes(train_pred, K), metrics_in=metrics_in,
         metrics_out=metrics_out, metrics_pseudo=_pseudo_metrics(model, train.y), confusion=conf,
-        seconds=time.perf_counter() - start,
+        seconds=time.perf_counter() - start, pseudo_note=pseudo_labels_note(model),
     )

@@ -43,6 +43,11 @@ AUTOENCODERS: dict[str, str] = {
 RELATIONS = ("independent", "dependent", "overlapping")
 FRONTENDS: dict[str, str] = {"pixels": "Pixels (the data as given)",
                              "scattering": "Wavelet scattering + PCA (28×28 images)"}
+# Beyond the paper (see sscn_core.SSCN): key -> label; the first key is the paper's choice.
+H_INITS: dict[str, str] = {"random": "Random (Xavier, the paper)",
+                           "closed_form": "Theorem 1's optimum (closed form)"}
+CLASSIFIER_LOSSES: dict[str, str] = {"cross_entropy": "Cross-entropy on spectral pseudo-labels (the paper)",
+                                     "triplet": "Triplet loss from Q's neighbours (no pseudo-labels)"}
 
 MAX_CLUSTERS = 50
 MAX_SUBSPACE_DIM = 50
@@ -51,6 +56,10 @@ MAX_EPOCHS = 1000
 MAX_HOLDOUT = 10_000
 MAX_SYNTHETIC_POINTS = 20_000
 MAX_AMBIENT_DIM = 2000
+MAX_TEMPERATURE = 1000.0
+MAX_PSEUDO_SAMPLE = 100_000
+MAX_SELF_TRAINING_ROUNDS = 20
+MAX_LAMBDA3 = 1e9
 
 
 @dataclass(frozen=True)
@@ -98,6 +107,14 @@ class ModelConfig:
     alpha: float = 8.0
     seed: int = 0
     device: str = "auto"
+    # Beyond the paper; the defaults are the paper's method.
+    h_init: str = "random"
+    classifier_temperature: float = 0.0     # 0 = the paper's logits (SSCN's None)
+    classifier_loss: str = "cross_entropy"
+    pseudo_sample_size: int = 0             # 0 = post-process all training points (SSCN's None)
+    self_training_rounds: int = 0
+    self_training_epochs: int = 5
+    lambda3: float = 1.0
 
 
 @dataclass(frozen=True)
@@ -249,6 +266,22 @@ def validate(config: AppConfig, *, n_available: int | None, n_features: int | No
     _in_range(errors, "classifier_lr", m.classifier_lr, 0.0, 10.0, "classifier learning rate", low_open=True)
     _in_range(errors, "rho", m.rho, 0.0, 1.0, "ρ", low_open=True)
     _in_range(errors, "alpha", m.alpha, 0.0, 100.0, "α", low_open=True)
+    if m.h_init not in H_INITS:
+        errors["h_init"] = f"unknown start for h {m.h_init!r}; choose one of {', '.join(H_INITS)}"
+    _in_range(errors, "classifier_temperature", m.classifier_temperature, 0.0, MAX_TEMPERATURE,
+              "classifier temperature τ (0 = the paper's logits)")
+    if m.classifier_loss not in CLASSIFIER_LOSSES:
+        errors["classifier_loss"] = (f"unknown classifier loss {m.classifier_loss!r}; choose one of "
+                                     f"{', '.join(CLASSIFIER_LOSSES)}")
+    if m.pseudo_sample_size != 0 and "n_clusters" not in errors:
+        low = 2 * m.n_clusters
+        if not (low <= m.pseudo_sample_size <= MAX_PSEUDO_SAMPLE and math.isfinite(m.pseudo_sample_size)):
+            errors["pseudo_sample_size"] = (f"pseudo-label sample must be 0 (all points) or in [2·K = {low}, "
+                                            f"{MAX_PSEUDO_SAMPLE:,}]; got {m.pseudo_sample_size:g}")
+    _in_range(errors, "self_training_rounds", m.self_training_rounds, 0, MAX_SELF_TRAINING_ROUNDS,
+              "self-training rounds")
+    _in_range(errors, "self_training_epochs", m.self_training_epochs, 1, MAX_EPOCHS, "self-training epochs")
+    _in_range(errors, "lambda3", m.lambda3, 0.0, MAX_LAMBDA3, "λ3")
     _in_range(errors, "seed", m.seed, 0, 2**31 - 1, "seed")
     _in_range(errors, "data_seed", d.seed, 0, 2**31 - 1, "data seed")
     return errors
@@ -304,7 +337,10 @@ def load_data(config: DataConfig) -> tuple[Dataset, Dataset | None]:
 
 
 def build_model(config: ModelConfig) -> SSCN:
-    """An unfitted SSCN with these settings (validation of values happens in ``fit``)."""
+    """An unfitted SSCN with these settings (validation of values happens in ``fit``).
+
+    A classifier temperature of 0 and a pseudo-label sample of 0 become SSCN's None (the paper).
+    """
     ae = config.autoencoder
     pretrained = ae.removeprefix("pretrained-") if ae.startswith("pretrained-") else None
     autoencoder = "conv" if ae.startswith("pretrained-") or ae == "conv" else (None if ae == "none" else ae)
@@ -314,7 +350,13 @@ def build_model(config: ModelConfig) -> SSCN:
                 batch_size=int(config.batch_size), epochs=int(config.epochs), lr=float(config.lr),
                 pretrain_epochs=int(config.pretrain_epochs), classifier_epochs=int(config.classifier_epochs),
                 classifier_lr=float(config.classifier_lr), classifier_batch_size=int(config.batch_size),
-                rho=float(config.rho), alpha=float(config.alpha), device=config.device, seed=int(config.seed))
+                rho=float(config.rho), alpha=float(config.alpha), device=config.device, seed=int(config.seed),
+                h_init=config.h_init,
+                classifier_temperature=float(config.classifier_temperature) if config.classifier_temperature else None,
+                classifier_loss=config.classifier_loss,
+                pseudo_sample_size=int(config.pseudo_sample_size) if config.pseudo_sample_size else None,
+                self_training_rounds=int(config.self_training_rounds),
+                self_training_epochs=int(config.self_training_epochs), lambda3=float(config.lambda3))
 
 
 def with_model(config: AppConfig, **changes: object) -> AppConfig:

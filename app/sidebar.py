@@ -15,8 +15,9 @@ import torch
 
 from sscn_core import DataError
 
-from .config import (AUTOENCODERS, FRONTENDS, HOLDOUTS, MAX_SYNTHETIC_POINTS, RELATIONS, SOURCES, AppConfig, DataConfig,
-                     ModelConfig, SyntheticConfig, autoencoder_choices, holdout_choices, preset_for, validate)
+from .config import (AUTOENCODERS, CLASSIFIER_LOSSES, FRONTENDS, H_INITS, HOLDOUTS, MAX_SYNTHETIC_POINTS, RELATIONS,
+                     SOURCES, AppConfig, DataConfig, ModelConfig, SyntheticConfig, autoencoder_choices, holdout_choices,
+                     preset_for, validate)
 from .runtime import fashion_mnist_available, session_state, source_dataset
 
 P = "cfg."   # widget key prefix
@@ -112,6 +113,13 @@ def _on_upload() -> None:
     apply_preset()
 
 
+# The "Beyond the paper" fields start at ModelConfig's defaults (the paper's method).
+BEYOND_DEFAULTS: dict[str, Any] = {
+    name: getattr(ModelConfig(), name)
+    for name in ("h_init", "classifier_temperature", "classifier_loss", "pseudo_sample_size", "self_training_rounds",
+                 "self_training_epochs", "lambda3")}
+
+
 def init_defaults() -> None:
     """First run of a session: MNIST with its preset."""
     if _get("source") is not None:
@@ -119,7 +127,8 @@ def init_defaults() -> None:
     defaults = dict(source="mnist", data_seed=0, syn_n_clusters=5, syn_subspace_dim=3, ambient_dim=30, noise=0.01,
                     relation="independent", frontend="pixels", lambda1=0.5, lambda2=2.0, seed=0, device="auto",
                     pretrain_epochs=50,
-                    classifier_lr=0.1, rho=0.1, alpha=8.0, upload_path=None, upload_name=None)
+                    classifier_lr=0.1, rho=0.1, alpha=8.0, upload_path=None, upload_name=None,
+                    **BEYOND_DEFAULTS)
     for name, value in defaults.items():
         _set(name, value)
     apply_preset()
@@ -257,11 +266,43 @@ def render() -> SidebarResult:
             _number("ρ (kept mass per column)", "rho", slots, step=0.05, fmt="%.2f",
                     help="Post-processing keeps, per column of |Q|, the largest entries up to this share of its mass.")
             _number("α (affinity power)", "alpha", slots, step=1.0, fmt="%.1f")
+            _beyond_the_paper(slots)
 
         result = read()
         for message in slots.show(result.errors):
             st.error(message, icon="⚠️")
     return result
+
+
+def _beyond_the_paper(slots: _Slots) -> None:
+    """Options of sscn_core.SSCN that the paper does not have; their defaults keep the paper's method."""
+    for name, value in BEYOND_DEFAULTS.items():   # a session started before these widgets existed
+        if _get(name) is None:
+            _set(name, value)
+    st.caption("**Beyond the paper** (the defaults are the paper's method)")
+    st.selectbox("Start of h", list(H_INITS), format_func=H_INITS.get, key=P + "h_init",
+                 help="Start h at Theorem 1's optimum for the starting encoder instead of at random; it suits the "
+                      "linear model (no auto-encoder), less an encoder that is still trained.")
+    slots.add("h_init")
+    st.selectbox("Classifier loss", list(CLASSIFIER_LOSSES), format_func=CLASSIFIER_LOSSES.get,
+                 key=P + "classifier_loss",
+                 help="Triplet: the classifier learns from each point's largest |Q| neighbours; no spectral "
+                      "clustering and no pseudo-labels.")
+    slots.add("classifier_loss")
+    _number("Classifier temperature τ", "classifier_temperature", slots, step=1.0, fmt="%.3g",
+            help="0 = the paper's logits; τ > 0: the classifier reads unit rows of H and multiplies its logits by τ "
+                 "(e.g. 20).")
+    _number("Pseudo-label sample", "pseudo_sample_size", slots, integer=True, step=500,
+            help="0 = all training points; m = post-process (and train the classifier on) a uniform sample of m "
+                 "points, so memory stays flat as N grows.")
+    c1, c2 = st.columns(2)
+    with c1:
+        _number("Self-training rounds", "self_training_rounds", slots, integer=True,
+                help="0 = none. Each round trains encoder, h and R jointly on the classifier's confident labels.")
+        _number("λ3 self-training", "lambda3", slots, step=0.1, fmt="%.3g",
+                help="Weight of the classifier's cross-entropy in self-training.")
+    with c2:
+        _number("Epochs per round", "self_training_epochs", slots, integer=True)
 
 
 def read() -> SidebarResult:
@@ -285,4 +326,11 @@ def _model_config_from_state() -> ModelConfig:
         lambda1=float(_get("lambda1")), lambda2=float(_get("lambda2")), batch_size=int(_get("batch_size")),
         epochs=int(_get("epochs")), lr=float(_get("lr")), pretrain_epochs=int(_get("pretrain_epochs")),
         classifier_epochs=int(_get("classifier_epochs")), classifier_lr=float(_get("classifier_lr")),
-        rho=float(_get("rho")), alpha=float(_get("alpha")), seed=int(_get("seed")), device=_get("device"))
+        rho=float(_get("rho")), alpha=float(_get("alpha")), seed=int(_get("seed")), device=_get("device"),
+        h_init=_get("h_init", BEYOND_DEFAULTS["h_init"]),
+        classifier_temperature=float(_get("classifier_temperature", BEYOND_DEFAULTS["classifier_temperature"])),
+        classifier_loss=_get("classifier_loss", BEYOND_DEFAULTS["classifier_loss"]),
+        pseudo_sample_size=int(_get("pseudo_sample_size", BEYOND_DEFAULTS["pseudo_sample_size"])),
+        self_training_rounds=int(_get("self_training_rounds", BEYOND_DEFAULTS["self_training_rounds"])),
+        self_training_epochs=int(_get("self_training_epochs", BEYOND_DEFAULTS["self_training_epochs"])),
+        lambda3=float(_get("lambda3", BEYOND_DEFAULTS["lambda3"])))

@@ -6,9 +6,11 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from app.analysis import analyse, cluster_sizes, display_order, majority_labels, make_probe
-from app.config import (AppConfig, DataConfig, ModelConfig, SyntheticConfig, autoencoder_choices, build_model,
-                        holdout_choices, load_data, preset_for, split, validate)
+from app.analysis import NO_PSEUDO_LABELS, analyse, cluster_sizes, display_order, majority_labels, make_probe
+from app.config import (CLASSIFIER_LOSSES, H_INITS, AppConfig, DataConfig, ModelConfig, SyntheticConfig,
+                        autoencoder_choices, build_model, holdout_choices, load_data, preset_for, split, validate)
+from sscn_core.estimator import CLASSIFIER_LOSSES as SSCN_CLASSIFIER_LOSSES
+from sscn_core.estimator import H_INITS as SSCN_H_INITS
 from sscn_core import Dataset, DataError, load_dataset
 
 MNIST = dict(n_available=10_000, n_features=784, image_shape=(28, 28))
@@ -99,6 +101,65 @@ def test_build_model_maps_the_choices() -> None:
     assert build_model(ModelConfig(autoencoder="mlp")).pretrained is None
 
 
+@pytest.mark.parametrize("field, value, needle", [
+    ("h_init", "zeros", "unknown start for h 'zeros'"),
+    ("classifier_loss", "hinge", "unknown classifier loss 'hinge'"),
+    ("classifier_temperature", -1.0, "classifier temperature τ (0 = the paper's logits) must be in [0, 1000]"),
+    ("classifier_temperature", 2000.0, "got 2000"),
+    ("classifier_temperature", float("nan"), "must be in [0, 1000]"),
+    ("pseudo_sample_size", 5, "0 (all points) or in [2·K = 20, 100,000]; got 5"),
+    ("pseudo_sample_size", -1, "got -1"),
+    ("pseudo_sample_size", 200_000, "got 200000"),
+    ("self_training_rounds", 21, "self-training rounds must be in [0, 20]"),
+    ("self_training_rounds", -1, "got -1"),
+    ("self_training_epochs", 0, "self-training epochs must be in [1, 1000]"),
+    ("lambda3", -0.5, "λ3 must be in [0, 1e+09]"),
+])
+def test_beyond_the_paper_fields_are_checked(field: str, value: object, needle: str) -> None:
+    errors = validate(with_model(AppConfig(), **{field: value}), **MNIST)
+    assert list(errors) == [field] and needle in errors[field]
+
+
+def test_beyond_the_paper_defaults_are_the_papers() -> None:
+    assert set(H_INITS) == set(SSCN_H_INITS) and set(CLASSIFIER_LOSSES) == set(SSCN_CLASSIFIER_LOSSES)
+    m = build_model(ModelConfig())
+    assert (m.h_init, m.classifier_temperature, m.classifier_loss, m.pseudo_sample_size) == \
+        ("random", None, "cross_entropy", None)
+    assert (m.self_training_rounds, m.self_training_epochs, m.lambda3) == (0, 5, 1.0)
+    assert "self_training" not in m.planned_phases() and "pseudo_labels" in m.planned_phases()
+
+
+def test_beyond_the_paper_values_are_accepted_and_passed_on() -> None:
+    config = with_model(AppConfig(), h_init="closed_form", classifier_temperature=20.0, classifier_loss="triplet",
+                        pseudo_sample_size=20, self_training_rounds=2, self_training_epochs=3, lambda3=0.0)
+    assert validate(config, **MNIST) == {}
+    assert validate(with_model(config, pseudo_sample_size=100_000, classifier_temperature=1000.0,
+                               self_training_rounds=20, self_training_epochs=1000), **MNIST) == {}
+    m = build_model(config.model)
+    assert (m.h_init, m.classifier_temperature, m.classifier_loss, m.pseudo_sample_size) == \
+        ("closed_form", 20.0, "triplet", 20)
+    assert (m.self_training_rounds, m.self_training_epochs, m.lambda3) == (2, 3, 0.0)
+    assert isinstance(m.pseudo_sample_size, int) and isinstance(m.classifier_temperature, float)
+    m._validate_params()                                       # SSCN accepts what the app lets through
+    assert m.planned_phases() == ("self_expression", "classifier", "self_training")   # no pseudo-labels
+
+
+def test_a_triplet_model_has_no_pseudo_label_metrics_but_a_note() -> None:
+    data = load_dataset("synthetic", n_clusters=3, subspace_dim=2, ambient_dim=10, n_per_cluster=30, noise=0.0)
+    model = build_model(ModelConfig(n_clusters=3, subspace_dim=2, autoencoder="none", batch_size=30, epochs=5,
+                                    lr=1e-2, classifier_epochs=2, classifier_loss="triplet",
+                                    classifier_temperature=20.0, self_training_rounds=1, self_training_epochs=1,
+                                    device="cpu"))
+    model.fit(data.X)
+    assert model.pseudo_labels_ is None and model.labels_ is not None
+    a = analyse(model, make_probe(data, data.subset(range(20)), affinity_points=40, embed_points=60))
+    assert a.metrics_pseudo is None and a.pseudo_note == NO_PSEUDO_LABELS
+    assert a.metrics_in is not None and a.metrics_out is not None
+    during = analyse(model, make_probe(data, affinity_points=20, embed_points=20), phase="self_training", step=1,
+                     classifier_trained=False)
+    assert during.classifier_trained                           # self-training starts from a trained R
+
+
 def test_analysis_helpers() -> None:
     assert list(display_order(np.array([1, 0, 1, 0]), np.array([0, 1, 1, 0]))) == [3, 1, 0, 2]
     assert list(cluster_sizes(np.array([0, 2, 2]), 4)) == [1, 0, 2, 0]
@@ -122,3 +183,4 @@ def test_analyse_a_fitted_model() -> None:
     assert np.allclose(a.energy.sum(axis=1), 1.0, atol=1e-5)
     assert a.cluster_sizes.sum() == len(data) and a.confusion.table.sum() == len(data)
     assert set(a.metrics_in) == {"acc", "ari", "nmi"} and a.metrics_out is not None
+    assert a.metrics_pseudo is not None and a.pseudo_note is None

@@ -306,3 +306,30 @@ def test_start_uses_a_setting_changed_together_with_the_click(at: AppTest) -> No
              ["data"] if row.get("name") == "½‖Q‖²"]
     q_norm = plotly_array(steps[0]["y"])
     assert np.isfinite(q_norm).sum() == 3 * 5      # 3 epochs × (500 points / batch 100) self-expression steps
+
+
+def test_train_with_the_triplet_classifier_and_self_training(at: AppTest) -> None:
+    use_synthetic(at, syn_n_clusters=3, syn_subspace_dim=2, ambient_dim=12)
+    assert at.selectbox(key="cfg.classifier_loss").value == "cross_entropy"      # the paper's by default
+    assert at.number_input(key="cfg.self_training_rounds").value == 0
+    at.number_input(key="cfg.pseudo_sample_size").set_value(3).run()
+    assert any("2·K = 6" in e.value for e in at.sidebar.error) and button(at, "Start").disabled
+    at.number_input(key="cfg.pseudo_sample_size").set_value(0)
+    at.selectbox(key="cfg.classifier_loss").set_value("triplet")
+    at.number_input(key="cfg.classifier_temperature").set_value(20.0)
+    at.number_input(key="cfg.self_training_rounds").set_value(1)
+    at.number_input(key="cfg.self_training_epochs").set_value(1)
+    at.number_input(key="cfg.epochs").set_value(3)
+    at.number_input(key="cfg.classifier_epochs").set_value(2)
+    at.run()
+    assert not at.sidebar.error, [e.value for e in at.sidebar.error]
+    button(at, "Start").click().run()
+    wait_until(at, lambda a: progress(a).startswith("Finished"))
+    assert not at.error, [e.value for e in at.error]
+    spec = json.loads([c for c in at.get("plotly_chart") if "loss" in c.proto.spec][0].proto.spec)
+    bands = [n["text"] for n in spec["layout"]["annotations"]]
+    assert bands == ["self-expression", "classifier", "self-training"]          # self-training ran
+    open_tab(at, "Metrics")
+    assert len([m for m in at.metric if m.label == "ACC"]) == 2                # in- and out-of-sample only
+    assert "No pseudo-labels: the triplet classifier needs none" in texts(at)
+    assert not at.error and not at.warning

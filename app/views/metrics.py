@@ -12,6 +12,10 @@ ROWS = (("metrics_in", "In-sample"), ("metrics_out", "Out-of-sample"), ("metrics
 EXPLAIN = ("**In-sample**: the classifier on the training points. **Out-of-sample**: the held-out points, never "
            "trained on. **Pseudo-labels**: spectral clustering of Q, which the classifier learnt from. "
            "ARI = adjusted Rand index (0 = chance), NMI = normalised mutual information.")
+EXPLAIN_TRIPLET = ("**In-sample**: the classifier on the training points. **Out-of-sample**: the held-out points, "
+                   "never trained on. This model's classifier was trained with the triplet loss on Q's neighbours, "
+                   "so there are no pseudo-labels to score. ARI = adjusted Rand index (0 = chance), NMI = "
+                   "normalised mutual information.")
 HELP = {"acc": "Accuracy under the best one-to-one matching of clusters to classes (Hungarian).",
         "ari": "Adjusted Rand index: agreement of the two partitions, 0 for chance, 1 for identical.",
         "nmi": "Normalised mutual information between clusters and classes."}
@@ -32,14 +36,21 @@ def render(state: AppState, cur: Current) -> None:
         if now.train.y is None:
             st.caption("This data has no labels: ACC, ARI and NMI need them.")
         rows = [(title, getattr(a, attr)) for attr, title in ROWS if getattr(a, attr) is not None]
+        note = getattr(a, "pseudo_note", None)
         if rows:
-            cols = st.columns(len(rows))
+            cols = st.columns(len(rows) + (1 if note else 0))
             for col, (title, values) in zip(cols, rows):
                 with col.container(border=True):
                     st.markdown(f"**{title}**")
                     st.metric("ACC", f"{values['acc']:.1%}", help=HELP["acc"])
                     st.caption(f"ARI {values['ari']:.3f} · NMI {values['nmi']:.3f}")
-        st.caption(EXPLAIN)
+            if note:
+                with cols[-1].container(border=True):
+                    st.markdown("**Pseudo-labels**")
+                    st.caption(note)
+        elif note:
+            st.caption(note)
+        st.caption(EXPLAIN_TRIPLET if note else EXPLAIN)
         if a.metrics_out is None and now.holdout is None:
             st.caption("Choose a held-out set in the sidebar to measure out-of-sample performance.")
         left, right = st.columns(2)
