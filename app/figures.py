@@ -16,6 +16,8 @@ import plotly.graph_objects as go
 from matplotlib import colormaps
 from PIL import Image
 
+from sscn_core.trainer import PHASE_LABELS
+
 # Okabe-Ito-like qualitative palette (readable on a projector), cycled past 10 classes.
 PALETTE = ("#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442", "#000000",
            "#8C564B", "#7F7F7F", "#17BECF", "#BCBD22")
@@ -23,8 +25,6 @@ TERM_COLOURS = {"total": "#000000", "q_norm": "#0072B2", "self_expression": "#D5
                 "reconstruction": "#009E73", "classifier": "#CC79A7"}
 TERM_LABELS = {"total": "total", "q_norm": "½‖Q‖²", "self_expression": "½‖Z − QZ‖²",
                "reconstruction": "½‖X − dec(QZ)‖²", "classifier": "classifier loss"}
-PHASE_NAMES = {"pretrain": "pre-training", "self_expression": "self-expression",
-               "pseudo_labels": "pseudo-labels", "classifier": "classifier", "self_training": "self-training"}
 FONT = dict(size=14)
 
 
@@ -158,7 +158,7 @@ def loss_figure(history: Sequence[Mapping[str, Any]], *, terms: Sequence[str] = 
             fig.add_vrect(x0=steps[start] - 0.5, x1=steps[stop - 1] + 0.5, line_width=0,
                           fillcolor="#999999" if start % 2 else "#dddddd", opacity=0.12)
             fig.add_annotation(x=steps[start], y=1.0, yref="paper", xanchor="left", yanchor="bottom",
-                               text=PHASE_NAMES.get(phase, phase), showarrow=False, font=dict(size=12))
+                               text=PHASE_LABELS.get(phase, phase), showarrow=False, font=dict(size=12))
     else:
         fig.add_annotation(text="Press Start: the first loss point appears after the first step.",
                            showarrow=False, x=0.5, y=0.5, xref="paper", yref="paper", font=dict(size=16))

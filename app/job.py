@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from sscn_core import SSCN
+from sscn_core.trainer import PHASE_LABELS as TRAINER_PHASE_LABELS
 from sscn_core.trainer import TrainingEvent
 
 from .analysis import Analysis, Probe, analyse
@@ -27,9 +28,7 @@ from .analysis import Analysis, Probe, analyse
 # Job states: "ready" (not started), "running", "pausing" (asked, not yet at a step boundary),
 # "paused", "stopping", and the final ones "finished", "stopped", "failed".
 FINAL_STATES = ("finished", "stopped", "failed")
-PHASE_LABELS = {"features": "features (front-end)", "pretrain": "pre-training", "self_expression": "self-expression",
-                "pseudo_labels": "pseudo-labels", "classifier": "classifier", "self_training": "self-training",
-                "analysis": "final analysis"}
+PHASE_LABELS = {**TRAINER_PHASE_LABELS, "analysis": "final analysis"}
 _ids = itertools.count(1)
 
 Analyser = Callable[..., Analysis]

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import ast
 import json
 import os
 import sys
@@ -21,12 +22,10 @@ from .estimator import ASSETS_DIR, PRESETS, PRETRAINED, SSCN, save_autoencoder
 from .metrics import PeakMemory, evaluate, format_bytes
 from .models import ConvAutoEncoder, reset_parameters
 from .preprocess import ImageError, open_image_safely, prepare_image
-from .trainer import TrainingEvent, pretrain_autoencoder
+from .trainer import PHASE_LABELS, TrainingEvent, pretrain_autoencoder
 
 # The held-out set that goes with each training set: the paper predicts the MNIST training digits.
 HELD_OUT = {"mnist": "mnist-oos", "fashion-mnist": ("fashion-mnist", {"split": "train"})}
-PHASE_LABELS = {"features": "features", "pretrain": "pre-training", "self_expression": "self-expression",
-                "pseudo_labels": "pseudo-labels", "classifier": "classifier"}
 
 
 class ProgressBar:
@@ -108,6 +107,7 @@ def _train(args: argparse.Namespace) -> int:
         value = getattr(args, key)
         if value is not None:
             overrides[key] = value
+    overrides.update(args.set)
     preset = PRESETS[args.preset]
     if data.image_shape != (28, 28):
         overrides.update(autoencoder="mlp", frontend="pixels")
@@ -162,7 +162,7 @@ def _print_report(r: dict[str, Any]) -> None:
             print(f"  {name:26s} ACC {m['acc']:.4f}  ARI {m['ari']:.4f}  NMI {m['nmi']:.4f}{extra}")
     for phase, seconds in r["phase_seconds"].items():
         mem = r["peak_memory_bytes"].get(phase)
-        print(f"  {PHASE_LABELS.get(phase, phase):16s} {seconds:8.2f} s   peak memory {format_bytes(mem) if mem else '-'}")
+        print(f"  {PHASE_LABELS.get(phase, phase):21s} {seconds:8.2f} s   peak memory {format_bytes(mem) if mem else '-'}")
     print(f"  total {r['total_seconds']:.1f} s" + (f"; saved {r['saved']}" if "saved" in r else ""))
 
 
@@ -217,6 +217,21 @@ def cmd_pretrain(args: argparse.Namespace) -> int:
     return 0
 
 
+def _parameter(text: str) -> tuple[str, Any]:
+    """``NAME=VALUE`` → (name, value) for --set; the value is a Python literal, else the plain string."""
+    name, sep, raw = text.partition("=")
+    name = name.strip().replace("-", "_")
+    if not sep or not name:
+        raise argparse.ArgumentTypeError(f"expected NAME=VALUE, got {text!r}")
+    if name not in SSCN().get_params():
+        raise argparse.ArgumentTypeError(f"unknown SSCN parameter {name!r}; known: {', '.join(sorted(SSCN().get_params()))}")
+    try:
+        value = ast.literal_eval(raw.strip())
+    except (ValueError, SyntaxError):
+        value = raw.strip()
+    return name, value
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``python -m sscn_core``."""
     p = argparse.ArgumentParser(prog="python -m sscn_core", description="Siamese Subspace Clustering Networks")
@@ -235,6 +250,9 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--lr", type=float, default=None)
     t.add_argument("--classifier-epochs", type=int, default=None)
     t.add_argument("--pseudo-sample-size", type=int, default=None)
+    t.add_argument("--set", dest="set", metavar="NAME=VALUE", action="append", type=_parameter, default=[],
+                   help="any other SSCN parameter, e.g. --set classifier_loss=triplet --set lambda3=10 "
+                        "(values are read as Python literals: numbers, None, True, or else a string); repeatable")
     t.add_argument("--device", default="auto")
     t.add_argument("--out", default=None, help="write the trained model to this checkpoint file")
     t.add_argument("--json", action="store_true", help="print the report as JSON")

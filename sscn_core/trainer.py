@@ -25,6 +25,8 @@ from .stiefel import CayleyAdam
 
 PHASES = ("features", "pretrain", "self_expression", "pseudo_labels", "classifier", "self_training")
 LOSS_TERMS = ("total", "q_norm", "self_expression", "reconstruction", "classifier", "balance")
+PHASE_LABELS = {"features": "features (front-end)", "pretrain": "pre-training", "self_expression": "self-expression",
+                "pseudo_labels": "pseudo-labels", "classifier": "classifier", "self_training": "self-training"}
 
 
 @dataclass

@@ -82,3 +82,19 @@ def test_bad_arguments_give_one_line_errors(capsys: pytest.CaptureFixture) -> No
     assert code == 2 and err.startswith("error:") and "nope" in err
     code, _, err = run(capsys, "train", "--dataset", "digits", "--lr", "-1", "--quiet")
     assert code == 2 and "lr" in err
+
+
+def test_set_passes_any_estimator_parameter(capsys: pytest.CaptureFixture) -> None:
+    code, out, err = run(capsys, "train", "--dataset", "digits", "--n-samples", "200", "--epochs", "1",
+                         "--batch-size", "100", "--classifier-epochs", "2", "--n-clusters", "10", "--subspace-dim", "3",
+                         "--set", "classifier_loss=triplet", "--set", "classifier_temperature=20", "--set",
+                         "h_init=closed_form", "--json", "--quiet")
+    assert code == 0, err
+    report = json.loads(out)
+    assert report["params"]["classifier_loss"] == "triplet" and report["params"]["classifier_temperature"] == 20
+    assert "pseudo_labels" not in report and "pseudo_labels" not in report["phase_seconds"]
+    with pytest.raises(SystemExit):
+        main(["train", "--set", "no_such_parameter=1"])
+    assert "unknown SSCN parameter 'no_such_parameter'" in capsys.readouterr().err
+    code, _, err = run(capsys, "train", "--dataset", "digits", "--set", "classifier_loss=hinge", "--quiet")
+    assert code == 2 and "classifier_loss" in err
