@@ -249,6 +249,7 @@ def render_scaling(doc: dict[str, Any]) -> str:
         lines += [""]
     if doc.get("plot"):
         lines += [f"![time and memory against N]({doc['plot']})", ""]
+    lines += render_targets(doc.get("targets", []))
     return "\n".join(lines).rstrip() + "\n"
 
 

@@ -33,7 +33,7 @@ from typing import Any
 import numpy as np
 
 from .common import (GIB, RESULTS_DIR, ROOT, current_memory, log, measure_dsc_fit, memory_budget, memory_kind,
-                     result_header, run_isolated, write_json)
+                     result_header, run_isolated, target, write_json)
 
 MODULE = "bench.scaling"
 DEFAULT_SIZES = (1_000, 2_000, 5_000, 10_000, 20_000, 70_000)
@@ -281,6 +281,7 @@ class Scaling:
                 self.run_case(case)
         if self.args.synthetic_1m:
             self.run_synthetic()
+        self.doc["targets"] = compute_targets(self.doc)
         plot = self.out.with_suffix(".png")
         plot_scaling(self.doc, plot)
         self.doc["plot"] = str(plot.relative_to(ROOT)) if plot.resolve().is_relative_to(ROOT) else str(plot)
@@ -344,6 +345,32 @@ class Scaling:
                 log(f"synthetic N={n:,}: {point['status']}")
             section["points"].append(point)
             self.save()
+
+
+def compute_targets(doc: dict[str, Any]) -> list[dict[str, Any]]:
+    """Memory flat in N: SSCN's training and sampled pseudo-labels at the largest N against 10k."""
+    out = []
+    for key in ("sscn_train", "sscn_pseudo_sampled"):
+        case = next((c for c in doc.get("cases", []) if c["key"] == key), None)
+        points = {p["n"]: p for p in (case or {}).get("points", []) if p.get("status") == "ok"}
+        largest = max(points, default=None)
+        if 10_000 not in points or largest is None or largest <= 10_000:
+            out.append(target(f"{key}: peak memory growth at the largest N no higher than at N = 10,000", None,
+                              "<=", 1.0, "ratio"))
+            continue
+        ratio = points[largest]["memory_growth_bytes"] / max(points[10_000]["memory_growth_bytes"], 1)
+        out.append(target(f"{key}: peak memory growth at N = {largest:,} ({doc.get('data', {}).get(str(largest), '')}) "
+                          f"no higher than at N = 10,000 (ratio; 1.10 allows allocator noise)", ratio, "<=", 1.1,
+                          "ratio"))
+    synthetic = [p for p in (doc.get("synthetic") or {}).get("points", []) if p.get("status") == "ok"]
+    if len(synthetic) >= 2:
+        small, big = min(synthetic, key=lambda p: p["n"]), max(synthetic, key=lambda p: p["n"])
+        data_bytes = big["data_bytes"] - small["data_bytes"]
+        growth = big["memory_growth_bytes"] - small["memory_growth_bytes"]
+        out.append(target(f"synthetic: extra memory from N = {small['n']:,} to {big['n']:,} beyond the data itself "
+                          f"(MiB; one copy of X grows by {data_bytes / 2**20:.0f} MiB)",
+                          (growth - data_bytes) / 2**20, "<=", 256.0, "MiB"))
+    return out
 
 
 def _size_label(n: float) -> str:

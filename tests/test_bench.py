@@ -391,3 +391,57 @@ def test_scaling_quick_end_to_end(tmp_path, capsys):
     png = out.with_suffix(".png")
     assert png.read_bytes()[:8] == PNG_MAGIC and doc["plot"].endswith("scaling.png")
     assert "### Cost against N" in capsys.readouterr().out
+
+
+def _scaling_point(n: int, growth_mib: float) -> dict[str, Any]:
+    return {"n": n, "status": "ok", "memory_growth_bytes": int(growth_mib * 2**20)}
+
+
+def test_scaling_targets_judge_flat_memory():
+    doc = {"cases": [{"key": "sscn_train", "points": [_scaling_point(10_000, 200), _scaling_point(70_000, 210)]},
+                     {"key": "sscn_pseudo_sampled", "points": [_scaling_point(10_000, 100), _scaling_point(70_000, 300)]}],
+           "data": {"70000": "Fashion-MNIST (70k, all)"},
+           "synthetic": {"points": [{**_scaling_point(10_000, 50), "data_bytes": 2 * 2**20},
+                                    {**_scaling_point(1_000_000, 500), "data_bytes": 202 * 2**20}]}}
+    train, pseudo, synthetic = scaling.compute_targets(doc)
+    assert train["measured"] == pytest.approx(1.05) and train["met"] is True and "Fashion-MNIST" in train["name"]
+    assert pseudo["measured"] == pytest.approx(3.0) and pseudo["met"] is False
+    assert synthetic["measured"] == pytest.approx(250.0) and synthetic["met"] is True
+    missing = scaling.compute_targets({"cases": [{"key": "sscn_train", "points": [_scaling_point(5_000, 1)]}]})
+    assert missing[0]["met"] is None
+    assert "**Targets**" in report.render_scaling({"targets": [train, pseudo, synthetic]})
+
+
+def test_beyond_targets_follow_the_extra_rows():
+    def row(preset: str, accs: list[float], oos: float) -> dict[str, Any]:
+        runs = [_sscn_run(i, a, oos) for i, a in enumerate(accs)]
+        return {"id": f"sscn:{preset}", "kind": "sscn", "summary": table1.aggregate_runs(runs)}
+
+    doc = {"datasets": {"mnist": {"rows": [row("scattering", [0.95, 0.93], 0.935), row("conv-plus", [0.73, 0.74], 0.72)]},
+                        "fashion-mnist": {"rows": [row("scattering", [0.60, 0.62], 0.61)]}}}
+    names = {t["name"]: t for t in table1.beyond_targets(doc)}
+    acc = next(t for n, t in names.items() if n.startswith("scattering: MNIST ACC"))
+    assert acc["measured"] == pytest.approx(94.0) and acc["met"] is True
+    std = next(t for n, t in names.items() if n.startswith("scattering: ACC std"))
+    assert std["measured"] == pytest.approx(100 * np.std([0.95, 0.93], ddof=1)) and std["met"] is True
+    gap = next(t for n, t in names.items() if n.startswith("scattering: out-of-sample"))
+    assert gap["measured"] == pytest.approx(0.5) and gap["met"] is True
+    conv = next(t for n, t in names.items() if n.startswith("conv-plus"))
+    assert conv["measured"] == pytest.approx(73.5) and conv["met"] is False
+    fashion = next(t for n, t in names.items() if "Fashion" in n)
+    assert fashion["measured"] == pytest.approx(61.0) and fashion["met"] is False
+
+
+def test_ablation_render():
+    from bench import ablation
+
+    doc = {"command": "python -m bench.ablation", "date": "2026-11-29",
+           "scattering": [{"seed": s, "h_init": h, "temperature": t, "pseudo_acc": a, "classifier_acc": a - 0.01,
+                           "agreement": 1.0 if t else 0.96}
+                          for s in (0, 1) for h, a in (("random", 0.8 + s / 10), ("closed_form", 0.95))
+                          for t in (None, 20.0)],
+           "self_training": [{"seed": 0, "acc_before": 0.732, "acc_after": 0.714}]}
+    text = ablation.render(doc)
+    assert "| Xavier (paper) | paper's logits | 85.00 ± 7.07 (80.0–90.0)" in text
+    assert "| Theorem 1 | unit rows, τ = 20 | 95.00 ± 0.00" in text
+    assert "| 0 | 73.20 | 71.40 |" in text
