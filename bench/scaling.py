@@ -284,7 +284,8 @@ class Scaling:
         self.doc["targets"] = compute_targets(self.doc)
         plot = self.out.with_suffix(".png")
         plot_scaling(self.doc, plot)
-        self.doc["plot"] = str(plot.relative_to(ROOT)) if plot.resolve().is_relative_to(ROOT) else str(plot)
+        plot = plot.resolve()
+        self.doc["plot"] = str(plot.relative_to(ROOT)) if plot.is_relative_to(ROOT) else str(plot)
         self.save()
         return self.doc
 
