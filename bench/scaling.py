@@ -404,7 +404,10 @@ def plot_scaling(doc: dict[str, Any], path: str | Path) -> Path:
                   label=label)
     from matplotlib.ticker import FuncFormatter, NullFormatter
 
-    sizes = sorted({p["n"] for _, points, _ in series for p in points if p.get("status") == "ok"})
+    sizes: list[int] = []
+    for n in sorted({p["n"] for _, points, _ in series for p in points if p.get("status") == "ok"}):
+        if not sizes or n >= 1.6 * sizes[-1]:   # closer ticks would print over each other on a log axis
+            sizes.append(n)
     for ax, title, ylabel in ((ax_t, "Time", "seconds"),
                               (ax_m, "Peak memory above the worker's start (floor 1 MiB)", "MiB")):
         ax.set_xscale("log")
