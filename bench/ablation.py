@@ -94,7 +94,11 @@ def self_training_study(seeds: Sequence[int], n_samples: int | None, epochs: int
 
 def render(doc: dict[str, Any]) -> str:
     """Markdown tables of an ablation result."""
+    from .report import machine_line
+
     out = [f"`{doc['command']}` — {doc['date']}", ""]
+    if doc.get("machine"):
+        out += [f"Machine: {machine_line(doc)}", ""]
     rows = doc.get("scattering", [])
     if rows:
         out += ["| h start | classifier | pseudo-label ACC | classifier ACC (in-sample) | classifier = its pseudo-labels | runs |",

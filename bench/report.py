@@ -68,7 +68,7 @@ def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
     return lines
 
 
-def _machine_line(doc: dict[str, Any]) -> str:
+def machine_line(doc: dict[str, Any]) -> str:
     m = doc.get("machine", {})
     gpu = m.get("gpu")
     parts = [f"{m.get('cpu', '?')}, {m.get('logical_cores', '?')} cores",
@@ -82,7 +82,7 @@ def _machine_line(doc: dict[str, Any]) -> str:
 
 def _header(doc: dict[str, Any], title: str) -> list[str]:
     lines = [f"### {title}", "", f"`{doc.get('command', '?')}` — {doc.get('date', '?')}", "",
-             f"Machine: {_machine_line(doc)}" + (f"; commit {doc['machine']['git_commit']}"
+             f"Machine: {machine_line(doc)}" + (f"; commit {doc['machine']['git_commit']}"
                                                  if doc.get("machine", {}).get("git_commit") else ""), ""]
     if doc.get("quick"):
         lines += ["**Quick smoke run** (small N, few epochs): numbers are not comparable with the paper.", ""]

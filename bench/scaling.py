@@ -349,28 +349,30 @@ class Scaling:
 
 
 def compute_targets(doc: dict[str, Any]) -> list[dict[str, Any]]:
-    """Memory flat in N: SSCN's training and sampled pseudo-labels at the largest N against 10k."""
+    """Memory flat in N: from N = 10,000 to the largest N, SSCN's peak memory (above the worker's
+    start, data already loaded) may not grow by as much as one float32 copy of the extra data —
+    any buffer with a row per point would. Cases: training, sampled pseudo-labels, synthetic fit."""
+    def judged(name: str, small: dict[str, Any], big: dict[str, Any], extra_data_bytes: float) -> dict[str, Any]:
+        growth = (big["memory_growth_bytes"] - small["memory_growth_bytes"]) / 2**20
+        return target(f"{name}: peak memory growth from N = {small['n']:,} to {big['n']:,} (MiB) under one float32 "
+                      f"copy of the extra data ({extra_data_bytes / 2**20:.0f} MiB)", growth, "<=",
+                      extra_data_bytes / 2**20, "MiB")
+
     out = []
     for key in ("sscn_train", "sscn_pseudo_sampled"):
         case = next((c for c in doc.get("cases", []) if c["key"] == key), None)
         points = {p["n"]: p for p in (case or {}).get("points", []) if p.get("status") == "ok"}
         largest = max(points, default=None)
         if 10_000 not in points or largest is None or largest <= 10_000:
-            out.append(target(f"{key}: peak memory growth at the largest N no higher than at N = 10,000", None,
-                              "<=", 1.0, "ratio"))
+            out.append(target(f"{key}: peak memory growth from N = 10,000 to the largest N", None, "<=", 0.0, "MiB"))
             continue
-        ratio = points[largest]["memory_growth_bytes"] / max(points[10_000]["memory_growth_bytes"], 1)
-        out.append(target(f"{key}: peak memory growth at N = {largest:,} ({doc.get('data', {}).get(str(largest), '')}) "
-                          f"no higher than at N = 10,000 (ratio; 1.10 allows allocator noise)", ratio, "<=", 1.1,
-                          "ratio"))
+        label = doc.get("data", {}).get(str(largest), "")
+        out.append(judged(f"{key} ({label})" if label else key, points[10_000], points[largest],
+                          4.0 * 784 * (largest - 10_000)))
     synthetic = [p for p in (doc.get("synthetic") or {}).get("points", []) if p.get("status") == "ok"]
     if len(synthetic) >= 2:
         small, big = min(synthetic, key=lambda p: p["n"]), max(synthetic, key=lambda p: p["n"])
-        data_bytes = big["data_bytes"] - small["data_bytes"]
-        growth = big["memory_growth_bytes"] - small["memory_growth_bytes"]
-        out.append(target(f"synthetic: extra memory from N = {small['n']:,} to {big['n']:,} beyond the data itself "
-                          f"(MiB; one copy of X grows by {data_bytes / 2**20:.0f} MiB)",
-                          (growth - data_bytes) / 2**20, "<=", 256.0, "MiB"))
+        out.append(judged("synthetic whole fit", small, big, big["data_bytes"] - small["data_bytes"]))
     return out
 
 
