@@ -280,7 +280,7 @@ def _beyond_the_paper(slots: _Slots) -> None:
         if _get(name) is None:
             _set(name, value)
     st.caption("**Beyond the paper** (the defaults are the paper's method)")
-    st.selectbox("Start of h", list(H_INITS), format_func=H_INITS.get, key=P + "h_init",
+    st.selectbox("Initial h", list(H_INITS), format_func=H_INITS.get, key=P + "h_init",
                  help="Start h at Theorem 1's optimum for the starting encoder instead of at random; it suits the "
                       "linear model (no auto-encoder), less an encoder that is still trained.")
     slots.add("h_init")

@@ -66,7 +66,7 @@ def test_train_look_classify(server: str, tmp_path: Path) -> None:
         with app_page(p, server) as page:
             # A small run: the bundled MNIST (2,000 digits), 2 epochs of self-expression, 1 of the classifier.
             set_number(page, "Epochs", "2")
-            page.get_by_text("More settings").click()
+            page.get_by_text("More settings", exact=True).click()
             set_number(page, "Classifier epochs", "1")
             page.wait_for_timeout(500)
             page.screenshot(path=ARTIFACTS / "01-start.png")
