@@ -308,7 +308,6 @@ class SSCN(ClusterMixin, BaseEstimator):
         stop_flag.clear()
         device = resolve_device(self.device)
         generator = torch.Generator().manual_seed(int(self.seed))
-        n = x.shape[0]
 
         self.n_features_in_ = x.shape[1]
         self.device_ = str(device)

@@ -1,7 +1,6 @@
 """Beyond the paper: Theorem-1 start for h, the temperature classifier, the Q-driven triplet loss, self-training."""
 from __future__ import annotations
 
-import threading
 
 import numpy as np
 import pytest
