@@ -131,7 +131,7 @@ NO_PSEUDO_LABELS = "No pseudo-labels: the triplet classifier needs none (it lear
 
 def pseudo_labels_note(model: SSCN) -> str | None:
     """A note for views when ``model`` has no pseudo-labels by design (classifier_loss="triplet"), else None."""
-    if getattr(model, "classifier_loss", "cross_entropy") == "triplet" and getattr(model, "pseudo_labels_", None) is None:
+    if model.classifier_loss == "triplet" and getattr(model, "pseudo_labels_", None) is None:
         return NO_PSEUDO_LABELS
     return None
 

@@ -24,7 +24,8 @@ PALETTE = ("#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F
 TERM_COLOURS = {"total": "#000000", "q_norm": "#0072B2", "self_expression": "#D55E00",
                 "reconstruction": "#009E73", "classifier": "#CC79A7"}
 TERM_LABELS = {"total": "total", "q_norm": "½‖Q‖²", "self_expression": "½‖Z − QZ‖²",
-               "reconstruction": "½‖X − dec(QZ)‖²", "classifier": "classifier loss"}
+               "reconstruction": "½‖X − dec(QZ)‖²", "classifier": "classifier loss",
+               "balance": "balance (−entropy)"}
 FONT = dict(size=14)
 
 

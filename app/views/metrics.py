@@ -9,13 +9,11 @@ from .common import (Current, follow_job_state, live_fragment, refresh_interval,
                      snapshot_label)
 
 ROWS = (("metrics_in", "In-sample"), ("metrics_out", "Out-of-sample"), ("metrics_pseudo", "Pseudo-labels"))
-EXPLAIN = ("**In-sample**: the classifier on the training points. **Out-of-sample**: the held-out points, never "
-           "trained on. **Pseudo-labels**: spectral clustering of Q, which the classifier learnt from. "
-           "ARI = adjusted Rand index (0 = chance), NMI = normalised mutual information.")
-EXPLAIN_TRIPLET = ("**In-sample**: the classifier on the training points. **Out-of-sample**: the held-out points, "
-                   "never trained on. This model's classifier was trained with the triplet loss on Q's neighbours, "
-                   "so there are no pseudo-labels to score. ARI = adjusted Rand index (0 = chance), NMI = "
-                   "normalised mutual information.")
+_SETS = "**In-sample**: the classifier on the training points. **Out-of-sample**: the held-out points, never trained on. "
+_SCORES = "ARI = adjusted Rand index (0 = chance), NMI = normalised mutual information."
+EXPLAIN = _SETS + "**Pseudo-labels**: spectral clustering of Q, which the classifier learnt from. " + _SCORES
+EXPLAIN_TRIPLET = (_SETS + "This model's classifier was trained with the triplet loss on Q's neighbours, so there are "
+                   "no pseudo-labels to score. " + _SCORES)
 HELP = {"acc": "Accuracy under the best one-to-one matching of clusters to classes (Hungarian).",
         "ari": "Adjusted Rand index: agreement of the two partitions, 0 for chance, 1 for identical.",
         "nmi": "Normalised mutual information between clusters and classes."}

@@ -30,8 +30,7 @@ def render(state: AppState, cur: Current, sidebar: SidebarResult) -> None:
     chart = st.container()
     c1, c2, c3 = st.columns([3, 2, 1], vertical_alignment="center")
     terms = c1.multiselect("Loss terms", list(LOSS_TERMS), default=list(LOSS_TERMS),
-                           format_func=lambda t: figures.TERM_LABELS.get(t, t), key="train.terms",
-                           label_visibility="collapsed")
+                           format_func=figures.TERM_LABELS.get, key="train.terms", label_visibility="collapsed")
     smoothing = c2.slider("Smoothing (EMA)", 0.0, 0.95, 0.6, 0.05, key="train.ema",
                           help="Exponential moving average of the plotted curves; raw values stay faint behind.")
     log_y = c3.toggle("Log scale", value=True, key="train.log")
