@@ -8,6 +8,7 @@
 ``mnist-full``     all 70,000 MNIST digits from a cache folder, downloaded when missing
 ``fashion-mnist``  Fashion-MNIST (10,000 test images by default) from a folder or downloaded
 ``digits``         scikit-learn's 8×8 digits (1,797 images)
+``yaleb``          the bundled Extended Yale B faces (2,414 images of 38 people, 32×32)
 ``synthetic``      points on a union of linear subspaces (:func:`make_subspaces`)
 ``file``           the user's .npz / .npy arrays, a folder or .zip of images, or one image
 =================  =======================================================================
@@ -413,6 +414,20 @@ def _load_mnist_oos() -> Dataset:
     if ds.y is None:
         raise DataError(f"{path}: has no labels")
     return Dataset(ds.X, ds.y, "mnist-oos", (28, 28), DIGIT_NAMES)
+
+
+def _load_yaleb() -> Dataset:
+    """Extended Yale B (Georghiades et al. 2001; Lee et al. 2005): 38 people under varying light."""
+    path = assets_dir() / "yaleb" / "extended-yaleb-32x32.npz"
+    if not path.is_file():
+        raise DataError(f"the bundled Extended Yale B file is missing: {path} (reinstall the project or set "
+                        f"SSCN_ASSETS_DIR)")
+    ds = _load_array_file(path, image_shape=(32, 32))
+    if ds.y is None or len(ds) != 2414:
+        raise DataError(f"{path}: expected 2,414 labelled faces, got {len(ds)} "
+                        f"{'unlabelled ' if ds.y is None else ''}rows")
+    names = tuple(f"person {k + 1}" for k in range(int(ds.y.max()) + 1))
+    return Dataset(ds.X, ds.y, "yaleb", (32, 32), names)
 
 
 def _idx_paths(dataset: str, parts: Sequence[str], folders: Sequence[Path], target: Path,
@@ -851,6 +866,7 @@ LOADERS: dict[str, Callable[..., Dataset]] = {
     "mnist-full": _load_mnist_full,
     "fashion-mnist": _load_fashion,
     "digits": _load_digits,
+    "yaleb": _load_yaleb,
     "synthetic": make_subspaces,
     "file": _load_file,
 }

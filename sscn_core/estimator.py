@@ -5,6 +5,7 @@ import os
 import platform
 import threading
 import time
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -18,12 +19,14 @@ from . import __version__
 from .checkpoint import Checkpoint, CheckpointError, load_checkpoint, save_checkpoint
 from .device import resolve_device
 from .features import FRONTENDS, PixelFrontEnd, ScatteringFrontEnd, build_frontend
+from .health import SSCNWarning, fit_warnings
 from .metrics import PeakMemory
 from .models import (ConvAutoEncoder, IdentityAutoEncoder, MLPAutoEncoder, SSCNNetwork, build_autoencoder,
                      reset_parameters)
-from .postprocess import spectral_pseudo_labels
-from .trainer import (TrainingEvent, TrainingStopped, closed_form_h_init, embed_all, pretrain_autoencoder, self_train,
-                      train_classifier, train_classifier_triplet, train_self_expression)
+from .postprocess import VARIANTS, spectral_pseudo_labels
+from .schedule import CLASSIFIER_INITS, NORMALIZATIONS, SCHEDULES, resolve_settings, window
+from .trainer import (Convergence, TrainingEvent, TrainingStopped, closed_form_h_init, embed_all, pretrain_autoencoder,
+                      self_train, subspace_rotation, train_classifier, train_classifier_triplet, train_self_expression)
 
 ASSETS_DIR = Path(os.environ.get("SSCN_ASSETS_DIR", Path(__file__).resolve().parent.parent / "assets"))
 PRETRAINED = {"mnist": "mnist_conv_ae.pt", "fashion-mnist": "fashion_mnist_conv_ae.pt"}
@@ -41,7 +44,8 @@ PRESETS: dict[str, dict[str, Any]] = {
                   lr=1e-3, pretrain_epochs=100, pretrain_batch_size=None, pretrain_lr=1e-3, rho=0.1, alpha=8.0,
                   pseudo_sample_size=None, classifier_epochs=30, classifier_lr=0.1, classifier_batch_size=1000,
                   classifier_iters=10, h_init="random", classifier_temperature=None, classifier_loss="cross_entropy",
-                  self_training_rounds=0),
+                  self_training_rounds=0, schedule="epochs", normalize="none", classifier_init="identity",
+                  n_restarts=1, postprocess="paper"),
 }
 # Beyond the paper (README "Beyond the paper"): the pseudo-labels come from a uniform sample of
 # 4,000 points (memory flat in N) and the classifier reads unit rows of H with temperature 20.
@@ -53,7 +57,7 @@ PRESETS["scattering"] = dict(PRESETS["conv-plus"], h_init="closed_form", autoenc
 # No spectral clustering at all: the classifier learns from Q's neighbours (triplet loss).
 PRESETS["scattering-triplet"] = dict(PRESETS["scattering"], classifier_loss="triplet", pseudo_sample_size=None)
 CLASSIFIER_LOSSES = ("cross_entropy", "triplet")
-H_INITS = ("random", "closed_form")
+H_INITS = ("auto", "random", "closed_form")
 
 
 class SSCN(ClusterMixin, BaseEstimator):
@@ -65,12 +69,17 @@ class SSCN(ClusterMixin, BaseEstimator):
     learns to put each cluster into its own block of ``subspace_dim`` coordinates, so that any new
     point can be classified (inductive).
 
-    The defaults are the paper's reference configuration (``SSCN.from_preset("paper")``).
+    The defaults follow the data (``sscn_core.schedule``: full batch when it fits, phases trained
+    until their loss settles, unit rows and Theorem 1's start for the linear model, R started from
+    the pseudo-clusters' spans); ``SSCN.from_preset("paper")`` is the paper's reference
+    configuration exactly. ``settings_`` records what a fit chose and why.
 
     Parameters
     ----------
     n_clusters, subspace_dim: K and q; d_H = K·q.
-    autoencoder: "conv" (28×28 images), "mlp" (vectors) or None (Z = X, the linear model).
+    autoencoder: "conv" (grey images of any shape, see ``image_shape``), "mlp" (vectors) or None
+        (Z = X, the linear model).
+    image_shape: (height, width) of the images for the conv auto-encoder; None infers a square.
     frontend: "pixels" (the data as given) or "scattering" (28×28 images → wavelet scattering
         coefficients → PCA to ``frontend_dim`` → unit rows; then use autoencoder "mlp" or None).
     latent_dim, hidden_dims: sizes of the "mlp" auto-encoder.
@@ -78,17 +87,29 @@ class SSCN(ClusterMixin, BaseEstimator):
         checkpoint (``python -m sscn_core pretrain``); skips pre-training.
     lambda1, lambda2: weights of the self-expression and reconstruction terms.
     reduction: "sum" (the paper) or "mean" (averages of squared entries).
-    batch_size, epochs, lr: self-expression training (Adam).
+    batch_size, epochs, lr: self-expression training (Adam); batch_size None = full batch up to
+        4,096 points, else 1,000; ``epochs`` counts only with ``schedule="epochs"``.
+    schedule: "auto" (each phase until its loss's relative change over a window is below ``tol``,
+        within a budget of 30 epochs kept in 300–3,000 steps) or "epochs" (fixed, the paper).
+    tol: the relative loss change that ends a phase under ``schedule="auto"``.
+    normalize: "auto", "none" or "unit_rows" (each input row scaled to unit length first).
     pretrain_epochs, pretrain_batch_size (None = full batch), pretrain_lr: auto-encoder pre-training.
     rho, alpha: post-processing (keep ρ of each column's mass; affinity power α).
+    postprocess: "subspace" (exact on independent subspaces with any number of points per
+        subspace: Q's diagonal left out of the thresholding, at least q entries kept per column,
+        |ÛÛᵀ|) or "paper" (the reference's; see ``postprocess.affinity_from_coefficients``).
     pseudo_sample_size: None to post-process Q over all N points; an int m to post-process a uniform
         sample of m points (memory flat in N) and train the classifier on that sample.
     classifier_epochs, classifier_lr, classifier_batch_size, classifier_iters: Cayley-Adam on R.
+    classifier_init: "auto"/"subspaces" (R starts from each pseudo-cluster's span, see
+        ``trainer.subspace_rotation``) or "identity" (the paper).
+    n_restarts: discretisations of the spectral step (different random rotations); the partition
+        of smallest normalised cut is kept (a label-free selection rule).
 
     Beyond the paper (the defaults keep the paper's method):
 
-    h_init: "random" (Xavier, the paper) or "closed_form" (Theorem 1's optimum for the starting
-        encoder, from the d_Z × d_Z second moment of Z; see ``trainer.closed_form_h_init``).
+    h_init: "auto", "random" (Xavier, the paper) or "closed_form" (Theorem 1's optimum for the
+        starting encoder, from the d_Z × d_Z second moment of Z; see ``trainer.closed_form_h_init``).
     classifier_temperature: None (the paper's logits) or τ > 0: the classifier reads unit rows of H
         and multiplies its logits by τ.
     classifier_loss: "cross_entropy" (on spectral pseudo-labels, the paper) or "triplet" (the
@@ -103,13 +124,15 @@ class SSCN(ClusterMixin, BaseEstimator):
     """
 
     def __init__(self, n_clusters: int = 10, subspace_dim: int = 9, autoencoder: str | None = "conv", *,
+                 image_shape: tuple[int, int] | None = None, normalize: str = "auto",
                  frontend: str = "pixels", frontend_dim: int = 500, latent_dim: int = 32, hidden_dims: tuple[int, ...] = (256,), pretrained: str | None = None,
-                 lambda1: float = 0.5, lambda2: float = 2.0, reduction: str = "sum", batch_size: int = 1000,
-                 epochs: int = 30, lr: float = 1e-3, pretrain_epochs: int = 100,
+                 lambda1: float = 0.5, lambda2: float = 2.0, reduction: str = "sum", batch_size: int | None = None,
+                 epochs: int = 30, lr: float = 1e-3, schedule: str = "auto", tol: float = 1e-4, pretrain_epochs: int = 100,
                  pretrain_batch_size: int | None = None, pretrain_lr: float = 1e-3, rho: float = 0.1,
                  alpha: float = 8.0, pseudo_sample_size: int | None = None, classifier_epochs: int = 30,
-                 classifier_lr: float = 0.1, classifier_batch_size: int = 1000, classifier_iters: int = 10,
-                 h_init: str = "random", classifier_temperature: float | None = None,
+                 classifier_lr: float = 0.1, classifier_batch_size: int | None = None, classifier_iters: int = 10,
+                 classifier_init: str = "auto", n_restarts: int = 1, postprocess: str = "subspace",
+                 h_init: str = "auto", classifier_temperature: float | None = None,
                  classifier_loss: str = "cross_entropy", triplet_neighbors: int = 10, triplet_margin: float = 0.5,
                  triplet_balance: float = 1.0, self_training_rounds: int = 0, self_training_epochs: int = 5,
                  self_training_confidence: float = 0.9, lambda3: float = 1.0,
@@ -117,6 +140,8 @@ class SSCN(ClusterMixin, BaseEstimator):
         self.n_clusters = n_clusters
         self.subspace_dim = subspace_dim
         self.autoencoder = autoencoder
+        self.image_shape = image_shape
+        self.normalize = normalize
         self.frontend = frontend
         self.frontend_dim = frontend_dim
         self.latent_dim = latent_dim
@@ -128,6 +153,8 @@ class SSCN(ClusterMixin, BaseEstimator):
         self.batch_size = batch_size
         self.epochs = epochs
         self.lr = lr
+        self.schedule = schedule
+        self.tol = tol
         self.pretrain_epochs = pretrain_epochs
         self.pretrain_batch_size = pretrain_batch_size
         self.pretrain_lr = pretrain_lr
@@ -138,6 +165,9 @@ class SSCN(ClusterMixin, BaseEstimator):
         self.classifier_lr = classifier_lr
         self.classifier_batch_size = classifier_batch_size
         self.classifier_iters = classifier_iters
+        self.classifier_init = classifier_init
+        self.n_restarts = n_restarts
+        self.postprocess = postprocess
         self.h_init = h_init
         self.classifier_temperature = classifier_temperature
         self.classifier_loss = classifier_loss
@@ -185,7 +215,17 @@ class SSCN(ClusterMixin, BaseEstimator):
         check(self.reduction in ("sum", "mean"), f"reduction must be 'sum' or 'mean', got {self.reduction!r}")
         for name in ("batch_size", "classifier_batch_size"):
             v = getattr(self, name)
-            check(is_int(v) and v >= 2, f"{name} must be an integer ≥ 2, got {v!r}")
+            check(v is None or (is_int(v) and v >= 2), f"{name} must be None (auto) or an integer ≥ 2, got {v!r}")
+        check(self.image_shape is None or (isinstance(self.image_shape, (tuple, list)) and len(self.image_shape) == 2
+                                           and all(is_int(v) and v >= 1 for v in self.image_shape)),
+              f"image_shape must be None or (height, width), got {self.image_shape!r}")
+        check(self.normalize in NORMALIZATIONS, f"normalize must be one of {NORMALIZATIONS}, got {self.normalize!r}")
+        check(self.schedule in SCHEDULES, f"schedule must be one of {SCHEDULES}, got {self.schedule!r}")
+        check(is_num(self.tol) and self.tol > 0, f"tol must be a finite number > 0, got {self.tol!r}")
+        check(self.classifier_init in CLASSIFIER_INITS,
+              f"classifier_init must be one of {CLASSIFIER_INITS}, got {self.classifier_init!r}")
+        check(self.postprocess in VARIANTS, f"postprocess must be one of {VARIANTS}, got {self.postprocess!r}")
+        check(is_int(self.n_restarts) and self.n_restarts >= 1, f"n_restarts must be an integer ≥ 1, got {self.n_restarts!r}")
         check(self.pretrain_batch_size is None or (is_int(self.pretrain_batch_size) and self.pretrain_batch_size >= 1),
               f"pretrain_batch_size must be None (full batch) or an integer ≥ 1, got {self.pretrain_batch_size!r}")
         for name in ("epochs", "pretrain_epochs", "classifier_epochs"):
@@ -241,10 +281,11 @@ class SSCN(ClusterMixin, BaseEstimator):
             row = int(np.argwhere(bad)[0, 0])
             raise ValueError(f"X contains NaN or infinite values ({int(bad.sum())} entries; first in row {row})")
         if fitting:
-            if (self.autoencoder == "conv" or self.frontend == "scattering") and X.shape[1] != 784:
-                what = "the conv auto-encoder" if self.autoencoder == "conv" else "the scattering front-end"
-                raise ValueError(f"{what} takes 28×28 images (784 features), got {X.shape[1]} "
-                                 f"features; use autoencoder='mlp' or None and frontend='pixels' for other data")
+            if self.frontend == "scattering" and X.shape[1] != 784:
+                raise ValueError(f"the scattering front-end takes 28×28 images (784 features), got {X.shape[1]} "
+                                 f"features; use frontend='pixels' for other data")
+            if self.autoencoder == "conv":
+                self._image_shape(X.shape[1])
             if X.shape[0] < 2 * self.n_clusters:
                 raise ValueError(f"need at least 2·n_clusters = {2 * self.n_clusters} points, got {X.shape[0]}")
         else:
@@ -257,14 +298,30 @@ class SSCN(ClusterMixin, BaseEstimator):
         if not hasattr(self, "net_"):
             raise NotFittedError("this SSCN is not fitted yet: call fit(X) first, or SSCN.load(path)")
 
-    def _build_frontend(self, input_dim: int) -> PixelFrontEnd | ScatteringFrontEnd:
-        return PixelFrontEnd(input_dim) if self.frontend == "pixels" else ScatteringFrontEnd(dim=self.frontend_dim)
+    def _image_shape(self, n_features: int) -> tuple[int, int]:
+        """(height, width) of the images the conv auto-encoder reads: ``image_shape`` or a square."""
+        if self.image_shape is not None:
+            shape = (int(self.image_shape[0]), int(self.image_shape[1]))
+            if shape[0] * shape[1] != n_features:
+                raise ValueError(f"image_shape {shape} holds {shape[0] * shape[1]} pixels, but X has {n_features} "
+                                 f"features per row")
+            return shape
+        side = int(round(n_features ** 0.5))
+        if side * side != n_features:
+            raise ValueError(f"the conv auto-encoder reads images: X has {n_features} features per row, which is not "
+                             f"a square; pass image_shape=(height, width), or use autoencoder='mlp' or None")
+        return side, side
+
+    def _build_frontend(self, input_dim: int, normalize: str) -> PixelFrontEnd | ScatteringFrontEnd:
+        if self.frontend == "pixels":
+            return PixelFrontEnd(input_dim, unit_rows=normalize == "unit_rows")
+        return ScatteringFrontEnd(dim=self.frontend_dim)
 
     def _build_network(self, frontend: PixelFrontEnd | ScatteringFrontEnd, generator: torch.Generator) -> SSCNNetwork:
         """A freshly initialised network on top of a (fitted) front-end."""
         dim = frontend.output_dim
         if self.autoencoder == "conv":
-            ae = ConvAutoEncoder()
+            ae = ConvAutoEncoder(self._image_shape(dim))
         elif self.autoencoder == "mlp":
             ae = MLPAutoEncoder(dim, tuple(self.hidden_dims), self.latent_dim)
         else:
@@ -318,13 +375,19 @@ class SSCN(ClusterMixin, BaseEstimator):
         self.pseudo_labels_: np.ndarray | None = None
         self.pseudo_label_indices_: np.ndarray | None = None
         self.stopped_ = False
+        self.settings_ = resolve_settings(self.get_params(), x.shape[0])
+        self.convergence_: dict[str, dict[str, Any]] = {}
+        self.agreement_: float | None = None
+        self.warnings_: list[str] = []
+        value = {name: entry["value"] for name, entry in self.settings_.items()}
+
         def report(event: TrainingEvent) -> None:
             event.model = self
             if callback is not None:
                 callback(event)
 
         start = time.perf_counter()
-        frontend = self._build_frontend(x.shape[1])
+        frontend = self._build_frontend(x.shape[1], value["normalize"])
         if self.frontend != "pixels":
             report(TrainingEvent("phase", "features", 0, 1))
         # The auto-encoder trains on front-end features, computed once (pixels: X itself).
@@ -345,39 +408,57 @@ class SSCN(ClusterMixin, BaseEstimator):
                         self.net_.autoencoder, features, epochs=self.pretrain_epochs, batch_size=self.pretrain_batch_size,
                         lr=self.pretrain_lr, **common)
                 self.peak_memory_["pretrain"] = mem.peak_bytes
-            if self.h_init == "closed_form":
-                closed_form_h_init(self.net_, features, lam=self.lambda1 + self.lambda2, batch_size=self.batch_size,
-                                   device=device)
+            n, batch, c_batch = features.shape[0], value["batch_size"], value["classifier_batch_size"]
+            if value["h_init"] == "closed_form":
+                closed_form_h_init(self.net_, features, lam=self.lambda1 + self.lambda2, batch_size=batch, device=device)
+            converge = Convergence(value["tol"], window(n // batch))
             with PeakMemory(device) as mem:
                 self.phase_times_["self_expression"] = train_self_expression(
-                    self.net_, features, epochs=self.epochs, batch_size=self.batch_size, lr=self.lr, lambda1=self.lambda1,
-                    lambda2=self.lambda2, reduction=self.reduction, **common)
+                    self.net_, features, steps=value["self_expression_steps"], batch_size=batch, lr=self.lr,
+                    lambda1=self.lambda1, lambda2=self.lambda2, reduction=self.reduction, convergence=converge, **common)
             self.peak_memory_["self_expression"] = mem.peak_bytes
-            classifier = dict(epochs=self.classifier_epochs, batch_size=self.classifier_batch_size,
-                              iters_per_batch=self.classifier_iters, lr=self.classifier_lr, **common)
+            self.convergence_["self_expression"] = converge.summary(value["self_expression_steps"])
             if self.classifier_loss == "cross_entropy":
                 with PeakMemory(device) as mem:
                     h_train, labels = self._pseudo_labels(features, device, generator, report)
                 self.peak_memory_["pseudo_labels"] = mem.peak_bytes
+                targets = torch.from_numpy(labels).long()
+                if value["classifier_init"] == "subspaces":
+                    with torch.no_grad():
+                        self.net_.classifier.R.copy_(subspace_rotation(h_train, targets, self.n_clusters,
+                                                                       self.subspace_dim).to(device))
+                converge = Convergence(value["tol"], window(n // c_batch, self.classifier_iters))
                 with PeakMemory(device) as mem:
-                    self.phase_times_["classifier"] = train_classifier(self.net_, h_train, torch.from_numpy(labels).long(),
-                                                                       **classifier)
+                    self.phase_times_["classifier"] = train_classifier(
+                        self.net_, h_train, targets, steps=value["classifier_steps"], batch_size=c_batch,
+                        iters_per_batch=self.classifier_iters, lr=self.classifier_lr, convergence=converge, **common)
+                self.convergence_["classifier"] = converge.summary(value["classifier_steps"])
+                with torch.no_grad():
+                    predicted = self.net_.classifier(h_train.to(device)).argmax(dim=1).cpu()
+                self.agreement_ = float((predicted == targets).double().mean())
             else:
+                h_train = self._classifier_sample(features, device, generator)
                 with PeakMemory(device) as mem:
                     self.phase_times_["classifier"] = train_classifier_triplet(
-                        self.net_, self._classifier_sample(features, device, generator), neighbors=self.triplet_neighbors,
-                        margin=self.triplet_margin, balance=self.triplet_balance, **classifier)
+                        self.net_, h_train, neighbors=self.triplet_neighbors, margin=self.triplet_margin,
+                        balance=self.triplet_balance, epochs=self.classifier_epochs, batch_size=c_batch,
+                        iters_per_batch=self.classifier_iters, lr=self.classifier_lr, **common)
             self.peak_memory_["classifier"] = mem.peak_bytes
             if self.self_training_rounds > 0:
                 with PeakMemory(device) as mem:
                     self.phase_times_["self_training"] = self_train(
                         self.net_, features, rounds=self.self_training_rounds, epochs=self.self_training_epochs,
-                        batch_size=self.batch_size, lr=self.lr, classifier_lr=self.classifier_lr, lambda1=self.lambda1,
+                        batch_size=batch, lr=self.lr, classifier_lr=self.classifier_lr, lambda1=self.lambda1,
                         lambda2=self.lambda2, lambda3=self.lambda3, confidence=self.self_training_confidence,
                         reduction=self.reduction, **common)
                 self.peak_memory_["self_training"] = mem.peak_bytes
             # In-sample labels from the features computed once (a front-end may be costly).
             self.labels_ = embed_all(self.net_, features, device, space="logits", raw=False).argmax(dim=1).numpy()
+            self.warnings_ = fit_warnings(labels=self.labels_, pseudo_labels=self.pseudo_labels_,
+                                          h=h_train[:2000].numpy(), n_clusters=self.n_clusters, history=self.history_,
+                                          convergence=self.convergence_, agreement=self.agreement_)
+            for message in self.warnings_:
+                warnings.warn(message, SSCNWarning, stacklevel=2)
         except TrainingStopped:
             self.stopped_ = True
         return self
@@ -409,7 +490,8 @@ class SSCN(ClusterMixin, BaseEstimator):
             raise TrainingStopped("pseudo_labels")
         q = (h @ h.T).numpy()
         labels = spectral_pseudo_labels(q, self.n_clusters, self.subspace_dim, rho=self.rho, alpha=self.alpha,
-                                        seed=int(self.seed))
+                                        seed=int(self.seed), restarts=self.n_restarts,
+                                        variant=self.postprocess)
         del q
         self.pseudo_labels_ = np.asarray(labels, dtype=np.int64)
         elapsed = time.perf_counter() - start

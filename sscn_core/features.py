@@ -16,17 +16,24 @@ SCATTERING_SIDE = 32
 
 
 class PixelFrontEnd(nn.Module):
-    """The identity: the network sees the data as given."""
+    """The data as given, or with each row scaled to unit length (``unit_rows``).
+
+    Scaling a point keeps it in its subspace, so unit rows change nothing a union of linear
+    subspaces is made of, while they stop the brightest images (faces under strong light) from
+    dominating the self-expression.
+    """
 
     kind = "pixels"
 
-    def __init__(self, input_dim: int) -> None:
+    def __init__(self, input_dim: int, unit_rows: bool = False) -> None:
         super().__init__()
         self.input_dim = self.output_dim = int(input_dim)
+        self.unit_rows = bool(unit_rows)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """X unchanged, flattened to (N, D)."""
-        return x.reshape(x.shape[0], -1)
+        """X flattened to (N, D), rows scaled to unit length with ``unit_rows``."""
+        x = x.reshape(x.shape[0], -1)
+        return _unit_rows(x) if self.unit_rows else x
 
     def fit_transform(self, x: torch.Tensor) -> torch.Tensor:
         """Nothing to learn: X itself."""
@@ -34,7 +41,7 @@ class PixelFrontEnd(nn.Module):
 
     def config(self) -> dict:
         """The constructor arguments, for checkpoints."""
-        return {"kind": self.kind, "input_dim": self.input_dim}
+        return {"kind": self.kind, "input_dim": self.input_dim, **({"unit_rows": True} if self.unit_rows else {})}
 
 
 def _scattering_operator(J: int):
@@ -122,7 +129,7 @@ def build_frontend(config: dict) -> FrontEnd:
     """Rebuild a front-end from its ``config()`` dict."""
     kind = config.get("kind")
     if kind == "pixels":
-        return PixelFrontEnd(config["input_dim"])
+        return PixelFrontEnd(config["input_dim"], bool(config.get("unit_rows", False)))
     if kind == "scattering":
         return ScatteringFrontEnd(config["J"], config["dim"])
     raise ValueError(f"unknown front-end {kind!r}; expected one of {FRONTENDS}")

@@ -36,21 +36,39 @@ def reset_parameters(module: nn.Module, generator: torch.Generator | None = None
                 output_layer.bias.abs_()
 
 
+def _conv_sizes(side: int) -> list[int]:
+    """Side lengths through the encoder's three stride-2 convolutions: s → ⌈s/2⌉ three times."""
+    sizes = [side]
+    for _ in range(3):
+        sizes.append((sizes[-1] + 1) // 2)
+    return sizes
+
+
 class ConvAutoEncoder(nn.Module):
-    """The paper's convolutional auto-encoder for 28×28 images (d_Z = 30·4·4 = 480, 14,991 parameters).
+    """The paper's convolutional auto-encoder, for grey images of any shape (28×28: 14,991 parameters).
 
     Encoder: Conv(1→10, k5, s2, p2) → ReLU → Conv(10→20, k3, s2, p1) → ReLU → Conv(20→30, k3, s2, p1)
-    → ReLU → flatten. The decoder mirrors it with transposed convolutions (output paddings 0, 1, 1)
-    and a ReLU after each layer. Inputs are (N, 784), (N, 28, 28) or (N, 1, 28, 28); decoded
-    outputs are flattened to (N, 784).
+    → ReLU → flatten; each convolution halves a side (rounding up), so d_Z = 30·⌈H/8⌉·⌈W/8⌉ (480 at
+    28×28, the paper's; 480 at 32×32 too). The decoder mirrors it with transposed convolutions whose
+    output paddings restore the exact sizes (0, 1, 1 at 28×28, the paper's) and a ReLU after each
+    layer. DSC-Net uses the same three layers of 10/20/30 channels for its face sets. Inputs are
+    (N, H·W), (N, H, W) or (N, 1, H, W); decoded outputs are flattened to (N, H·W).
     """
 
     kind = "conv"
 
-    def __init__(self) -> None:
+    def __init__(self, image_shape: tuple[int, int] = (MNIST_SIDE, MNIST_SIDE)) -> None:
         super().__init__()
-        self.input_dim = MNIST_SIDE * MNIST_SIDE
-        self.latent_dim = 30 * 4 * 4
+        height, width = (int(s) for s in image_shape)
+        if height < 1 or width < 1:
+            raise ValueError(f"ConvAutoEncoder needs a positive image shape, got {image_shape}")
+        self.image_shape = (height, width)
+        rows, cols = _conv_sizes(height), _conv_sizes(width)
+        self.input_dim = height * width
+        self.latent_dim = 30 * rows[3] * cols[3]
+        # A transposed convolution of stride 2 maps n to 2n − 1 + output_padding; pick the padding
+        # that lands on the encoder's size at that depth.
+        pads = [(rows[i] - (2 * rows[i + 1] - 1), cols[i] - (2 * cols[i + 1] - 1)) for i in (2, 1, 0)]
         self.encoder = nn.Sequential(
             nn.Conv2d(1, 10, kernel_size=5, stride=2, padding=2), nn.ReLU(),
             nn.Conv2d(10, 20, kernel_size=3, stride=2, padding=1), nn.ReLU(),
@@ -58,24 +76,26 @@ class ConvAutoEncoder(nn.Module):
             nn.Flatten(),
         )
         self.decoder = nn.Sequential(
-            nn.Unflatten(1, (30, 4, 4)),
-            nn.ConvTranspose2d(30, 20, kernel_size=3, stride=2, padding=1, output_padding=0), nn.ReLU(),
-            nn.ConvTranspose2d(20, 10, kernel_size=3, stride=2, padding=1, output_padding=1), nn.ReLU(),
-            nn.ConvTranspose2d(10, 1, kernel_size=5, stride=2, padding=2, output_padding=1), nn.ReLU(),
+            nn.Unflatten(1, (30, rows[3], cols[3])),
+            nn.ConvTranspose2d(30, 20, kernel_size=3, stride=2, padding=1, output_padding=pads[0]), nn.ReLU(),
+            nn.ConvTranspose2d(20, 10, kernel_size=3, stride=2, padding=1, output_padding=pads[1]), nn.ReLU(),
+            nn.ConvTranspose2d(10, 1, kernel_size=5, stride=2, padding=2, output_padding=pads[2]), nn.ReLU(),
             nn.Flatten(),
         )
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
-        """Images → latent codes Z (N, 480)."""
-        return self.encoder(x.reshape(-1, 1, MNIST_SIDE, MNIST_SIDE))
+        """Images → latent codes Z (N, d_Z)."""
+        return self.encoder(x.reshape(-1, 1, *self.image_shape))
 
     def decode(self, z: torch.Tensor) -> torch.Tensor:
-        """Latent codes → flattened images (N, 784)."""
+        """Latent codes → flattened images (N, H·W)."""
         return self.decoder(z)
 
     def config(self) -> dict:
-        """The constructor arguments, for checkpoints."""
-        return {"kind": self.kind}
+        """The constructor arguments, for checkpoints (the paper's 28×28 stays ``{"kind": "conv"}``)."""
+        if self.image_shape == (MNIST_SIDE, MNIST_SIDE):
+            return {"kind": self.kind}
+        return {"kind": self.kind, "image_shape": list(self.image_shape)}
 
 
 class MLPAutoEncoder(nn.Module):
@@ -151,7 +171,7 @@ def build_autoencoder(config: dict) -> AutoEncoder:
     """Rebuild an auto-encoder from its ``config()`` dict (as stored in checkpoints)."""
     kind = config.get("kind")
     if kind == "conv":
-        return ConvAutoEncoder()
+        return ConvAutoEncoder(tuple(config.get("image_shape", (MNIST_SIDE, MNIST_SIDE))))
     if kind == "mlp":
         return MLPAutoEncoder(config["input_dim"], tuple(config["hidden_dims"]), config["latent_dim"])
     if kind == "none":

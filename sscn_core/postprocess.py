@@ -32,13 +32,15 @@ import psutil
 import torch
 from scipy import sparse
 
-__all__ = ["PostprocessError", "affinity_from_coefficients", "threshold_columns", "spectral_pseudo_labels"]
+__all__ = ["PostprocessError", "affinity_from_coefficients", "normalized_cut", "threshold_columns",
+           "spectral_pseudo_labels"]
 
 _CHUNK = 1024          # columns of C thresholded at a time
 _FIRST_K = 64          # first guess of how many entries per column are kept
 _DENSE_MAX = 1000      # up to this N, eigen-decompositions are dense (LAPACK) rather than iterative
 _EIGEN_TOL = 1e-5      # residual tolerance of the spectral embedding's eigenvectors (float32 products)
-_STALL_TOL = 1e-3      # below this residual, a stalled iteration is accepted as converged
+_STALL_TOL = 1e-3
+VARIANTS = ("paper", "subspace")      # below this residual, a stalled iteration is accepted as converged
 
 
 class PostprocessError(ValueError):
@@ -91,7 +93,7 @@ def _check_positive_int(value: Any, name: str) -> int:
 
 
 # ---------------------------------------------------------------------------- step 1
-def threshold_columns(C: Any, rho: float = 0.1) -> sparse.csc_matrix:
+def threshold_columns(C: Any, rho: float = 0.1, *, drop_diagonal: bool = False, min_keep: int = 1) -> sparse.csc_matrix:
     """Keep, in each column, the largest |entries| whose cumulative sum first exceeds ρ·‖column‖₁.
 
     Per column j: sort |C[:, j]| in descending order (ties: lower row index first) and keep the
@@ -99,6 +101,12 @@ def threshold_columns(C: Any, rho: float = 0.1) -> sparse.csc_matrix:
     than ρ·Σ|C[:, j]|; if none does (ρ = 1 up to rounding), every nonzero entry is kept. Kept
     entries keep their value and sign; a zero column stays empty. Returns an N × N CSC matrix in
     the input's float dtype (float32 or float64).
+
+    Beyond the paper (the "subspace" variant of ``affinity_from_coefficients``): ``drop_diagonal``
+    leaves each column's diagonal entry out, of the mass and of what is kept — step 2 sets the
+    diagonal to 1 anyway, and with few points per subspace the diagonal of C* alone exceeds ρ of a
+    column's mass, so the paper's rule keeps nothing else; ``min_keep`` keeps at least that many
+    nonzero entries per column (a point of a q-dimensional subspace is a combination of q others).
 
     Vectorised: per block of columns, ``torch.topk`` with a guessed k, grown only for the columns
     whose top-k mass does not reach ρ — no full sort. Cumulative sums are taken in float64.
@@ -115,7 +123,10 @@ def threshold_columns(C: Any, rho: float = 0.1) -> sparse.csc_matrix:
     for start in range(0, n_cols, _CHUNK):
         b = min(_CHUNK, n_cols - start)
         mags = torch.abs(t[:, start:start + b].T, out=buffer[:b])   # row i = |column start + i of C|
-        rows, cols, k_needed = _threshold_block(mags, rho, k_guess)
+        if drop_diagonal:
+            rows_in_block = torch.arange(b)[start + torch.arange(b) < n]
+            mags[rows_in_block, start + rows_in_block] = 0
+        rows, cols, k_needed = _threshold_block(mags, rho, k_guess, min_keep)
         indptr[start + 1:start + 1 + b] = np.bincount(rows, minlength=b)
         indices.append(cols)
         data.append(t[torch.from_numpy(cols), torch.from_numpy(rows + start)].numpy().astype(dtype, copy=False))
@@ -131,7 +142,8 @@ def threshold_columns(C: Any, rho: float = 0.1) -> sparse.csc_matrix:
     return out
 
 
-def _threshold_block(mags: torch.Tensor, rho: float, k_guess: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _threshold_block(mags: torch.Tensor, rho: float, k_guess: int, min_keep: int = 1
+                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Kept positions of a block of columns (given as rows of ``mags`` = |Cᵀ| block).
 
     Returns (block row, position) pairs sorted by block row then position, and the number of
@@ -156,6 +168,11 @@ def _threshold_block(mags: torch.Tensor, rho: float, k_guess: int) -> tuple[np.n
         threshold[rows_done] = vals[done, first[done]]
         todo = todo[~done]
         k = min(n, 4 * k)
+    if min_keep > 1:
+        floor = torch.topk(mags, min(min_keep, n), dim=1).values[:, -1]
+        short = (count < min_keep) & (count > 0) & (floor > 0)
+        count[short] = min(min_keep, n)
+        threshold[short] = torch.minimum(threshold[short], floor[short])
     keep = (mags >= threshold[:, None]) & (mags > 0)
     rows, cols = (x.numpy() for x in torch.nonzero(keep, as_tuple=True))
     # Ties at the threshold can keep more entries than counted: among the tied ones keep the lowest
@@ -222,13 +239,20 @@ def _top_singular_subspace(A: sparse.csr_matrix, rank: int, seed: int) -> tuple[
     return np.abs(w[order]), v[:, order]
 
 
-def _affinity_from_embedding(U: np.ndarray, S: np.ndarray, alpha: float) -> torch.Tensor:
-    """Steps 3 (end) and 4: L = max(0, ÛÛᵀ)^α / max, symmetrised, with Û = rows of U·diag(√S) normalised."""
+def _affinity_from_embedding(U: np.ndarray, S: np.ndarray, alpha: float, signed: bool = True) -> torch.Tensor:
+    """Steps 3 (end) and 4: L = max(0, ÛÛᵀ)^α / max, symmetrised, with Û = rows of U·diag(√S) normalised.
+
+    ``signed=False`` takes |ÛÛᵀ| instead of its positive part: x and −x lie in the same subspace
+    (on a line, the paper's rule cuts every line in two halves).
+    """
     u = torch.from_numpy(U * np.sqrt(S)[None, :]).float()
     norms = torch.linalg.vector_norm(u, dim=1, keepdim=True)
     u = u / torch.where(norms > 0, norms, torch.ones_like(norms))
     z = u @ u.T
-    z.clamp_(min=0.0)
+    if signed:
+        z.clamp_(min=0.0)
+    else:
+        z.abs_()
     z.pow_(alpha)
     top = z.max()
     if top > 0:
@@ -263,19 +287,30 @@ def _rank(n: int, n_clusters: int, subspace_dim: int) -> int:
 
 
 def affinity_from_coefficients(C: Any, n_clusters: int, subspace_dim: int, rho: float = 0.1, alpha: float = 8.0,
-                               *, seed: int = 0, timings: dict[str, float] | None = None) -> np.ndarray:
+                               *, seed: int = 0, variant: str = "paper",
+                               timings: dict[str, float] | None = None) -> np.ndarray:
     """Steps 1–4: the dense N × N float32 affinity L (symmetric, max 1) that spectral clustering sees.
 
     ``timings``, when given, receives the seconds spent in each stage ("threshold", "symmetrize",
     "svd", "affinity").
+
+    ``variant`` "paper" is the reference's post-processing; "subspace" (beyond the paper) makes it
+    exact on independent subspaces whatever the number of points per subspace: the diagonal is left
+    out of step 1's mass, each column keeps at least 2·``subspace_dim`` entries (q would express a
+    point; 2q keeps each subspace's graph connected on our grid of independent cases, where q left
+    some disconnected), and step 3 takes
+    |ÛÛᵀ| (sign does not matter to a subspace). See ``threshold_columns``.
     """
+    if variant not in VARIANTS:
+        raise PostprocessError(f"variant must be one of {VARIANTS}, got {variant!r}")
+    subspace = variant == "subspace"
     t = _as_square_tensor(C, check_finite=False)  # finiteness: checked while thresholding
     n = t.shape[0]
     k, d, rho, alpha = _check_common(n, n_clusters, subspace_dim, rho, alpha)
     seed = _check_seed(seed)
     _check_memory(n)
     clock = _Clock(timings)
-    thresholded = threshold_columns(t, rho)
+    thresholded = threshold_columns(t, rho, drop_diagonal=subspace, min_keep=2 * d if subspace else 1)
     clock.lap("threshold")
     sym = _symmetrize_unit_diagonal(thresholded)
     del thresholded
@@ -283,7 +318,7 @@ def affinity_from_coefficients(C: Any, n_clusters: int, subspace_dim: int, rho: 
     s, u = _top_singular_subspace(sym, _rank(n, k, d), seed)
     del sym
     clock.lap("svd")
-    z = _affinity_from_embedding(u, s, alpha)
+    z = _affinity_from_embedding(u, s, alpha, signed=not subspace)
     clock.lap("affinity")
     return z.numpy()
 
@@ -451,29 +486,56 @@ def _discretize(vectors: np.ndarray, rng: np.random.Generator, max_iter: int = 2
     raise np.linalg.LinAlgError(f"spectral discretisation failed: the SVD did not converge in {max_restarts} restarts")
 
 
-def _spectral_clustering(L: torch.Tensor, k: int, seed: int) -> np.ndarray:
-    """Normalised spectral clustering of a precomputed affinity into k clusters (labels 0 … k−1)."""
+def _spectral_clustering(L: torch.Tensor, k: int, seed: int, restarts: int = 1) -> np.ndarray:
+    """Normalised spectral clustering of a precomputed affinity into k clusters (labels 0 … k−1).
+
+    With ``restarts`` > 1 the discretisation starts from that many random rotations (seeds
+    ``seed``, ``seed + 1``, …) and the partition of smallest normalised cut is kept.
+    """
     if k == 1:
         return np.zeros(L.shape[0], dtype=np.int64)
     vectors = _normalized_top_eigenvectors(L, k, seed)
-    return _discretize(vectors, np.random.default_rng(seed)).astype(np.int64)
+    best, best_cut = None, math.inf
+    for r in range(restarts):
+        labels = _discretize(vectors, np.random.default_rng(seed + r)).astype(np.int64)
+        cut = normalized_cut(L, labels, k) if restarts > 1 else 0.0
+        if cut < best_cut:
+            best, best_cut = labels, cut
+    return best
+
+
+def normalized_cut(L: Any, labels: Any, n_clusters: int) -> float:
+    """Shi–Malik normalised cut Σ_k cut(A_k, Ā_k) / vol(A_k) of a partition of the affinity L.
+
+    Needs no ground truth: among partitions of one affinity, the smaller the better. Empty
+    clusters count as 1 (the worst a cluster can score).
+    """
+    A = _as_square_tensor(L, "L").double()
+    y = torch.nn.functional.one_hot(torch.as_tensor(np.asarray(labels), dtype=torch.long), n_clusters).double()
+    ay = A @ y
+    volume = ay.sum(dim=0)
+    inside = (y * ay).sum(dim=0)
+    ratio = torch.where(volume > 0, (volume - inside) / volume.clamp_min(1e-300), torch.ones_like(volume))
+    return float(ratio.sum())
 
 
 def spectral_pseudo_labels(Q: Any, n_clusters: int, subspace_dim: int, *, rho: float = 0.1, alpha: float = 8.0,
-                           seed: int = 0, return_affinity: bool = False,
+                           seed: int = 0, restarts: int = 1, variant: str = "paper",
+                           return_affinity: bool = False,
                            timings: dict[str, float] | None = None) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
     """Pseudo-labels (N,) int64 in 0 … K−1 from a self-expression matrix Q (N × N), steps 1–5.
 
     Q may be a numpy array or torch tensor (any device; it is read on the CPU); it need not be
     exactly symmetric. Seeded: the same Q and seed give the same labels. With ``return_affinity``
-    also returns the dense float32 affinity L of step 4. ``timings``, when given, receives the
+    also returns the dense float32 affinity L of step 4. ``restarts``: see ``_spectral_clustering``
+    (label-free selection by normalised cut). ``variant``: see ``affinity_from_coefficients``. ``timings``, when given, receives the
     seconds of each stage ("threshold", "symmetrize", "svd", "affinity", "spectral").
     """
     seed = _check_seed(seed)
     clock_sink: dict[str, float] = {} if timings is None else timings
     affinity = torch.from_numpy(affinity_from_coefficients(Q, n_clusters, subspace_dim, rho, alpha, seed=seed,
-                                                           timings=clock_sink))
+                                                           variant=variant, timings=clock_sink))
     start = time.perf_counter()
-    labels = _spectral_clustering(affinity, int(n_clusters), seed)
+    labels = _spectral_clustering(affinity, int(n_clusters), seed, _check_positive_int(restarts, "restarts"))
     clock_sink["spectral"] = time.perf_counter() - start
     return (labels, affinity.numpy()) if return_affinity else labels

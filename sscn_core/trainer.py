@@ -104,6 +104,52 @@ def steps_per_epoch(n: int, batch_size: int) -> int:
     return max(1, n // min(batch_size, n))
 
 
+@dataclass
+class Convergence:
+    """Stop rule of a phase: the relative change between the mean losses of two consecutive windows.
+
+    ``tol`` None means a fixed schedule (the paper's epochs): the phase runs its budget and the
+    measure is only reported. Otherwise the phase ends as soon as
+    |mean(last window) − mean(window before)| / |mean(window before)| < tol, or when its step
+    budget runs out first (``converged`` stays False and the report says so).
+    """
+
+    tol: float | None
+    window: int
+    losses: list[float] = field(default_factory=list)
+    converged: bool = False
+    change: float = float("nan")
+
+    def update(self, loss: float) -> bool:
+        """Record one step's loss; True when the phase may stop."""
+        self.losses.append(loss)
+        w = self.window
+        if len(self.losses) >= 2 * w and len(self.losses) % w == 0:
+            before = sum(self.losses[-2 * w:-w]) / w
+            last = sum(self.losses[-w:]) / w
+            self.change = abs(before - last) / max(abs(before), 1e-30)
+            if self.tol is not None and self.change < self.tol:
+                self.converged = True
+        return self.converged
+
+    def summary(self, budget: int) -> dict[str, Any]:
+        """What the report shows: steps taken, budget, last relative change and whether it converged."""
+        return {"steps": len(self.losses), "budget": budget, "tol": self.tol, "relative_change": self.change,
+                "converged": self.converged,
+                "stopped_by": "tolerance" if self.converged else ("schedule" if self.tol is None else "budget")}
+
+
+def cycle_batches(n: int, batch_size: int, generator: torch.Generator, steps: int) -> Iterator[torch.Tensor]:
+    """``steps`` shuffled drop_last batches, epoch after epoch."""
+    done = 0
+    while done < steps:
+        for idx in batches(n, batch_size, generator):
+            if done == steps:
+                return
+            done += 1
+            yield idx
+
+
 def _sq(t: torch.Tensor, reduction: str) -> torch.Tensor:
     return (t * t).sum() if reduction == "sum" else (t * t).mean()
 
@@ -152,59 +198,93 @@ def pretrain_autoencoder(autoencoder: AutoEncoder, x: torch.Tensor, *, epochs: i
     return phase.end()
 
 
-def train_self_expression(net: SSCNNetwork, x: torch.Tensor, *, epochs: int, batch_size: int, lr: float,
+def train_self_expression(net: SSCNNetwork, x: torch.Tensor, *, steps: int, batch_size: int, lr: float,
                           lambda1: float, lambda2: float, reduction: str, device: torch.device,
                           generator: torch.Generator, report: Reporter, stop_flag: threading.Event,
-                          history: list[dict[str, Any]]) -> float:
-    """Adam on encoder, decoder and h jointly with the loss of Definition 3. Returns seconds."""
+                          history: list[dict[str, Any]], convergence: Convergence | None = None) -> float:
+    """Adam on encoder, decoder and h jointly with the loss of Definition 3, at most ``steps`` batches.
+
+    With a ``convergence`` rule of a set tolerance the phase ends once the loss has settled.
+    Returns seconds.
+    """
     n = x.shape[0]
-    phase = Phase("self_expression", epochs * steps_per_epoch(n, batch_size), report, stop_flag, history)
+    phase = Phase("self_expression", steps, report, stop_flag, history)
     phase.begin()
     params = list(net.autoencoder.parameters()) + list(net.h.parameters())
     opt = torch.optim.Adam(params, lr=lr)
     net.train()
     # Under torch.distributed each process computes a row block of every batch (see distributed.py).
     sharded = distributed.ShardedSelfExpression(net, reduction) if distributed.is_distributed() else None
-    for _ in range(epochs):
-        for idx in batches(n, batch_size, generator):
-            if sharded is None:
-                terms = self_expression_terms(net, x[idx].to(device, non_blocking=True), reduction)
-            else:
-                terms = sharded.terms(x, idx)
-            loss = terms["q_norm"] + lambda1 * terms["self_expression"] + lambda2 * terms["reconstruction"]
-            values = {"total": loss.item(), **{k: v.item() for k, v in terms.items()}} if sharded is None \
-                else sharded.batch_values(loss, terms)
-            if not math.isfinite(values["total"]):
-                raise FloatingPointError(
-                    f"the self-expression loss became {values['total']} at step {phase.step + 1}; "
-                    f"lower the learning rate (lr={lr}) or the λ's, or check the input for NaN/inf")
+    for idx in cycle_batches(n, batch_size, generator, steps):
+        if sharded is None:
+            terms = self_expression_terms(net, x[idx].to(device, non_blocking=True), reduction)
+        else:
+            terms = sharded.terms(x, idx)
+        loss = terms["q_norm"] + lambda1 * terms["self_expression"] + lambda2 * terms["reconstruction"]
+        values = {"total": loss.item(), **{k: v.item() for k, v in terms.items()}} if sharded is None \
+            else sharded.batch_values(loss, terms)
+        if not math.isfinite(values["total"]):
+            raise FloatingPointError(
+                f"the self-expression loss became {values['total']} at step {phase.step + 1}; "
+                f"lower the learning rate (lr={lr}) or the λ's, or check the input for NaN/inf")
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        phase.record(values)
+        if convergence is not None and convergence.update(values["total"]):
+            break
+    return phase.end()
+
+
+def train_classifier(net: SSCNNetwork, h: torch.Tensor, labels: torch.Tensor, *, steps: int, batch_size: int,
+                     iters_per_batch: int, lr: float, device: torch.device, generator: torch.Generator,
+                     report: Reporter, stop_flag: threading.Event, history: list[dict[str, Any]],
+                     convergence: Convergence | None = None) -> float:
+    """Train R alone (H frozen) on cross-entropy against pseudo-labels, with Cayley-Adam.
+
+    ``steps`` counts optimiser steps (``iters_per_batch`` per batch, as the reference does). With a
+    ``convergence`` rule of a set tolerance the phase ends once the loss has settled. Returns seconds.
+    """
+    n = h.shape[0]
+    phase = Phase("classifier", steps, report, stop_flag, history)
+    phase.begin()
+    opt = CayleyAdam([net.classifier.R], lr=lr)
+    for idx in cycle_batches(n, batch_size, generator, math.ceil(steps / iters_per_batch)):
+        hb = h[idx].to(device, non_blocking=True)
+        yb = labels[idx].to(device, non_blocking=True)
+        for _ in range(min(iters_per_batch, steps - phase.step)):
+            loss = F.cross_entropy(net.classifier(hb), yb)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
-            phase.record(values)
+            phase.record({"total": loss.item(), "classifier": loss.item()})
+            if convergence is not None and convergence.update(loss.item()):
+                return phase.end()
     return phase.end()
 
 
-def train_classifier(net: SSCNNetwork, h: torch.Tensor, labels: torch.Tensor, *, epochs: int, batch_size: int,
-                     iters_per_batch: int, lr: float, device: torch.device, generator: torch.Generator,
-                     report: Reporter, stop_flag: threading.Event, history: list[dict[str, Any]]) -> float:
-    """Train R alone (H frozen) on cross-entropy against pseudo-labels, with Cayley-Adam. Returns seconds."""
-    n = h.shape[0]
-    total = epochs * steps_per_epoch(n, batch_size) * iters_per_batch
-    phase = Phase("classifier", total, report, stop_flag, history)
-    phase.begin()
-    opt = CayleyAdam([net.classifier.R], lr=lr)
-    for _ in range(epochs):
-        for idx in batches(n, batch_size, generator):
-            hb = h[idx].to(device, non_blocking=True)
-            yb = labels[idx].to(device, non_blocking=True)
-            for _ in range(iters_per_batch):
-                loss = F.cross_entropy(net.classifier(hb), yb)
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                opt.step()
-                phase.record({"total": loss.item(), "classifier": loss.item()})
-    return phase.end()
+@torch.no_grad()
+def subspace_rotation(h: torch.Tensor, labels: torch.Tensor, n_clusters: int, subspace_dim: int) -> torch.Tensor:
+    """A starting R that puts each pseudo-cluster's span into its own block (beyond the paper).
+
+    For cluster k, the top ``subspace_dim`` right singular vectors of its rows of H form the
+    columns of block k of B (fewer when the cluster spans fewer directions: zero columns); R is the
+    orthogonal polar factor of B (the rotation nearest to B). At Theorem 1's optimum on
+    independent subspaces the clusters' spans are mutually orthogonal, so B is already a rotation
+    and every point's energy lies inside its own block: the classifier starts exact.
+    """
+    h = h.double()
+    d = h.shape[1]
+    basis = torch.zeros(d, d, dtype=torch.float64, device=h.device)
+    for k in range(n_clusters):
+        rows = h[labels.to(h.device) == k]
+        if rows.shape[0] == 0:
+            continue
+        _, s, vt = torch.linalg.svd(rows, full_matrices=False)
+        keep = min(subspace_dim, int((s > s[0].clamp_min(1e-300) * 1e-6).sum()))
+        basis[:, k * subspace_dim:k * subspace_dim + keep] = vt[:keep].T
+    u, _, vt = torch.linalg.svd(basis)
+    return (u @ vt).float()
 
 
 @torch.no_grad()

@@ -1,0 +1,84 @@
+"""Failures you can see: checks of a finished fit that no label is needed for.
+
+``fit_warnings`` looks at what a fit produced — its clusters, its embedding's rank, its loss
+history, whether each phase converged, how well the classifier reproduces its pseudo-labels — and
+returns plain sentences for everything that makes the result suspect. The estimator stores them in
+``warnings_`` and raises them as :class:`SSCNWarning`; the CLI and the app show them.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+AGREEMENT_MIN = 0.99      # below this share of reproduced pseudo-labels the classifier is suspect
+DOMINANT_SHARE = 0.5      # one cluster holding more than this share of the points (K ≥ 3)
+EXPLOSION = 10.0          # a phase's last loss this many times its first
+
+
+class SSCNWarning(UserWarning):
+    """A fit finished, but its result is suspect (degenerate clusters, no convergence, …)."""
+
+
+def cluster_warnings(labels: np.ndarray | None, n_clusters: int, what: str) -> list[str]:
+    """Empty clusters, or one cluster holding most points."""
+    if labels is None or len(labels) == 0:
+        return []
+    counts = np.bincount(np.asarray(labels, dtype=np.int64), minlength=n_clusters)
+    out = []
+    empty = int((counts == 0).sum())
+    if empty:
+        out.append(f"{what}: {empty} of the {n_clusters} clusters are empty")
+    share = counts.max() / counts.sum()
+    if n_clusters >= 3 and share > DOMINANT_SHARE:
+        out.append(f"{what}: one cluster holds {share:.0%} of the points (degenerate: check the data, "
+                   f"n_clusters or the settings)")
+    return out
+
+
+def rank_warning(h: np.ndarray | None, n_clusters: int) -> list[str]:
+    """H of numerical rank below K cannot separate K clusters."""
+    if h is None or h.size == 0:
+        return []
+    s = np.linalg.svd(np.asarray(h, dtype=np.float64), compute_uv=False)
+    rank = int((s > s[0] * 1e-6).sum()) if s[0] > 0 else 0
+    if rank < n_clusters:
+        return [f"H has rank {rank} < n_clusters = {n_clusters}: the embedding has collapsed"]
+    return []
+
+
+def loss_warnings(history: list[dict[str, Any]]) -> list[str]:
+    """A phase whose loss grew by a factor ≥ 10 from its first to its last step."""
+    out = []
+    phases: dict[str, list[float]] = {}
+    for row in history:
+        phases.setdefault(row["phase"], []).append(float(row["total"]))
+    for phase, losses in phases.items():
+        first, last = abs(losses[0]), abs(losses[-1])
+        if len(losses) > 1 and first > 0 and last > EXPLOSION * first:
+            out.append(f"{phase}: the loss grew from {losses[0]:.3g} to {losses[-1]:.3g} (exploding; lower lr)")
+    return out
+
+
+def convergence_warnings(convergence: dict[str, dict[str, Any]]) -> list[str]:
+    """Phases whose step budget ran out before the loss settled."""
+    return [f"{phase}: the step budget ({c['budget']:,}) ran out before the loss settled (last relative change "
+            f"{c['relative_change']:.2g} > tol {c['tol']:g})"
+            for phase, c in convergence.items() if c["stopped_by"] == "budget"]
+
+
+def agreement_warning(agreement: float | None) -> list[str]:
+    """The classifier reproduces fewer than 99 % of the pseudo-labels it was trained on."""
+    if agreement is None or agreement >= AGREEMENT_MIN:
+        return []
+    return [f"the classifier reproduces only {agreement:.1%} of the pseudo-labels it was trained on "
+            f"(below {AGREEMENT_MIN:.0%}): its predictions and the spectral clusters disagree"]
+
+
+def fit_warnings(*, labels: np.ndarray | None, pseudo_labels: np.ndarray | None, h: np.ndarray | None,
+                 n_clusters: int, history: list[dict[str, Any]], convergence: dict[str, dict[str, Any]],
+                 agreement: float | None) -> list[str]:
+    """Everything suspect about a finished fit, as sentences (empty when all is well)."""
+    return (cluster_warnings(labels, n_clusters, "clusters") + cluster_warnings(pseudo_labels, n_clusters, "pseudo-labels")
+            + rank_warning(h, n_clusters) + loss_warnings(history) + convergence_warnings(convergence)
+            + agreement_warning(agreement))
