@@ -24,6 +24,7 @@ from .metrics import PeakMemory
 from .models import (ConvAutoEncoder, IdentityAutoEncoder, MLPAutoEncoder, SSCNNetwork, build_autoencoder,
                      reset_parameters)
 from .postprocess import VARIANTS, spectral_pseudo_labels
+from .theory import independence_report, stratified_sample
 from .schedule import CLASSIFIER_INITS, NORMALIZATIONS, SCHEDULES, resolve_settings, window
 from .trainer import (Convergence, TrainingEvent, TrainingStopped, closed_form_h_init, embed_all, pretrain_autoencoder,
                       self_train, subspace_rotation, train_classifier, train_classifier_triplet, train_self_expression)
@@ -33,6 +34,7 @@ PRETRAINED = {"mnist": "mnist_conv_ae.pt", "fashion-mnist": "fashion_mnist_conv_
 AUTOENCODER_KIND = "autoencoder"
 MODEL_KIND = "sscn"
 MAX_AFFINITY_POINTS = 20_000
+INDEPENDENCE_SAMPLE = 2000   # points of the pseudo-clusters on which the independence verdict is computed
 
 PRESETS: dict[str, dict[str, Any]] = {
     # The paper's reference setup (see docs/configurations.md): batch 1000, 30 epochs, Adam 1e-3,
@@ -131,7 +133,7 @@ class SSCN(ClusterMixin, BaseEstimator):
                  pretrain_batch_size: int | None = None, pretrain_lr: float = 1e-3, rho: float = 0.1,
                  alpha: float = 8.0, pseudo_sample_size: int | None = None, classifier_epochs: int = 30,
                  classifier_lr: float = 0.1, classifier_batch_size: int | None = None, classifier_iters: int = 10,
-                 classifier_init: str = "auto", n_restarts: int = 1, postprocess: str = "subspace",
+                 classifier_init: str = "auto", n_restarts: int = 10, postprocess: str = "subspace",
                  h_init: str = "auto", classifier_temperature: float | None = None,
                  classifier_loss: str = "cross_entropy", triplet_neighbors: int = 10, triplet_margin: float = 0.5,
                  triplet_balance: float = 1.0, self_training_rounds: int = 0, self_training_epochs: int = 5,
@@ -378,6 +380,7 @@ class SSCN(ClusterMixin, BaseEstimator):
         self.settings_ = resolve_settings(self.get_params(), x.shape[0])
         self.convergence_: dict[str, dict[str, Any]] = {}
         self.agreement_: float | None = None
+        self.independence_: dict[str, Any] | None = None
         self.warnings_: list[str] = []
         value = {name: entry["value"] for name, entry in self.settings_.items()}
 
@@ -436,6 +439,7 @@ class SSCN(ClusterMixin, BaseEstimator):
                 with torch.no_grad():
                     predicted = self.net_.classifier(h_train.to(device)).argmax(dim=1).cpu()
                 self.agreement_ = float((predicted == targets).double().mean())
+                self.independence_ = self._independence(features, device)
             else:
                 h_train = self._classifier_sample(features, device, generator)
                 with PeakMemory(device) as mem:
@@ -462,6 +466,26 @@ class SSCN(ClusterMixin, BaseEstimator):
         except TrainingStopped:
             self.stopped_ = True
         return self
+
+    def _independence(self, features: torch.Tensor, device: torch.device) -> dict[str, Any]:
+        """Theorem 1's premise checked on Z of (a sample of) the pseudo-clusters: independent or not."""
+        index = self.pseudo_label_indices_
+        labels = self.pseudo_labels_
+        keep = stratified_sample(labels, INDEPENDENCE_SAMPLE, seed=int(self.seed))
+        rows = torch.from_numpy(keep if index is None else index[keep])
+        z = embed_all(self.net_, features[rows], device, space="z", raw=False).double().numpy()
+        report = independence_report(X=z, labels=labels[keep]).to_dict()
+        report["note"] = ("exact recovery is promised (independent, noise-free subspaces)" if report["independent"] else
+                          "the pseudo-clusters' spans are not independent, so Theorem 1 promises no exact recovery")
+        return report
+
+    def fit_report(self) -> dict[str, Any]:
+        """What a fit chose and how it went: settings with reasons, convergence per phase, the
+        classifier's agreement with its pseudo-labels, the independence verdict and the warnings."""
+        self._check_fitted()
+        return {"settings": getattr(self, "settings_", {}), "convergence": getattr(self, "convergence_", {}),
+                "agreement": getattr(self, "agreement_", None), "independence": getattr(self, "independence_", None),
+                "warnings": list(getattr(self, "warnings_", []))}
 
     def planned_phases(self) -> tuple[str, ...]:
         """The phases ``fit`` goes through with the current parameters, in order."""

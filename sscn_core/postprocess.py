@@ -281,9 +281,9 @@ def _check_common(n: int, n_clusters: Any, subspace_dim: Any, rho: Any, alpha: A
     return k, d, rho, float(alpha)
 
 
-def _rank(n: int, n_clusters: int, subspace_dim: int) -> int:
-    """r = d·K + 1, clipped to [1, N − 1] (ARPACK needs r < N)."""
-    return max(1, min(subspace_dim * n_clusters + 1, n - 1))
+def _rank(n: int, n_clusters: int, subspace_dim: int, extra: int = 1) -> int:
+    """r = d·K + ``extra`` (the paper's + 1), clipped to [1, N − 1] (ARPACK needs r < N)."""
+    return max(1, min(subspace_dim * n_clusters + extra, n - 1))
 
 
 def affinity_from_coefficients(C: Any, n_clusters: int, subspace_dim: int, rho: float = 0.1, alpha: float = 8.0,
@@ -298,7 +298,9 @@ def affinity_from_coefficients(C: Any, n_clusters: int, subspace_dim: int, rho: 
     exact on independent subspaces whatever the number of points per subspace: the diagonal is left
     out of step 1's mass, each column keeps at least 2·``subspace_dim`` entries (q would express a
     point; 2q keeps each subspace's graph connected on our grid of independent cases, where q left
-    some disconnected), and step 3 takes
+    some disconnected), the rank is r = d·K, the dimension of a union of K independent
+    d-dimensional subspaces (the paper's extra direction splits one cluster's span in two when a
+    cluster has few points), and step 3 takes
     |ÛÛᵀ| (sign does not matter to a subspace). See ``threshold_columns``.
     """
     if variant not in VARIANTS:
@@ -315,7 +317,7 @@ def affinity_from_coefficients(C: Any, n_clusters: int, subspace_dim: int, rho: 
     sym = _symmetrize_unit_diagonal(thresholded)
     del thresholded
     clock.lap("symmetrize")
-    s, u = _top_singular_subspace(sym, _rank(n, k, d), seed)
+    s, u = _top_singular_subspace(sym, _rank(n, k, d, extra=0 if subspace else 1), seed)
     del sym
     clock.lap("svd")
     z = _affinity_from_embedding(u, s, alpha, signed=not subspace)
