@@ -185,7 +185,7 @@ def test_n_samples_is_a_seeded_subset() -> None:
 
 
 def test_unknown_names_and_options() -> None:
-    with pytest.raises(DataError, match="valid names: mnist, mnist-oos, mnist-full, fashion-mnist, digits, synthetic, file"):
+    with pytest.raises(DataError, match="valid names: mnist, mnist-oos, mnist-full, fashion-mnist, digits, yaleb, synthetic, file"):
         load_dataset("cifar")
     with pytest.raises(DataError, match="unknown option.*colour.*valid options: none"):
         load_dataset("mnist", colour=True)
@@ -642,3 +642,10 @@ def test_single_image_file(tmp_path: Path) -> None:
     (tmp_path / "one.png").write_bytes(digit_png())
     ds = load_dataset("file", path=tmp_path / "one.png")
     assert ds.X.shape == (1, 784) and ds.image_shape == (28, 28) and ds.y is None
+
+
+def test_yaleb_is_bundled() -> None:
+    faces = load_dataset("yaleb")
+    assert faces.X.shape == (2414, 1024) and faces.image_shape == (32, 32)
+    assert np.bincount(faces.y).size == 38 and 59 <= np.bincount(faces.y).min() and np.bincount(faces.y).max() <= 64
+    assert 0.0 <= faces.X.min() and faces.X.max() <= 1.0

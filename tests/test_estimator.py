@@ -16,8 +16,10 @@ from sscn_core.metrics import evaluate
 
 
 def linear_model(**kw: object) -> SSCN:
+    """The linear model trained from Xavier's start (the defaults start at Theorem 1's optimum and
+    are covered by test_exactness.py)."""
     params = dict(n_clusters=3, subspace_dim=2, autoencoder=None, batch_size=10_000, epochs=500, lr=3e-2,
-                  classifier_epochs=20, classifier_batch_size=10_000, seed=0)
+                  classifier_epochs=20, classifier_batch_size=10_000, seed=0, h_init="random", schedule="epochs")
     params.update(kw)
     return SSCN(**params)
 
@@ -154,8 +156,10 @@ def test_bad_input_is_refused(fitted: SSCN) -> None:
     X[3, 4] = np.nan
     with pytest.raises(ValueError, match="NaN"):
         SSCN(autoencoder=None, n_clusters=2, subspace_dim=2).fit(X)
-    with pytest.raises(ValueError, match="784"):
-        SSCN(autoencoder="conv").fit(np.zeros((40, 64), np.float32))
+    with pytest.raises(ValueError, match="not a square"):
+        SSCN(autoencoder="conv").fit(np.zeros((40, 65), np.float32))
+    with pytest.raises(ValueError, match="image_shape"):
+        SSCN(autoencoder="conv", image_shape=(5, 12)).fit(np.zeros((40, 64), np.float32))
     with pytest.raises(ValueError, match="at least"):
         SSCN(autoencoder=None, n_clusters=10, subspace_dim=2).fit(np.zeros((5, 4), np.float32))
     with pytest.raises(ValueError, match="features"):
