@@ -64,7 +64,8 @@ class Analysis:
     ``train_pred``: clusters of all training points. Metrics are dicts {"acc","ari","nmi"} or None.
     ``classifier_trained``: False while R is still the identity (predictions are provisional).
     ``pseudo_note``: why ``metrics_pseudo`` is None although the data has labels (the triplet
-    classifier uses no pseudo-labels), else None.
+    classifier uses no pseudo-labels), else None. ``fit_report``: ``SSCN.fit_report()`` once the
+    fit has finished (settings and their reasons, convergence, agreement, warnings), else None.
     """
 
     phase: str
@@ -91,6 +92,7 @@ class Analysis:
     confusion: Confusion | None
     seconds: float
     pseudo_note: str | None = None
+    fit_report: dict | None = None
 
 
 def display_order(primary: np.ndarray, secondary: np.ndarray) -> np.ndarray:
@@ -184,4 +186,5 @@ def analyse(model: SSCN, probe: Probe, *, phase: str = "", step: int = 0, classi
         train_pred=train_pred, cluster_sizes=cluster_sizes(train_pred, K), metrics_in=metrics_in,
         metrics_out=metrics_out, metrics_pseudo=_pseudo_metrics(model, train.y), confusion=conf,
         seconds=time.perf_counter() - start, pseudo_note=pseudo_labels_note(model),
+        fit_report=model.fit_report() if getattr(model, "labels_", None) is not None else None,
     )

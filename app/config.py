@@ -22,6 +22,7 @@ SOURCES: dict[str, str] = {
     "mnist-oos": "MNIST out-of-sample (10k training digits)",
     "fashion-mnist": "Fashion-MNIST",
     "digits": "8×8 digits (scikit-learn)",
+    "yaleb": "Extended Yale B faces (bundled, 38 people, 32×32)",
     "synthetic": "Synthetic union of subspaces",
     "upload": "Your own file (.npz / .npy / .zip of images)",
 }
@@ -176,8 +177,9 @@ def preset_for(source: str, *, n_total: int | None, n_classes: int | None, image
         ae = "none"   # on small vectors (8×8 digits) the linear model beats a briefly trained MLP
     holdout = {"mnist": "mnist-oos", "mnist-oos": "mnist"}.get(source, "rest" if total > n else "none")
     image = image_shape == (28, 28)
+    # q = 9: the dimension of one face's illumination subspace (Basri & Jacobs), the paper's choice for images
     return dict(n_samples=n, holdout=holdout, holdout_size=min(1000, max(1, total - n)) if holdout == "rest" else 1000,
-                n_clusters=k, subspace_dim=9 if image else 5, autoencoder=ae, batch_size=min(500, n),
+                n_clusters=k, subspace_dim=9 if image_shape is not None and min(image_shape) >= 16 else 5, autoencoder=ae, batch_size=min(500, n),
                 epochs=10 if image else 100, lr=1e-3, classifier_epochs=10 if image else 30)
 
 
@@ -303,7 +305,7 @@ def load_source(source: str, *, seed: int = 0, synthetic: SyntheticConfig | None
         return load_dataset("file", path=upload_path)
     if source == "fashion-mnist":
         return load_dataset("fashion-mnist", download=False)
-    if source in ("mnist", "mnist-oos", "digits"):
+    if source in ("mnist", "mnist-oos", "digits", "yaleb"):
         return load_dataset(source)
     raise DataError(f"unknown data source {source!r}; choose one of {', '.join(SOURCES)}")
 

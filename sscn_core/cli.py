@@ -100,7 +100,8 @@ def cmd_train(args: argparse.Namespace) -> int:
 def _train(args: argparse.Namespace) -> int:
     # Every process trains the same model; only rank 0 shows progress, prints and writes files.
     main_process = distributed.rank() == 0
-    data = load_dataset(args.dataset, n_samples=args.n_samples, seed=args.seed)
+    data = load_dataset("file", path=args.data, n_samples=args.n_samples, seed=args.seed) if args.data else \
+        load_dataset(args.dataset, n_samples=args.n_samples, seed=args.seed)
     overrides: dict[str, Any] = {"seed": args.seed, "device": args.device}
     for key in ("n_clusters", "subspace_dim", "epochs", "batch_size", "lr", "classifier_epochs",
                 "pseudo_sample_size"):
@@ -108,11 +109,16 @@ def _train(args: argparse.Namespace) -> int:
         if value is not None:
             overrides[key] = value
     overrides.update(args.set)
-    preset = PRESETS[args.preset]
-    if data.image_shape != (28, 28):
-        overrides.update(autoencoder="mlp", frontend="pixels")
+    preset = {**SSCN().get_params(), **PRESETS[args.preset]}
+    autoencoder = overrides.get("autoencoder", preset["autoencoder"])
+    if data.image_shape is None and autoencoder == "conv":
+        overrides["autoencoder"] = autoencoder = "mlp"              # vectors: no convolution
+    elif autoencoder == "conv" and data.image_shape is not None:
+        overrides.setdefault("image_shape", data.image_shape)
+    if data.image_shape != (28, 28) and overrides.get("frontend", preset["frontend"]) == "scattering":
+        overrides["frontend"] = "pixels"
     pretrained = args.pretrained
-    if pretrained is None and args.dataset in PRETRAINED and overrides.get("autoencoder", preset["autoencoder"]) == "conv":
+    if pretrained is None and not args.data and args.dataset in PRETRAINED and autoencoder == "conv":
         pretrained = args.dataset
     overrides["pretrained"] = None if pretrained in ("none", None) else pretrained
     model = SSCN.from_preset(args.preset, **overrides)
@@ -128,6 +134,7 @@ def _train(args: argparse.Namespace) -> int:
         "phase_seconds": {k: round(v, 2) for k, v in model.phase_times_.items()},
         "fit_seconds": round(fit_seconds, 2),
         "peak_memory_bytes": model.peak_memory_,
+        **(model.fit_report() if model.labels_ is not None else {}),
     }
     if distributed.is_distributed():
         report["processes"] = distributed.world_size()
@@ -136,7 +143,7 @@ def _train(args: argparse.Namespace) -> int:
         if model.pseudo_labels_ is not None:
             y_pl = data.y if model.pseudo_label_indices_ is None else data.y[model.pseudo_label_indices_]
             report["pseudo_labels"] = {k: round(v, 4) for k, v in evaluate(y_pl, model.pseudo_labels_).items()}
-    held = _held_out(args.dataset) if model.labels_ is not None else None
+    held = _held_out(args.dataset) if model.labels_ is not None and not args.data else None
     if held is not None:
         report["out_of_sample"] = _timed_eval(model, held)
     report["total_seconds"] = round(time.perf_counter() - start, 2)
@@ -163,6 +170,17 @@ def _print_report(r: dict[str, Any]) -> None:
     for phase, seconds in r["phase_seconds"].items():
         mem = r["peak_memory_bytes"].get(phase)
         print(f"  {PHASE_LABELS.get(phase, phase):21s} {seconds:8.2f} s   peak memory {format_bytes(mem) if mem else '-'}")
+    if r.get("agreement") is not None:
+        print(f"  classifier agreement with its pseudo-labels: {r['agreement']:.2%}")
+    for phase, c in r.get("convergence", {}).items():
+        print(f"  {PHASE_LABELS.get(phase, phase):21s} {c['steps']:,} of {c['budget']:,} steps, stopped by {c['stopped_by']}"
+              f" (last relative change {c['relative_change']:.2g})")
+    if r.get("independence"):
+        print(f"  independence of the pseudo-clusters: {r['independence']['verdict']} — {r['independence']['note']}")
+    for name, entry in r.get("settings", {}).items():
+        print(f"  setting {name} = {entry['value']}: {entry['reason']}")
+    for message in r.get("warnings", []):
+        print(f"  WARNING: {message}")
     print(f"  total {r['total_seconds']:.1f} s" + (f"; saved {r['saved']}" if "saved" in r else ""))
 
 
@@ -238,8 +256,14 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
 
     t = sub.add_parser("train", help="fit SSCN on a data set and report ACC/ARI/NMI, time and memory")
-    t.add_argument("--dataset", default="mnist", help="mnist, mnist-oos, mnist-full, fashion-mnist, digits, synthetic")
-    t.add_argument("--preset", default="paper", choices=sorted(PRESETS))
+    source = t.add_mutually_exclusive_group()
+    source.add_argument("--dataset", default="mnist",
+                        help="mnist, mnist-oos, mnist-full, fashion-mnist, digits, yaleb, synthetic")
+    source.add_argument("--data", default=None, metavar="PATH",
+                        help="your own data: an .npz/.npy file, a folder or .zip of images (any size, grey or RGB; "
+                             "labels optional, used only to score)")
+    t.add_argument("--preset", default="paper", choices=sorted(PRESETS),
+                   help="'auto': the settings follow the data (rules in sscn_core.schedule); 'paper': the paper's")
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--n-samples", type=int, default=None, help="train on a random subset of this size")
     t.add_argument("--pretrained", default=None, help="'none', 'mnist', 'fashion-mnist' or an auto-encoder file")

@@ -58,6 +58,8 @@ PRESETS["scattering"] = dict(PRESETS["conv-plus"], h_init="closed_form", autoenc
                              frontend_dim=500)
 # No spectral clustering at all: the classifier learns from Q's neighbours (triplet loss).
 PRESETS["scattering-triplet"] = dict(PRESETS["scattering"], classifier_loss="triplet", pseudo_sample_size=None)
+# The defaults of SSCN(): settings that follow the data (see sscn_core.schedule).
+PRESETS["auto"] = {}
 CLASSIFIER_LOSSES = ("cross_entropy", "triplet")
 H_INITS = ("auto", "random", "closed_form")
 

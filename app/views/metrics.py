@@ -19,6 +19,28 @@ HELP = {"acc": "Accuracy under the best one-to-one matching of clusters to class
         "nmi": "Normalised mutual information between clusters and classes."}
 
 
+def render_fit_report(report: dict) -> None:
+    """What the fit chose and how it went: warnings, agreement, convergence, settings with reasons."""
+    for message in report["warnings"]:
+        st.warning(message, icon="⚠️")
+    agreement = report.get("agreement")
+    cols = st.columns(3)
+    if agreement is not None:
+        cols[0].metric("Classifier agreement", f"{agreement:.1%}",
+                       help="Share of the training points on which the classifier reproduces the pseudo-label it "
+                            "was trained on (below 99 % is a warning).")
+    for col, (phase, c) in zip(cols[1:], report.get("convergence", {}).items()):
+        col.metric(f"{phase.replace('_', '-')} steps", f"{c['steps']:,} / {c['budget']:,}",
+                   help=f"Stopped by {c['stopped_by']}; last relative change of the loss {c['relative_change']:.2g}.")
+    independence = report.get("independence")
+    if independence:
+        st.caption(f"Independence of the pseudo-clusters' spans (in Z): **{independence['verdict']}** — "
+                   f"{independence['note']}.")
+    with st.expander("Settings this fit chose, and why"):
+        st.table([{"setting": name, "value": str(entry["value"]), "why": entry["reason"]}
+                  for name, entry in report.get("settings", {}).items()])
+
+
 def render(state: AppState, cur: Current) -> None:
     """Draw the Metrics tab."""
 
@@ -61,6 +83,8 @@ def render(state: AppState, cur: Current) -> None:
                 c = a.confusion
                 st.plotly_chart(figures.confusion_figure(c.table, c.classes, c.clusters, class_names=now.class_names,
                                                          title="True class × predicted cluster"), key="met.confusion")
+        if a.fit_report is not None:
+            render_fit_report(a.fit_report)
         st.caption(f"Snapshot taken {snapshot_label(a)}; computed in {a.seconds:.2f} s.")
 
     live_fragment(refresh_interval(cur, 2.0), body)
