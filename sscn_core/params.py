@@ -34,7 +34,8 @@ class Param:
     or "text" (a string, e.g. a file name). ``low``/``high`` bound numbers (open when
     ``low_open``/``high_open``). ``none``: None is allowed and means this. ``choices``: the
     allowed values with their labels, the paper's first. ``paper``: part of the paper's method
-    (False: beyond it). ``check``: a further test of the value, returning a message or None.
+    (False: beyond it). ``needs``: the parameter only has an effect when these other parameters
+    take one of the values listed. ``check``: a further test of the value, returning a message or None.
     """
 
     name: str
@@ -49,6 +50,7 @@ class Param:
     none: str | None = None
     choices: Mapping[Any, str] | None = None
     paper: bool = True
+    needs: Mapping[str, tuple[Any, ...]] | None = None
     check: Callable[[Any], str | None] | None = None
 
     def __post_init__(self) -> None:
@@ -75,8 +77,15 @@ class Param:
             return False
         return self.high is None or (value < self.high if self.high_open else value <= self.high)
 
-    def problem(self, value: Any) -> str | None:
-        """What is wrong with ``value`` for this parameter (a message naming it), or None."""
+    def used(self, values: Mapping[str, Any]) -> bool:
+        """Whether the parameter has an effect with these values of the others (see ``needs``)."""
+        return all(values[name] in allowed for name, allowed in (self.needs or {}).items())
+
+    def problem(self, value: Any, *, who: str | None = None, none_as: str = "None") -> str | None:
+        """What is wrong with ``value`` for this parameter, or None.
+
+        The message names ``who`` (default: the parameter's name) and spells None as ``none_as``.
+        """
         if value is None and self.none is not None:
             return None
         what = {"int": "an integer", "float": "a finite number", "text": "a string"}.get(self.kind, "")
@@ -94,8 +103,8 @@ class Param:
             ok = isinstance(value, (str, os.PathLike))
         if not ok:
             rng = f" {self.range_text()}" if self.kind in ("int", "float") and self.range_text() else ""
-            prefix = f"None ({self.none}) or " if self.none is not None else ""
-            return f"{self.name} must be {prefix}{what}{rng}, got {value!r}"
+            prefix = f"{none_as} ({self.none}) or " if self.none is not None else ""
+            return f"{who or self.name} must be {prefix}{what}{rng}, got {value!r}"
         return self.check(value) if self.check is not None else None
 
     def parse(self, text: str) -> Any:
@@ -136,6 +145,9 @@ class Param:
             parts.append(f"Range: {self.range_text()}.")
         if self.none is not None:
             parts.append(f"None: {self.none}.")
+        if self.needs:
+            parts.append("Used when " + " and ".join(f"{k} is {' or '.join(_text(v) for v in allowed)}"
+                                                     for k, allowed in self.needs.items()) + ".")
         if not self.paper:
             parts.append("Beyond the paper; the default keeps the paper's method.")
         parts.append(f"Default: {_text(self.default)}.")
@@ -163,6 +175,8 @@ def _device_problem(value: Any) -> str | None:
 
 
 P = Param
+_TRAINED_HERE = {"autoencoder": ("conv", "mlp"), "pretrained": (None,)}   # an auto-encoder pre-trained in fit
+_TRIPLET = {"classifier_loss": ("triplet",)}
 # The table. Order: the order of SSCN's signature and of the app's and the CLI's listings.
 PARAMETERS: tuple[Param, ...] = (
     P("n_clusters", "int", 10, "K clusters", "K, the number of clusters (subspaces).", low=2),
@@ -178,10 +192,11 @@ PARAMETERS: tuple[Param, ...] = (
       choices={"pixels": "Pixels (the data as given)", "scattering": "Wavelet scattering + PCA (28×28 images)"},
       paper=False),
     P("frontend_dim", "int", 500, "Scattering PCA dim.", "Components the scattering front-end's PCA keeps.", low=1,
-      paper=False),
-    P("latent_dim", "int", 32, "MLP latent dim.", "Width of Z for the MLP auto-encoder.", low=1),
+      paper=False, needs={"frontend": ("scattering",)}),
+    P("latent_dim", "int", 32, "MLP latent dim.", "Width of Z for the MLP auto-encoder.", low=1,
+      needs={"autoencoder": ("mlp",)}),
     P("hidden_dims", "ints", (256,), "MLP hidden widths", "Hidden layer widths of the MLP auto-encoder's encoder "
-      "(the decoder mirrors them)."),
+      "(the decoder mirrors them).", needs={"autoencoder": ("mlp",)}),
     P("pretrained", "text", None, "Pre-trained auto-encoder",
       f"Bundled weights ({', '.join(PRETRAINED)}) or an auto-encoder checkpoint file (sscn pretrain); skips "
       "pre-training.", none="train the auto-encoder here"),
@@ -194,11 +209,12 @@ PARAMETERS: tuple[Param, ...] = (
     P("epochs", "int", 30, "Epochs", "Epochs of self-expression training (Adam).", low=0),
     P("lr", "float", 1e-3, "Learning rate", "Adam's learning rate for encoder, decoder and h.", low=0, low_open=True),
     P("pretrain_epochs", "int", 100, "Pre-training epochs",
-      "Epochs of auto-encoder pre-training (reconstruction only) before self-expression.", low=0),
+      "Epochs of auto-encoder pre-training (reconstruction only) before self-expression.", low=0,
+      needs=_TRAINED_HERE),
     P("pretrain_batch_size", "int", None, "Pre-training batch size", "Mini-batch size of auto-encoder pre-training.",
-      low=1, none="the full batch"),
+      low=1, none="the full batch", needs=_TRAINED_HERE),
     P("pretrain_lr", "float", 1e-3, "Pre-training learning rate", "Adam's learning rate in pre-training.", low=0,
-      low_open=True),
+      low_open=True, needs=_TRAINED_HERE),
     P("rho", "float", 0.1, "ρ (kept mass per column)",
       "Post-processing keeps, per column of |Q|, the largest entries up to this share of its mass.", low=0, high=1,
       low_open=True),
@@ -228,10 +244,12 @@ PARAMETERS: tuple[Param, ...] = (
       choices={"cross_entropy": "Cross-entropy on spectral pseudo-labels (the paper)",
                "triplet": "Triplet loss from Q's neighbours (no pseudo-labels)"}, paper=False),
     P("triplet_neighbors", "int", 10, "Triplet neighbours", "The triplet loss's positives per point (k).", low=1,
-      paper=False),
-    P("triplet_margin", "float", 0.5, "Triplet margin", "The triplet loss's margin.", low=0, paper=False),
+      paper=False, needs=_TRIPLET),
+    P("triplet_margin", "float", 0.5, "Triplet margin", "The triplet loss's margin.", low=0, paper=False,
+      needs=_TRIPLET),
     P("triplet_balance", "float", 1.0, "Triplet balance weight",
-      "Weight of the balance term (minus the entropy of the batch's mean assignment).", low=0, paper=False),
+      "Weight of the balance term (minus the entropy of the batch's mean assignment).", low=0, paper=False,
+      needs=_TRIPLET),
     P("self_training_rounds", "int", 0, "Self-training rounds",
       "Rounds of end-to-end self-training after the classifier (0 = none): its confident assignments train "
       "encoder, h and R jointly on Definition 3 + λ3 · cross-entropy.", low=0, paper=False),
@@ -245,8 +263,12 @@ PARAMETERS: tuple[Param, ...] = (
       check=_device_problem),
     P("seed", "int", 0, "Seed", "Seeds initialisation, batch order, sampling and spectral clustering.", low=0),
 )
-del P
+del P, _TRAINED_HERE, _TRIPLET
 PARAMS: dict[str, Param] = {p.name: p for p in PARAMETERS}
+for _p in PARAMETERS:
+    if not set(_p.needs or {}) <= set(PARAMS):
+        raise ValueError(f"parameter {_p.name}: needs unknown parameters {set(_p.needs) - set(PARAMS)}")
+del _p
 DEFAULTS: dict[str, Any] = {p.name: p.default for p in PARAMETERS}
 
 # Presets: changes to the defaults, which are the paper's reference setup (batch 1000, 30 epochs,
@@ -282,8 +304,8 @@ def problems(values: Mapping[str, Any]) -> dict[str, str]:
         found["pretrained"] = "pretrained weights need an auto-encoder; set autoencoder='conv' or 'mlp'"
     size = values["pseudo_sample_size"]
     if {"pseudo_sample_size", "n_clusters"} <= ok and size is not None and size < 2 * values["n_clusters"]:
-        found["pseudo_sample_size"] = (f"pseudo_sample_size must be None or an integer ≥ 2·n_clusters = "
-                                       f"{2 * values['n_clusters']}, got {size!r}")
+        found["pseudo_sample_size"] = (f"pseudo_sample_size must hold at least 2·n_clusters = "
+                                       f"{2 * values['n_clusters']} points, got {size!r}")
     return found
 
 

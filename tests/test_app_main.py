@@ -94,8 +94,8 @@ def test_out_of_range_inputs_are_refused_next_to_the_widget(at: AppTest) -> None
     at.number_input(key="cfg.lr").set_value(0.0).run()
     at.number_input(key="cfg.n_clusters").set_value(1).run()
     messages = [e.value for e in at.sidebar.error]
-    assert any("learning rate must be in (0, 1]; got 0" in m for m in messages)
-    assert any("K (clusters) must be in [2, 50]; got 1" in m for m in messages)
+    assert any("Learning rate must be a finite number in (0, 1], got 0.0" in m for m in messages)
+    assert any("K clusters must be an integer in [2, 50], got 1" in m for m in messages)
     assert button(at, "Start").disabled
     assert "Fix the settings marked in the sidebar" in texts(at)
     at.number_input(key="cfg.lr").set_value(0.001).run()
@@ -313,7 +313,7 @@ def test_train_with_the_triplet_classifier_and_self_training(at: AppTest) -> Non
     assert at.selectbox(key="cfg.classifier_loss").value == "cross_entropy"      # the paper's by default
     assert at.number_input(key="cfg.self_training_rounds").value == 0
     at.number_input(key="cfg.pseudo_sample_size").set_value(3).run()
-    assert any("2·K = 6" in e.value for e in at.sidebar.error) and button(at, "Start").disabled
+    assert any("2·n_clusters = 6" in e.value for e in at.sidebar.error) and button(at, "Start").disabled
     at.number_input(key="cfg.pseudo_sample_size").set_value(0)
     at.selectbox(key="cfg.classifier_loss").set_value("triplet")
     at.number_input(key="cfg.classifier_temperature").set_value(20.0)
