@@ -111,7 +111,7 @@ class SyntheticConfig:
     n_clusters: int = 5
     subspace_dim: int = 3
     ambient_dim: int = 30
-    noise: float = 0.0
+    noise: float = 0.01
     relation: str = "independent"
 
 
