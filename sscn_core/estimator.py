@@ -105,12 +105,12 @@ class SSCN(ClusterMixin, TransformerMixin, BaseEstimator):
             raise TypeError("sparse input is not supported: pass a dense array (X.toarray())")
         X = np.asarray(X)
         if np.iscomplexobj(X):
-            raise ValueError("complex data is not supported: X must be real")
+            raise ValueError("Complex data not supported: X must be real")
         if X.dtype == object:
             try:
                 X = X.astype(np.float64)
             except (TypeError, ValueError) as exc:
-                raise ValueError(f"X must be a numeric array: {exc}") from None
+                raise type(exc)(f"X must be a numeric array: {exc}") from None
         if not (np.issubdtype(X.dtype, np.number) or X.dtype == bool):
             raise ValueError(f"X must be a numeric array, got dtype {X.dtype}")
         if X.ndim == 4 and X.shape[1] == 1:
@@ -121,7 +121,7 @@ class SSCN(ClusterMixin, TransformerMixin, BaseEstimator):
             raise ValueError(f"X must be 2-D (n_samples, n_features) or a stack of images, got shape {X.shape}")
         if X.shape[0] == 0 or X.shape[1] == 0:
             what = "sample" if X.shape[0] == 0 else "feature"
-            raise ValueError(f"X is empty: 0 {what}(s) (shape={X.shape}) while a minimum of 1 is required")
+            raise ValueError(f"X is empty: 0 {what}(s) (shape={X.shape}) while a minimum of 1 is required.")
         if X.dtype == np.uint8:
             X = X.astype(np.float32) / 255.0
         X = X.astype(np.float32, copy=False)
@@ -332,7 +332,8 @@ class SSCN(ClusterMixin, TransformerMixin, BaseEstimator):
 
     def predict_proba(self, X: Any) -> np.ndarray:
         """Softmax over clusters of minus the energy outside each block, (N, K)."""
-        logits = embed_all(self.net_, self._check_input(X, fitting=False), self._device(), space="logits")
+        x = self._check_input(X, fitting=False)
+        logits = embed_all(self.net_, x, self._device(), space="logits")
         return torch.softmax(logits.double(), dim=1).float().numpy()
 
     def block_energy(self, X: Any) -> np.ndarray:
