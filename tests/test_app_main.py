@@ -8,6 +8,7 @@ import threading
 import time
 import zlib
 from collections.abc import Callable, Iterator
+from dataclasses import fields
 from pathlib import Path
 
 import numpy as np
@@ -16,7 +17,9 @@ from PIL import Image
 from streamlit.runtime.caching import clear_session_resource_cache
 from streamlit.testing.v1 import AppTest
 
+from app.config import ModelConfig, preset_for
 from sscn_core import SSCN, load_dataset
+from sscn_core.params import DEFAULTS
 
 MAIN = str(Path(__file__).resolve().parents[1] / "app" / "main.py")
 SESSION = "test session id"   # every AppTest shares this id, hence this session's cached AppState
@@ -88,6 +91,16 @@ def test_first_page(at: AppTest) -> None:
     assert at.selectbox(key="cfg.holdout").value == "mnist-oos"
     assert any("\\min" in l.value for l in at.latex)
     assert not at.error and not at.warning
+
+
+def test_the_sidebar_starts_at_the_librarys_defaults(at: AppTest) -> None:
+    """Every SSCN parameter starts at sscn_core.params' default, except the quick start of the data source."""
+    quick = preset_for("mnist", n_total=10_000, n_classes=10, image_shape=(28, 28))
+    for f in fields(ModelConfig):
+        assert at.session_state[f"cfg.{f.name}"] == quick.get(f.name, f.default), f.name
+    assert at.number_input(key="cfg.lambda2").value == DEFAULTS["lambda2"] == 1.0
+    assert at.number_input(key="cfg.lambda2").help.endswith("Default: 1.0.")
+    assert at.selectbox(key="cfg.reduction").value == DEFAULTS["reduction"]      # a parameter the app did not have
 
 
 def test_out_of_range_inputs_are_refused_next_to_the_widget(at: AppTest) -> None:
