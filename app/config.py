@@ -7,7 +7,7 @@ valid configuration into a training set, a held-out set and an unfitted :class:`
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field, fields, make_dataclass, replace
+from dataclasses import dataclass, field, make_dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -72,10 +72,15 @@ def ui_param(name: str) -> Param:
     return p
 
 
+def none_widget_value(p: Param) -> Any:
+    """How a widget shows None: 0 in a number box (such rows refuse 0), "" in a text box."""
+    return {"int": 0, "float": 0.0, "text": ""}.get(p.kind)
+
+
 def from_widget(p: Param, value: Any) -> Any:
-    """A widget's value as the parameter's: a number box shows None as 0 (which such rows refuse),
-    a text box a tuple of integers as "256,128" (kept as text when it does not parse)."""
-    if p.none is not None and p.kind in ("int", "float") and value == 0:
+    """A widget's value as the parameter's: None from its widget form (see none_widget_value), a
+    tuple of integers from "256,128" (kept as text when it does not parse)."""
+    if p.none is not None and p.kind in ("int", "float", "text") and value == none_widget_value(p):
         return None
     if p.kind == "ints" and isinstance(value, str):
         try:
@@ -90,9 +95,9 @@ def from_widget(p: Param, value: Any) -> Any:
 
 
 def to_widget(p: Param, value: Any) -> Any:
-    """The parameter's value as its widget holds it (None → 0 in number boxes, tuples as "256,128")."""
-    if value is None and p.none is not None and p.kind in ("int", "float"):
-        return 0 if p.kind == "int" else 0.0
+    """The parameter's value as its widget holds it (None as none_widget_value, tuples as "256,128")."""
+    if value is None and p.none is not None:
+        return none_widget_value(p)
     if p.kind == "ints":
         return ",".join(str(v) for v in value)
     return value
@@ -249,7 +254,8 @@ def _model_problems(m: ModelConfig, *, image_shape: tuple[int, int] | None, n_fe
     for p in WIDGET_PARAMS:
         if p.name in errors or p.name == "autoencoder" or (values is not None and not p.used(values)):
             continue
-        message = ui_param(p.name).problem(from_widget(p, getattr(m, p.name)), who=p.label, none_as="0")
+        message = ui_param(p.name).problem(from_widget(p, getattr(m, p.name)), who=p.label,
+                                           none_as=repr(none_widget_value(p)) if p.kind == "text" else "0")
         if message is not None:
             errors[p.name] = message
     for name, message in (problems(values) if values is not None else {}).items():

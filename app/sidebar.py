@@ -187,7 +187,8 @@ OWN_WIDGETS = {"n_clusters", "subspace_dim", "autoencoder", "device", "frontend"
 
 
 def _help(p: Param) -> str:
-    none = f" 0 = {p.none}." if p.none is not None and p.kind in ("int", "float") else ""
+    shown = {"int": "0", "float": "0", "text": "Empty"}.get(p.kind)
+    none = f" {shown} = {p.none}." if p.none is not None and shown else ""
     return f"{p.help}{none} Default: {to_widget(p, p.default)}."
 
 
@@ -196,8 +197,9 @@ def _param_widget(p: Param, slots: _Slots) -> None:
     if p.kind == "choice":
         st.selectbox(p.label, list(p.choices), format_func=p.choices.get, key=P + p.name, help=_help(p))
         slots.add(p.name)
-    elif p.kind == "ints":
-        st.text_input(p.label, key=P + p.name, help=_help(p) + " Integers separated by commas.")
+    elif p.kind in ("ints", "text"):
+        extra = " Integers separated by commas." if p.kind == "ints" else ""
+        st.text_input(p.label, key=P + p.name, help=_help(p) + extra)
         slots.add(p.name)
     else:
         style = NUMBER_STYLE.get(p.name, {})
