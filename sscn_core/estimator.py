@@ -15,7 +15,7 @@ import scipy.sparse
 import torch
 from sklearn.base import BaseEstimator, ClusterMixin, TransformerMixin
 from sklearn.exceptions import NotFittedError
-from sklearn.utils import TransformerTags
+from sklearn.utils import Tags, TransformerTags
 
 from . import __version__, distributed
 from .checkpoint import Checkpoint, CheckpointError, load_checkpoint, save_checkpoint
@@ -71,7 +71,7 @@ class SSCN(ClusterMixin, TransformerMixin, BaseEstimator):
 
     __init__.__signature__ = signature()  # what get_params, clone and help() see
 
-    def __sklearn_tags__(self):  # noqa: ANN204 - sklearn's Tags
+    def __sklearn_tags__(self) -> Tags:
         tags = super().__sklearn_tags__()
         tags.transformer_tags = TransformerTags(preserves_dtype=["float32"])   # transform gives float32 H
         return tags

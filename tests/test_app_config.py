@@ -135,9 +135,9 @@ def test_beyond_the_paper_defaults_are_the_papers() -> None:
 
 
 def test_beyond_the_paper_values_are_accepted_and_passed_on() -> None:
-    config = with_model(AppConfig(), autoencoder="pretrained-mnist", h_init="closed_form", classifier_temperature=20.0,
-                        classifier_loss="triplet",
-                        pseudo_sample_size=20, self_training_rounds=2, self_training_epochs=3, lambda3=0.0)
+    config = with_model(AppConfig(), autoencoder="pretrained-mnist", h_init="closed_form",
+                        classifier_temperature=20.0, classifier_loss="triplet", pseudo_sample_size=20,
+                        self_training_rounds=2, self_training_epochs=3, lambda3=0.0)
     assert validate(config, **MNIST) == {}
     assert validate(with_model(config, pseudo_sample_size=100_000, classifier_temperature=1000.0,
                                self_training_rounds=20, self_training_epochs=1000), **MNIST) == {}
