@@ -11,7 +11,6 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-FRONTENDS = ("pixels", "scattering")
 SCATTERING_SIDE = 32
 
 
@@ -132,4 +131,4 @@ def build_frontend(config: dict) -> FrontEnd:
         return PixelFrontEnd(config["input_dim"], bool(config.get("unit_rows", False)))
     if kind == "scattering":
         return ScatteringFrontEnd(config["J"], config["dim"])
-    raise ValueError(f"unknown front-end {kind!r}; expected one of {FRONTENDS}")
+    raise ValueError(f"unknown front-end {kind!r}; expected 'pixels' or 'scattering'")

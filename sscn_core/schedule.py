@@ -67,10 +67,12 @@ def resolve_settings(params: dict[str, Any], n: int) -> dict[str, dict[str, Any]
     def put(name: str, value: Any, reason: str) -> None:
         out[name] = {"value": value, "reason": reason}
 
+    # The classifier trains on the pseudo-label sample when there is one.
+    n_classifier = n if params["pseudo_sample_size"] is None else min(n, params["pseudo_sample_size"])
     put("batch_size", *_batch(params["batch_size"], n))
-    put("classifier_batch_size", *_batch(params["classifier_batch_size"], n))
+    put("classifier_batch_size", *_batch(params["classifier_batch_size"], n_classifier))
     spe = max(1, n // out["batch_size"]["value"])
-    cspe = max(1, n // out["classifier_batch_size"]["value"])
+    cspe = max(1, n_classifier // out["classifier_batch_size"]["value"])
     put("self_expression_steps", *_budget(params["epochs"], spe, params["schedule"]))
     put("classifier_steps", *_budget(params["classifier_epochs"], cspe, params["schedule"], params["classifier_iters"]))
     put("tol", params["tol"] if params["schedule"] == "auto" else None,

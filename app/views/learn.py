@@ -15,17 +15,12 @@ import numpy as np
 import streamlit as st
 
 from sscn_core import SSCN, DataError
-from sscn_core.data import make_subspace_bases, make_subspaces
+from sscn_core.data import RELATIONS, make_subspace_bases, make_subspaces
 from sscn_core.metrics import accuracy, leakage_matrix, subspace_preserving_error
 from sscn_core.theory import IndependenceReport, TheoryError, independence_report, relative_error, theorem1_solution
 
 from .. import figures_diagnostics as figs
 
-RELATIONS = {
-    "independent": "independent",
-    "dependent": "dependent (pairwise disjoint)",
-    "overlapping": "overlapping",
-}
 RECORD_EVERY = 10            # steps between two measurements of ‖Q − Q*‖ / ‖Q*‖
 KEY = "learn."               # prefix of this tab's widget keys
 RESULT_KEY = "learn.result"  # the last LearnResult of this session
