@@ -177,7 +177,7 @@ def _print_report(r: dict[str, Any]) -> None:
         print(f"  classifier agreement with its pseudo-labels: {r['agreement']:.2%}")
     for phase, c in r.get("convergence", {}).items():
         print(f"  {PHASE_LABELS.get(phase, phase):21s} {c['steps']:,} of {c['budget']:,} steps, stopped by "
-              f"{c['stopped_by']} (last relative change {c['relative_change']:.2g})")
+              f"{c['stopped_by']} (last relative improvement {c['relative_change']:.2g})")
     if r.get("independence"):
         print(f"  independence of the pseudo-clusters: {r['independence']['verdict']}: {r['independence']['note']}")
     for name, entry in r.get("settings", {}).items():

@@ -62,8 +62,8 @@ def loss_warnings(history: list[dict[str, Any]]) -> list[str]:
 
 def convergence_warnings(convergence: dict[str, dict[str, Any]]) -> list[str]:
     """Phases whose step budget ran out before the loss settled."""
-    return [f"{phase}: the step budget ({c['budget']:,}) ran out before the loss settled (last relative change "
-            f"{c['relative_change']:.2g} > tol {c['tol']:g})"
+    return [f"{phase}: the step budget ({c['budget']:,}) ran out while the loss was still improving (last "
+            f"relative improvement {c['relative_change']:.2g} ≥ tol {c['tol']:g})"
             for phase, c in convergence.items() if c["stopped_by"] == "budget"]
 
 

@@ -222,7 +222,7 @@ PARAMETERS: tuple[Param, ...] = (
       low=2, none="the full batch up to 4,096 points, else 1,000 (the paper's)"),
     P("epochs", "int", 30, "Epochs", "Epochs of self-expression training (Adam) with schedule 'epochs'.", low=0),
     P("schedule", "choice", "auto", "Schedule",
-      "Fixed epochs (the paper), or each phase until its loss settles (relative change between two windows of "
+      "Fixed epochs (the paper), or each phase until its loss stops improving (relative improvement between two windows of "
       "steps below tol) within a budget of 30 epochs kept in 300–3,000 steps.",
       choices={"epochs": "Fixed epochs (the paper)", "auto": "Until converged, within a step budget"},
       paper=False),

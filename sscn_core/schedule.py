@@ -20,7 +20,7 @@ The rules (no labels are looked at; the same rule for every data set):
   with the conv auto-encoder on MNIST against 69 % from Xavier).
 - ``classifier_init`` "auto": R starts from the pseudo-clusters' spans (``subspace_rotation``), so
   the classifier starts where the theory says a rotation exists, instead of at the identity.
-- ``schedule`` "auto": each phase runs until its loss settles (relative change between two
+- ``schedule`` "auto": each phase runs until its loss stops improving (relative improvement between two
   windows of steps below ``tol``) within a step budget of 30 epochs (the paper's), at least 300
   and at most 3,000 steps; the classifier counts its ``classifier_iters`` steps per batch.
   ``schedule="epochs"`` runs exactly ``epochs`` / ``classifier_epochs`` (the paper).
@@ -76,7 +76,7 @@ def resolve_settings(params: dict[str, Any], n: int) -> dict[str, dict[str, Any]
     put("self_expression_steps", *_budget(params["epochs"], spe, params["schedule"]))
     put("classifier_steps", *_budget(params["classifier_epochs"], cspe, params["schedule"], params["classifier_iters"]))
     put("tol", params["tol"] if params["schedule"] == "auto" else None,
-        "relative loss change that ends a phase" if params["schedule"] == "auto" else "fixed schedule: no early stop")
+        "relative loss improvement below which a phase ends" if params["schedule"] == "auto" else "fixed schedule: no early stop")
 
     norm = params["normalize"]
     if norm == "auto":

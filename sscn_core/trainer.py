@@ -116,12 +116,13 @@ def steps_per_epoch(n: int, batch_size: int) -> int:
 
 @dataclass
 class Convergence:
-    """Stop rule of a phase: the relative change between the mean losses of two consecutive windows.
+    """Stop rule of a phase: the relative improvement between the mean losses of two consecutive windows.
 
     ``tol`` None means a fixed schedule (the paper's epochs): the phase runs its budget and the
     measure is only reported. Otherwise the phase ends as soon as
-    |mean(last window) − mean(window before)| / |mean(window before)| < tol, or when its step
-    budget runs out first (``converged`` stays False and the report says so).
+    (mean(window before) − mean(last window)) / |mean(window before)| < tol — the loss has stopped
+    going down (a start at Theorem 1's optimum ends after two windows) — or when its step budget
+    runs out first (``converged`` stays False and the report says so).
     """
 
     tol: float | None
@@ -137,7 +138,7 @@ class Convergence:
         if len(self.losses) >= 2 * w and len(self.losses) % w == 0:
             before = sum(self.losses[-2 * w:-w]) / w
             last = sum(self.losses[-w:]) / w
-            self.change = abs(before - last) / max(abs(before), 1e-30)
+            self.change = (before - last) / max(abs(before), 1e-30)   # improvement; negative: got worse
             if self.tol is not None and self.change < self.tol:
                 self.converged = True
         return self.converged

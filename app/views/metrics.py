@@ -31,7 +31,7 @@ def render_fit_report(report: dict) -> None:
                             "was trained on (below 99 % is a warning).")
     for col, (phase, c) in zip(cols[1:], report.get("convergence", {}).items()):
         col.metric(f"{phase.replace('_', '-')} steps", f"{c['steps']:,} / {c['budget']:,}",
-                   help=f"Stopped by {c['stopped_by']}; last relative change of the loss {c['relative_change']:.2g}.")
+                   help=f"Stopped by {c['stopped_by']}; last relative improvement of the loss {c['relative_change']:.2g}.")
     independence = report.get("independence")
     if independence:
         st.caption(f"Independence of the pseudo-clusters' spans (in Z): **{independence['verdict']}** — "
