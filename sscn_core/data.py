@@ -115,7 +115,8 @@ class Dataset:
     """Samples as rows of ``X`` (float32, (N, D)), optional integer labels ``y`` (int64, (N,)).
 
     ``image_shape`` is (height, width) when each row is a flattened image (row-major), else None.
-    ``class_names[k]`` names label ``k`` when known. Inputs are converted (X to float32, y to
+    ``class_names[k]`` names label ``k`` when known. ``preprocessing`` says how a user's images were
+    turned into rows (``preprocess.STYLES``), None for arrays used as given. Inputs are converted (X to float32, y to
     int64) and checked: 2-D X with N >= 1 rows and finite values, matching lengths, labels within
     ``class_names``, ``image_shape`` matching D.
     """
@@ -125,6 +126,7 @@ class Dataset:
     name: str
     image_shape: tuple[int, int] | None
     class_names: tuple[str, ...] | None = None
+    preprocessing: str | None = None
 
     def __post_init__(self) -> None:
         X = np.asarray(self.X)
@@ -176,7 +178,7 @@ class Dataset:
         elif index.min() < -len(self) or index.max() >= len(self):
             raise DataError(f"{self.name}: indices must lie in [0, {len(self)}), got {int(index.min())}..{int(index.max())}")
         return Dataset(self.X[index], None if self.y is None else self.y[index], self.name, self.image_shape,
-                       self.class_names)
+                       self.class_names, self.preprocessing)
 
 
 def _check_labels(y: Any, n: int, name: str) -> np.ndarray:
@@ -758,22 +760,41 @@ def _group_by_class(relpaths: Sequence[tuple[str, ...]], source: str) -> tuple[l
     return classes, tuple(sorted(set(classes)))  # type: ignore[return-value]
 
 
-def _decode(blob: bytes, label: str, raw: bool) -> np.ndarray:
-    from .preprocess import ImageError, open_image_safely, prepare_image
+def _decode(blob: bytes, label: str) -> np.ndarray:
+    """One image file as grey levels in [0, 1] at its own size."""
+    from .preprocess import ImageError, grey_levels, open_image_safely
 
     try:
-        img = open_image_safely(blob)
-        if not raw:
-            return prepare_image(img)
-        return np.asarray(img.convert("L"), dtype=np.float32) / np.float32(255.0)
+        return grey_levels(open_image_safely(blob))
     except ImageError as exc:
         raise DataError(f"{label}: {exc}") from None
     except (OSError, ValueError) as exc:
         raise DataError(f"{label}: the image could not be converted ({exc})") from None
 
 
+def _prepare_set(arrays: list[np.ndarray], names: list[str], source: str) -> tuple[list[np.ndarray], str]:
+    """Preprocessing that follows the data: digit-style when most pictures are drawings on a plain
+    background, else photo-style at one common shape (``preprocess.STYLES``). Returns the inputs
+    and a sentence saying what was applied."""
+    from .preprocess import STYLES, ImageError, is_digit_like, photo_shape, prepare_for
+
+    digits = sum(is_digit_like(a) for a in arrays) * 2 > len(arrays)
+    style = "digit" if digits else "photo"
+    shape = (28, 28) if digits else photo_shape([a.shape for a in arrays])
+    out = []
+    for name, a in zip(names, arrays):
+        try:
+            out.append(prepare_for(a, style, shape))
+        except ImageError as exc:
+            raise DataError(f"{source}: {name}: {exc}") from None
+    return out, f"{STYLES[style]}; {shape[0]}×{shape[1]} inputs"
+
+
 def _stack_images(arrays: list[np.ndarray], labels: list[str | None], classes: tuple[str, ...] | None,
-                  names: list[str], source: str, dataset_name: str) -> Dataset:
+                  names: list[str], source: str, dataset_name: str, raw: bool) -> Dataset:
+    note = None
+    if not raw and arrays:
+        arrays, note = _prepare_set(arrays, names, source)
     shapes = {a.shape for a in arrays}
     if len(shapes) > 1:
         first = arrays[0].shape
@@ -783,7 +804,7 @@ def _stack_images(arrays: list[np.ndarray], labels: list[str | None], classes: t
     stack = np.stack(arrays)
     y = None if classes is None else np.array([classes.index(c) for c in labels], dtype=np.int64)  # type: ignore[arg-type]
     h, w = stack.shape[1:]
-    return Dataset(stack.reshape(len(arrays), -1), y, dataset_name, (int(h), int(w)), classes)
+    return Dataset(stack.reshape(len(arrays), -1), y, dataset_name, (int(h), int(w)), classes, note)
 
 
 def _load_image_folder(path: Path, raw: bool) -> Dataset:
@@ -796,8 +817,8 @@ def _load_image_folder(path: Path, raw: bool) -> Dataset:
             blob = p.read_bytes()
         except OSError as exc:
             raise DataError(f"{p}: cannot read ({exc.strerror or exc})") from None
-        arrays.append(_decode(blob, str(p.relative_to(path)), raw))
-    return _stack_images(arrays, labels, classes, [str(p.relative_to(path)) for p in files], str(path), path.name)
+        arrays.append(_decode(blob, str(p.relative_to(path))))
+    return _stack_images(arrays, labels, classes, [str(p.relative_to(path)) for p in files], str(path), path.name, raw)
 
 
 def _load_image_zip(path: Path, raw: bool) -> Dataset:
@@ -829,7 +850,7 @@ def _load_image_zip(path: Path, raw: bool) -> Dataset:
             for info in infos:
                 with zf.open(info) as fh:
                     blob = fh.read(MAX_BYTES + 1)
-                arrays.append(_decode(blob, f"{path.name}:{info.filename}", raw))
+                arrays.append(_decode(blob, f"{path.name}:{info.filename}"))
     except DataError:
         raise
     except (zipfile.BadZipFile, zlib.error, EOFError) as exc:
@@ -838,7 +859,7 @@ def _load_image_zip(path: Path, raw: bool) -> Dataset:
         raise DataError(f"{path.name}: cannot read the zip ({exc})") from None
     except NotImplementedError as exc:
         raise DataError(f"{path.name}: unsupported zip compression ({exc})") from None
-    return _stack_images(arrays, labels, classes, [i.filename for i in infos], path.name, path.name)
+    return _stack_images(arrays, labels, classes, [i.filename for i in infos], path.name, path.name, raw)
 
 
 def _load_file(path: str | os.PathLike, raw: bool = False, image_shape: tuple[int, int] | None = None) -> Dataset:
@@ -857,8 +878,8 @@ def _load_file(path: str | os.PathLike, raw: bool = False, image_shape: tuple[in
 
         if target.stat().st_size > MAX_BYTES:
             raise DataError(f"{target.name}: the file is larger than {format_size(MAX_BYTES)}, the limit")
-        arr = _decode(target.read_bytes(), target.name, raw)
-        return Dataset(arr.reshape(1, -1), None, target.name, arr.shape, None)  # type: ignore[arg-type]
+        return _stack_images([_decode(target.read_bytes(), target.name)], [None], None, [target.name], target.name,
+                             target.name, raw)
     raise DataError(f"{target.name}: unsupported file type {suffix or '(none)'}; expected .npz, .npy, .zip, an image "
                     f"({', '.join(IMAGE_SUFFIXES)}) or a folder of images")
 

@@ -1,4 +1,4 @@
-"""One user image -> one MNIST-like model input.
+"""One user image -> one model input: MNIST-like for digits, resized and scaled for photos.
 
 MNIST digits are white ink on a black background, size-normalised to fit a 20×20 box (keeping the
 aspect ratio, anti-aliased) and placed in a 28×28 field so that the centre of mass of the ink sits
@@ -241,3 +241,66 @@ def prepare_image(img: Image.Image | np.ndarray | ImageSource, *, size: int = 28
     out = np.zeros((size, size), dtype=np.float32)
     out[top:top + new_h, left:left + new_w] = patch
     return out
+
+
+# A picture is digit-like (a drawing on a plain background) when at most this share of its pixels
+# differs from the background by more than DIGIT_CONTRAST; faces and objects fill the frame.
+DIGIT_INK_SHARE = 0.35
+DIGIT_CONTRAST = 0.25
+PHOTO_SIDE = 32          # photos larger than MAX_PHOTO_SIDE are cropped to a square and resized to this side
+MAX_PHOTO_SIDE = 64
+STYLES = {"digit": "digit-style: ink made bright on black, cropped, fitted into 20×20 and centred by mass in 28×28 "
+                   "(as MNIST)",
+          "photo": "photo-style: grey levels in [0, 1], resized (centre crop to the target's aspect) — no inversion, "
+                   "no centring"}
+
+
+def grey_levels(img: Image.Image | np.ndarray | ImageSource) -> np.ndarray:
+    """The picture as grey levels in [0, 1] (EXIF orientation applied, transparency onto white)."""
+    pil = _as_pil(img)
+    try:
+        return _to_luminance(ImageOps.exif_transpose(pil)).astype(np.float32)
+    except _DECODE_ERRORS as exc:
+        raise ImageError(f"the image could not be converted ({exc})") from None
+
+
+def is_digit_like(grey: np.ndarray) -> bool:
+    """A drawing on a plain background (a digit, a sketch) rather than a photo that fills the frame."""
+    background = float(np.median(_border(grey)))
+    return float((np.abs(grey - background) > DIGIT_CONTRAST).mean()) <= DIGIT_INK_SHARE
+
+
+def photo_shape(shapes: list[tuple[int, int]]) -> tuple[int, int]:
+    """The common input shape for a set of photos: their own when they share one of at most
+    MAX_PHOTO_SIDE pixels a side, else PHOTO_SIDE × PHOTO_SIDE."""
+    if len(set(shapes)) == 1 and max(shapes[0]) <= MAX_PHOTO_SIDE:
+        return shapes[0]
+    return PHOTO_SIDE, PHOTO_SIDE
+
+
+def prepare_photo(grey: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """A face or object photo (grey levels in [0, 1]) as a ``shape`` float32 input: centre-cropped to
+    the target's aspect ratio and resized (LANCZOS); brightness kept as it is (light is the signal
+    that puts faces on their subspaces)."""
+    h, w = grey.shape
+    th, tw = shape
+    if h * tw > w * th:          # too tall: crop rows
+        keep = max(1, round(w * th / tw))
+        top = (h - keep) // 2
+        grey = grey[top:top + keep]
+    elif h * tw < w * th:        # too wide: crop columns
+        keep = max(1, round(h * tw / th))
+        left = (w - keep) // 2
+        grey = grey[:, left:left + keep]
+    if grey.shape != (th, tw):
+        grey = np.asarray(Image.fromarray(grey.astype(np.float32), mode="F").resize((tw, th), Image.Resampling.LANCZOS))
+    return np.clip(grey, 0.0, 1.0).astype(np.float32)
+
+
+def prepare_for(img: Image.Image | np.ndarray | ImageSource, style: str, shape: tuple[int, int]) -> np.ndarray:
+    """One picture as the input of a model trained on ``style`` data of ``shape`` (see STYLES)."""
+    if style == "digit":
+        return prepare_image(img, size=shape[0])
+    if style == "photo":
+        return prepare_photo(grey_levels(img), shape)
+    raise ImageError(f"unknown preprocessing style {style!r}; expected one of {', '.join(STYLES)}")

@@ -103,7 +103,7 @@ def test_build_model_maps_the_choices() -> None:
 
 
 @pytest.mark.parametrize("field, value, needle", [
-    ("h_init", "zeros", "Initial h must be one of ('random', 'closed_form'), got 'zeros'"),
+    ("h_init", "zeros", "Initial h must be one of ('random', 'closed_form', 'auto'), got 'zeros'"),
     ("classifier_loss", "hinge", "Classifier loss must be one of ('cross_entropy', 'triplet'), got 'hinge'"),
     ("classifier_temperature", -1.0,
      "Classifier temperature τ must be 0 (the paper's logits) or a finite number in (0, 1000], got -1.0"),

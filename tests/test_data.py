@@ -649,3 +649,36 @@ def test_yaleb_is_bundled() -> None:
     assert faces.X.shape == (2414, 1024) and faces.image_shape == (32, 32)
     assert np.bincount(faces.y).size == 38 and 59 <= np.bincount(faces.y).min() and np.bincount(faces.y).max() <= 64
     assert 0.0 <= faces.X.min() and faces.X.max() <= 1.0
+
+
+def _save_png(path: Path, pixels: np.ndarray) -> None:
+    from PIL import Image
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray((np.clip(pixels, 0, 1) * 255).astype(np.uint8)).save(path)
+
+
+def test_user_photos_get_photo_preprocessing(tmp_path: Path) -> None:
+    rng = np.random.default_rng(0)
+    yy, xx = np.mgrid[0:40, 0:36] / 40.0
+    for person in ("ann", "bob"):
+        for k in range(3):   # smooth pictures that fill the frame, like faces under changing light
+            _save_png(tmp_path / "faces" / person / f"{k}.png", 0.5 + 0.4 * np.sin(3 * xx + k + (person == "bob") * yy * 5)
+                      + 0.02 * rng.standard_normal(xx.shape))
+    faces = load_dataset("file", path=tmp_path / "faces")
+    assert faces.image_shape == (40, 36) and faces.preprocessing.startswith("photo-style")
+    assert faces.y.tolist() == [0, 0, 0, 1, 1, 1] and faces.class_names == ("ann", "bob")
+    big = tmp_path / "big"
+    _save_png(big / "a.png", rng.random((300, 200)))
+    _save_png(big / "b.png", rng.random((200, 300)))
+    assert load_dataset("file", path=big).image_shape == (32, 32)
+
+
+def test_user_drawings_get_digit_preprocessing(tmp_path: Path) -> None:
+    for k in range(3):
+        canvas = np.ones((60, 50))
+        canvas[10 + k:45, 20:26] = 0.0          # a dark stroke on white paper
+        _save_png(tmp_path / "digits" / f"{k}.png", canvas)
+    drawn = load_dataset("file", path=tmp_path / "digits")
+    assert drawn.image_shape == (28, 28) and drawn.preprocessing.startswith("digit-style")
+    assert drawn.X.max() == pytest.approx(1.0) and np.median(drawn.X) == 0.0     # bright ink on black
