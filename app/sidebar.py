@@ -35,6 +35,7 @@ class SourceInfo:
     class_names: tuple[str, ...] | None = None
     n_classes: int | None = None
     error: str | None = None
+    preprocessing: str | None = None
 
 
 @dataclass(frozen=True)
@@ -89,7 +90,8 @@ def source_info(config: DataConfig) -> SourceInfo:
     except DataError as exc:
         return SourceInfo(error=str(exc))
     n_classes = len(set(ds.y.tolist())) if ds.y is not None else None
-    return SourceInfo(len(ds), ds.n_features, ds.image_shape, ds.class_names, n_classes)
+    return SourceInfo(len(ds), ds.n_features, ds.image_shape, ds.class_names, n_classes,
+                      preprocessing=ds.preprocessing)
 
 
 def apply_preset() -> None:
@@ -247,6 +249,8 @@ def render() -> SidebarResult:
 
         data_config = _data_config_from_state()
         info = source_info(data_config)
+        if info.preprocessing:
+            st.caption(f"Images prepared {info.preprocessing}.")
         slots.add("data")
         n_max = MAX_SYNTHETIC_POINTS if source == "synthetic" else (info.n_total or 10)
         n_min = min(10, n_max)

@@ -25,7 +25,7 @@ from .estimator import ASSETS_DIR, SSCN, save_autoencoder
 from .metrics import PeakMemory, evaluate, format_bytes
 from .models import ConvAutoEncoder, reset_parameters
 from .params import PARAMETERS, PARAMS, PRESETS, PRETRAINED, Param
-from .preprocess import ImageError, open_image_safely, prepare_image
+from .preprocess import ImageError, input_style, open_image_safely, prepare_for
 from .trainer import PHASE_LABELS, TrainingEvent, pretrain_autoencoder
 
 # The held-out set that goes with each training set: the paper predicts the MNIST training digits.
@@ -189,12 +189,11 @@ def _print_report(r: dict[str, Any]) -> None:
 
 def cmd_predict(args: argparse.Namespace) -> int:
     model = SSCN.load(args.model, device=args.device)
-    if model.n_features_in_ != 784:
-        raise ValueError(f"{args.model} was trained on {model.n_features_in_}-dimensional data, not 28×28 images")
+    style, shape = input_style(model)
     rows, failures = [], 0
     for name in args.images:
         try:
-            pixels = prepare_image(open_image_safely(name))
+            pixels = prepare_for(open_image_safely(name), style, shape)
         except (ImageError, OSError) as exc:
             failures += 1
             rows.append({"file": name, "error": str(exc)})

@@ -17,7 +17,7 @@ import warnings
 import zlib
 from os import PathLike
 from pathlib import Path
-from typing import IO, Union
+from typing import IO, Any, Union
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
@@ -304,3 +304,20 @@ def prepare_for(img: Image.Image | np.ndarray | ImageSource, style: str, shape: 
     if style == "photo":
         return prepare_photo(grey_levels(img), shape)
     raise ImageError(f"unknown preprocessing style {style!r}; expected one of {', '.join(STYLES)}")
+
+
+def input_style(model: Any) -> tuple[str, tuple[int, int]]:
+    """How a new picture becomes an input of a fitted ``SSCN``: (style, (height, width)).
+
+    28×28 models read digit-style inputs (MNIST and the bundled weights); any other image model
+    reads photo-style inputs of its ``image_shape`` (or the square its features make). Raises
+    ImageError for a model fitted on vectors that are not images.
+    """
+    n = int(model.n_features_in_)
+    shape = tuple(int(v) for v in model.image_shape) if getattr(model, "image_shape", None) else None
+    if shape is None:
+        side = int(round(n ** 0.5))
+        if side * side != n:
+            raise ImageError(f"this model was fitted on {n}-dimensional vectors, not images")
+        shape = (side, side)
+    return ("digit" if shape == (28, 28) else "photo"), shape  # type: ignore[return-value]

@@ -1,4 +1,4 @@
-"""Classify tab: upload images, see them prepared MNIST-style, their cluster and class probabilities."""
+"""Classify tab: upload images, see them prepared as the model's data was, their cluster and class probabilities."""
 from __future__ import annotations
 
 import numpy as np
@@ -6,7 +6,7 @@ import streamlit as st
 from PIL import Image
 
 from sscn_core import SSCN
-from sscn_core.preprocess import ImageError, open_image_safely, prepare_image
+from sscn_core.preprocess import STYLES, ImageError, input_style, open_image_safely, prepare_for
 
 from .. import figures
 from ..analysis import Analysis, majority_labels
@@ -20,16 +20,21 @@ EXAMPLES = 6
 
 def render(state: AppState, cur: Current) -> None:
     """Draw the Classify tab."""
-    st.markdown("Upload photos or drawings of digits (or clothes, for a Fashion-MNIST model). Each is turned "
-                "into a 28×28 MNIST-style image (ink bright on black, centred by its centre of mass), then "
-                "assigned to the cluster whose block of HR holds most of its energy.")
+    st.markdown("Upload pictures like the training data (digits or clothes for an MNIST / Fashion-MNIST model, "
+                "faces for Yale B, your own kind for your own images). Each is prepared the way the training "
+                "data was, then assigned to the cluster whose block of HR holds most of its energy.")
     now = refreshed(state, cur)
     if show_nothing(now):
         return
-    if now.train.image_shape != (28, 28) or int(getattr(now.model, "n_features_in_", 0)) != 784:
-        st.info("Classifying images needs a model trained on 28×28 images (MNIST or Fashion-MNIST). This model "
-                f"reads {getattr(now.model, 'n_features_in_', '?')} features per point, so it is disabled here.")
+    try:
+        style, shape = input_style(now.model)
+    except ImageError:
+        st.info(f"This model reads {now.model.n_features_in_} features per point, not images, so classifying "
+                "uploaded images is disabled here.")
         return
+    if (now.train.preprocessing or "").startswith("photo") or now.train.name == "yaleb":
+        style = "photo"
+    st.caption(f"Preprocessing: {STYLES[style]}; {shape[0]}×{shape[1]} inputs.")
     files = st.file_uploader("Images", type=IMAGE_TYPES, accept_multiple_files=True, key="cls.files")
     if not files:
         st.caption("PNG, JPEG, BMP, GIF, TIFF, WebP…; dark ink on light paper or light on dark both work.")
@@ -42,7 +47,7 @@ def render(state: AppState, cur: Current) -> None:
             return
         for i, upload in enumerate(files[:MAX_FILES]):
             with st.container(border=True):
-                _classify_one(i, upload.name, upload.getvalue(), model, now, now.analysis)
+                _classify_one(i, upload.name, upload.getvalue(), model, now, now.analysis, style, shape)
 
 
 def _thumbnail(raw: bytes) -> Image.Image | None:
@@ -56,9 +61,10 @@ def _thumbnail(raw: bytes) -> Image.Image | None:
     return img
 
 
-def _classify_one(i: int, name: str, raw: bytes, model: SSCN, cur: Current, a: Analysis) -> None:
+def _classify_one(i: int, name: str, raw: bytes, model: SSCN, cur: Current, a: Analysis, style: str,
+                  shape: tuple[int, int]) -> None:
     try:
-        prepared = prepare_image(raw)
+        prepared = prepare_for(open_image_safely(raw), style, shape)
     except ImageError as exc:
         st.error(f"**{name}**: {exc}")
         return
