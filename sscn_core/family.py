@@ -48,7 +48,7 @@ from __future__ import annotations
 import time
 import warnings
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -305,7 +305,6 @@ class FamilyFit:
     acc: float | None = None
     components: np.ndarray | None = None
     algebraic_connectivity: np.ndarray | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
 
     @property
     def label(self) -> str:
