@@ -17,13 +17,15 @@ GRID_MAX_SIDE = 150   # cells per side of each panel sent to the browser (larger
 
 
 def coefficient_grid(matrices: Sequence[np.ndarray], labels: np.ndarray, titles: Sequence[str], *,
-                     names: Sequence[str] | None = None, max_side: int = GRID_MAX_SIDE, height: int = 400,
+                     names: Sequence[str] | None = None, max_side: int = GRID_MAX_SIDE, width: int = 760,
                      title: str | None = None) -> go.Figure:
     """|C| of several methods side by side, points sorted by ``labels`` (true subspace), block lines drawn.
 
     Each panel is divided by its own 99th percentile of |C| and clipped at 1, so that matrices of
     very different scales (dense ℓ2, sparse ℓ1) show their structure on one colour bar. ``names``
-    label the groups (default: the label values).
+    label the groups (default: the label values). Up to three panels share a row, four or more
+    take two rows, so that a sparse matrix's few entries stay visible; the height follows from
+    the expected plotting ``width`` in pixels.
     """
     lab = np.asarray(labels)
     if len(matrices) != len(titles) or not matrices:
@@ -32,8 +34,12 @@ def coefficient_grid(matrices: Sequence[np.ndarray], labels: np.ndarray, titles:
     order = sort_by_group(lab)
     runs = group_runs(lab[order])
     text = [str(v) for v, _, _ in runs] if names is None else [str(n) for n in names]
-    fig = make_subplots(rows=1, cols=len(matrices), subplot_titles=list(titles), horizontal_spacing=0.025)
+    n_cols = len(matrices) if len(matrices) <= 3 else (len(matrices) + 1) // 2
+    n_rows = -(-len(matrices) // n_cols)
+    fig = make_subplots(rows=n_rows, cols=n_cols, subplot_titles=list(titles), horizontal_spacing=0.04,
+                        vertical_spacing=0.12 if n_rows > 1 else 0.0)
     for i, m in enumerate(matrices, start=1):
+        row, col = (i - 1) // n_cols + 1, (i - 1) % n_cols + 1
         q = np.abs(np.asarray(m, dtype=np.float64))
         if q.shape != (lab.size, lab.size):
             raise ValueError(f"matrix {i} has shape {q.shape}; expected ({lab.size}, {lab.size}) for the labels")
@@ -43,13 +49,14 @@ def coefficient_grid(matrices: Sequence[np.ndarray], labels: np.ndarray, titles:
             f"pooled {factor}×{factor} cells<br>mean |C| / scale = %{{z:.2f}}<extra></extra>"
         fig.add_trace(go.Heatmap(z=pooled, zmin=0.0, zmax=1.0, colorscale="Magma", reversescale=True,
                                  showscale=i == 1, colorbar=dict(title="|C| (own scale)", thickness=12),
-                                 hovertemplate=hover), row=1, col=i)
-        ticks = _group_lines(fig, lab[order], factor, pooled.shape[0], row=1, col=i)
+                                 hovertemplate=hover), row=row, col=col)
+        ticks = _group_lines(fig, lab[order], factor, pooled.shape[0], row=row, col=col)
         axis = dict(tickmode="array", tickvals=ticks, ticktext=text, showgrid=False, zeroline=False)
-        fig.update_xaxes(**axis, side="top", row=1, col=i)
+        fig.update_xaxes(**axis, side="top", row=row, col=col)
         anchor = "x" if i == 1 else f"x{i}"
-        fig.update_yaxes(**axis, autorange="reversed", scaleanchor=anchor, showticklabels=i == 1, row=1, col=i)
-    fig = _layout(fig, title=title, height=height)
+        fig.update_yaxes(**axis, autorange="reversed", scaleanchor=anchor, showticklabels=col == 1, row=row, col=col)
+    panel = width / n_cols
+    fig = _layout(fig, title=title, height=int(n_rows * (panel + 40) + 60))
     fig.update_annotations(yshift=22)                          # subplot titles above the top tick labels
     fig.update_layout(margin=dict(t=100 if title else 75))
     return fig
@@ -85,7 +92,8 @@ def family_summary(methods: Sequence[str], sp_errors: Sequence[float], algebraic
                                            "component(s)<extra></extra>"), row=1, col=2)
     fig.update_yaxes(title="% of |C|", rangemode="tozero", row=1, col=1)
     fig.update_yaxes(title="λ₂ of the normalised Laplacian", range=[0, top * 1.25], row=1, col=2)
-    fig.update_layout(barmode="group", legend=dict(title="true block", orientation="h", y=-0.18))
+    fig.update_layout(barmode="group", legend=dict(title="true block", orientation="h", y=-0.15),
+                      uniformtext=dict(minsize=12, mode="show"))
     fig = _layout(fig, title=title, height=height)
     fig.update_layout(margin=dict(t=90 if title else 60))
     return fig

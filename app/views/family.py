@@ -155,7 +155,7 @@ def _show(run: FamilyRun, prefix: str) -> None:
     st.caption("|C| of each prior, points sorted by their true subspace, each on its own scale. Colour outside the "
                "diagonal blocks links different subspaces; a block with white gaps inside may fall apart.")
     st.dataframe(summary_rows(run), hide_index=True, width="stretch")
-    st.plotly_chart(figs.family_summary([f.label for f in fits], [f.sp_error for f in fits],
+    st.plotly_chart(figs.family_summary([f.label.split(" (")[0] for f in fits], [f.sp_error for f in fits],
                                         [f.algebraic_connectivity for f in fits], [f.components for f in fits],
                                         names=run.names), key=prefix + "summary", config={"displaylogo": False})
     st.caption("Subspace-preserving is half of the story: each true block's graph (|C| + |C|ᵀ inside the block) must "

@@ -70,7 +70,7 @@ EXAMPLES: dict[str, tuple[str, Playground]] = {
 
 # The self-expression family's lessons: (button label, the data, the priors' settings).
 FAMILY_EXAMPLES: dict[str, tuple[str, Playground, fam.FamilySettings]] = {
-    "lines": ("Lines in a plane: ℓ1 clean, ℓ2 mixed",
+    "lines": ("Dependent lines: ℓ1 clean, ℓ2 mixed",
               Playground(relation="dependent", n_clusters=4, subspace_dim=1, n_per_cluster=15), fam.FamilySettings()),
     # With 4 points per plane, whether ℓ1 splits a plane depends on the draw; seed 1 shows it.
     "few": ("Few points per plane: ℓ1 split, ℓ2 connected",
