@@ -19,9 +19,11 @@ The methods (one registry, :data:`METHODS`, name → :class:`Method`):
   form :func:`sscn_core.theory.edsc_closed_form`.
 - ``ssc`` — ℓ1 (SSC, Elhamifar & Vidal 2013): per point ``min ‖c‖₁ + γ/2‖x_j − Σ_{i≠j} c_i x_i‖²``
   with ``γ = α_z/μ``, ``μ = min_j max_{i≠j} |⟨x_i, x_j⟩|`` (so every point gets a non-zero
-  solution when α_z > 1). Solved by scikit-learn's ``Lasso`` (coordinate descent) on the other
-  points with their Gram matrix precomputed: measured faster than ``LassoLars`` on D = 784 data and
-  about as fast on D = 30 (see the module's measurement note below).
+  solution when α_z > 1). Solved by scikit-learn's ``Lasso`` (coordinate descent) with the Gram
+  matrix of all points precomputed once; for point j its own column is blanked in place (see
+  ``_regression``), which was measured faster than slicing the Gram matrix per point and than
+  ``LassoLars`` (measurement note below). No ADMM was written or measured: scikit-learn's solvers
+  are the default, a hand-written one only if measured faster.
 - ``ssc_omp`` — SSC by orthogonal matching pursuit (You, Robinson & Vidal 2016): per point at most
   ``n_nonzero`` other points, greedily; scikit-learn's ``OrthogonalMatchingPursuit``.
 - ``ensc`` — elastic net (EnSC, You et al. 2016): per point
@@ -39,9 +41,12 @@ Memory: each method's need is :meth:`Method.memory_bytes` (the N × N coefficien
 matrix or SVD factors, and the post-processing's dense N × N float32 affinity); :func:`check_memory`
 refuses, with a :class:`FamilyError` naming the largest N that fits, anything above the budget.
 
-Measurement note (2-core AMD EPYC, shared with other jobs; N = 500 unit points on 10 noisy
-8-dim subspaces of R^784, α_z = 20): per-point ``Lasso`` with the Gram matrix 33 s, without it
-62 s, ``LassoLars`` 101 s; on N = 400 points in R^30: 8.2 s, 14 s and 7.2 s.
+Measurement note: timed by hand while choosing the solver, on the 2-core AMD EPYC development
+machine shared with other jobs (a guide for the choice, not a benchmark; ``bench/family.py`` times
+the methods as they are). N = 500 unit points on 10
+noisy 8-dim subspaces of R^784, α_z = 20: blanked-column ``Lasso`` 7.2 s; ``Lasso`` on a sliced
+Gram matrix per point 33 s; ``Lasso`` without a Gram matrix 62 s; ``LassoLars`` 101 s. N = 400
+points in R^30: 5.0 s, 8.2 s, 14 s and 7.2 s.
 """
 from __future__ import annotations
 
@@ -121,19 +126,17 @@ def _sparse_scale(gram: np.ndarray, alpha_z: float, dim: int) -> float:
     return mu / (alpha_z * dim)
 
 
-def _per_point(x: np.ndarray, fit: Callable[[np.ndarray, int, np.ndarray], np.ndarray], name: str) -> np.ndarray:
-    """Row j of C = ``fit(rest, j, others)``: point j regressed on the other points (C_jj = 0).
+def _per_point(n: int, fit: Callable[[int], np.ndarray], name: str) -> np.ndarray:
+    """Row j of C = ``fit(j)``, point j regressed on the other points (``fit`` keeps C_jj = 0).
 
     Convergence warnings of the solver are counted and reported once.
     """
-    n = x.shape[0]
     c = np.zeros((n, n))
     unconverged = 0
     for j in range(n):
-        others = np.r_[0:j, j + 1:n]
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", ConvergenceWarning)
-            c[j, others] = fit(x, j, others)
+            c[j] = fit(j)
         unconverged += any(issubclass(w.category, ConvergenceWarning) for w in caught)
     if unconverged:
         warnings.warn(f"{name}: the solver did not converge for {unconverged} of {n} points (raise max_iter)",
@@ -141,23 +144,38 @@ def _per_point(x: np.ndarray, fit: Callable[[np.ndarray, int, np.ndarray], np.nd
     return c
 
 
-def _regression(x: np.ndarray, make: Callable[[np.ndarray], Any], name: str) -> np.ndarray:
-    """Per-point scikit-learn regressions sharing one Gram matrix (sliced per point)."""
-    gram = x @ x.T
+def _regression(x: np.ndarray, gram: np.ndarray, make: Callable[[np.ndarray], Any], name: str) -> np.ndarray:
+    """Per-point scikit-learn regressions on all points, point j's own column blanked while it is the target.
 
-    def fit(data: np.ndarray, j: int, others: np.ndarray) -> np.ndarray:
-        model = make(gram[np.ix_(others, others)])
-        return model.fit(data[others].T, data[j]).coef_
+    A zero column (zero Gram row and column) keeps a zero coefficient in coordinate descent, so this
+    solves the problem over the other points without copying the N × N Gram matrix per point: the
+    column and the Gram row/column are zeroed in place and restored after the fit.
+    """
+    atoms = x.T.copy(order="F")                    # D × N, the points as features, in the solver's memory order
 
-    return _per_point(x, fit, name)
+    def fit(j: int) -> np.ndarray:
+        saved_row, saved_atom = gram[j].copy(), atoms[:, j].copy()
+        gram[j, :] = 0.0
+        gram[:, j] = 0.0
+        atoms[:, j] = 0.0
+        try:
+            return make(gram).fit(atoms, x[j]).coef_
+        finally:
+            gram[j, :] = saved_row
+            gram[:, j] = saved_row
+            atoms[:, j] = saved_atom
+
+    return _per_point(x.shape[0], fit, name)
 
 
 def ssc_coefficients(X: Any, alpha_z: float = 20.0, max_iter: int = 5000) -> np.ndarray:
     """ℓ1 (SSC): per point ``min ‖c‖₁ + γ/2‖x_j − Σ_{i≠j} c_i x_i‖²``, γ = α_z/μ (module doc), by ``Lasso``."""
     x, _ = _points(X)
-    a = _sparse_scale(x @ x.T, _positive(alpha_z, "alpha_z", above=1.0), x.shape[1])
+    gram = x @ x.T
+    a = _sparse_scale(gram, _positive(alpha_z, "alpha_z", above=1.0), x.shape[1])
     iters = _positive_int(max_iter, "max_iter")
-    return _regression(x, lambda g: Lasso(alpha=a, fit_intercept=False, precompute=g, max_iter=iters), "SSC")
+    return _regression(x, gram, lambda g: Lasso(alpha=a, fit_intercept=False, precompute=g, copy_X=False,
+                                                max_iter=iters), "SSC")
 
 
 def ensc_coefficients(X: Any, alpha_z: float = 20.0, l1_ratio: float = 0.5, max_iter: int = 5000) -> np.ndarray:
@@ -165,22 +183,27 @@ def ensc_coefficients(X: Any, alpha_z: float = 20.0, l1_ratio: float = 0.5, max_
     x, _ = _points(X)
     if isinstance(l1_ratio, bool) or not isinstance(l1_ratio, (int, float, np.floating)) or not 0 < l1_ratio <= 1:
         raise FamilyError(f"l1_ratio must be in (0, 1], got {l1_ratio!r}")
-    a = _sparse_scale(x @ x.T, _positive(alpha_z, "alpha_z", above=1.0), x.shape[1])
+    gram = x @ x.T
+    a = _sparse_scale(gram, _positive(alpha_z, "alpha_z", above=1.0), x.shape[1])
     iters = _positive_int(max_iter, "max_iter")
-    return _regression(x, lambda g: ElasticNet(alpha=a, l1_ratio=float(l1_ratio), fit_intercept=False, precompute=g,
-                                               max_iter=iters), "EnSC")
+    return _regression(x, gram, lambda g: ElasticNet(alpha=a, l1_ratio=float(l1_ratio), fit_intercept=False,
+                                                     precompute=g, copy_X=False, max_iter=iters), "EnSC")
 
 
 def ssc_omp_coefficients(X: Any, n_nonzero: int = 3) -> np.ndarray:
     """SSC-OMP: per point, orthogonal matching pursuit over the other points, at most ``n_nonzero`` of them."""
     x, _ = _points(X)
-    k = min(_positive_int(n_nonzero, "n_nonzero"), x.shape[0] - 1, x.shape[1])
+    n = x.shape[0]
+    k = min(_positive_int(n_nonzero, "n_nonzero"), n - 1, x.shape[1])
 
-    def fit(data: np.ndarray, j: int, others: np.ndarray) -> np.ndarray:
+    def fit(j: int) -> np.ndarray:
+        others = np.r_[0:j, j + 1:n]
+        row = np.zeros(n)
         model = OrthogonalMatchingPursuit(n_nonzero_coefs=k, fit_intercept=False, precompute=False)
-        return model.fit(data[others].T, data[j]).coef_
+        row[others] = model.fit(x[others].T, x[j]).coef_
+        return row
 
-    return _per_point(x, fit, "SSC-OMP")
+    return _per_point(n, fit, "SSC-OMP")
 
 
 def lrr_coefficients(X: Any, tau: float | None = None, rtol: float | None = None) -> np.ndarray:
@@ -234,14 +257,14 @@ METHODS: dict[str, Method] = {m.name: m for m in (
     # C and a same-size product (8 + 8 bytes per N² entry) plus the thin SVD's U (N × min(N, D)).
     Method("edsc", "EDSC / SSCN (ℓ2)", "ℓ2", "closed form λ(I + λXXᵀ)⁻¹XXᵀ", edsc_coefficients,
            {"lam": 1.0}, 16, 16),
-    # C, the Gram matrix and one point's sliced Gram matrix (3 × 8 bytes per N² entry), X and its transpose.
+    # C and the Gram matrix (2 × 8 bytes per N² entry), X and its transposed copy.
     Method("ssc", "SSC (ℓ1)", "ℓ1", "scikit-learn Lasso per point", ssc_coefficients,
-           {"alpha_z": 20.0, "max_iter": 5000}, 24, 16),
+           {"alpha_z": 20.0, "max_iter": 5000}, 16, 16),
     # C; OMP works on the D × (N − 1) other points.
     Method("ssc_omp", "SSC-OMP (ℓ0, greedy)", "ℓ0", "scikit-learn OrthogonalMatchingPursuit per point",
            ssc_omp_coefficients, {"n_nonzero": 3}, 8, 24),
     Method("ensc", "EnSC (elastic net)", "elastic net", "scikit-learn ElasticNet per point", ensc_coefficients,
-           {"alpha_z": 20.0, "l1_ratio": 0.5, "max_iter": 5000}, 24, 16),
+           {"alpha_z": 20.0, "l1_ratio": 0.5, "max_iter": 5000}, 16, 16),
     Method("lrr", "LRR (low rank)", "nuclear norm", "closed form (shape-interaction matrix)", lrr_coefficients,
            {"tau": None}, 16, 16),
 )}
@@ -319,9 +342,12 @@ def cluster(method: str, X: Any, n_clusters: int, subspace_dim: int, params: Map
     (or of C with ``absolute=False``; see the module doc for both defaults).
 
     ``y`` (true labels, only to score) adds the subspace-preserving error, accuracy and per-block
-    connectivity. X is used as given (see :func:`unit_rows`).
+    connectivity. X is used as given (see :func:`unit_rows`). SSC-OMP's ``n_nonzero`` defaults to
+    ``subspace_dim`` here.
     """
     x, _ = _points(X)
+    if method == "ssc_omp":                 # the textbook number of points per point: the subspace dimension
+        params = {"n_nonzero": subspace_dim, **(params or {})}
     values = _params(method, params)
     need = check_memory(method, x.shape[0], x.shape[1], memory_budget)
     with PeakMemory("cpu") as peak:
@@ -380,7 +406,8 @@ def benchmark_rows(features: Any, labels: Any, n_clusters: int, subspace_dim: in
     rows = []
     for name in methods:
         m = _method(name)
-        values = _params(name, (params or {}).get(name))
+        given = (params or {}).get(name)
+        values = _params(name, {"n_nonzero": subspace_dim, **(given or {})} if name == "ssc_omp" else given)
         row: dict[str, Any] = {"method": name, "label": m.label, "n": int(x.shape[0]), "feature_dim": int(x.shape[1]),
                                "params": values, "memory_estimate_bytes": m.memory_bytes(x.shape[0], x.shape[1])}
         try:
