@@ -14,6 +14,9 @@ from .figures import colour, group_runs, pool_mean
 from .figures_diagnostics import _group_lines, _layout, sort_by_group
 
 GRID_MAX_SIDE = 150   # cells per side of each panel sent to the browser (larger matrices are average-pooled)
+# Magma from light (0) to dark (1), written out: inside Streamlit, ``colorscale="Magma", reversescale=True``
+# drew the top of the scale light purple instead of black (seen in Chromium; a stand-alone HTML export was right).
+SCALE = [[0.0, "#fcfdbf"], [0.2, "#feca8d"], [0.4, "#f1605d"], [0.6, "#9e2f7f"], [0.8, "#440f76"], [1.0, "#180f3d"]]
 
 
 def coefficient_grid(matrices: Sequence[np.ndarray], labels: np.ndarray, titles: Sequence[str], *,
@@ -47,7 +50,7 @@ def coefficient_grid(matrices: Sequence[np.ndarray], labels: np.ndarray, titles:
         pooled, factor = pool_mean(np.minimum(q[np.ix_(order, order)] / top, 1.0), max_side)
         hover = "row %{y}, column %{x}<br>|C| / scale = %{z:.2f}<extra></extra>" if factor == 1 else \
             f"pooled {factor}×{factor} cells<br>mean |C| / scale = %{{z:.2f}}<extra></extra>"
-        fig.add_trace(go.Heatmap(z=pooled, zmin=0.0, zmax=1.0, colorscale="Magma", reversescale=True,
+        fig.add_trace(go.Heatmap(z=pooled, zmin=0.0, zmax=1.0, colorscale=SCALE,
                                  showscale=i == 1, colorbar=dict(title="|C| (own scale)", thickness=12),
                                  hovertemplate=hover), row=row, col=col)
         ticks = _group_lines(fig, lab[order], factor, pooled.shape[0], row=row, col=col)
