@@ -20,10 +20,9 @@ from typing import Any
 import numpy as np
 
 from sscn_core import SSCN
+from sscn_core.analysis import Analysis, Probe, analyse
 from sscn_core.trainer import PHASE_LABELS as TRAINER_PHASE_LABELS
 from sscn_core.trainer import TrainingEvent
-
-from .analysis import Analysis, Probe, analyse
 
 # Job states: "ready" (not started), "running", "pausing" (asked, not yet at a step boundary),
 # "paused", "stopping", and the final ones "finished", "stopped", "failed".
