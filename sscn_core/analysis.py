@@ -1,4 +1,4 @@
-"""What the views (the app's tabs and the notebook's :mod:`sscn_core.viz.notebook`) show about a model.
+"""What the views (the app's tabs, the notebook views of :mod:`sscn_core.viz`) show about a model.
 
 :func:`analyse` asks a (fitted or being-fitted) SSCN for the affinity of a sample, the embeddings
 H and RH, block energies, predictions and metrics, and packs them into an :class:`Analysis`. The

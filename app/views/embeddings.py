@@ -22,7 +22,8 @@ def render(state: AppState, cur: Current) -> None:
                 "subspace should gather. Draw a box or lasso to see the images you selected.")
     c1, c2, c3 = st.columns([3, 2, 2])
     space = c1.radio("Space", list(SPACES), format_func=SPACES.get, horizontal=True, key="emb.space")
-    colours = list(figures.EMBEDDING_COLOURS) if cur.train is not None and cur.train.y is not None else ["cluster", "confidence"]
+    labelled = cur.train is not None and cur.train.y is not None
+    colours = list(figures.EMBEDDING_COLOURS) if labelled else ["cluster", "confidence"]
     colour_by = c2.selectbox("Colour by", colours, format_func=figures.EMBEDDING_COLOURS.get, key="emb.colour")
     metric = c3.selectbox("UMAP metric", ["cosine", "euclidean"], key="emb.metric",
                           help="Cosine compares directions, which is what subspaces share.")

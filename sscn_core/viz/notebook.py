@@ -19,6 +19,8 @@ from __future__ import annotations
 import base64
 import html
 import io
+import json
+import uuid
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -152,26 +154,22 @@ class HoverImages:
         self.images = images
 
     def _repr_html_(self) -> str:
-        import json
-        import uuid
-
         div = f"sscn-{uuid.uuid4().hex[:12]}"
         plot = self.figure.to_html(full_html=False, include_plotlyjs=True, div_id=div,
                                    config={"displaylogo": False})
         uris = json.dumps({str(k): v for k, v in self.images.items()})
-        return f"""<div style="display:flex;align-items:flex-start;gap:12px">
-<div style="flex:1 1 auto;min-width:0">{plot}</div>
-<div style="flex:0 0 140px;text-align:center;font-size:12px">
-<img id="{div}-img" width="112" height="112" style="image-rendering:pixelated;border:1px solid #ccc;background:#000"/>
-<div id="{div}-cap">hover over a point</div></div></div>
+        return f"""<div style="display:flex;align-items:center;gap:10px;height:64px;font-size:12px">
+<img id="{div}-img" width="56" height="56" style="display:none;image-rendering:pixelated;border:1px solid #ccc"/>
+<span id="{div}-cap">Hover over a point to see its image.</span></div>
+{plot}
 <script>(function() {{
   var uris = {uris};
   function bind() {{
     var plot = document.getElementById("{div}");
     if (!plot || !plot.on) {{ setTimeout(bind, 200); return; }}
     plot.on("plotly_hover", function(ev) {{
-      var p = ev.points[0], id = String(p.customdata[0]);
-      if (uris[id]) {{ document.getElementById("{div}-img").src = uris[id]; }}
+      var p = ev.points[0], id = String(p.customdata[0]), img = document.getElementById("{div}-img");
+      if (uris[id]) {{ img.src = uris[id]; img.style.display = "inline"; }}
       document.getElementById("{div}-cap").textContent = "point " + id + " (" + p.data.name + ")";
     }});
   }}
@@ -267,7 +265,7 @@ def independence(model: SSCN | None, data: Dataset, *, use_true_labels: bool = T
         parts.append(subspaces.angle_heatmap(d.smallest_angles, names=sample.names,
                                              title=f"Smallest principal angle between clusters in {name}"))
     h = diags.get("H")
-    if h is not None and h.leakage is not None:
+    if "H" in shown and h is not None and h.leakage is not None:
         parts.append(subspaces.leakage_heatmap(h.leakage, names=sample.names,
                                                title=f"Where each group's |Q| mass goes (error {h.sp_error:.1%})"))
     return Figures(parts)
