@@ -11,8 +11,8 @@ fitted model and its data in one line, and :class:`LiveProgress` shows training 
 """
 from . import figures, subspaces
 from .live import LiveProgress
-from .notebook import (Figures, HoverImages, affinity, analysis_of, block_energy, classify, embedding, image_grid,
+from .notebook import (HoverImages, Panel, affinity, analysis_of, block_energy, classify, embedding, image_grid,
                        independence, loss, metrics)
 
-__all__ = ["Figures", "HoverImages", "LiveProgress", "affinity", "analysis_of", "block_energy", "classify",
+__all__ = ["HoverImages", "LiveProgress", "Panel", "affinity", "analysis_of", "block_energy", "classify",
            "embedding", "figures", "image_grid", "independence", "loss", "metrics", "subspaces"]

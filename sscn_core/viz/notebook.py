@@ -12,7 +12,7 @@
 They compute with the same library code as the app (:func:`sscn_core.analysis.analyse`,
 :mod:`sscn_core.spaces`, :func:`sscn_core.umap_layout.run_umap`) and draw with the same figure
 functions (:mod:`sscn_core.viz.figures`, :mod:`sscn_core.viz.subspaces`); each returns a plotly
-figure, or :class:`Figures` when a view has several parts.
+figure, or :class:`Panel` when a view has several parts.
 """
 from __future__ import annotations
 
@@ -43,7 +43,7 @@ SPACE_NAMES = {"h": "H, the self-expression embedding", "rotated": "HR, H rotate
 THUMBNAIL_PX = 56
 
 
-class Figures:
+class Panel:
     """Several figures and HTML snippets shown one after another in a notebook cell.
 
     ``figures`` lists the plotly figures; indexing returns any part.
@@ -71,7 +71,7 @@ class Figures:
 
     def __repr__(self) -> str:
         titles = [p.layout.title.text or "figure" if isinstance(p, go.Figure) else "html" for p in self.parts]
-        return f"Figures({', '.join(titles)})"
+        return f"Panel({', '.join(titles)})"
 
 
 # ---------------------------------------------------------------------------------- shared inputs
@@ -203,10 +203,10 @@ def embedding(model: SSCN, data: Dataset, *, space: str = "h", colour_by: str | 
     return HoverImages(fig, {int(r): png_uri(_image(data, r)) for r in a.embed_rows})
 
 
-def block_energy(model: SSCN, data: Dataset, *, points: int = POINTS, seed: int = 0) -> Figures:
+def block_energy(model: SSCN, data: Dataset, *, points: int = POINTS, seed: int = 0) -> Panel:
     """Each point's share of ‖HR‖² in each of the K blocks, and its strongest against its second block."""
     a = analysis_of(model, data, points=points, seed=seed)
-    return Figures([figures.energy_heatmap(a.energy, a.pred, title="Energy per block (rows: points)"),
+    return Panel([figures.energy_heatmap(a.energy, a.pred, title="Energy per block (rows: points)"),
                     figures.energy_scatter(a.energy, a.pred, ids=a.embed_rows, title="Strongest vs second block")])
 
 
@@ -221,7 +221,7 @@ def _metrics_table(a: Analysis) -> str:
 
 
 def metrics(model: SSCN, data: Dataset, holdout: Dataset | None = None, *, points: int = POINTS,
-            seed: int = 0) -> Figures:
+            seed: int = 0) -> Panel:
     """ACC / ARI / NMI in sample (``data``), out of sample (``holdout``) and of the pseudo-labels; cluster
     sizes; the confusion matrix of true classes against clusters."""
     a = analysis_of(model, data, holdout, points=points, seed=seed)
@@ -232,7 +232,7 @@ def metrics(model: SSCN, data: Dataset, holdout: Dataset | None = None, *, point
         c = a.confusion
         parts.append(figures.confusion_figure(c.table, c.classes, c.clusters, class_names=data.class_names,
                                               title="True class × predicted cluster"))
-    return Figures(parts)
+    return Panel(parts)
 
 
 def _summary_table(rows: list[dict[str, object]]) -> str:
@@ -243,7 +243,7 @@ def _summary_table(rows: list[dict[str, object]]) -> str:
 
 def independence(model: SSCN | None, data: Dataset, *, use_true_labels: bool = True, energy: float = DEFAULT_ENERGY,
                  rank_tol: float = DEFAULT_RANK_TOL, max_points: int = 2000, spaces: Sequence[str] | None = None,
-                 seed: int = 0) -> Figures:
+                 seed: int = 0) -> Panel:
     """The Diagnostics tab's report: do the groups lie on independent subspaces in X, Z and H?
 
     A table per space (effective dimensions, rank of the union, independence ratio, verdict), then
@@ -268,10 +268,10 @@ def independence(model: SSCN | None, data: Dataset, *, use_true_labels: bool = T
     if "H" in shown and h is not None and h.leakage is not None:
         parts.append(subspaces.leakage_heatmap(h.leakage, names=sample.names,
                                                title=f"Where each group's |Q| mass goes (error {h.sp_error:.1%})"))
-    return Figures(parts)
+    return Panel(parts)
 
 
-def classify(model: SSCN, image: Any, data: Dataset | None = None, *, examples: int = 8) -> Figures:
+def classify(model: SSCN, image: Any, data: Dataset | None = None, *, examples: int = 8) -> Panel:
     """Classify one new image (a path, bytes, PIL image or array) the way the app's Classify tab does.
 
     The image is made MNIST-like (:func:`sscn_core.preprocess.prepare_image`), assigned to the
@@ -297,8 +297,8 @@ def classify(model: SSCN, image: Any, data: Dataset | None = None, *, examples: 
         captions = ([figures.display_name(data.y[r], data.class_names) for r in rows] if data.y is not None
                     else None)
         parts.append(f"<p>Training points of cluster {k}:</p>" + image_grid([_image(data, r) for r in rows], captions))
-    return Figures(parts)
+    return Panel(parts)
 
 
-__all__ = ["Figures", "HoverImages", "affinity", "analysis_of", "block_energy", "classify",
+__all__ = ["HoverImages", "Panel", "affinity", "analysis_of", "block_energy", "classify",
            "embedding", "image_grid", "independence", "loss", "metrics"]
