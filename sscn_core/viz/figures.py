@@ -142,10 +142,12 @@ def display_name(value: Any, names: Sequence[str] | None) -> str:
 
 # --------------------------------------------------------------------------------- figures
 def loss_figure(history: Sequence[Mapping[str, Any]], *, terms: Sequence[str] = ("total",), smoothing: float = 0.0,
-                log_y: bool = True, height: int = 420) -> go.Figure:
+                log_y: bool = True, height: int = 420,
+                empty_text: str = "Press Start: the first loss point appears after the first step.") -> go.Figure:
     """Loss per step: one line per term (smoothed by ``ema``; raw values faint behind), phase bands.
 
-    ``history`` rows carry "i" (global step), "phase" and the loss terms.
+    ``history`` rows carry "i" (global step), "phase" and the loss terms; ``empty_text`` stands
+    in for the curves before the first step.
     """
     fig = go.Figure()
     if history:
@@ -174,7 +176,7 @@ def loss_figure(history: Sequence[Mapping[str, Any]], *, terms: Sequence[str] = 
             fig.add_annotation(x=steps[start], y=1.0, yref="paper", xanchor="left", yanchor="bottom",
                                text=PHASE_LABELS.get(phase, phase), showarrow=False, font=dict(size=12))
     else:
-        fig.add_annotation(text="Press Start: the first loss point appears after the first step.",
+        fig.add_annotation(text=empty_text,
                            showarrow=False, x=0.5, y=0.5, xref="paper", yref="paper", font=dict(size=16))
     fig.update_xaxes(title="step")
     if history and history[-1]["i"] < 10:   # a short run: show whole steps 0..10, not 0.6..1.4

@@ -2,9 +2,12 @@
 
 Shows a progress line (phase, step, time, last loss) and the per-term loss curves of
 :func:`sscn_core.viz.figures.loss_figure`, redrawn while the model trains. Both are ordinary
-display outputs updated in place (IPython display ids), so they need no widget library: they
-update in JupyterLab, and the last state stays in the saved notebook and in an HTML export as a
-static figure. Outside IPython it prints one line per finished phase.
+display outputs updated in place through IPython display ids, so no widget library is needed:
+they update in JupyterLab, and the last state stays in the saved notebook and in an HTML export
+as a static figure. JupyterLab's plotly renderer does not redraw a figure whose output is
+updated in place, so each redraw first swaps the output for an empty block of the figure's
+height and then for the new figure, which makes JupyterLab draw it afresh. Outside IPython it prints one line per
+finished phase.
 """
 from __future__ import annotations
 
@@ -59,7 +62,7 @@ class LiveProgress:
     def figure(self) -> go.Figure:
         """The loss curves drawn so far."""
         return figures.loss_figure(self.history, terms=self.terms, smoothing=self.smoothing, log_y=self.log_y,
-                                   height=self.height)
+                                   height=self.height, empty_text="The first loss point appears after the first step.")
 
     def _text(self, event: TrainingEvent) -> tuple[str, str]:
         """The progress line as (plain text, HTML)."""
@@ -101,5 +104,6 @@ class LiveProgress:
             self._line.update(HTML(self._text(event)[1]))
             self._last_line = now
         if boundary or now - self._last_plot >= self.every:
+            self._plot.update({"text/html": f"<div style='height:{self.height}px'></div>", "text/plain": ""}, raw=True)
             self._plot.update(_bundle(self.figure()), raw=True)
             self._last_plot = now
