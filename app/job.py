@@ -1,7 +1,7 @@
 """A training run in a background thread, owned by one browser session.
 
 The thread calls ``SSCN.fit`` with a callback that records each event under a lock, blocks while
-the job is paused, and now and then computes an :class:`~app.analysis.Analysis` (affinity,
+the job is paused, and now and then computes an :class:`~sscn_core.analysis.Analysis` (affinity,
 embeddings, metrics) on the training thread, where touching the model is safe. The page never
 touches the thread's objects directly: it reads :meth:`Job.snapshot`, an immutable copy.
 Nothing here imports Streamlit; the thread never calls it.

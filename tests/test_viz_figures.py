@@ -1,4 +1,4 @@
-"""app.figures: display transforms and the figures built from arrays."""
+"""sscn_core.viz.figures: display transforms and the figures built from arrays."""
 from __future__ import annotations
 
 import base64
