@@ -3,156 +3,60 @@
 The user picks K subspaces of dimension q in R^D and how they relate (independent, dependent,
 overlapping); the page says at once whether the union is independent (rank of the union against
 Σ dims), then trains *linear* SSCN full batch and compares the learned Q with the closed form Q*
-of Theorem 1. The computation (:func:`run_playground`) is free of Streamlit; :func:`render` draws.
+of Theorem 1. The computation lives in :mod:`sscn_core.playground`; :func:`render` draws.
 """
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 
 import numpy as np
 import streamlit as st
 
-from sscn_core import SSCN, DataError
-from sscn_core.data import RELATIONS, make_subspace_bases, make_subspaces
-from sscn_core.metrics import accuracy, leakage_matrix, subspace_preserving_error
-from sscn_core.theory import IndependenceReport, TheoryError, independence_report, relative_error, theorem1_solution
+from sscn_core import DataError
+from sscn_core.playground import (EXAMPLES, RELATIONS, LearnResult, Playground, draw, run_playground,
+                                  subspaces_report)
+from sscn_core.theory import IndependenceReport
+from sscn_core.viz import subspaces as figs
 
-from .. import figures_diagnostics as figs
+from . import family as fam
 
-RECORD_EVERY = 10            # steps between two measurements of ‖Q − Q*‖ / ‖Q*‖
 KEY = "learn."               # prefix of this tab's widget keys
 RESULT_KEY = "learn.result"  # the last LearnResult of this session
 
-
-@dataclass(frozen=True)
-class Playground:
-    """The settings of one experiment: the subspaces, the data drawn from them and linear SSCN's training."""
-
-    relation: str = "independent"
-    n_clusters: int = 4
-    subspace_dim: int = 2
-    ambient_dim: int = 20
-    n_per_cluster: int = 40
-    noise: float = 0.0
-    angle_deg: float | None = None
-    lam: float = 1.0
-    steps: int = 600
-    lr: float = 0.1
-    rho: float = 0.5
-    seed: int = 0
-
-    @property
-    def d_h(self) -> int:
-        """d_H = K·q, the width of SSCN's embedding."""
-        return self.n_clusters * self.subspace_dim
-
-    @property
-    def n_points(self) -> int:
-        """N = K·n, every point in one full batch."""
-        return self.n_clusters * self.n_per_cluster
-
-
-EXAMPLES: dict[str, tuple[str, Playground]] = {
-    "independent": ("Independent planes", Playground()),
-    "lines": ("Lines in a plane", Playground(relation="dependent", n_clusters=4, subspace_dim=1)),
-    "overlapping": ("Overlapping planes", Playground(relation="overlapping")),
-    "close": ("Planes 10° apart", Playground(angle_deg=10.0)),
+# The self-expression family's lessons: (button label, the data, the priors' settings).
+FAMILY_EXAMPLES: dict[str, tuple[str, Playground, fam.FamilySettings]] = {
+    "lines": ("Dependent lines: ℓ1 clean, ℓ2 mixed",
+              Playground(relation="dependent", n_clusters=4, subspace_dim=1, n_per_cluster=15), fam.FamilySettings()),
+    # With 4 points per plane, whether ℓ1 splits a plane depends on the draw; seed 1 shows it.
+    "few": ("Few points per plane: ℓ1 split, ℓ2 connected",
+            Playground(n_clusters=4, subspace_dim=2, n_per_cluster=4, seed=1), fam.FamilySettings()),
 }
-
-
-@dataclass(frozen=True)
-class LearnResult:
-    """What one playground run produced (arrays in the data's own order; ``labels`` are the true subspaces)."""
-
-    params: Playground
-    report: IndependenceReport
-    labels: np.ndarray
-    q_star: np.ndarray
-    q: np.ndarray
-    steps: tuple[int, ...]
-    errors: tuple[float, ...]
-    truncated: bool              # Theorem 1's d_H ≥ rank(X) failed (noise): Q* is the best rank-d_H solution
-    acc: float                   # classifier's in-sample accuracy
-    pseudo_acc: float            # spectral pseudo-labels' accuracy
-    sp_error: float              # subspace-preserving error of the learned Q
-    sp_error_star: float         # … and of Q*
-    leakage: np.ndarray          # K×K, learned Q
-    seconds: float
-    stopped: bool = False
-
-    @property
-    def final_error(self) -> float:
-        """‖Q − Q*‖ / ‖Q*‖ at the end of training."""
-        return float(self.errors[-1]) if self.errors else float("nan")
-
-
-def subspaces_report(p: Playground) -> IndependenceReport:
-    """The independence verdict of the *true* subspaces of ``p`` (raises DataError for impossible settings)."""
-    return independence_report(make_subspace_bases(p.n_clusters, p.subspace_dim, p.ambient_dim, p.relation,
-                                                   p.angle_deg, p.seed))
-
-
-def run_playground(p: Playground, progress: Callable[[float, str], None] | None = None) -> LearnResult:
-    """Draw the data, compute Q* (Theorem 1) and train linear SSCN full batch, measuring ‖Q − Q*‖/‖Q*‖.
-
-    ``progress(fraction, text)`` is called now and then from this thread. Raises DataError for
-    impossible subspace settings.
-    """
-    report = subspaces_report(p)
-    ds = make_subspaces(p.n_clusters, p.subspace_dim, p.ambient_dim, p.n_per_cluster, p.noise, p.relation,
-                        p.angle_deg, p.seed)
-    X, y = ds.X, ds.y
-    truncated = False
-    try:
-        _, q_star = theorem1_solution(X, p.lam, p.d_h)
-    except TheoryError:          # noise makes X full rank: d_H < rank(X), Theorem 1's condition fails
-        _, q_star = theorem1_solution(X, p.lam, p.d_h, truncate=True)
-        truncated = True
-    steps: list[int] = []
-    errors: list[float] = []
-    notify = progress or (lambda fraction, text: None)
-
-    def on_event(event) -> None:
-        if event.phase != "self_expression":
-            if event.kind == "phase":
-                notify(1.0, f"{event.phase.replace('_', '-')}…")
-            return
-        if event.kind == "step" and (event.step % RECORD_EVERY == 0 or event.step == event.total_steps):
-            steps.append(event.step)
-            errors.append(relative_error(event.model.affinity(X), q_star))
-            notify(event.step / max(1, event.total_steps),
-                   f"step {event.step}/{event.total_steps}: ‖Q − Q*‖/‖Q*‖ = {errors[-1]:.1%}")
-
-    model = SSCN(n_clusters=p.n_clusters, subspace_dim=p.subspace_dim, autoencoder=None, lambda1=p.lam, lambda2=0.0,
-                 batch_size=p.n_points, epochs=p.steps, lr=p.lr, rho=p.rho, classifier_batch_size=p.n_points,
-                 classifier_epochs=20, device="cpu", seed=p.seed)
-    start = time.perf_counter()
-    model.fit(X, callback=on_event)
-    seconds = time.perf_counter() - start
-    q = model.affinity(X).astype(np.float64)
-    labels = model.labels_ if model.labels_ is not None else model.predict(X)
-    pseudo = model.pseudo_labels_
-    return LearnResult(
-        params=p, report=report, labels=y, q_star=q_star, q=q, steps=tuple(steps), errors=tuple(errors),
-        truncated=truncated, acc=accuracy(y, labels),
-        pseudo_acc=accuracy(y, pseudo) if pseudo is not None else float("nan"),
-        sp_error=subspace_preserving_error(q, y), sp_error_star=subspace_preserving_error(q_star, y),
-        leakage=leakage_matrix(q, y, p.n_clusters), seconds=seconds, stopped=bool(model.stopped_))
+FAMILY_KEY = KEY + "family."   # prefix of the family section's widget keys
 
 
 # ---------------------------------------------------------------------------------- page
 def _apply_example(name: str) -> None:
     """Button callback: put an example's settings into the widgets and ask for a run."""
-    p = EXAMPLES[name][1]
+    _apply_example_settings(EXAMPLES[name][1])
+    st.session_state[KEY + "pending"] = True
+
+
+def _apply_example_settings(p: Playground) -> None:
+    """Put a playground's settings into its widgets."""
     for field_name, value in asdict(p).items():
         if field_name == "angle_deg":
             st.session_state[KEY + "set_angle"] = value is not None
             st.session_state[KEY + "angle"] = float(value) if value is not None else 30.0
         else:
             st.session_state[KEY + field_name] = value
-    st.session_state[KEY + "pending"] = True
+
+
+def _apply_family_example(name: str) -> None:
+    """Button callback: set the playground and the priors' settings, and ask for a comparison (no training)."""
+    _, p, settings = FAMILY_EXAMPLES[name]
+    _apply_example_settings(p)
+    fam.apply_settings(FAMILY_KEY, settings)
+    st.session_state[FAMILY_KEY + "pending"] = True
 
 
 def _request_run() -> None:
@@ -179,7 +83,7 @@ def _controls() -> Playground:
     q = c3.slider("q (dimension of each)", 1, 5, key=KEY + "subspace_dim")
     d = c4.slider("D (ambient dimension)", 2, 60, key=KEY + "ambient_dim")
     c1, c2, c3, c4 = st.columns(4)
-    n = c1.slider("n (points per subspace)", 10, 100, step=5, key=KEY + "n_per_cluster")
+    n = c1.slider("n (points per subspace)", 3, 100, key=KEY + "n_per_cluster")
     noise = c2.slider("noise σ", 0.0, 0.3, step=0.01, key=KEY + "noise",
                       help="Gaussian noise added to every coordinate; the points are N(0, I_q) inside each subspace.")
     with c3:
@@ -371,9 +275,27 @@ def render() -> None:
     result = st.session_state.get(RESULT_KEY)
     if result is None:
         st.caption("Press **Train linear SSCN** (a few seconds) or pick an example above.")
-        return
-    _results(result, p)
+    else:
+        _results(result, p)
+    _family_section(p)
 
 
-__all__ = ["EXAMPLES", "LearnResult", "Playground", "format_error", "render", "run_playground", "subspaces_report",
-           "verdict_messages"]
+def _family_section(p: Playground) -> None:
+    st.subheader("The self-expression family side by side")
+    st.markdown("SSCN learns EDSC's **ℓ2** self-expression, which needs independent subspaces. Sparse priors ask "
+                "less: **ℓ1** (SSC) stays inside the subspaces when they are merely disjoint, under angle and "
+                "sampling conditions — but few links per point can leave a subspace's graph in pieces. The **elastic "
+                "net** trades one against the other; **low rank** (LRR) behaves like ℓ2. Compare them on the "
+                "points above.")
+    cols = st.columns([1] + [2] * len(FAMILY_EXAMPLES))
+    cols[0].markdown("**Lessons**", help="Each sets the subspaces above and the priors below, and compares at once.")
+    for col, (name, (label, _, _)) in zip(cols[1:], FAMILY_EXAMPLES.items()):
+        col.button(label, key=FAMILY_KEY + "example." + name, on_click=_apply_family_example, args=(name,),
+                   width="stretch")
+    ds = draw(p)
+    st.caption(f"EDSC uses λ = {p.lam:g} from the playground; the same {p.n_points} points for every prior.")
+    data = (p.relation, p.n_clusters, p.subspace_dim, p.ambient_dim, p.n_per_cluster, p.noise, p.angle_deg, p.seed)
+    fam.section(ds.X, ds.y, p.n_clusters, p.subspace_dim, prefix=FAMILY_KEY, data_key=data, lam=p.lam)
+
+
+__all__ = ["FAMILY_EXAMPLES", "format_error", "render", "verdict_messages"]
