@@ -115,8 +115,8 @@ def _train(args: argparse.Namespace) -> int:
     overrides.setdefault("device", preset["device"])
     data = load_dataset("file", path=args.data, n_samples=args.n_samples, seed=overrides["seed"]) if args.data else \
         load_dataset(args.dataset, n_samples=args.n_samples, seed=overrides["seed"])
-    if data.image_shape is None:
-        overrides.setdefault("autoencoder", "mlp")               # vectors: nothing to convolve
+    if data.image_shape is None or min(data.image_shape) < 16:
+        overrides.setdefault("autoencoder", "mlp")               # vectors or tiny images: little to convolve
     elif overrides.get("autoencoder", preset["autoencoder"]) == "conv":
         overrides.setdefault("image_shape", data.image_shape)
     if data.image_shape != (28, 28):

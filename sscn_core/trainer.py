@@ -164,7 +164,7 @@ def stationarity(loss: torch.Tensor, params: list[torch.Tensor]) -> float:
     grads = torch.autograd.grad(loss, params, allow_unused=True)
     g = torch.sqrt(sum((gr.double() ** 2).sum() for gr in grads if gr is not None))
     theta = torch.sqrt(sum((p.detach().double() ** 2).sum() for p in params))
-    return float(g * theta / max(abs(float(loss)), 1e-30))
+    return float(g * theta / max(abs(loss.item()), 1e-30))
 
 
 def cycle_batches(n: int, batch_size: int, generator: torch.Generator, steps: int) -> Iterator[torch.Tensor]:

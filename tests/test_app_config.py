@@ -129,7 +129,7 @@ def test_beyond_the_paper_fields_are_checked(field: str, value: object, needle: 
 def test_beyond_the_paper_defaults_are_the_papers() -> None:
     m = build_model(ModelConfig())
     assert (m.h_init, m.classifier_temperature, m.classifier_loss, m.pseudo_sample_size) == \
-        ("random", None, "cross_entropy", None)
+        ("auto", None, "cross_entropy", None)
     assert (m.self_training_rounds, m.self_training_epochs, m.lambda3) == (0, 5, 1.0)
     assert "self_training" not in m.planned_phases() and "pseudo_labels" in m.planned_phases()
 

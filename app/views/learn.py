@@ -170,6 +170,12 @@ def _results(res: LearnResult, current: Playground) -> None:
                 help="Subspace-preserving error: the share of the off-diagonal |Q| that links points of different "
                      "subspaces.")
     c[4].metric("off-block mass of Q*", f"{res.sp_error_star:.1%}", help="The same for the closed form.")
+    if res.agreement is not None:
+        text = (f"The classifier reproduces {res.agreement:.1%} of the pseudo-labels it was trained on.")
+        (st.caption if res.agreement >= 0.99 else st.warning)(text)
+    st.caption("This playground trains h from a random start for the chosen number of full-batch steps on X as "
+               "given, so you can watch Q reach Q*; every other setting is the library's default. With the "
+               "defaults, SSCN starts at Q* (Theorem 1) directly.")
     if res.truncated:
         st.warning(f"With noise, X has full rank (more than d_H = {p.d_h}), so Theorem 1's condition d_H ≥ rank(X) "
                    f"fails. Q* here is the best Q of rank ≤ d_H (the {p.d_h} strongest singular directions of X), "
