@@ -96,7 +96,7 @@ class ModelConfig:
     autoencoder: str = "pretrained-mnist"
     frontend: str = "pixels"
     lambda1: float = 0.5
-    lambda2: float = 2.0
+    lambda2: float = 1.0
     batch_size: int = 500
     epochs: int = 10
     lr: float = 1e-3

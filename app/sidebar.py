@@ -125,7 +125,7 @@ def init_defaults() -> None:
     if _get("source") is not None:
         return
     defaults = dict(source="mnist", data_seed=0, syn_n_clusters=5, syn_subspace_dim=3, ambient_dim=30, noise=0.01,
-                    relation="independent", frontend="pixels", lambda1=0.5, lambda2=2.0, seed=0, device="auto",
+                    relation="independent", frontend="pixels", lambda1=0.5, lambda2=1.0, seed=0, device="auto",
                     pretrain_epochs=50,
                     classifier_lr=0.1, rho=0.1, alpha=8.0, upload_path=None, upload_name=None,
                     **BEYOND_DEFAULTS)

@@ -45,7 +45,7 @@ class DSCNet:
     """
 
     def __init__(self, n_clusters: int = 10, subspace_dim: int = 9, *, pretrained: str | None = "mnist",
-                 autoencoder: str = "conv", lambda1: float = 0.5, lambda2: float = 2.0, epochs: int = 30,
+                 autoencoder: str = "conv", lambda1: float = 0.5, lambda2: float = 1.0, epochs: int = 30,
                  lr: float = 1e-3, init: float = 1e-8, rho: float = 0.1, alpha: float = 8.0,
                  device: str = "auto", seed: int = 0) -> None:
         self.n_clusters = n_clusters
