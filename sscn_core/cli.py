@@ -10,7 +10,7 @@ import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import torch
 
@@ -84,6 +84,24 @@ def _timed_eval(model: SSCN, data: Dataset) -> dict[str, Any]:
     return out
 
 
+def check_output_path(path: str | os.PathLike) -> Path:
+    """Refuse, before any work, an output path that cannot be written: a folder, or under a file or
+    a folder without write permission. Missing parent folders are fine (they are created)."""
+    target = Path(path).expanduser()
+    if target.is_dir():
+        raise ValueError(f"--out {str(target)!r} is a folder; give a file name such as {str(target / 'model.pt')!r}")
+    if target.exists() and not os.access(target, os.W_OK):
+        raise ValueError(f"--out {str(target)!r} exists and is not writable")
+    parent = target.parent
+    while not parent.exists():
+        parent = parent.parent
+    if not parent.is_dir():
+        raise ValueError(f"--out {str(target)!r}: {str(parent)!r} is a file, not a folder")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise ValueError(f"--out {str(target)!r}: the folder {str(parent)!r} is not writable")
+    return target
+
+
 def cmd_train(args: argparse.Namespace) -> int:
     """Train and report; under torchrun (WORLD_SIZE > 1) as one of several processes, see distributed.py."""
     started = False
@@ -100,6 +118,8 @@ def cmd_train(args: argparse.Namespace) -> int:
 def _train(args: argparse.Namespace) -> int:
     # Every process trains the same model; only rank 0 shows progress, prints and writes files.
     main_process = distributed.rank() == 0
+    if args.out:
+        check_output_path(args.out)
     data = load_dataset(args.dataset, n_samples=args.n_samples, seed=args.seed)
     overrides: dict[str, Any] = {"seed": args.seed, "device": args.device}
     for key in ("n_clusters", "subspace_dim", "epochs", "batch_size", "lr", "classifier_epochs",
@@ -183,16 +203,18 @@ def cmd_predict(args: argparse.Namespace) -> int:
                      "probabilities": [round(float(p), 4) for p in proba]})
     if args.json:
         print(json.dumps(rows, indent=2))
-    else:
-        for row in rows:
-            if "error" in row:
-                print(f"{row['file']}: error: {row['error']}")
-            else:
-                print(f"{row['file']}: cluster {row['cluster']} (p = {row['probability']:.3f})")
-    return 1 if failures == len(rows) else 0
+    for row in rows:
+        if "error" in row:
+            print(f"error: {row['file']}: {row['error']}", file=sys.stderr)
+        elif not args.json:
+            print(f"{row['file']}: cluster {row['cluster']} (p = {row['probability']:.3f})")
+    return 2 if failures else 0
 
 
 def cmd_pretrain(args: argparse.Namespace) -> int:
+    out = check_output_path(args.out) if args.out else ASSETS_DIR / PRETRAINED.get(args.dataset, f"{args.dataset}_conv_ae.pt")
+    if not args.out and out.exists() and not args.force:
+        raise ValueError(f"this would replace the bundled {out.name}; give --out FILE, or --force to replace it")
     data = load_dataset(args.dataset)
     if data.image_shape != (28, 28):
         raise ValueError(f"pretrain builds the conv auto-encoder for 28×28 images; {args.dataset} is not")
@@ -208,7 +230,6 @@ def cmd_pretrain(args: argparse.Namespace) -> int:
                                        lr=args.lr, device=device, generator=generator, report=bar,
                                        stop_flag=threading.Event(), history=history)
     bar.close()
-    out = Path(args.out) if args.out else ASSETS_DIR / PRETRAINED.get(args.dataset, f"{args.dataset}_conv_ae.pt")
     meta = {"dataset": data.name, "n": len(data), "epochs": args.epochs, "batch_size": args.batch_size or len(data),
             "lr": args.lr, "seed": args.seed, "final_loss": history[-1]["total"] if history else None,
             "seconds": round(seconds, 1), "command": "python -m sscn_core pretrain " + " ".join(sys.argv[2:])}
@@ -232,9 +253,16 @@ def _parameter(text: str) -> tuple[str, Any]:
     return name, value
 
 
+class OneLineParser(argparse.ArgumentParser):
+    """argparse with the project's error format: one line ``error: …`` on stderr, exit status 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"error: {' '.join(message.split())} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``python -m sscn_core``."""
-    p = argparse.ArgumentParser(prog="python -m sscn_core", description="Siamese Subspace Clustering Networks")
+    p = OneLineParser(prog="python -m sscn_core", description="Siamese Subspace Clustering Networks")
     sub = p.add_subparsers(dest="command", required=True)
 
     t = sub.add_parser("train", help="fit SSCN on a data set and report ACC/ARI/NMI, time and memory")
@@ -273,7 +301,9 @@ def build_parser() -> argparse.ArgumentParser:
     pt.add_argument("--lr", type=float, default=1e-3)
     pt.add_argument("--seed", type=int, default=0)
     pt.add_argument("--device", default="auto")
-    pt.add_argument("--out", default=None)
+    pt.add_argument("--out", default=None, help="checkpoint file to write (default: the bundled file in assets/, "
+                                                "which needs --force)")
+    pt.add_argument("--force", action="store_true", help="allow replacing the bundled auto-encoder in assets/")
     pt.add_argument("--quiet", action="store_true")
     pt.set_defaults(func=cmd_pretrain)
     return p
@@ -284,8 +314,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except (DataError, CheckpointError, ImageError, ValueError, FloatingPointError, FileNotFoundError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
+    except (DataError, CheckpointError, ImageError, ValueError, FloatingPointError, OSError, MemoryError,
+            torch.OutOfMemoryError) as exc:
+        message = " ".join(str(exc).split()) or type(exc).__name__
+        if isinstance(exc, (MemoryError, torch.OutOfMemoryError)):
+            message = f"out of memory: {message}; choose smaller sizes or fewer points"
+        print(f"error: {message}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

@@ -151,6 +151,34 @@ def build_autoencoder(config: dict) -> AutoEncoder:
     raise ValueError(f"unknown auto-encoder kind {kind!r}; expected 'conv', 'mlp' or 'none'")
 
 
+CONV_PARAMETERS = 14_991
+CONV_ACTIVATIONS = 10 * 14 * 14 + 20 * 7 * 7 + 30 * 4 * 4   # per image, encoder (the decoder mirrors it)
+
+
+def estimate_training_bytes(autoencoder: str | None, input_dim: int, hidden_dims: tuple[int, ...], latent_dim: int,
+                            n_clusters: int, subspace_dim: int, batch_size: int, n_samples: int) -> int:
+    """Rough float32 bytes a fit needs for its network, by arithmetic alone (nothing is allocated).
+
+    Parameters four times (weights, gradients, Adam's two moments), one batch's activations three
+    times (forward, backward, the decoded batch) with its batch × batch Q, and H of all points (the
+    classifier's input). Meant to refuse sizes that cannot fit, not to predict the peak.
+    """
+    d_h = n_clusters * subspace_dim
+    if autoencoder == "conv":
+        params, latent, activations = CONV_PARAMETERS, 30 * 4 * 4, 2 * CONV_ACTIVATIONS
+    elif autoencoder == "mlp":
+        widths = [input_dim, *hidden_dims, latent_dim]
+        params = sum(a * b + b for a, b in zip(widths[:-1], widths[1:])) \
+            + sum(a * b + a for a, b in zip(widths[:-1], widths[1:]))
+        latent, activations = latent_dim, 2 * sum(widths)
+    else:
+        params, latent, activations = 0, input_dim, input_dim
+    params += latent * d_h + d_h * d_h
+    batch = min(batch_size, n_samples)
+    per_batch = batch * (activations + input_dim + 2 * d_h) + batch * batch
+    return 4 * (4 * params + 3 * per_batch + n_samples * d_h)
+
+
 class SelfExpression(nn.Module):
     """The embedding h: H = Z Wᵀ with W ∈ R^{d_H × d_Z}, d_H = K·q, no bias, Xavier-uniform init."""
 

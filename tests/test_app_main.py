@@ -17,6 +17,7 @@ from streamlit.runtime.caching import clear_session_resource_cache
 from streamlit.testing.v1 import AppTest
 
 from sscn_core import SSCN, load_dataset
+from test_data import npz_declaring
 
 MAIN = str(Path(__file__).resolve().parents[1] / "app" / "main.py")
 SESSION = "test session id"   # every AppTest shares this id, hence this session's cached AppState
@@ -333,3 +334,31 @@ def test_train_with_the_triplet_classifier_and_self_training(at: AppTest) -> Non
     assert len([m for m in at.metric if m.label == "ACC"]) == 2                # in- and out-of-sample only
     assert "No pseudo-labels: the triplet classifier needs none" in texts(at)
     assert not at.error and not at.warning
+
+
+def test_the_page_stays_usable_after_bad_uploads(at: AppTest) -> None:
+    at.selectbox(key="cfg.source").set_value("upload").run()
+    at.file_uploader(key="cfg.upload").set_value(("broken.npz", b"PK\x03\x04 not really a zip", "application/zip"))
+    at.run()
+    at.run()                                  # the rerun after a failed upload drew no size slider
+    assert not at.exception, at.exception
+    at.file_uploader(key="cfg.upload").set_value(("junk.npy", b"\x93NUMPY junk", "application/octet-stream"))
+    at.run()
+    assert not at.exception, at.exception
+    assert any("junk.npy" in e.value for e in at.sidebar.error) and button(at, "Start").disabled
+    data = load_dataset("synthetic", n_clusters=3, subspace_dim=2, ambient_dim=10, n_per_cluster=60, noise=0.01)
+    buf = io.BytesIO()
+    np.savez(buf, X=data.X, y=data.y)
+    at.file_uploader(key="cfg.upload").set_value(("good.npz", buf.getvalue(), "application/octet-stream"))
+    at.run()
+    assert not at.exception and not at.sidebar.error, [e.value for e in at.sidebar.error]
+    assert not button(at, "Start").disabled
+
+
+def test_an_npz_declaring_a_huge_array_is_refused_in_the_sidebar(at: AppTest) -> None:
+    at.selectbox(key="cfg.source").set_value("upload").run()
+    at.file_uploader(key="cfg.upload").set_value(("huge.npz", npz_declaring((30_000, 30_000, 4)), "application/zip"))
+    at.run()
+    assert not at.exception, at.exception
+    assert any("huge.npz" in e.value and "memory" in e.value for e in at.sidebar.error)
+    assert button(at, "Start").disabled
