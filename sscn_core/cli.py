@@ -156,6 +156,8 @@ def _train(args: argparse.Namespace) -> int:
         if model.pseudo_labels_ is not None:
             y_pl = data.y if model.pseudo_label_indices_ is None else data.y[model.pseudo_label_indices_]
             report["pseudo_labels"] = {k: round(v, 4) for k, v in evaluate(y_pl, model.pseudo_labels_).items()}
+    if model.pseudo_label_solver_:
+        report["pseudo_label_solver"] = model.pseudo_label_solver_
     held = _held_out(args.dataset) if model.labels_ is not None else None
     if held is not None:
         report["out_of_sample"] = _timed_eval(model, held)
@@ -180,6 +182,10 @@ def _print_report(r: dict[str, Any]) -> None:
         if m and "acc" in m:
             extra = f"  on {m['dataset']} (n={m['n']}, {m['images_per_second']:,} images/s)" if key == "out_of_sample" else ""
             print(f"  {name:26s} ACC {m['acc']:.4f}  ARI {m['ari']:.4f}  NMI {m['nmi']:.4f}{extra}")
+    solver = r.get("pseudo_label_solver", {})
+    if solver.get("status", "converged") != "converged":
+        print(f"  note: the spectral eigen-solver {solver['status']} at residual {solver['residual']:.2e} "
+              f"(tolerance {solver['tolerance']:.0e}, {solver['rounds']} rounds); the pseudo-labels use those vectors")
     for phase, seconds in r["phase_seconds"].items():
         mem = r["peak_memory_bytes"].get(phase)
         print(f"  {PHASE_LABELS.get(phase, phase):21s} {seconds:8.2f} s   peak memory {format_bytes(mem) if mem else '-'}")

@@ -33,7 +33,7 @@ MODEL_KIND = "sscn"
 MAX_AFFINITY_POINTS = 20_000
 
 PRESETS: dict[str, dict[str, Any]] = {
-    # The paper's reference setup (see docs/configurations.md): batch 1000, 30 epochs, Adam 1e-3,
+    # The paper's reference setup (README, "Configurations"): batch 1000, 30 epochs, Adam 1e-3,
     # sum reductions, Q's diagonal kept, the decoder fed QZ, Cayley-Adam lr 0.1 for 30 epochs of
     # 10 iterations per batch, rho 0.1, alpha 8. The reference code's loss is the sum
     # ‖X−dec(QZ)‖² + ‖Q‖² + ½‖Z−QZ‖²; that is twice Definition 3 (½‖Q‖² + λ1/2‖Z−QZ‖² + λ2/2‖X−dec(QZ)‖²)
@@ -101,6 +101,11 @@ class SSCN(ClusterMixin, BaseEstimator):
         and R jointly on Definition 3 + ``lambda3`` · cross-entropy, ``self_training_epochs`` per round.
     device: "auto" (CUDA when present, else CPU), "cpu" or "cuda[:i]".
     seed: seeds initialisation, batch order, sampling and spectral clustering.
+
+    After ``fit``: ``labels_`` (the classifier's clusters), ``pseudo_labels_``,
+    ``pseudo_label_indices_`` (the sample they cover, or None for all), ``pseudo_label_solver_``
+    (how the spectral eigenvectors were found: status "converged", "stalled" or "not converged",
+    residual, rounds), ``history_``, ``phase_times_``, ``peak_memory_``, ``stopped_``.
     """
 
     def __init__(self, n_clusters: int = 10, subspace_dim: int = 9, autoencoder: str | None = "conv", *,

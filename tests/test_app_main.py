@@ -362,3 +362,20 @@ def test_an_npz_declaring_a_huge_array_is_refused_in_the_sidebar(at: AppTest) ->
     assert not at.exception, at.exception
     assert any("huge.npz" in e.value and "memory" in e.value for e in at.sidebar.error)
     assert button(at, "Start").disabled
+
+
+def test_random_bytes_and_a_flipped_bit_as_checkpoint_are_refused(at: AppTest, tmp_path: Path) -> None:
+    data = load_dataset("synthetic", n_clusters=3, subspace_dim=2, ambient_dim=12, n_per_cluster=50, noise=0.01)
+    model = SSCN(n_clusters=3, subspace_dim=2, autoencoder=None, batch_size=50, epochs=5, lr=1e-2,
+                 classifier_epochs=1, device="cpu").fit(data.X)
+    raw = bytearray(model.save(tmp_path / "model.pt").read_bytes())
+    weight = model.net_.h.linear.weight.detach().numpy().tobytes()
+    raw[bytes(raw).find(weight) + 3] ^= 0x01
+    open_tab(at, "Train")
+    for name, content in (("noise.pt", b's[M\x92y\x1a\xe2q\xb1\xdf' + bytes(range(256)) * 4),
+                          ("flipped.pt", bytes(raw))):
+        at.file_uploader(key="train.load").set_value((name, content, "application/octet-stream"))
+        at.run()
+        assert not at.exception, at.exception
+        assert any(f"Could not load {name}" in e.value for e in at.error), [e.value for e in at.error]
+    assert not button(at, "Start").disabled

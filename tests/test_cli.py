@@ -37,6 +37,7 @@ def test_train_reports_in_and_out_of_sample_metrics(capsys: pytest.CaptureFixtur
     assert report["out_of_sample"]["dataset"] == "mnist-oos" and report["out_of_sample"]["n"] == 10_000
     assert 0 <= report["out_of_sample"]["acc"] <= 1
     assert set(report["phase_seconds"]) == {"self_expression", "pseudo_labels", "classifier"}
+    assert report["pseudo_label_solver"]["status"] in ("converged", "stalled", "not converged")
     assert report["n_parameters"] == 66_291
 
 

@@ -266,3 +266,14 @@ def test_a_network_too_large_for_memory_is_refused_before_allocating(subspaces, 
 def test_the_pseudo_label_solver_report_is_kept(fitted: SSCN, tmp_path: Path) -> None:
     assert fitted.pseudo_label_solver_["status"] in ("converged", "stalled", "not converged")
     assert SSCN.load(fitted.save(tmp_path / "m.pt")).pseudo_label_solver_ == fitted.pseudo_label_solver_
+
+
+def test_a_flipped_bit_in_saved_weights_is_refused_on_load(fitted: SSCN, tmp_path: Path) -> None:
+    path = fitted.save(tmp_path / "m.pt")
+    raw = bytearray(path.read_bytes())
+    at = bytes(raw).find(fitted.net_.h.linear.weight.detach().numpy().tobytes())
+    assert at > 0
+    raw[at + 7] ^= 0x04
+    path.write_bytes(bytes(raw))
+    with pytest.raises(CheckpointError, match="SHA-256"):
+        SSCN.load(path)
