@@ -266,8 +266,7 @@ class Job:
                                       "t": now - self._started, **event.losses})
                 if self._first_loss is None:
                     self._first_loss = now - self._started
-        if self._stop.is_set():
-            self.model.stop()   # a stop asked before fit began was cleared by fit; ask again
+        if self._stop.is_set():   # stopping (the model was asked in stop()): no more analyses
             return
         due = now - self._last_analysis >= max(self.analyse_every, 4.0 * self._analysis_cost)
         ready = hasattr(self.model, "net_") and event.phase != "features"   # the network exists after the front-end

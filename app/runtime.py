@@ -10,10 +10,13 @@ import torch
 from sscn_core import Dataset, DataError
 from sscn_core.data import load_dataset
 
-from .config import DataConfig, SyntheticConfig, load_data, load_source
+from .config import DataConfig, load_data, load_source
+from .datacache import ByteBoundedCache
 from .embedding import UmapService
 from .job import warm_up_torch
 from .state import AppState, new_state
+
+DATA_CACHE_BYTES = 1024**3   # data sets kept in memory for all sessions together
 
 
 @st.cache_resource(show_spinner=False)
@@ -42,10 +45,17 @@ def session_state() -> AppState:
     return new_state(umap_service())
 
 
-@st.cache_resource(max_entries=4, show_spinner="Loading data…")
-def _source(key: str, source: str, seed: int, _synthetic: SyntheticConfig, n_synthetic: int,
-            upload_path: str | None) -> Dataset:
-    return load_source(source, seed=seed, synthetic=_synthetic, n_synthetic=n_synthetic, upload_path=upload_path)
+def _nbytes(value: Dataset | tuple[Dataset, Dataset | None]) -> int:
+    """Memory held by a data set, or by a (training, held-out) pair."""
+    parts = value if isinstance(value, tuple) else (value,)
+    return sum(d.X.nbytes + (d.y.nbytes if d.y is not None else 0) for d in parts if d is not None)
+
+
+@st.cache_resource(show_spinner=False)
+def data_cache() -> ByteBoundedCache:
+    """The data sets every session has loaded (whole sources, prepared training sets), at most
+    DATA_CACHE_BYTES together: the least recently used are dropped first."""
+    return ByteBoundedCache(DATA_CACHE_BYTES, _nbytes)
 
 
 def source_dataset(config: DataConfig) -> Dataset:
@@ -53,18 +63,23 @@ def source_dataset(config: DataConfig) -> Dataset:
     extra = config.holdout_size if config.holdout == "rest" else 0
     n_syn = config.n_samples + extra if config.source == "synthetic" else 0
     seed = config.seed if config.source == "synthetic" else 0
-    key = repr((config.source, seed, config.synthetic, n_syn, config.upload_path))
-    return _source(key, config.source, seed, config.synthetic, n_syn, config.upload_path)
 
+    def load() -> Dataset:
+        with st.spinner("Loading data…"):
+            return load_source(config.source, seed=seed, synthetic=config.synthetic, n_synthetic=n_syn,
+                               upload_path=config.upload_path)
 
-@st.cache_resource(max_entries=4, show_spinner="Preparing the training set…")
-def _training_data(key: str, _config: DataConfig) -> tuple[Dataset, Dataset | None]:
-    return load_data(_config)
+    return data_cache().get_or_load(("source", repr((config.source, seed, config.synthetic, n_syn,
+                                                     config.upload_path))), load)
 
 
 def training_data(config: DataConfig) -> tuple[Dataset, Dataset | None]:
     """The training and held-out sets for ``config`` (cached). Raises DataError."""
-    return _training_data(repr(config), config)
+    def load() -> tuple[Dataset, Dataset | None]:
+        with st.spinner("Preparing the training set…"):
+            return load_data(config)
+
+    return data_cache().get_or_load(("training", repr(config)), load)
 
 
 @st.cache_resource(show_spinner=False)

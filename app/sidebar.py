@@ -254,8 +254,9 @@ def render() -> SidebarResult:
         slots.add("data")
         n_max = MAX_SYNTHETIC_POINTS if source == "synthetic" else (info.n_total or 10)
         n_min = min(10, n_max)
-        if not n_min <= int(_get("n_samples", n_min)) <= n_max:
-            _set("n_samples", max(n_min, min(int(_get("n_samples", n_min)), n_max)))
+        # Set it even when no slider is drawn (a source that failed to load): Streamlit drops the state
+        # of a widget that a run does not draw, and the next run would find no size at all.
+        _set("n_samples", max(n_min, min(int(_get("n_samples", n_min)), n_max)))
         if n_max > n_min:
             st.slider("Training-set size", n_min, n_max, key=P + "n_samples", step=10 if n_max >= 100 else 1,
                       help="A random subset; about 2,000 MNIST digits train in well under a minute on 2 CPU cores.")

@@ -47,7 +47,7 @@ class DSCNet:
     """
 
     def __init__(self, n_clusters: int = 10, subspace_dim: int = 9, *, pretrained: str | None = "mnist",
-                 autoencoder: str = "conv", lambda1: float = 0.5, lambda2: float = 2.0, epochs: int = 30,
+                 autoencoder: str = "conv", lambda1: float = 0.5, lambda2: float = 1.0, epochs: int = 30,
                  lr: float = 1e-3, init: float = 1e-8, rho: float = 0.1, alpha: float = 8.0,
                  device: str = "auto", seed: int = 0) -> None:
         self.n_clusters = n_clusters
@@ -67,8 +67,9 @@ class DSCNet:
     def fit(self, X: Any, callback: Any = None) -> "DSCNet":
         """Train C and the auto-encoder on all of X at once; sets ``labels_``, ``C_``, ``history_``."""
         # The auto-encoder is built (and pre-trained weights loaded) exactly as SSCN does it.
-        template = SSCN(self.n_clusters, self.subspace_dim, self.autoencoder, pretrained=self.pretrained,
-                        device=self.device, seed=self.seed)
+        template = SSCN.from_preset("paper", n_clusters=self.n_clusters, subspace_dim=self.subspace_dim,
+                                    autoencoder=self.autoencoder, pretrained=self.pretrained, device=self.device,
+                                    seed=self.seed)
         template._validate_params()
         x = template._check_input(X, fitting=True)
         n = x.shape[0]
@@ -77,7 +78,7 @@ class DSCNet:
                              f"with Adam's moments. Use at most {MAX_DSC_POINTS} points")
         device = resolve_device(self.device)
         generator = torch.Generator().manual_seed(int(self.seed))
-        net = template._build_network(template._build_frontend(x.shape[1]), generator)
+        net = template._build_network(template._build_frontend(x.shape[1], "none"), generator)
         if self.pretrained is not None:
             template._load_pretrained(net)
         ae = net.autoencoder.to(device)

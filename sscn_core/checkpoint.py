@@ -3,15 +3,19 @@
 A checkpoint is a ``torch.save`` of a plain dict (tensors, strings, numbers) and is read back with
 ``torch.load(..., weights_only=True)``, so opening a file never executes pickled code. Writes are
 atomic: the file is written beside its destination, flushed to disk and renamed over it.
+
+Since format version 2 every file carries a SHA-256 of its content (kind, configuration, metadata
+and every tensor's name, dtype, shape and bytes), checked on load: a flipped bit in the weights is
+refused instead of silently changing predictions. Version-1 files (written before the hash
+existed) still load, unverified; saving them again adds the hash.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import pickle
-import struct
 import tempfile
-import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,7 +23,9 @@ from typing import Any
 import torch
 
 FORMAT = "sscn-checkpoint"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+HASHED_SINCE_VERSION = 2
+ZIP_MAGIC = b"PK\x03\x04"   # torch.save writes a zip archive
 MAX_CHECKPOINT_BYTES = 512 * 1024 * 1024
 
 
@@ -37,17 +43,33 @@ class Checkpoint:
     meta: dict[str, Any] = field(default_factory=dict)
 
 
+def content_hash(kind: str, config_json: str, meta_json: str, state: dict[str, torch.Tensor]) -> str:
+    """SHA-256 (hex) of a checkpoint's content: kind, configuration, metadata and every tensor."""
+    digest = hashlib.sha256()
+    for text in (kind, config_json, meta_json):
+        digest.update(len(text).to_bytes(8, "little") + text.encode("utf-8"))
+    for name in sorted(state):
+        tensor = state[name].detach().cpu().contiguous()
+        header = json.dumps([name, str(tensor.dtype), list(tensor.shape)]).encode("utf-8")
+        digest.update(len(header).to_bytes(8, "little") + header)
+        digest.update(tensor.reshape(-1).view(torch.uint8).numpy().tobytes())
+    return digest.hexdigest()
+
+
 def save_checkpoint(path: str | os.PathLike, checkpoint: Checkpoint) -> Path:
     """Write ``checkpoint`` to ``path`` atomically; returns the path written."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    state = {k: v.detach().cpu().contiguous() for k, v in checkpoint.state.items()}
+    config_json, meta_json = json.dumps(checkpoint.config), json.dumps(checkpoint.meta)
     payload = {
         "format": FORMAT,
         "version": FORMAT_VERSION,
         "kind": checkpoint.kind,
-        "config_json": json.dumps(checkpoint.config),
-        "meta_json": json.dumps(checkpoint.meta),
-        "state": {k: v.detach().cpu().contiguous() for k, v in checkpoint.state.items()},
+        "config_json": config_json,
+        "meta_json": meta_json,
+        "state": state,
+        "sha256": content_hash(checkpoint.kind, config_json, meta_json, state),
     }
     fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
@@ -76,15 +98,18 @@ def load_checkpoint(path: str | os.PathLike, expected_kind: str | None = None) -
     if size > MAX_CHECKPOINT_BYTES:
         raise CheckpointError(f"checkpoint {path.name!r} is {size / 2**20:.0f} MiB; the limit is "
                               f"{MAX_CHECKPOINT_BYTES / 2**20:.0f} MiB")
+    unreadable = (f"{path.name!r} is not a readable SSCN checkpoint (corrupt, truncated, or not written by "
+                  f"sscn_core)")
+    with path.open("rb") as fh:
+        if fh.read(len(ZIP_MAGIC)) != ZIP_MAGIC:
+            raise CheckpointError(f"{unreadable}: it does not start like a torch file")
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
         raise CheckpointError(f"{path.name!r} was refused by the safe loader (it holds objects other "
-                              f"than weights and plain values): {exc}") from exc
-    except (RuntimeError, EOFError, OSError, zipfile.BadZipFile, ValueError, KeyError, TypeError,
-            struct.error) as exc:
-        raise CheckpointError(f"{path.name!r} is not a readable SSCN checkpoint (corrupt, truncated, "
-                              f"or not written by sscn_core): {exc}") from exc
+                              f"than weights and plain values): {_one_line(exc)}") from exc
+    except Exception as exc:   # a damaged archive can make the unpickler fail in any way (even IndexError)
+        raise CheckpointError(f"{unreadable}: {_one_line(exc)}") from exc
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise CheckpointError(f"{path.name!r} is a torch file but not an SSCN checkpoint")
     version = payload.get("version")
@@ -97,9 +122,21 @@ def load_checkpoint(path: str | os.PathLike, expected_kind: str | None = None) -
     state = payload.get("state")
     if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
         raise CheckpointError(f"{path.name!r} has no valid weights")
+    config_json, meta_json = payload.get("config_json"), payload.get("meta_json")
+    if not isinstance(config_json, str) or not isinstance(meta_json, str):
+        raise CheckpointError(f"{path.name!r} has a damaged configuration block")
+    if version >= HASHED_SINCE_VERSION and payload.get("sha256") != content_hash(str(kind), config_json, meta_json, state):
+        raise CheckpointError(f"{path.name!r} is corrupt: its content does not match the SHA-256 stored when it "
+                              f"was saved (a changed byte in the weights or settings)")
     try:
-        config = json.loads(payload["config_json"])
-        meta = json.loads(payload["meta_json"])
-    except (KeyError, TypeError, json.JSONDecodeError) as exc:
+        config = json.loads(config_json)
+        meta = json.loads(meta_json)
+    except json.JSONDecodeError as exc:
         raise CheckpointError(f"{path.name!r} has a damaged configuration block: {exc}") from exc
     return Checkpoint(kind=str(kind), state=state, config=config, meta=meta)
+
+
+def _one_line(exc: BaseException) -> str:
+    """An exception's message on one line, at most 200 characters."""
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return text if len(text) <= 200 else text[:197] + "..."

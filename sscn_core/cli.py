@@ -91,6 +91,24 @@ def _timed_eval(model: SSCN, data: Dataset) -> dict[str, Any]:
     return out
 
 
+def check_output_path(path: str | os.PathLike) -> Path:
+    """Refuse, before any work, an output path that cannot be written: a folder, or under a file or
+    a folder without write permission. Missing parent folders are fine (they are created)."""
+    target = Path(path).expanduser()
+    if target.is_dir():
+        raise ValueError(f"--out {str(target)!r} is a folder; give a file name such as {str(target / 'model.pt')!r}")
+    if target.exists() and not os.access(target, os.W_OK):
+        raise ValueError(f"--out {str(target)!r} exists and is not writable")
+    parent = target.parent
+    while not parent.exists():
+        parent = parent.parent
+    if not parent.is_dir():
+        raise ValueError(f"--out {str(target)!r}: {str(parent)!r} is a file, not a folder")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise ValueError(f"--out {str(target)!r}: the folder {str(parent)!r} is not writable")
+    return target
+
+
 def cmd_train(args: argparse.Namespace) -> int:
     """Train and report; under torchrun (WORLD_SIZE > 1) as one of several processes, see distributed.py."""
     started = False
@@ -107,6 +125,8 @@ def cmd_train(args: argparse.Namespace) -> int:
 def _train(args: argparse.Namespace) -> int:
     # Every process trains the same model; only rank 0 shows progress, prints and writes files.
     main_process = distributed.rank() == 0
+    if args.out:
+        check_output_path(args.out)
     preset = PRESETS[args.preset]
     # The SSCN parameters given by flag or --set; seed and device always (the seed also draws the subset).
     overrides: dict[str, Any] = {name: getattr(args, name) for name in PARAMS if hasattr(args, name)}
@@ -146,6 +166,8 @@ def _train(args: argparse.Namespace) -> int:
         if model.pseudo_labels_ is not None:
             y_pl = data.y if model.pseudo_label_indices_ is None else data.y[model.pseudo_label_indices_]
             report["pseudo_labels"] = {k: round(v, 4) for k, v in evaluate(y_pl, model.pseudo_labels_).items()}
+    if model.pseudo_label_solver_:
+        report["pseudo_label_solver"] = model.pseudo_label_solver_
     held = _held_out(args.dataset) if model.labels_ is not None and not args.data else None
     if held is not None:
         report["out_of_sample"] = _timed_eval(model, held)
@@ -170,6 +192,10 @@ def _print_report(r: dict[str, Any]) -> None:
         if m and "acc" in m:
             extra = f"  on {m['dataset']} (n={m['n']}, {m['images_per_second']:,} images/s)" if key == "out_of_sample" else ""
             print(f"  {name:26s} ACC {m['acc']:.4f}  ARI {m['ari']:.4f}  NMI {m['nmi']:.4f}{extra}")
+    solver = r.get("pseudo_label_solver", {})
+    if solver.get("status", "converged") != "converged":
+        print(f"  note: the spectral eigen-solver {solver['status']} at residual {solver['residual']:.2e} "
+              f"(tolerance {solver['tolerance']:.0e}, {solver['rounds']} rounds); the pseudo-labels use those vectors")
     for phase, seconds in r["phase_seconds"].items():
         mem = r["peak_memory_bytes"].get(phase)
         print(f"  {PHASE_LABELS.get(phase, phase):21s} {seconds:8.2f} s   peak memory {format_bytes(mem) if mem else '-'}")
@@ -203,16 +229,18 @@ def cmd_predict(args: argparse.Namespace) -> int:
                      "probabilities": [round(float(p), 4) for p in proba]})
     if args.json:
         print(json.dumps(rows, indent=2))
-    else:
-        for row in rows:
-            if "error" in row:
-                print(f"{row['file']}: error: {row['error']}")
-            else:
-                print(f"{row['file']}: cluster {row['cluster']} (p = {row['probability']:.3f})")
-    return 1 if failures == len(rows) else 0
+    for row in rows:
+        if "error" in row:
+            print(f"error: {row['file']}: {row['error']}", file=sys.stderr)
+        elif not args.json:
+            print(f"{row['file']}: cluster {row['cluster']} (p = {row['probability']:.3f})")
+    return 2 if failures else 0
 
 
 def cmd_pretrain(args: argparse.Namespace) -> int:
+    out = check_output_path(args.out) if args.out else ASSETS_DIR / PRETRAINED.get(args.dataset, f"{args.dataset}_conv_ae.pt")
+    if not args.out and out.exists() and not args.force:
+        raise ValueError(f"this would replace the bundled {out.name}; give --out FILE, or --force to replace it")
     data = load_dataset(args.dataset)
     if data.image_shape != (28, 28):
         raise ValueError(f"pretrain builds the conv auto-encoder for 28×28 images; {args.dataset} is not")
@@ -228,7 +256,6 @@ def cmd_pretrain(args: argparse.Namespace) -> int:
                                        lr=args.lr, device=device, generator=generator, report=bar,
                                        stop_flag=threading.Event(), history=history)
     bar.close()
-    out = Path(args.out) if args.out else ASSETS_DIR / PRETRAINED.get(args.dataset, f"{args.dataset}_conv_ae.pt")
     meta = {"dataset": data.name, "n": len(data), "epochs": args.epochs, "batch_size": args.batch_size or len(data),
             "lr": args.lr, "seed": args.seed, "final_loss": history[-1]["total"] if history else None,
             "seconds": round(seconds, 1), "command": "sscn pretrain " + " ".join(sys.argv[2:])}
@@ -241,7 +268,7 @@ class _Parser(argparse.ArgumentParser):
     """argparse with a one-line error (no usage dump: the flags are many) and exit status 2."""
 
     def error(self, message: str) -> NoReturn:
-        self.exit(2, f"error: {message} (see {self.prog} --help)\n")
+        self.exit(2, f"error: {' '.join(message.split())} (see {self.prog} --help)\n")
 
 
 def _flag_type(param: Param) -> Any:
@@ -321,7 +348,9 @@ def build_parser(prog: str = "sscn") -> argparse.ArgumentParser:
         param = PARAMS[name]
         pt.add_argument(flag, dest=flag[2:].replace("-", "_"), default=param.default, type=_flag_type(param),
                         help=param.describe())
-    pt.add_argument("--out", default=None)
+    pt.add_argument("--out", default=None, help="checkpoint file to write (default: the bundled file in assets/, "
+                                                "which needs --force)")
+    pt.add_argument("--force", action="store_true", help="allow replacing the bundled auto-encoder in assets/")
     pt.add_argument("--quiet", action="store_true")
     pt.set_defaults(func=cmd_pretrain)
     return p
@@ -333,8 +362,12 @@ def main(argv: Sequence[str] | None = None, prog: str = "sscn") -> int:
     args = build_parser(prog).parse_args(argv)
     try:
         return args.func(args)
-    except (DataError, CheckpointError, ImageError, ValueError, FloatingPointError, FileNotFoundError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
+    except (DataError, CheckpointError, ImageError, ValueError, FloatingPointError, OSError, MemoryError,
+            torch.OutOfMemoryError) as exc:
+        message = " ".join(str(exc).split()) or type(exc).__name__
+        if isinstance(exc, (MemoryError, torch.OutOfMemoryError)):
+            message = f"out of memory: {message}; choose smaller sizes or fewer points"
+        print(f"error: {message}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

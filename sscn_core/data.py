@@ -24,6 +24,7 @@ import hashlib
 import http.client
 import inspect
 import io
+import math
 import os
 import tempfile
 import urllib.request
@@ -41,6 +42,8 @@ import numpy as np
 # ---------------------------------------------------------------------------------------------
 MAX_ARRAY_FILE_BYTES = 1024**3          # .npy / .npz on disk
 MAX_ARRAY_BYTES = 4 * 1024**3           # uncompressed content of an .npz
+MAX_LOADED_BYTES = 4 * 1024**3          # memory to load an array: as stored plus its float32 rows (from its header)
+MAX_UPLOAD_PIXELS = 200_000_000         # pixels decoded from one folder or .zip of images, all images together
 MAX_ZIP_BYTES = 200 * 1024**2           # a .zip of images on disk
 MAX_ZIP_UNCOMPRESSED_BYTES = 1024**3    # its members added up
 MAX_IMAGES = 100_000                    # images in a folder or a .zip
@@ -687,6 +690,39 @@ def _npz_members_size(path: Path) -> int:
         raise DataError(f"{path}: not a valid .npz file ({exc})") from None
 
 
+def _npy_header(fh: IO[bytes], source: str) -> tuple[tuple[int, ...], np.dtype]:
+    """Shape and dtype from a .npy header, reading nothing else."""
+    try:
+        version = np.lib.format.read_magic(fh)
+        if version == (1, 0):
+            shape, _, dtype = np.lib.format.read_array_header_1_0(fh)
+        elif version == (2, 0):
+            shape, _, dtype = np.lib.format.read_array_header_2_0(fh)
+        else:
+            raise DataError(f"{source}: .npy format version {version} is not supported; save with numpy.save")
+    except (ValueError, EOFError) as exc:
+        raise DataError(f"{source}: not a valid .npy header ({' '.join(str(exc).split())})") from None
+    return tuple(int(n) for n in shape), dtype
+
+
+def _check_memory_budget(headers: Sequence[tuple[tuple[int, ...], np.dtype]], source: str) -> None:
+    """Refuse arrays whose headers declare more than MAX_LOADED_BYTES to load (before any is read)."""
+    need = sum(math.prod(shape) * (dtype.itemsize + 4) for shape, dtype in headers)
+    if need > MAX_LOADED_BYTES:
+        shapes = ", ".join(f"{'×'.join(map(str, shape)) or 'scalar'} {dtype}" for shape, dtype in headers)
+        raise DataError(f"{source}: its arrays ({shapes}) would need about {format_size(need)} of memory to load; "
+                        f"the limit is {format_size(MAX_LOADED_BYTES)}")
+
+
+def _npz_headers(path: Path, keys: Sequence[str]) -> list[tuple[tuple[int, ...], np.dtype]]:
+    with zipfile.ZipFile(path) as zf:
+        headers = []
+        for key in keys:
+            with zf.open(f"{key}.npy") as fh:
+                headers.append(_npy_header(fh, f"{path.name}:{key}"))
+    return headers
+
+
 def _load_array_file(path: Path, image_shape: tuple[int, int] | None) -> Dataset:
     size = path.stat().st_size
     if size > MAX_ARRAY_FILE_BYTES:
@@ -714,10 +750,13 @@ def _load_array_file(path: Path, image_shape: tuple[int, int] | None) -> Dataset
                 if x_key is None:
                     raise DataError(f"{path.name}: no data array; expected one named {', '.join(X_KEYS)} "
                                     f"(found: {', '.join(keys) or 'none'})")
-                arr = npz[x_key]
                 y_key = next((k for k in Y_KEYS if k in keys and k != x_key), None)
+                _check_memory_budget(_npz_headers(path, [k for k in (x_key, y_key) if k is not None]), path.name)
+                arr = npz[x_key]
                 y_arr = npz[y_key] if y_key is not None else None
         else:
+            with path.open("rb") as fh:
+                _check_memory_budget([_npy_header(fh, path.name)], path.name)
             arr = np.load(path, allow_pickle=False)
             y_arr = None
             if not isinstance(arr, np.ndarray):
@@ -729,8 +768,10 @@ def _load_array_file(path: Path, image_shape: tuple[int, int] | None) -> Dataset
             raise DataError(f"{path.name}: holds Python objects (pickled data), which are never loaded for "
                             f"safety; save plain numeric arrays") from None
         raise DataError(f"{path.name}: not a valid NumPy file ({exc})") from None
-    except (OSError, EOFError, zipfile.BadZipFile, zlib.error) as exc:
+    except (OSError, EOFError, zipfile.BadZipFile, zlib.error, KeyError) as exc:
         raise DataError(f"{path.name}: not a valid NumPy file or it is truncated ({exc})") from None
+    except MemoryError:
+        raise DataError(f"{path.name}: not enough memory to load its arrays") from None
     X, shape = _array_to_rows(arr, path.name, image_shape)
     if y_arr is not None:
         y, names = _labels_from_array(y_arr, X.shape[0], path.name)
@@ -790,6 +831,20 @@ def _prepare_set(arrays: list[np.ndarray], names: list[str], source: str) -> tup
     return out, f"{STYLES[style]}; {shape[0]}×{shape[1]} inputs"
 
 
+def _count_pixels(total: int, blob: bytes, label: str, source: str) -> int:
+    """``total`` plus this image's pixels (read from its header, before decoding); refuses an
+    upload whose images add up to more than MAX_UPLOAD_PIXELS."""
+    from .preprocess import probe_size
+
+    size = probe_size(blob)
+    total += size[0] * size[1] if size is not None else 0   # unreadable: _decode says why
+    if total > MAX_UPLOAD_PIXELS:
+        raise DataError(f"{source}: the images add up to more than {MAX_UPLOAD_PIXELS:,} pixels (reached at "
+                        f"{label}); the limit is per upload: use smaller images (28×28 is what the model reads) "
+                        f"or fewer of them")
+    return total
+
+
 def _stack_images(arrays: list[np.ndarray], labels: list[str | None], classes: tuple[str, ...] | None,
                   names: list[str], source: str, dataset_name: str, raw: bool) -> Dataset:
     note = None
@@ -811,12 +866,13 @@ def _load_image_folder(path: Path, raw: bool) -> Dataset:
     files = sorted(p for p in path.rglob("*") if p.is_file() and _is_image_name(p.relative_to(path).as_posix()))
     rel = [p.relative_to(path).parts for p in files]
     labels, classes = _group_by_class(rel, str(path))
-    arrays = []
+    arrays, pixels = [], 0
     for p in files:
         try:
             blob = p.read_bytes()
         except OSError as exc:
             raise DataError(f"{p}: cannot read ({exc.strerror or exc})") from None
+        pixels = _count_pixels(pixels, blob, str(p.relative_to(path)), str(path))
         arrays.append(_decode(blob, str(p.relative_to(path))))
     return _stack_images(arrays, labels, classes, [str(p.relative_to(path)) for p in files], str(path), path.name, raw)
 
@@ -846,10 +902,11 @@ def _load_image_zip(path: Path, raw: bool) -> Dataset:
             if rel and all(len(p) > 1 for p in rel) and len({p[0] for p in rel}) == 1:
                 rel = [p[1:] for p in rel]
             labels, classes = _group_by_class(rel, path.name)
-            arrays = []
+            arrays, pixels = [], 0
             for info in infos:
                 with zf.open(info) as fh:
                     blob = fh.read(MAX_BYTES + 1)
+                pixels = _count_pixels(pixels, blob, info.filename, path.name)
                 arrays.append(_decode(blob, f"{path.name}:{info.filename}"))
     except DataError:
         raise

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import psutil
 import scipy.sparse
 import torch
 from sklearn.base import BaseEstimator, ClusterMixin, TransformerMixin
@@ -23,9 +24,9 @@ from .checkpoint import Checkpoint, CheckpointError, load_checkpoint, save_check
 from .data import assets_dir
 from .device import resolve_device
 from .features import PixelFrontEnd, ScatteringFrontEnd, build_frontend
-from .metrics import PeakMemory
+from .metrics import PeakMemory, format_bytes
 from .models import (ConvAutoEncoder, IdentityAutoEncoder, MLPAutoEncoder, SSCNNetwork, build_autoencoder,
-                     reset_parameters)
+                     estimate_training_bytes, reset_parameters)
 from .health import SSCNWarning, fit_warnings
 from .params import DEFAULTS, PRESETS, PRETRAINED, docstring, problems, signature
 from .postprocess import spectral_pseudo_labels
@@ -69,7 +70,9 @@ class SSCN(ClusterMixin, TransformerMixin, BaseEstimator):
     until their loss settles, unit rows and Theorem 1's start for the linear model, R started from
     the pseudo-clusters' spans, the subspace post-processing); ``SSCN.from_preset("paper")`` is the
     paper's reference configuration exactly. ``settings_`` records what a fit chose and why, and
-    ``fit_report()`` adds convergence, agreement, independence and warnings. The parameters, all
+    ``fit_report()`` adds convergence, agreement, independence and warnings. ``pseudo_label_solver_``
+    says how the spectral eigenvectors were found (status "converged", "stalled" or "not
+    converged", residual, rounds). The parameters, all
     keyword-only, are declared in :mod:`sscn_core.params` (listed below).
     """
 
@@ -79,6 +82,7 @@ class SSCN(ClusterMixin, TransformerMixin, BaseEstimator):
             raise TypeError(f"SSCN got unknown parameter(s) {', '.join(unknown)}; known: {', '.join(DEFAULTS)}")
         for name, default in DEFAULTS.items():
             setattr(self, name, params.get(name, default))
+        self._stop_event = threading.Event()   # created here, before any thread can see the estimator
 
     __init__.__signature__ = signature()  # what get_params, clone and help() see
 
@@ -88,9 +92,13 @@ class SSCN(ClusterMixin, TransformerMixin, BaseEstimator):
         return tags
 
     def __getstate__(self) -> dict[str, Any]:
-        state = super().__getstate__()
-        state.pop("_stop_event", None)   # a lock; pickles and copies get their own
+        state = dict(super().__getstate__())    # a copy: object.__getstate__ may return __dict__ itself
+        state.pop("_stop_event", None)          # an Event cannot be pickled or deep-copied; copies get their own
         return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        super().__setstate__(state)
+        self._stop_event = threading.Event()
 
     # ------------------------------------------------------------------ construction helpers
     @classmethod
@@ -203,13 +211,13 @@ class SSCN(ClusterMixin, TransformerMixin, BaseEstimator):
 
     # ------------------------------------------------------------------ training
     def stop(self) -> None:
-        """Ask a running ``fit`` (in another thread) to end after its current step."""
-        self._stop_flag().set()
+        """Ask the running ``fit`` (in another thread) to end after its current step.
 
-    def _stop_flag(self) -> threading.Event:
-        if "_stop_event" not in self.__dict__:
-            self._stop_event = threading.Event()
-        return self._stop_event
+        A stop requested while no fit runs is kept for the next ``fit``, which then returns at once
+        with ``stopped_ = True`` (a stop that races a starting fit is never lost); every ``fit``
+        clears the request when it returns.
+        """
+        self._stop_event.set()
 
     def fit(self, X: Any, y: Any = None, *, callback: Callable[[TrainingEvent], None] | None = None) -> "SSCN":
         """Train all phases on X (N, D) or (N, 28, 28); ``y`` is ignored.
@@ -217,11 +225,44 @@ class SSCN(ClusterMixin, TransformerMixin, BaseEstimator):
         ``callback(event)`` is called on the training thread at every phase start, step and phase
         end; it may block (to pause) and may call ``transform``/``affinity``. After ``stop()``
         the fit returns early with ``stopped_ = True`` and whatever phases had finished.
+        A fit that raises (bad input, a pre-trained file that does not fit, a non-finite loss, out
+        of memory) leaves the estimator as it was before the call: a previously fitted model keeps
+        its weights and results, so it still predicts, and ``save`` cannot overwrite a good file
+        with a broken fit.
         """
-        self._validate_params()
-        x = self._check_input(X, fitting=True)
-        stop_flag = self._stop_flag()
-        stop_flag.clear()
+        previous = {k: v for k, v in self.__dict__.items() if _is_fitted_attribute(k)}
+        try:
+            self._validate_params()
+            x = self._check_input(X, fitting=True)
+            self._check_memory(x.shape)
+            self._fit(x, callback)
+        except BaseException:
+            for name in [k for k in self.__dict__ if _is_fitted_attribute(k)]:
+                del self.__dict__[name]
+            self.__dict__.update(previous)
+            raise
+        finally:
+            self._stop_event.clear()
+        return self
+
+    def _check_memory(self, shape: tuple[int, int]) -> None:
+        """Refuse, before allocating anything, a network too large for the memory of the device."""
+        n, n_features = shape
+        input_dim = self.frontend_dim if self.frontend == "scattering" else n_features
+        batch_size = resolve_settings(self.get_params(), n)["batch_size"]["value"]   # None = auto: what fit will use
+        need = estimate_training_bytes(self.autoencoder, input_dim, tuple(self.hidden_dims), self.latent_dim,
+                                       self.n_clusters, self.subspace_dim, batch_size, n)
+        device = resolve_device(self.device)
+        available = torch.cuda.mem_get_info(device)[0] if device.type == "cuda" else psutil.virtual_memory().available
+        if need > available:
+            raise ValueError(f"this network would need about {format_bytes(need)} to train (subspace_dim="
+                             f"{self.subspace_dim}, n_clusters={self.n_clusters}, hidden_dims={tuple(self.hidden_dims)}, "
+                             f"latent_dim={self.latent_dim}, batch_size={batch_size}) but only "
+                             f"{format_bytes(available)} is available on {device}; choose smaller sizes")
+
+    def _fit(self, x: torch.Tensor, callback: Callable[[TrainingEvent], None] | None) -> None:
+        """The phases of ``fit`` on checked input; sets the fitted attributes as it goes."""
+        stop_flag = self._stop_event
         device = resolve_device(self.device)
         generator = torch.Generator().manual_seed(int(self.seed))
 
@@ -233,6 +274,7 @@ class SSCN(ClusterMixin, TransformerMixin, BaseEstimator):
         self.labels_: np.ndarray | None = None
         self.pseudo_labels_: np.ndarray | None = None
         self.pseudo_label_indices_: np.ndarray | None = None
+        self.pseudo_label_solver_: dict[str, Any] | None = None
         self.stopped_ = False
         self.settings_ = resolve_settings(self.get_params(), x.shape[0])
         self.convergence_: dict[str, dict[str, Any]] = {}
@@ -261,6 +303,8 @@ class SSCN(ClusterMixin, TransformerMixin, BaseEstimator):
         common = dict(device=device, generator=generator, report=report, stop_flag=stop_flag, history=self.history_)
         run = _Run(features, device, generator, report, common, settings)
         try:
+            if stop_flag.is_set():            # requested before this fit began: nothing is trained
+                raise TrainingStopped("start")
             if self.pretrained is not None:
                 self._load_pretrained(self.net_)
                 self.net_.to(device)
@@ -276,10 +320,9 @@ class SSCN(ClusterMixin, TransformerMixin, BaseEstimator):
                                           h=h_check[:2000].numpy(), n_clusters=self.n_clusters, history=self.history_,
                                           convergence=self.convergence_, agreement=self.agreement_)
             for message in self.warnings_:
-                warnings.warn(message, SSCNWarning, stacklevel=2)
+                warnings.warn(message, SSCNWarning, stacklevel=3)   # the caller of fit
         except TrainingStopped:
             self.stopped_ = True
-        return self
 
     def planned_phases(self) -> tuple[str, ...]:
         """The phases ``fit`` goes through with the current parameters, in order (``trainer.PHASES``)."""
@@ -378,11 +421,14 @@ class SSCN(ClusterMixin, TransformerMixin, BaseEstimator):
         start = time.perf_counter()
         report(TrainingEvent("phase", "pseudo_labels", 0, 1))
         h = self._classifier_sample(features, device, generator)
-        if self._stop_flag().is_set():
+        if self._stop_event.is_set():
             raise TrainingStopped("pseudo_labels")
         q = (h @ h.T).numpy()
+        solver: dict[str, Any] = {}
         labels = spectral_pseudo_labels(q, self.n_clusters, self.subspace_dim, rho=self.rho, alpha=self.alpha,
-                                        seed=int(self.seed), restarts=self.n_restarts, variant=self.postprocess)
+                                        seed=int(self.seed), restarts=self.n_restarts, variant=self.postprocess,
+                                        solver=solver)
+        self.pseudo_label_solver_ = solver
         del q
         self.pseudo_labels_ = np.asarray(labels, dtype=np.int64)
         elapsed = time.perf_counter() - start
@@ -447,7 +493,7 @@ class SSCN(ClusterMixin, TransformerMixin, BaseEstimator):
         meta = {"sscn_core": __version__, "torch": torch.__version__, "python": platform.python_version(),
                 "saved_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "history": self.history_,
                 "phase_times": self.phase_times_, "peak_memory": self.peak_memory_,
-                "stopped": bool(self.stopped_)}
+                "pseudo_label_solver": self.pseudo_label_solver_, "stopped": bool(self.stopped_)}
         return save_checkpoint(path, Checkpoint(MODEL_KIND, state, config, meta))
 
     @classmethod
@@ -474,8 +520,14 @@ class SSCN(ClusterMixin, TransformerMixin, BaseEstimator):
         model.history_ = ckpt.meta.get("history", [])
         model.phase_times_ = ckpt.meta.get("phase_times", {})
         model.peak_memory_ = ckpt.meta.get("peak_memory", {})
+        model.pseudo_label_solver_ = ckpt.meta.get("pseudo_label_solver")
         model.stopped_ = bool(ckpt.meta.get("stopped", False))
         return model
+
+
+def _is_fitted_attribute(name: str) -> bool:
+    """Attributes that ``fit`` sets (scikit-learn's convention: a trailing underscore)."""
+    return name.endswith("_") and not name.startswith("_")
 
 
 def save_autoencoder(net_or_ae: torch.nn.Module, path: str | os.PathLike, meta: dict[str, Any] | None = None) -> Path:

@@ -5,8 +5,6 @@ self-expression matrix of a batch is Q = H Hᵀ (N × N).
 """
 from __future__ import annotations
 
-import math
-
 import torch
 from torch import nn
 
@@ -14,26 +12,20 @@ MNIST_SIDE = 28
 
 
 def reset_parameters(module: nn.Module, generator: torch.Generator | None = None) -> None:
-    """Re-initialise every Linear/Conv layer of ``module`` with PyTorch's default scheme.
+    """Re-initialise every Linear/Conv layer of ``module`` as the reference does: Xavier-uniform
+    weights and zero biases, drawn from ``generator`` so that a seeded fit neither depends on nor
+    disturbs the global random state.
 
-    The same distributions as ``nn.Linear``/``nn.Conv2d`` use at construction (Kaiming-uniform
-    with a = √5, bias uniform in ±1/√fan_in), but drawn from ``generator`` so that a seeded fit
-    does not depend on, or disturb, the global random state.
+    Zero biases also keep the conv decoder's final ReLU alive: its input is a random-sign
+    combination of non-negative activations, so about half of the output pixels start positive
+    (PyTorch's default scheme draws a bias that, when negative, silenced the whole output and
+    stalled pre-training for about half of all seeds).
     """
     for layer in module.modules():
         if isinstance(layer, (nn.Linear, nn.Conv2d, nn.ConvTranspose2d)):
-            nn.init.kaiming_uniform_(layer.weight, a=math.sqrt(5), generator=generator)
+            nn.init.xavier_uniform_(layer.weight, generator=generator)
             if layer.bias is not None:
-                fan_in, _ = nn.init._calculate_fan_in_and_fan_out(layer.weight)
-                bound = 1.0 / math.sqrt(fan_in) if fan_in > 0 else 0.0
-                nn.init.uniform_(layer.bias, -bound, bound, generator=generator)
-    # The conv decoder ends in a ReLU: with a negative output bias, about half of all seeds start
-    # with an all-zero reconstruction and therefore no gradient at all. Draw that bias non-negative.
-    for layer in module.modules():
-        if isinstance(layer, ConvAutoEncoder):
-            output_layer = [m for m in layer.decoder if isinstance(m, nn.ConvTranspose2d)][-1]
-            with torch.no_grad():
-                output_layer.bias.abs_()
+                nn.init.zeros_(layer.bias)
 
 
 def _conv_sizes(side: int) -> list[int]:
@@ -177,6 +169,34 @@ def build_autoencoder(config: dict) -> AutoEncoder:
     if kind == "none":
         return IdentityAutoEncoder(config["input_dim"])
     raise ValueError(f"unknown auto-encoder kind {kind!r}; expected 'conv', 'mlp' or 'none'")
+
+
+CONV_PARAMETERS = 14_991
+CONV_ACTIVATIONS = 10 * 14 * 14 + 20 * 7 * 7 + 30 * 4 * 4   # per image, encoder (the decoder mirrors it)
+
+
+def estimate_training_bytes(autoencoder: str | None, input_dim: int, hidden_dims: tuple[int, ...], latent_dim: int,
+                            n_clusters: int, subspace_dim: int, batch_size: int, n_samples: int) -> int:
+    """Rough float32 bytes a fit needs for its network, by arithmetic alone (nothing is allocated).
+
+    Parameters four times (weights, gradients, Adam's two moments), one batch's activations three
+    times (forward, backward, the decoded batch) with its batch × batch Q, and H of all points (the
+    classifier's input). Meant to refuse sizes that cannot fit, not to predict the peak.
+    """
+    d_h = n_clusters * subspace_dim
+    if autoencoder == "conv":
+        params, latent, activations = CONV_PARAMETERS, 30 * 4 * 4, 2 * CONV_ACTIVATIONS
+    elif autoencoder == "mlp":
+        widths = [input_dim, *hidden_dims, latent_dim]
+        params = sum(a * b + b for a, b in zip(widths[:-1], widths[1:])) \
+            + sum(a * b + a for a, b in zip(widths[:-1], widths[1:]))
+        latent, activations = latent_dim, 2 * sum(widths)
+    else:
+        params, latent, activations = 0, input_dim, input_dim
+    params += latent * d_h + d_h * d_h
+    batch = min(batch_size, n_samples)
+    per_batch = batch * (activations + input_dim + 2 * d_h) + batch * batch
+    return 4 * (4 * params + 3 * per_batch + n_samples * d_h)
 
 
 class SelfExpression(nn.Module):

@@ -356,7 +356,8 @@ def _check_seed(seed: Any) -> int:
 
 
 # ---------------------------------------------------------------------------- step 5
-def _normalized_top_eigenvectors(L: torch.Tensor, k: int, seed: int) -> np.ndarray:
+def _normalized_top_eigenvectors(L: torch.Tensor, k: int, seed: int,
+                                 solver: dict[str, Any] | None = None) -> np.ndarray:
     """The spectral embedding sklearn's ``spectral_embedding(norm_laplacian=True, drop_first=False)`` computes.
 
     Self-loops are ignored (degrees d_i = Σ_{j≠i} L_ij, as in ``scipy.sparse.csgraph.laplacian``);
@@ -368,6 +369,7 @@ def _normalized_top_eigenvectors(L: torch.Tensor, k: int, seed: int) -> np.ndarr
     ``eigh``; larger N a seeded Chebyshev-filtered subspace iteration in float32 (``_top_eigenpairs``).
     Plain Lanczos (ARPACK without shift-invert) is not used: it misses eigenvectors when the top
     eigenvalue is multiple, which is exactly the case of a well-separated (disconnected) affinity.
+    ``solver``, when given, receives how the eigenvectors were found (see ``_top_eigenpairs``).
     """
     n = L.shape[0]
     self_loops = L.diagonal().to(torch.float64)
@@ -377,6 +379,7 @@ def _normalized_top_eigenvectors(L: torch.Tensor, k: int, seed: int) -> np.ndarr
         m = (L.to(torch.float64) - torch.diag(self_loops)) * scale[:, None] * scale[None, :]
         w, v = torch.linalg.eigh(m)
         vectors = v[:, torch.argsort(w, descending=True)[:k]].numpy()
+        report = {"method": "dense", "status": "converged"}
     else:
         scale32 = scale.float()[:, None]
         loops32 = self_loops.float()[:, None]
@@ -385,7 +388,10 @@ def _normalized_top_eigenvectors(L: torch.Tensor, k: int, seed: int) -> np.ndarr
             y = x * scale32
             return (L @ y - loops32 * y) * scale32
 
-        vectors = _top_eigenpairs(apply, n, k, seed)[1].numpy()
+        _, found, report = _top_eigenpairs(apply, n, k, seed)
+        vectors = found.numpy()
+    if solver is not None:
+        solver.update(report)
     vectors = vectors * scale.numpy()[:, None]
     # Deterministic signs: the entry of largest magnitude of each vector is positive.
     signs = np.sign(vectors[np.argmax(np.abs(vectors), axis=0), np.arange(vectors.shape[1])])
@@ -393,7 +399,8 @@ def _normalized_top_eigenvectors(L: torch.Tensor, k: int, seed: int) -> np.ndarr
 
 
 def _top_eigenpairs(apply: Any, n: int, k: int, seed: int, *, tol: float = _EIGEN_TOL, degree: int = 6,
-                    max_rounds: int = 60, block_size: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+                    max_rounds: int = 60, block_size: int | None = None
+                    ) -> tuple[torch.Tensor, torch.Tensor, dict[str, Any]]:
     """Top-k eigenpairs of a symmetric operator with spectrum in [−1, 1], by Chebyshev-filtered
     subspace iteration (Zhou & Saad, 2007) on a block of b = max(2k, k + 10) vectors (or ``block_size``).
 
@@ -403,7 +410,9 @@ def _top_eigenpairs(apply: Any, n: int, k: int, seed: int, *, tol: float = _EIGE
     harder than separated ones. Stops when every wanted Ritz pair has residual ‖Mv − θv‖ ≤ ``tol``,
     or when the residual is below 1e-3 and stalls (the float32 rounding floor); warns if
     ``max_rounds`` is reached. ``apply`` maps a float32 (n, b) tensor to M times it.
-    Returns (eigenvalues (k,) descending, eigenvectors (n, k)) in float64.
+    Returns (eigenvalues (k,) descending, eigenvectors (n, k)) in float64 and a report: method,
+    status ("converged", "stalled": accepted above ``tol`` because the residual stopped falling,
+    or "not converged"), the largest residual, the tolerance and the rounds.
     """
     b = min(n, block_size or max(2 * k, k + 10))
     g = torch.Generator().manual_seed(seed)
@@ -416,7 +425,9 @@ def _top_eigenpairs(apply: Any, n: int, k: int, seed: int, *, tol: float = _EIGE
         # no halving of the residual in two rounds while it is already small.
         stalled = len(history) >= 2 and residual <= _STALL_TOL and residual > 0.5 * min(history[-2:])
         if residual <= tol or stalled:
-            return theta[:k], x[:, :k]
+            status = "converged" if residual <= tol else "stalled"
+            return theta[:k], x[:, :k], {"method": "chebyshev", "status": status, "residual": residual,
+                                         "tolerance": tol, "rounds": len(history)}
         history.append(residual)
         upper = max(float(theta[-1]), -1.0 + 1e-3)  # smallest Ritz value: top of the damped interval
         x = torch.linalg.qr(_chebyshev_filter(apply, x.float(), degree, -1.0, upper).double()).Q
@@ -424,7 +435,8 @@ def _top_eigenpairs(apply: Any, n: int, k: int, seed: int, *, tol: float = _EIGE
     warnings.warn(f"spectral embedding: the top-{k} eigenvectors did not converge to {tol:g} in {max_rounds} "
                   f"rounds (largest residual {history[-1]:.2e}); using them as they are",
                   RuntimeWarning, stacklevel=3)
-    return theta[:k], x[:, :k]
+    return theta[:k], x[:, :k], {"method": "chebyshev", "status": "not converged", "residual": history[-1],
+                                 "tolerance": tol, "rounds": max_rounds}
 
 
 def _rayleigh_ritz(apply: Any, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -488,15 +500,17 @@ def _discretize(vectors: np.ndarray, rng: np.random.Generator, max_iter: int = 2
     raise np.linalg.LinAlgError(f"spectral discretisation failed: the SVD did not converge in {max_restarts} restarts")
 
 
-def _spectral_clustering(L: torch.Tensor, k: int, seed: int, restarts: int = 1) -> np.ndarray:
+def _spectral_clustering(L: torch.Tensor, k: int, seed: int, restarts: int = 1,
+                         solver: dict[str, Any] | None = None) -> np.ndarray:
     """Normalised spectral clustering of a precomputed affinity into k clusters (labels 0 … k−1).
 
     With ``restarts`` > 1 the discretisation starts from that many random rotations (seeds
-    ``seed``, ``seed + 1``, …) and the partition of smallest normalised cut is kept.
+    ``seed``, ``seed + 1``, …) and the partition of smallest normalised cut is kept. ``solver``,
+    when given, receives the eigen-solver's report (see ``_normalized_top_eigenvectors``).
     """
     if k == 1:
         return np.zeros(L.shape[0], dtype=np.int64)
-    vectors = _normalized_top_eigenvectors(L, k, seed)
+    vectors = _normalized_top_eigenvectors(L, k, seed, solver)
     best, best_cut = None, math.inf
     for r in range(restarts):
         labels = _discretize(vectors, np.random.default_rng(seed + r)).astype(np.int64)
@@ -524,20 +538,24 @@ def normalized_cut(L: Any, labels: Any, n_clusters: int) -> float:
 def spectral_pseudo_labels(Q: Any, n_clusters: int, subspace_dim: int, *, rho: float = 0.1, alpha: float = 8.0,
                            seed: int = 0, restarts: int = 1, variant: str = "paper",
                            return_affinity: bool = False,
-                           timings: dict[str, float] | None = None) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
+                           timings: dict[str, float] | None = None,
+                           solver: dict[str, Any] | None = None) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
     """Pseudo-labels (N,) int64 in 0 … K−1 from a self-expression matrix Q (N × N), steps 1–5.
 
     Q may be a numpy array or torch tensor (any device; it is read on the CPU); it need not be
     exactly symmetric. Seeded: the same Q and seed give the same labels. With ``return_affinity``
     also returns the dense float32 affinity L of step 4. ``restarts``: see ``_spectral_clustering``
     (label-free selection by normalised cut). ``variant``: see ``affinity_from_coefficients``. ``timings``, when given, receives the
-    seconds of each stage ("threshold", "symmetrize", "svd", "affinity", "spectral").
+    seconds of each stage ("threshold", "symmetrize", "svd", "affinity", "spectral"). ``solver``,
+    when given, receives the spectral eigen-solver's report: "method", "status" ("converged",
+    "stalled" — a residual above the tolerance accepted because it stopped falling — or "not
+    converged"), and for the iterative solver "residual", "tolerance" and "rounds".
     """
     seed = _check_seed(seed)
     clock_sink: dict[str, float] = {} if timings is None else timings
     affinity = torch.from_numpy(affinity_from_coefficients(Q, n_clusters, subspace_dim, rho, alpha, seed=seed,
                                                            variant=variant, timings=clock_sink))
     start = time.perf_counter()
-    labels = _spectral_clustering(affinity, int(n_clusters), seed, _check_positive_int(restarts, "restarts"))
+    labels = _spectral_clustering(affinity, int(n_clusters), seed, _check_positive_int(restarts, "restarts"), solver)
     clock_sink["spectral"] = time.perf_counter() - start
     return (labels, affinity.numpy()) if return_affinity else labels

@@ -73,8 +73,9 @@ def _read_bytes(data: ImageSource, max_bytes: int) -> bytes:
     return raw
 
 
-def _probe_size(raw: bytes) -> tuple[int, int] | None:
-    """Width and height from the header, bypassing PIL's bomb check (used only to word an error)."""
+def probe_size(raw: bytes) -> tuple[int, int] | None:
+    """Width and height from the header alone (nothing decoded, PIL's bomb check bypassed); None
+    when no format PIL knows reads the header."""
     Image.init()
     for fmt in Image.ID:
         factory, accept = Image.OPEN[fmt]
@@ -108,7 +109,7 @@ def open_image_safely(data: ImageSource, *, max_bytes: int = MAX_BYTES, max_pixe
     except UnidentifiedImageError:
         raise ImageError("this file is not an image PIL can read") from None
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-        size = _probe_size(raw)
+        size = probe_size(raw)
         if size is not None:
             raise _too_many_pixels(size[0], size[1], max_pixels) from None
         found = re.search(r"\((\d+) pixels\)", str(exc))

@@ -20,6 +20,7 @@ from streamlit.testing.v1 import AppTest
 from app.config import ModelConfig, preset_for
 from sscn_core import SSCN, load_dataset
 from sscn_core.params import DEFAULTS
+from test_data import npz_declaring
 
 MAIN = str(Path(__file__).resolve().parents[1] / "app" / "main.py")
 SESSION = "test session id"   # every AppTest shares this id, hence this session's cached AppState
@@ -346,3 +347,48 @@ def test_train_with_the_triplet_classifier_and_self_training(at: AppTest) -> Non
     assert len([m for m in at.metric if m.label == "ACC"]) == 2                # in- and out-of-sample only
     assert "No pseudo-labels: the triplet classifier needs none" in texts(at)
     assert not at.error and not at.warning
+
+
+def test_the_page_stays_usable_after_bad_uploads(at: AppTest) -> None:
+    at.selectbox(key="cfg.source").set_value("upload").run()
+    at.file_uploader(key="cfg.upload").set_value(("broken.npz", b"PK\x03\x04 not really a zip", "application/zip"))
+    at.run()
+    at.run()                                  # the rerun after a failed upload drew no size slider
+    assert not at.exception, at.exception
+    at.file_uploader(key="cfg.upload").set_value(("junk.npy", b"\x93NUMPY junk", "application/octet-stream"))
+    at.run()
+    assert not at.exception, at.exception
+    assert any("junk.npy" in e.value for e in at.sidebar.error) and button(at, "Start").disabled
+    data = load_dataset("synthetic", n_clusters=3, subspace_dim=2, ambient_dim=10, n_per_cluster=60, noise=0.01)
+    buf = io.BytesIO()
+    np.savez(buf, X=data.X, y=data.y)
+    at.file_uploader(key="cfg.upload").set_value(("good.npz", buf.getvalue(), "application/octet-stream"))
+    at.run()
+    assert not at.exception and not at.sidebar.error, [e.value for e in at.sidebar.error]
+    assert not button(at, "Start").disabled
+
+
+def test_an_npz_declaring_a_huge_array_is_refused_in_the_sidebar(at: AppTest) -> None:
+    at.selectbox(key="cfg.source").set_value("upload").run()
+    at.file_uploader(key="cfg.upload").set_value(("huge.npz", npz_declaring((30_000, 30_000, 4)), "application/zip"))
+    at.run()
+    assert not at.exception, at.exception
+    assert any("huge.npz" in e.value and "memory" in e.value for e in at.sidebar.error)
+    assert button(at, "Start").disabled
+
+
+def test_random_bytes_and_a_flipped_bit_as_checkpoint_are_refused(at: AppTest, tmp_path: Path) -> None:
+    data = load_dataset("synthetic", n_clusters=3, subspace_dim=2, ambient_dim=12, n_per_cluster=50, noise=0.01)
+    model = SSCN(n_clusters=3, subspace_dim=2, autoencoder=None, batch_size=50, epochs=5, lr=1e-2,
+                 classifier_epochs=1, device="cpu").fit(data.X)
+    raw = bytearray(model.save(tmp_path / "model.pt").read_bytes())
+    weight = model.net_.h.linear.weight.detach().numpy().tobytes()
+    raw[bytes(raw).find(weight) + 3] ^= 0x01
+    open_tab(at, "Train")
+    for name, content in (("noise.pt", b's[M\x92y\x1a\xe2q\xb1\xdf' + bytes(range(256)) * 4),
+                          ("flipped.pt", bytes(raw))):
+        at.file_uploader(key="train.load").set_value((name, content, "application/octet-stream"))
+        at.run()
+        assert not at.exception, at.exception
+        assert any(f"Could not load {name}" in e.value for e in at.error), [e.value for e in at.error]
+    assert not button(at, "Start").disabled

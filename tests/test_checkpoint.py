@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import pickle
+import random
 from pathlib import Path
 
 import pytest
@@ -83,3 +84,43 @@ def test_other_torch_files_kinds_and_versions(tmp_path: Path) -> None:
         load_checkpoint(future)
     with pytest.raises(CheckpointError, match="does not exist"):
         load_checkpoint(tmp_path / "missing.pt")
+
+
+@pytest.mark.parametrize("content", [b"hello world\nthis is text\n",
+                                     b's[M\x92y\x1a\xe2q\xb1\xdf' + bytes(range(256)) * 4,   # IndexError in torch
+                                     bytes(random.Random(0).getrandbits(8) for _ in range(5000))])
+def test_text_and_random_bytes_are_a_checkpoint_error(tmp_path: Path, content: bytes) -> None:
+    path = tmp_path / "bad.pt"
+    path.write_bytes(content)
+    with pytest.raises(CheckpointError, match="not a readable SSCN checkpoint") as info:
+        load_checkpoint(path)
+    assert "\n" not in str(info.value)
+
+
+def flip_one_bit_in(path: Path, tensor: torch.Tensor) -> None:
+    data = bytearray(path.read_bytes())
+    at = bytes(data).find(tensor.numpy().tobytes())
+    assert at > 0, "the tensor's bytes are stored as they are"
+    data[at + 5] ^= 0x10
+    path.write_bytes(bytes(data))
+
+
+def test_a_flipped_bit_in_the_weights_is_refused(tmp_path: Path) -> None:
+    weights = torch.linspace(-1, 1, 64)
+    path = save_checkpoint(tmp_path / "m.pt", Checkpoint("sscn", {"w": weights}, {"a": 1}))
+    assert load_checkpoint(path).state["w"].equal(weights)
+    flip_one_bit_in(path, weights)
+    with pytest.raises(CheckpointError, match="does not match the SHA-256"):
+        load_checkpoint(path)
+
+
+def test_version_1_files_without_a_hash_still_load(tmp_path: Path) -> None:
+    legacy = tmp_path / "v1.pt"
+    torch.save({"format": "sscn-checkpoint", "version": 1, "kind": "sscn", "state": {"w": torch.ones(2)},
+                "config_json": "{}", "meta_json": "{}"}, legacy)
+    assert load_checkpoint(legacy).state["w"].equal(torch.ones(2))
+    current = tmp_path / "v2.pt"
+    torch.save({"format": "sscn-checkpoint", "version": 2, "kind": "sscn", "state": {"w": torch.ones(2)},
+                "config_json": "{}", "meta_json": "{}"}, current)
+    with pytest.raises(CheckpointError, match="SHA-256"):          # a version-2 file always has its hash
+        load_checkpoint(current)

@@ -37,6 +37,7 @@ def test_train_reports_in_and_out_of_sample_metrics(capsys: pytest.CaptureFixtur
     assert report["out_of_sample"]["dataset"] == "mnist-oos" and report["out_of_sample"]["n"] == 10_000
     assert 0 <= report["out_of_sample"]["acc"] <= 1
     assert set(report["phase_seconds"]) == {"self_expression", "pseudo_labels", "classifier"}
+    assert report["pseudo_label_solver"]["status"] in ("converged", "stalled", "not converged")
     assert report["n_parameters"] == 66_291
 
 
@@ -54,11 +55,19 @@ def test_predict_images(capsys: pytest.CaptureFixture, mnist_model: Path, tmp_pa
     Image.fromarray(255 - digit).resize((90, 90)).save(good)
     bad = tmp_path / "broken.png"
     bad.write_bytes(b"\x89PNG\r\n\x1a\nnot really")
-    code, out, err = run(capsys, "predict", "--model", str(mnist_model), str(good), str(bad), "--json")
-    assert code == 0, err
+    code, out, err = run(capsys, "predict", "--model", str(mnist_model), str(good), "--json")
+    assert code == 0 and err == "", err
     rows = json.loads(out)
     assert 0 <= rows[0]["cluster"] < 10 and len(rows[0]["probabilities"]) == 10
-    assert "error" in rows[1]
+    # A bad image among good ones: the good ones are still classified, the bad one is one error line, status 2.
+    code, out, err = run(capsys, "predict", "--model", str(mnist_model), str(good), str(bad), "--json")
+    assert code == 2
+    rows = json.loads(out)
+    assert "cluster" in rows[0] and "error" in rows[1]
+    assert err.startswith(f"error: {bad}:") and err.count("\n") == 1
+    code, out, err = run(capsys, "predict", "--model", str(mnist_model), str(good), str(bad), str(tmp_path / "none.png"))
+    assert code == 2 and out.startswith(f"{good}: cluster ")
+    assert [line.split(":")[0] for line in err.splitlines()] == ["error", "error"]
 
 
 def test_predict_with_a_corrupt_model(capsys: pytest.CaptureFixture, tmp_path: Path) -> None:
@@ -66,6 +75,47 @@ def test_predict_with_a_corrupt_model(capsys: pytest.CaptureFixture, tmp_path: P
     bad.write_bytes(b"junk")
     code, _, err = run(capsys, "predict", "--model", str(bad), "x.png")
     assert code == 2 and "not a readable SSCN checkpoint" in err
+
+
+def test_predict_with_a_text_file_or_random_bytes_as_model(capsys: pytest.CaptureFixture, tmp_path: Path) -> None:
+    for name, content in (("notes.pt", b"hello world\nthis is text\n"), ("noise.pt", bytes(range(256)) * 20)):
+        path = tmp_path / name
+        path.write_bytes(content)
+        code, out, err = run(capsys, "predict", "--model", str(path), "x.png")
+        assert code == 2 and out == "" and err.startswith("error: ") and err.count("\n") == 1, err
+
+
+def test_pretrain_refuses_to_replace_the_bundled_autoencoder_silently(capsys: pytest.CaptureFixture) -> None:
+    code, _, err = run(capsys, "pretrain", "--dataset", "mnist", "--epochs", "1", "--quiet")
+    assert code == 2 and "give --out FILE, or --force" in err and err.count("\n") == 1
+
+
+def test_train_checks_out_before_training(capsys: pytest.CaptureFixture, tmp_path: Path,
+                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    import sscn_core.cli as cli
+
+    monkeypatch.setattr(cli, "load_dataset", lambda *a, **k: pytest.fail("trained before checking --out"))
+    blocker = tmp_path / "a-file"
+    blocker.write_text("x")
+    for out, needle in ((tmp_path, "is a folder"), (blocker / "model.pt", "is a file, not a folder")):
+        code, _, err = run(capsys, "train", "--dataset", "digits", "--out", str(out), "--quiet")
+        assert code == 2 and needle in err and err.count("\n") == 1, err
+    code, _, err = run(capsys, "pretrain", "--out", str(tmp_path), "--quiet")
+    assert code == 2 and "is a folder" in err
+
+
+@pytest.mark.parametrize("flags", [["--subspace-dim", "1000000"], ["--set", "hidden_dims=(1000000000,)"]])
+def test_sizes_that_cannot_fit_are_refused_with_one_line(capsys: pytest.CaptureFixture, flags: list[str]) -> None:
+    code, _, err = run(capsys, "train", "--dataset", "digits", "--quiet", *flags)
+    assert code == 2 and err.startswith("error: this network would need about") and err.count("\n") == 1, err
+
+
+def test_argument_errors_are_one_line(capsys: pytest.CaptureFixture) -> None:
+    for argv in (["train", "--set", "no_such_parameter=1"], ["train", "--epochs", "many"], [], ["frobnicate"]):
+        with pytest.raises(SystemExit) as info:
+            main(argv)
+        err = capsys.readouterr().err
+        assert info.value.code == 2 and err.startswith("error: ") and err.count("\n") == 1, err
 
 
 def test_pretrain_writes_a_loadable_autoencoder(capsys: pytest.CaptureFixture, tmp_path: Path) -> None:

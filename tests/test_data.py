@@ -682,3 +682,59 @@ def test_user_drawings_get_digit_preprocessing(tmp_path: Path) -> None:
     drawn = load_dataset("file", path=tmp_path / "digits")
     assert drawn.image_shape == (28, 28) and drawn.preprocessing.startswith("digit-style")
     assert drawn.X.max() == pytest.approx(1.0) and np.median(drawn.X) == 0.0     # bright ink on black
+
+
+def npz_declaring(shape: tuple[int, ...], dtype: str = "<f4", name: str = "X") -> bytes:
+    """A small .npz whose member's header declares ``shape`` but holds only a few bytes of data."""
+    member = io.BytesIO()
+    np.lib.format.write_array_header_2_0(member, {"descr": dtype, "fortran_order": False, "shape": shape})
+    member.write(b"\0" * 4096)
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr(f"{name}.npy", member.getvalue())
+    return out.getvalue()
+
+
+@pytest.mark.parametrize("suffix", [".npz", ".npy"])
+def test_an_array_declaring_more_memory_than_the_budget_is_refused_before_loading(tmp_path: Path, suffix: str) -> None:
+    path = tmp_path / f"huge{suffix}"
+    raw = npz_declaring((30_000, 30_000))     # 3.35 GiB of float32 declared in a few kB
+    if suffix == ".npy":
+        with zipfile.ZipFile(io.BytesIO(raw)) as zf:
+            raw = zf.read("X.npy")
+    path.write_bytes(raw)
+    assert path.stat().st_size < 100_000
+    with pytest.raises(DataError, match=r"huge\.np[yz]: its arrays \(30000×30000 float32\) would need about "
+                                        r"6\.7 GB of memory to load; the limit is 4 GB"):
+        load_dataset("file", path=path)
+
+
+def test_a_small_array_within_the_budget_still_loads(tmp_path: Path) -> None:
+    path = tmp_path / "ok.npz"
+    np.savez(path, X=np.ones((20, 6), dtype=np.uint8), y=np.arange(20) % 2)
+    ds = load_dataset("file", path=path)
+    assert ds.X.shape == (20, 6) and ds.y is not None
+
+
+@pytest.mark.parametrize("container", ["zip", "folder"])
+def test_decoded_pixels_per_upload_are_capped(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                              container: str) -> None:
+    monkeypatch.setattr(data, "MAX_UPLOAD_PIXELS", 3 * 100 * 100 + 50)   # three 100×100 images fit, not four
+    decoded: list[str] = []
+    real_decode = data._decode
+    monkeypatch.setattr(data, "_decode", lambda blob, label: decoded.append(label) or real_decode(blob, label))
+    png = digit_png(size=(100, 100))
+    names = [f"a/{i}.png" for i in range(5)]
+    if container == "zip":
+        target = tmp_path / "many.zip"
+        with zipfile.ZipFile(target, "w") as zf:
+            for name in names:
+                zf.writestr(name, png)
+    else:
+        target = tmp_path / "many"
+        for name in names:
+            (target / name).parent.mkdir(parents=True, exist_ok=True)
+            (target / name).write_bytes(png)
+    with pytest.raises(DataError, match=r"the images add up to more than 30,050 pixels \(reached at a/3\.png\)"):
+        load_dataset("file", path=target)
+    assert len(decoded) == 3          # refused from the header, before decoding the fourth image

@@ -90,19 +90,42 @@ def _close(a: Any, b: Any) -> bool:
     return np.allclose(np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64), rtol=1e-5, atol=1e-6)
 
 
+def _cluster_permutation(labels: np.ndarray, ref_labels: np.ndarray, k: int) -> np.ndarray:
+    """perm[c] = the reference's name of this run's cluster c (the partition itself must be the same)."""
+    perm = np.array([np.bincount(ref_labels[labels == c], minlength=k).argmax() for c in range(k)])
+    assert sorted(perm) == list(range(k))
+    np.testing.assert_array_equal(perm[labels], ref_labels)
+    return perm
+
+
+def _in_reference_names(R: torch.Tensor, perm: np.ndarray, q: int) -> torch.Tensor:
+    """R with its column blocks (one per cluster) moved to the reference's cluster names."""
+    out = torch.empty_like(R)
+    for c, target in enumerate(perm):
+        out[:, target * q:(target + 1) * q] = R[:, c * q:(c + 1) * q]
+    return out
+
+
 def test_two_processes_fit_the_single_process_model(runs: tuple[list[dict[str, Any]], SSCN]) -> None:
     results, single = runs
     ref = _state(single)
     assert any(row["phase"] == "self_expression" for row in ref["history"])
+    k, q = PARAMS["n_clusters"], PARAMS["subspace_dim"]
     for result in results:
         assert result["weights"].keys() == ref["weights"].keys()
+        # Well-separated clusters make the affinity's top eigenvalue multiple, so float-level differences
+        # of the sharded sums may rotate the eigenbasis and rename the pseudo-clusters: same partition,
+        # other names, and R's column blocks follow the names. Compare in the reference's names.
+        perm = _cluster_permutation(result["labels"], ref["labels"], k)
+        weights = dict(result["weights"], **{"classifier.R": _in_reference_names(result["weights"]["classifier.R"],
+                                                                                   perm, q)})
         for name, value in ref["weights"].items():
-            assert _close(result["weights"][name], value), name
+            assert _close(weights[name], value), name
         assert len(result["history"]) == len(ref["history"])
         for got, want in zip(result["history"], ref["history"]):
             assert got.keys() == want.keys() and got["phase"] == want["phase"]
             assert all(_close(got[k], want[k]) for k in want if k not in ("phase", "step")), (got, want)
-        np.testing.assert_array_equal(result["labels"], ref["labels"])
+        np.testing.assert_array_equal(perm[result["labels"]], ref["labels"])
     # The two processes hold the very same model.
     for name, value in results[0]["weights"].items():
         assert torch.equal(value, results[1]["weights"][name]), name
@@ -116,15 +139,19 @@ def test_sharded_batch_terms_and_gradients_are_the_whole_batch_ones(runs: tuple[
                 assert _close(check["values"][key], want), (reduction, key)
             assert check["grads"].keys() == check["ref_grads"].keys() and check["grads"]
             for name, want in check["ref_grads"].items():
-                assert _close(check["grads"][name], want), (reduction, name)
+                # float32 sums in another order: entries agree to 1e-5 of the gradient's largest entry
+                scale = float(want.abs().max())
+                assert np.allclose(check["grads"][name].numpy(), want.numpy(), rtol=1e-5, atol=1e-5 * scale), \
+                    (reduction, name)
 
 
 def test_predict_sharded_equals_predict(runs: tuple[list[dict[str, Any]], SSCN]) -> None:
     results, single = runs
     X = _data()
     for result in results:
-        np.testing.assert_array_equal(result["predict_odd"], single.predict(X[:101]))
-        np.testing.assert_array_equal(result["predict_one"], single.predict(X[:1]))
+        perm = _cluster_permutation(result["labels"], single.labels_, PARAMS["n_clusters"])   # see above
+        np.testing.assert_array_equal(perm[result["predict_odd"]], single.predict(X[:101]))
+        np.testing.assert_array_equal(perm[result["predict_one"]], single.predict(X[:1]))
         assert result["bad_error"] is not None and "features" in result["bad_error"]
     # Without a process group it is model.predict.
     np.testing.assert_array_equal(distributed.predict_sharded(single, X[:7]), single.predict(X[:7]))

@@ -193,3 +193,91 @@ def test_seed_makes_fits_reproducible(subspaces) -> None:
     a = linear_model(epochs=30).fit(subspaces.X)
     b = linear_model(epochs=30).fit(subspaces.X)
     assert np.allclose(a.transform(subspaces.X), b.transform(subspaces.X))
+
+
+# ------------------------------------------------------------------ a failed fit keeps the previous model
+def fitted_state(model: SSCN) -> tuple:
+    return (model.net_, model.labels_.copy(), [p.detach().clone() for p in model.net_.parameters()])
+
+
+def assert_unchanged(model: SSCN, before: tuple, X: np.ndarray) -> None:
+    net, labels, params = before
+    assert model.net_ is net and np.array_equal(model.labels_, labels)
+    assert all(p.equal(q) for p, q in zip(model.net_.parameters(), params))
+    assert np.array_equal(model.predict(X), labels)
+
+
+def test_a_failing_refit_leaves_the_fitted_model_intact(subspaces, tmp_path: Path) -> None:
+    model = linear_model(epochs=50).fit(subspaces.X)
+    before = fitted_state(model)
+    good = model.save(tmp_path / "good.pt")
+    # A non-finite loss midway (an enormous learning rate), then a pre-trained file that does not fit.
+    with pytest.raises(FloatingPointError, match="self-expression loss became"):
+        model.set_params(lr=1e30, epochs=200).fit(subspaces.X * 1e6)
+    assert_unchanged(model, before, subspaces.X)
+    junk = tmp_path / "junk.pt"
+    junk.write_bytes(b"not a checkpoint")
+    with pytest.raises(CheckpointError):
+        model.set_params(lr=3e-2, autoencoder="mlp", pretrained=str(junk)).fit(subspaces.X)
+    assert_unchanged(model, before, subspaces.X)
+    model.save(good)                                    # what gets saved is still the good model
+    assert np.array_equal(SSCN.load(good).predict(subspaces.X), before[1])
+
+
+def test_a_first_fit_that_fails_leaves_the_model_unfitted(subspaces) -> None:
+    model = linear_model(lr=1e30)
+    with pytest.raises(FloatingPointError):
+        model.fit(subspaces.X * 1e6)
+    assert not hasattr(model, "net_") and not hasattr(model, "labels_")
+    with pytest.raises(NotFittedError):
+        model.predict(subspaces.X)
+
+
+# ------------------------------------------------------------------ stopping
+def test_a_stop_requested_before_fit_starts_is_honoured_once(subspaces) -> None:
+    model = linear_model(epochs=20)
+    model.stop()                        # e.g. a Stop click that reaches the model before its thread calls fit
+    model.fit(subspaces.X)
+    assert model.stopped_ and model.labels_ is None and model.history_ == []
+    model.fit(subspaces.X)              # the request was consumed: the next fit runs to the end
+    assert not model.stopped_ and model.labels_ is not None
+
+
+def test_the_stop_flag_exists_from_construction_and_survives_copies(subspaces) -> None:
+    import copy
+    import pickle
+
+    model = linear_model(epochs=5)
+    assert isinstance(model.__dict__["_stop_event"], threading.Event)
+    model.stop()
+    twin = copy.deepcopy(model)
+    assert not twin._stop_event.is_set() and twin._stop_event is not model._stop_event
+    restored = pickle.loads(pickle.dumps(linear_model(epochs=5).fit(subspaces.X)))
+    assert restored.predict(subspaces.X).shape == (180,)
+    restored.stop()
+    assert restored.fit(subspaces.X).stopped_
+
+
+# ------------------------------------------------------------------ sizes that cannot fit
+@pytest.mark.parametrize("params", [dict(subspace_dim=1_000_000), dict(autoencoder="mlp", hidden_dims=(10**9,))])
+def test_a_network_too_large_for_memory_is_refused_before_allocating(subspaces, params: dict) -> None:
+    model = linear_model(**params)
+    with pytest.raises(ValueError, match=r"this network would need about .* to train .* available on cpu"):
+        model.fit(subspaces.X)
+    assert not hasattr(model, "net_")
+
+
+def test_the_pseudo_label_solver_report_is_kept(fitted: SSCN, tmp_path: Path) -> None:
+    assert fitted.pseudo_label_solver_["status"] in ("converged", "stalled", "not converged")
+    assert SSCN.load(fitted.save(tmp_path / "m.pt")).pseudo_label_solver_ == fitted.pseudo_label_solver_
+
+
+def test_a_flipped_bit_in_saved_weights_is_refused_on_load(fitted: SSCN, tmp_path: Path) -> None:
+    path = fitted.save(tmp_path / "m.pt")
+    raw = bytearray(path.read_bytes())
+    at = bytes(raw).find(fitted.net_.h.linear.weight.detach().numpy().tobytes())
+    assert at > 0
+    raw[at + 7] ^= 0x04
+    path.write_bytes(bytes(raw))
+    with pytest.raises(CheckpointError, match="SHA-256"):
+        SSCN.load(path)

@@ -226,10 +226,33 @@ def test_chebyshev_subspace_iteration_finds_a_multiple_top_eigenvalue() -> None:
     basis, _ = np.linalg.qr(rng.normal(size=(n, n)))
     values = np.concatenate([np.ones(k), [0.9995], rng.uniform(-1.0, 0.8, size=n - k - 1)])
     m = torch.from_numpy((basis * values) @ basis.T).float()
-    theta, vectors = postprocess._top_eigenpairs(lambda x: m @ x, n, k, seed=0)
+    theta, vectors, report = postprocess._top_eigenpairs(lambda x: m @ x, n, k, seed=0)
     np.testing.assert_allclose(theta.numpy(), np.ones(k), atol=1e-5)
     overlap = np.linalg.svd(basis[:, :k].T @ vectors.numpy(), compute_uv=False)
     assert overlap.min() > 1 - 1e-6  # the whole 4-dimensional eigenspace, not one vector of it
+    assert report["status"] == "converged" and report["residual"] <= report["tolerance"]
+
+
+def test_a_stalled_eigensolver_is_reported() -> None:
+    """An operator known only to ±1e-5 (noise in every product) stalls above the 1e-5 tolerance."""
+    rng = np.random.default_rng(1)
+    n, k = 300, 3
+    basis, _ = np.linalg.qr(rng.normal(size=(n, n)))
+    m = torch.from_numpy((basis * np.concatenate([np.ones(k), rng.uniform(-1.0, 0.5, n - k)])) @ basis.T).float()
+    noise = torch.Generator().manual_seed(0)
+    _, _, report = postprocess._top_eigenpairs(lambda x: m @ x + 1e-5 * torch.randn(x.shape, generator=noise),
+                                               n, k, seed=0)
+    assert report["status"] == "stalled" and report["tolerance"] < report["residual"] <= 1e-3
+
+
+def test_the_solver_report_reaches_the_caller() -> None:
+    q, _ = block_matrix([400, 400, 400], noise=0.01, seed=0)
+    solver: dict = {}
+    spectral_pseudo_labels(q, 3, 3, seed=0, solver=solver)
+    assert solver["method"] == "chebyshev" and solver["status"] in ("converged", "stalled")
+    small: dict = {}
+    spectral_pseudo_labels(q[:90, :90], 3, 3, seed=0, solver=small)
+    assert small == {"method": "dense", "status": "converged"}
 
 
 def test_refuses_an_affinity_that_cannot_fit_in_memory(monkeypatch: pytest.MonkeyPatch) -> None:

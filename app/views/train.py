@@ -132,4 +132,4 @@ def _keep_work(state: AppState, cur: Current, sidebar: SidebarResult) -> None:
             st.caption(f"Phase times: {times}")
     with c2:
         st.file_uploader("Load a saved model", type=["pt"], key="train.load", on_change=_load_checkpoint,
-                         help="A file written by Download model or by `python -m sscn_core train --save`.")
+                         help="A file written by Download model or by `python -m sscn_core train --out FILE`.")
