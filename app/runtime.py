@@ -1,4 +1,4 @@
-"""Streamlit-cached resources: the session's state object, the UMAP warm-up, loaded data sets."""
+"""Streamlit-cached resources: the session's state object, the job scheduler, the UMAP warm-up, loaded data sets."""
 from __future__ import annotations
 
 import os
@@ -13,13 +13,14 @@ from sscn_core.data import load_dataset
 from .config import DataConfig, SyntheticConfig, load_data, load_source
 from .embedding import UmapService
 from .job import warm_up_torch
+from .scheduler import Scheduler
 from .state import AppState, new_state
 
 
 @st.cache_resource(show_spinner=False)
 def torch_setup() -> threading.Thread:
-    """Once per process: leave one core to the page and UMAP (torch's intra-op pool stalls when a core
-    is taken), and warm torch up in a daemon thread so that the first training step is fast."""
+    """Once per process: leave one core to UMAP and the training workers (torch's intra-op pool stalls
+    when a core is taken), and warm torch up in a daemon thread for the page's own model calls."""
     torch.set_num_threads(min(torch.get_num_threads(), max(1, (os.cpu_count() or 1) - 1)))
     thread = threading.Thread(target=warm_up_torch, name="torch-warmup", daemon=True)
     thread.start()
@@ -32,6 +33,12 @@ def umap_service() -> UmapService:
     return UmapService()
 
 
+@st.cache_resource(show_spinner=False)
+def scheduler() -> Scheduler:
+    """The server's training scheduler (job limit, queue, thread budgets, a warm spare worker), once per server."""
+    return Scheduler()
+
+
 def _release(state: AppState) -> None:
     state.close()
 
@@ -39,7 +46,7 @@ def _release(state: AppState) -> None:
 @st.cache_resource(scope="session", on_release=_release, show_spinner=False)
 def session_state() -> AppState:
     """This browser session's :class:`AppState`; released (training stopped) when the session ends."""
-    return new_state(umap_service())
+    return new_state(umap_service(), scheduler())
 
 
 @st.cache_resource(max_entries=4, show_spinner="Loading data…")

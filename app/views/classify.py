@@ -26,9 +26,9 @@ def render(state: AppState, cur: Current) -> None:
     now = refreshed(state, cur)
     if show_nothing(now):
         return
-    if now.train.image_shape != (28, 28) or int(getattr(now.model, "n_features_in_", 0)) != 784:
+    if now.train.image_shape != (28, 28) or now.train.n_features != 784:
         st.info("Classifying images needs a model trained on 28×28 images (MNIST or Fashion-MNIST). This model "
-                f"reads {getattr(now.model, 'n_features_in_', '?')} features per point, so it is disabled here.")
+                f"reads {now.train.n_features} features per point, so it is disabled here.")
         return
     files = st.file_uploader("Images", type=IMAGE_TYPES, accept_multiple_files=True, key="cls.files")
     if not files:
