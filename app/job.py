@@ -281,13 +281,6 @@ class Job:
             self._started = time.monotonic()
             self._threads = int(threads)
             self._worker = worker if worker is not None and worker.alive() else WorkerProcess()
-        model = copy.copy(self.model)
-        model.__dict__.pop("_stop_event", None)    # a threading.Event does not pickle
-        try:
-            self._worker.send(("run", RunSpec(model, self.probe, self.analyse_every, self._analyser, int(threads))))
-        except Exception as exc:  # e.g. an analyser that cannot be pickled: the job fails with the reason
-            with self._lock:
-                self._error = JobError.from_exception(exc)
         self._reader = threading.Thread(target=self._read, name=f"sscn-job-{self.id}", daemon=True)
         self._reader.start()
         return True
@@ -407,11 +400,23 @@ class Job:
             )
 
     # ------------------------------------------------------------------ the reader thread
+    def _send_spec(self) -> JobError | None:
+        """Hand the job to the worker (here, not in :meth:`start`: a worker still warming up reads it later)."""
+        model = copy.copy(self.model)
+        model.__dict__.pop("_stop_event", None)    # a threading.Event does not pickle
+        try:
+            spec = RunSpec(model, self.probe, self.analyse_every, self._analyser, int(self._threads or 1))
+            self._worker.send(("run", spec))
+        except Exception as exc:  # e.g. an analyser that cannot be pickled: the job fails with the reason
+            return JobError.from_exception(exc)
+        return None
+
     def _read(self) -> None:
         worker = self._worker
         final: tuple[str, JobError | None] | None = None
-        if self._error is not None:     # the job could not be sent
-            final = ("failed", self._error)
+        error = self._send_spec()
+        if error is not None:
+            final = ("failed", error)
         while final is None:
             message = worker.receive()
             if message is None:

@@ -27,10 +27,11 @@ from typing import Any
 import numpy as np
 import psutil
 
+from app.train_worker import BUSY_NAME
+
 from .appserver import CHROMIUM, launch_chromium, open_app, streamlit_server
 from .common import RESULTS_DIR, log, result_header, summarize, target, write_json
 
-WORKER_MODULE = "app.train_worker"
 PROBE_TABS = (("Affinity", "Entry (i, j) of"), ("Train", "SSCN learns an embedding"))
 FINISHED = re.compile(r"^Finished · ")
 FAILED = re.compile(r"^Failed")
@@ -52,12 +53,12 @@ class TreeMemory:
         total = 0
         try:
             procs = [self._root, *self._root.children(recursive=True)]
-        except psutil.NoSuchProcess:
+        except psutil.Error:
             return 0
         for proc in procs:
             try:
                 total += proc.memory_info().rss
-            except psutil.NoSuchProcess:
+            except psutil.Error:
                 pass
         return total
 
@@ -73,17 +74,17 @@ class TreeMemory:
 
 
 def training_workers(server_pid: int) -> set[int]:
-    """Pids of the server's training worker processes now."""
+    """Pids of the server's worker processes that train a job now (not the idle spare)."""
     pids = set()
     try:
         children = psutil.Process(server_pid).children(recursive=True)
-    except psutil.NoSuchProcess:
+    except psutil.Error:
         return pids
     for proc in children:
         try:
-            if WORKER_MODULE in " ".join(proc.cmdline()):
+            if proc.name() == BUSY_NAME and proc.status() != psutil.STATUS_ZOMBIE:
                 pids.add(proc.pid)
-        except psutil.NoSuchProcess:
+        except psutil.Error:
             pass
     return pids
 
@@ -163,7 +164,7 @@ def closed_tab_delay(browser, url: str, server_pid: int, timeout: float = 60.0) 
     page.get_by_text(re.compile(r"^Training · .*step [1-9]")).first.wait_for(state="visible", timeout=120_000)
     mine = training_workers(server_pid) - before
     if not mine:
-        return {"seconds": None, "note": f"no {WORKER_MODULE} process found for the run"}
+        return {"seconds": None, "note": f"no training process ({BUSY_NAME}) found for the run"}
     page.context.close()
     closed = time.perf_counter()
     while time.perf_counter() - closed < timeout:
@@ -225,6 +226,28 @@ def targets(cases: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return out
 
 
+def markdown(result: dict[str, Any]) -> str:
+    """The README's table: one row per N, then the targets."""
+    mib = 2 ** 20
+    rows = ["| sessions | each run's time to finish (s) | slowest / one session | click p50 / p95 (s) | "
+            "clicks | peak memory (MiB) |", "|---|---|---|---|---|---|"]
+    single = next((c["finish_seconds"][0] for c in result["cases"] if c["sessions"] == 1), None)
+    for c in result["cases"]:
+        times = c["finish_seconds"]
+        shown = ", ".join("—" if t is None else f"{t:.0f}" for t in times)
+        ratio = (f"{max(times) / single:.2f}×" if single and all(t is not None for t in times) else "—")
+        p50, p95 = c.get("click_p50_seconds"), c.get("click_p95_seconds")
+        clicks = f"{p50:.2f} / {p95:.2f}" if p50 is not None else "—"
+        rows.append(f"| {c['sessions']} | {shown} | {ratio} | {clicks} | {len(c['click_seconds'])} | "
+                    f"{c['peak_rss_bytes'] / mib:,.0f} |")
+    rows += ["", "| target | measured | met |", "|---|---|---|"]
+    for t in result["targets"]:
+        value = "—" if t["measured"] is None else f"{t['measured']:.2f} {t['unit']}"
+        met = {True: "yes", False: "**no**", None: "not measured"}[t["met"]]
+        rows.append(f"| {t['name']} {t['comparison']} {t['threshold']} {t['unit']} | {value} | {met} |")
+    return "\n".join(rows)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.load", description=__doc__.split("\n\n")[0])
     parser.add_argument("--sessions", type=int, nargs="+", default=[1, 2, 4, 8], help="numbers of sessions")
@@ -245,8 +268,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         clicks = case["click_seconds"]
         case["click_p50_seconds"] = float(np.percentile(clicks, 50)) if clicks else None
         case["click_p95_seconds"] = float(np.percentile(clicks, 95)) if clicks else None
-    path = write_json(args.out, {**header, "cases": cases, "targets": targets(cases)})
+    result = {**header, "cases": cases, "targets": targets(cases)}
+    path = write_json(args.out, result)
     log(f"wrote {path}")
+    print(markdown(result))
     return 0
 
 

@@ -37,7 +37,7 @@ def progress(at: AppTest) -> str:
     return bars[0].proto.text if bars else ""
 
 
-def wait_until(at: AppTest, predicate: Callable[[AppTest], bool], timeout: float = 90.0) -> None:
+def wait_until(at: AppTest, predicate: Callable[[AppTest], bool], timeout: float = 240.0) -> None:
     """Rerun the page (run_every does not fire in AppTest) until ``predicate`` holds."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

@@ -72,6 +72,8 @@ def progress_text(snap: Snapshot) -> str:
         return queue_text(snap)
     if not snap.active:
         return " · ".join(parts + [f"{format_seconds(snap.elapsed)} in all"])
+    if snap.phase is None and snap.state == "running":
+        parts.append("starting the training process")
     if snap.phase in snap.phases:
         parts.append(f"phase {snap.phases.index(snap.phase) + 1}/{len(snap.phases)}: {PHASE_LABELS[snap.phase]}")
     elif snap.phase:
