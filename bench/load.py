@@ -101,8 +101,8 @@ def _status(page) -> str | None:  # noqa: ANN001 - playwright Page
 def _click_tab(page, name: str, marker: str, timeout_ms: int) -> float | None:  # noqa: ANN001
     """Click tab ``name`` and return the seconds until ``marker`` (text at the top of that tab) is visible."""
     start = time.perf_counter()
-    page.get_by_role("tab", name=name).click()
     try:
+        page.get_by_role("tab", name=name).click(timeout=timeout_ms)
         page.get_by_text(marker).first.wait_for(state="visible", timeout=timeout_ms)
     except Exception:  # a click never answered within the timeout counts as missing, recorded below
         return None
@@ -238,7 +238,9 @@ def markdown(result: dict[str, Any]) -> str:
         ratio = (f"{max(times) / single:.2f}×" if single and all(t is not None for t in times) else "—")
         p50, p95 = c.get("click_p50_seconds"), c.get("click_p95_seconds")
         clicks = f"{p50:.2f} / {p95:.2f}" if p50 is not None else "—"
-        rows.append(f"| {c['sessions']} | {shown} | {ratio} | {clicks} | {len(c['click_seconds'])} | "
+        answered = f"{len(c['click_seconds'])}" + (f" (+{c['clicks_unanswered_30s']} unanswered in 30 s)"
+                                                   if c.get("clicks_unanswered_30s") else "")
+        rows.append(f"| {c['sessions']} | {shown} | {ratio} | {clicks} | {answered} | "
                     f"{c['peak_rss_bytes'] / mib:,.0f} |")
     rows += ["", "| target | measured | met |", "|---|---|---|"]
     for t in result["targets"]:
