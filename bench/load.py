@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import argparse
 import re
+import signal
+import sys
 import threading
 import time
 from collections.abc import Sequence
@@ -109,9 +111,21 @@ def _click_tab(page, name: str, marker: str, timeout_ms: int) -> float | None:  
     return time.perf_counter() - start
 
 
-def run_sessions(browser, url: str, n: int, timeout: float, server_pid: int) -> dict[str, Any]:  # noqa: ANN001
+def set_epochs(page, epochs: int | None) -> None:  # noqa: ANN001 - playwright Page
+    """Type the number of self-expression epochs into the sidebar (None: keep the default)."""
+    if epochs is not None:
+        box = page.get_by_label("Epochs", exact=True)
+        box.fill(str(epochs))
+        box.press("Enter")
+        page.wait_for_timeout(500)
+
+
+def run_sessions(browser, url: str, n: int, timeout: float, server_pid: int,  # noqa: ANN001
+                 epochs: int | None = None) -> dict[str, Any]:
     """N sessions press Start together; returns finish times, click response times and what the pages said."""
     pages = [open_app(browser, url) for _ in range(n)]
+    for page in pages:
+        set_epochs(page, epochs)
     for page in pages:   # the data set is loaded and cached before the clock starts, as on a warm server
         page.get_by_role("button", name="Start").wait_for(state="visible", timeout=60_000)
     starts: list[float] = []
@@ -174,7 +188,7 @@ def closed_tab_delay(browser, url: str, server_pid: int, timeout: float = 60.0) 
     return {"seconds": None, "note": f"still running {timeout:.0f} s after the tab was closed"}
 
 
-def measure(sessions: Sequence[int], timeout: float, workdir: Path) -> list[dict[str, Any]]:
+def measure(sessions: Sequence[int], timeout: float, workdir: Path, epochs: int | None = None) -> list[dict[str, Any]]:
     """One fresh server per N; the closed-tab case runs on the last server after its sessions."""
     from playwright.sync_api import sync_playwright
 
@@ -189,7 +203,7 @@ def measure(sessions: Sequence[int], timeout: float, workdir: Path) -> list[dict
                     time.sleep(5)
                     memory = TreeMemory(proc.pid)
                     idle = memory.now()
-                    case = run_sessions(browser, url, n, timeout, proc.pid)
+                    case = run_sessions(browser, url, n, timeout, proc.pid, epochs)
                     case["peak_rss_bytes"] = memory.stop()
                     case["idle_rss_bytes"] = idle
                     if k == len(sessions) - 1:
@@ -254,6 +268,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.load", description=__doc__.split("\n\n")[0])
     parser.add_argument("--sessions", type=int, nargs="+", default=[1, 2, 4, 8], help="numbers of sessions")
     parser.add_argument("--timeout", type=float, default=600.0, help="seconds allowed per N (default 600)")
+    parser.add_argument("--epochs", type=int, default=None,
+                        help="self-expression epochs of every run (default: the sidebar's default)")
     parser.add_argument("--out", default=str(RESULTS_DIR / "load.json"))
     args = parser.parse_args(argv)
     if not CHROMIUM.exists():
@@ -262,9 +278,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if any(n < 1 for n in args.sessions):
         print("error: --sessions must be positive")
         return 2
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))    # a killed benchmark still stops its servers
     header = result_header("load", "bench.load", argv)
     workdir = Path(args.out).resolve().parent / "load-logs"
-    cases = measure(args.sessions, args.timeout, workdir)
+    cases = measure(args.sessions, args.timeout, workdir, args.epochs)
     for case in cases:
         case["finish_summary"] = summarize(case["finish_seconds"])
         clicks = case["click_seconds"]
