@@ -19,11 +19,15 @@ def _read_exactly(stream: BinaryIO, n: int) -> bytes | None:
     return b"".join(chunks)
 
 
+def frame(message: object) -> bytes:
+    """One message as the bytes :func:`send` writes: its pickle's length, then the pickle."""
+    payload = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
+    return len(payload).to_bytes(8, "little") + payload
+
+
 def send(stream: BinaryIO, message: object) -> None:
     """Write one length-prefixed pickled message."""
-    payload = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
-    stream.write(len(payload).to_bytes(8, "little"))
-    stream.write(payload)
+    stream.write(frame(message))
     stream.flush()
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import copy
 import itertools
 import os
+import queue
 import subprocess
 import sys
 import tempfile
@@ -32,7 +33,7 @@ from sscn_core.trainer import PHASE_LABELS as TRAINER_PHASE_LABELS
 from sscn_core.trainer import TrainingEvent
 
 from .analysis import Analysis, Probe, analyse
-from .ipc import receive, send
+from .ipc import frame, receive
 
 # Job states: "ready" (not started), "queued" (waiting for a free slot), "running", "pausing" (asked,
 # not yet at a step boundary), "paused", "stopping", and the final ones "finished", "stopped", "failed".
@@ -157,14 +158,19 @@ def analysis_bytes(analysis: Analysis | None) -> int:
 
 
 class WorkerProcess:
-    """A started ``python -m app.train_worker`` process with its pipes (it warms up, then waits for a job)."""
+    """A started ``python -m app.train_worker`` process with its pipes (it warms up, then waits for a job).
+
+    Messages to it are pickled by the caller and written in order by a daemon thread, so that no
+    caller waits while a worker that is still warming up has not read its job yet.
+    """
 
     def __init__(self) -> None:
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
                "OMP_NUM_THREADS": "1"}
         self.proc = subprocess.Popen([sys.executable, "-m", "app.train_worker"], stdin=subprocess.PIPE,
                                      stdout=subprocess.PIPE, cwd=ROOT, env=env)
-        self._send_lock = threading.Lock()
+        self._outbox: queue.SimpleQueue[bytes | None] = queue.SimpleQueue()
+        threading.Thread(target=self._write, name=f"sscn-worker-in-{self.proc.pid}", daemon=True).start()
         self.send(("path", list(sys.path)))
 
     @property
@@ -172,14 +178,21 @@ class WorkerProcess:
         """The worker's process id."""
         return self.proc.pid
 
-    def send(self, message: object) -> bool:
-        """Send a message; False when the worker is gone."""
-        with self._send_lock:
+    def send(self, message: object) -> None:
+        """Queue a message (pickled now: a message that cannot be pickled raises here)."""
+        self._outbox.put(frame(message))
+
+    def _write(self) -> None:
+        while (data := self._outbox.get()) is not None:
             try:
-                send(self.proc.stdin, message)
-            except (BrokenPipeError, OSError, ValueError):
-                return False
-        return True
+                self.proc.stdin.write(data)
+                self.proc.stdin.flush()
+            except (OSError, ValueError):
+                return      # the worker is gone
+        try:
+            self.proc.stdin.close()
+        except OSError:
+            pass
 
     def receive(self) -> object | None:
         """The worker's next message (blocks); None once it has ended."""
@@ -193,12 +206,9 @@ class WorkerProcess:
         return self.proc.poll() is None
 
     def end(self, grace: float = 0.0) -> int | None:
-        """Close its input (the worker stops at its next step), wait ``grace`` seconds, then kill; the exit code."""
-        with self._send_lock:
-            try:
-                self.proc.stdin.close()
-            except OSError:
-                pass
+        """Close its input after the queued messages (the worker stops at its next step), wait ``grace``
+        seconds, then kill it; the exit code."""
+        self._outbox.put(None)
         try:
             return self.proc.wait(timeout=grace)
         except subprocess.TimeoutExpired:
