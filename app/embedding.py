@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from .job import JobError
-from .umap_worker import receive, send
+from .ipc import receive, send
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -1,4 +1,4 @@
-"""Streamlit-cached resources: the session's state object, the UMAP warm-up, loaded data sets."""
+"""Streamlit-cached resources: the session's state object, the job scheduler, the UMAP warm-up, loaded data sets."""
 from __future__ import annotations
 
 import os
@@ -14,6 +14,7 @@ from .config import DataConfig, load_data, load_source
 from .datacache import ByteBoundedCache
 from .embedding import UmapService
 from .job import warm_up_torch
+from .scheduler import Scheduler
 from .state import AppState, new_state
 
 DATA_CACHE_BYTES = 1024**3   # data sets kept in memory for all sessions together
@@ -21,8 +22,8 @@ DATA_CACHE_BYTES = 1024**3   # data sets kept in memory for all sessions togethe
 
 @st.cache_resource(show_spinner=False)
 def torch_setup() -> threading.Thread:
-    """Once per process: leave one core to the page and UMAP (torch's intra-op pool stalls when a core
-    is taken), and warm torch up in a daemon thread so that the first training step is fast."""
+    """Once per process: leave one core to UMAP and the training workers (torch's intra-op pool stalls
+    when a core is taken), and warm torch up in a daemon thread for the page's own model calls."""
     torch.set_num_threads(min(torch.get_num_threads(), max(1, (os.cpu_count() or 1) - 1)))
     thread = threading.Thread(target=warm_up_torch, name="torch-warmup", daemon=True)
     thread.start()
@@ -35,6 +36,12 @@ def umap_service() -> UmapService:
     return UmapService()
 
 
+@st.cache_resource(show_spinner=False)
+def scheduler() -> Scheduler:
+    """The server's training scheduler (job limit, queue, thread budgets, a warm spare worker), once per server."""
+    return Scheduler()
+
+
 def _release(state: AppState) -> None:
     state.close()
 
@@ -42,7 +49,7 @@ def _release(state: AppState) -> None:
 @st.cache_resource(scope="session", on_release=_release, show_spinner=False)
 def session_state() -> AppState:
     """This browser session's :class:`AppState`; released (training stopped) when the session ends."""
-    return new_state(umap_service())
+    return new_state(umap_service(), scheduler())
 
 
 def _nbytes(value: Dataset | tuple[Dataset, Dataset | None]) -> int:

@@ -1,8 +1,9 @@
 """One typed object per browser session: the training job, a loaded model, uploads, UMAP runner.
 
 The object lives in a session-scoped ``st.cache_resource`` (see :func:`app.main`'s use of
-:func:`session_state`), so when the session ends Streamlit calls :meth:`AppState.close`, which
-stops the training thread and removes the session's temporary files.
+:func:`session_state`), so when the session ends (its tab is closed) Streamlit calls
+:meth:`AppState.close`, which stops the training job without waiting for it (the server's event
+loop calls it) and removes the session's temporary files.
 """
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from sscn_core.analysis import Analysis
 from .config import AppConfig
 from .embedding import UmapRunner, UmapService
 from .job import Job, Snapshot
+from .scheduler import Scheduler
 
 
 @dataclass
@@ -46,6 +48,7 @@ class AppState:
     """Everything one session keeps between reruns."""
 
     umap: UmapRunner
+    scheduler: Scheduler
     job: Job | None = None
     run_config: AppConfig | None = None
     loaded: LoadedModel | None = None
@@ -59,19 +62,19 @@ class AppState:
         return self.job.snapshot() if self.job is not None else None
 
     def training_active(self) -> bool:
-        """Whether a training thread is working (running, pausing, paused or stopping)."""
+        """Whether a training job is queued or working (running, pausing, paused or stopping)."""
         snap = self.snapshot()
         return snap is not None and snap.active
 
     def start(self, job: Job, config: AppConfig) -> None:
-        """Replace any previous run by ``job`` (already built) and start it."""
+        """Replace any previous run by ``job`` (already built) and hand it to the server's scheduler."""
         self.discard_job()
         self.loaded = None
         self.job, self.run_config = job, config
-        job.start()
+        self.scheduler.submit(job)
 
     def discard_job(self, timeout: float = 10.0) -> bool:
-        """Stop and forget the current job; True when its thread has ended."""
+        """Stop and forget the current job; True when it has ended (its worker is killed after ``timeout`` s)."""
         job, self.job, self.run_config, self.seen_job_state = self.job, None, None, None
         return job.close(timeout) if job is not None else True
 
@@ -95,12 +98,14 @@ class AppState:
         return path
 
     def close(self) -> None:
-        """End of session: stop training and UMAP, delete temp files."""
-        self.discard_job(timeout=5.0)
+        """End of session: stop training (without waiting) and UMAP, delete temp files."""
+        job, self.job = self.job, None
+        if job is not None:
+            job.close_soon()
         self.umap.close()
         shutil.rmtree(self.tempdir, ignore_errors=True)
 
 
-def new_state(service: UmapService) -> AppState:
-    """A fresh session state sharing the server's UMAP worker."""
-    return AppState(umap=UmapRunner(service))
+def new_state(service: UmapService, scheduler: Scheduler) -> AppState:
+    """A fresh session state sharing the server's UMAP worker and job scheduler."""
+    return AppState(umap=UmapRunner(service), scheduler=scheduler)

@@ -1,13 +1,12 @@
 """The UMAP worker process: ``python -m app.umap_worker`` answers layout requests on stdin/stdout.
 
 It imports only numpy and umap (no torch, no Streamlit): the layout itself is
-:func:`sscn_core.umap_layout.run_umap`. Messages are length-prefixed pickles exchanged with the
+:func:`sscn_core.umap_layout.run_umap`. Messages are :mod:`app.ipc` pickles exchanged with the
 app process that started it.
 """
 from __future__ import annotations
 
 import os
-import pickle
 import sys
 import time
 import traceback
@@ -16,6 +15,8 @@ from typing import BinaryIO
 import numpy as np
 
 from sscn_core.umap_layout import run_umap
+
+from .ipc import receive, send
 
 
 def warm(metrics: tuple[str, ...]) -> float:
@@ -28,37 +29,6 @@ def warm(metrics: tuple[str, ...]) -> float:
 
 
 TASKS = {"layout": run_umap, "warm": warm}
-
-
-def _read_exactly(stream: BinaryIO, n: int) -> bytes | None:
-    chunks, left = [], n
-    while left:
-        chunk = stream.read(left)
-        if not chunk:
-            return None
-        chunks.append(chunk)
-        left -= len(chunk)
-    return b"".join(chunks)
-
-
-def send(stream: BinaryIO, message: object) -> None:
-    """Write one length-prefixed pickled message."""
-    payload = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
-    stream.write(len(payload).to_bytes(8, "little"))
-    stream.write(payload)
-    stream.flush()
-
-
-def receive(stream: BinaryIO) -> object | None:
-    """Read one message written by :func:`send`; None at end of stream.
-
-    Only used between the app and the worker process it started itself (trusted both ways).
-    """
-    header = _read_exactly(stream, 8)
-    if header is None:
-        return None
-    payload = _read_exactly(stream, int.from_bytes(header, "little"))
-    return None if payload is None else pickle.loads(payload)
 
 
 def serve(requests: BinaryIO, replies: BinaryIO) -> None:

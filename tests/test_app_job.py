@@ -1,14 +1,50 @@
-"""app.job: the background training job with a real (tiny) SSCN: start, pause, resume, stop, errors."""
+"""app.job and app.scheduler: a real (tiny) SSCN trained in a worker process: start, pause, resume,
+stop, errors, a killed worker, the job limit with its queue, thread budgets and the result cap."""
 from __future__ import annotations
 
+import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
+import numpy as np
+import psutil
 import pytest
 
-from app.job import Job, Snapshot
+from app.job import HISTORY_ROW_BYTES, Job, Snapshot, fit_probe
+from app.scheduler import Scheduler, threads_per_job, wait_estimate
+from app.views.controls import queue_text
 from sscn_core import SSCN, load_dataset
 from sscn_core.analysis import make_probe
+
+
+def broken(*args, **kwargs):
+    """An analyser that fails (module level: the worker imports it by name)."""
+    raise RuntimeError("analysis exploded")
+
+
+def hangs(*args, **kwargs):
+    """An analyser that never returns in time: its worker must be killed."""
+    time.sleep(600)
+
+
+def crashes(*args, **kwargs):
+    """An analyser that ends its worker process abruptly (as the kernel's OOM killer would)."""
+    os._exit(3)
+
+
+def training_workers() -> list[psutil.Process]:
+    return [p for p in psutil.Process().children(recursive=True)
+            if p.is_running() and p.status() != psutil.STATUS_ZOMBIE and "app.train_worker" in " ".join(p.cmdline())]
+
+
+@pytest.fixture(autouse=True)
+def no_orphans() -> Iterator[None]:
+    """Every test ends its jobs: no training process may outlive it."""
+    yield
+    deadline = time.monotonic() + 10
+    while training_workers() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not training_workers()
 
 
 def tiny_data():
@@ -105,12 +141,98 @@ def test_an_error_in_fit_is_reported_with_its_cause() -> None:
     assert "Traceback" in snap.error.traceback
 
 
+def test_a_killed_worker_is_reported_not_lost() -> None:
+    data = tiny_data()
+    job = Job(tiny_model(), make_probe(data), analyser=crashes, analyse_every=0.0)
+    job.start()
+    snap = wait_for(job, lambda s: not s.active)
+    assert snap.state == "failed" and "exit code 3" in snap.error.message
+
+
+def test_an_analyser_that_cannot_be_sent_fails_the_job_with_its_reason() -> None:
+    data = tiny_data()
+    job = Job(tiny_model(), make_probe(data), analyser=lambda *a, **k: None)
+    job.start()
+    snap = wait_for(job, lambda s: not s.active)
+    assert snap.state == "failed" and "pickle" in snap.error.message.lower()
+
+
+def test_close_kills_a_worker_that_does_not_stop() -> None:
+    data = tiny_data()
+    job = Job(tiny_model(epochs=1000), make_probe(data), analyser=hangs, analyse_every=0.0)
+    job.start()
+    wait_for(job, lambda s: s.step >= 1)
+    time.sleep(0.5)                       # now inside the endless analysis
+    pid = job.pid
+    start = time.monotonic()
+    assert job.close(timeout=1.0)
+    assert time.monotonic() - start < 5.0
+    snap = job.snapshot()
+    assert snap.state == "stopped" and "did not stop within 1 s" in snap.note
+    assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+
+
+def test_scheduler_queues_beyond_its_limit_and_starts_in_order() -> None:
+    data = tiny_data()
+    scheduler = Scheduler(limit=1, cores=2, spare=False)
+    first = Job(tiny_model(epochs=1000), make_probe(data))
+    second, third = Job(tiny_model(), make_probe(data)), Job(tiny_model(), make_probe(data))
+    try:
+        for job in (first, second, third):
+            scheduler.submit(job)
+        assert first.snapshot().state == "running" and scheduler.counts() == (1, 2)
+        waiting = second.snapshot()
+        assert waiting.state == "queued" and waiting.active and waiting.queue_ahead == 0
+        assert third.snapshot().queue_ahead == 1
+        assert queue_text(third.snapshot()).startswith("Waiting: 1 run ahead of you")
+        assert queue_text(waiting).startswith("Waiting: You are next")
+        third.stop()                       # a run withdrawn while waiting never starts
+        assert third.snapshot().state == "stopped" and scheduler.counts() == (1, 1)
+        wait_for(first, lambda s: s.step >= 2)
+        first.stop()
+        done = wait_for(second, lambda s: not s.active)
+        assert done.state == "finished" and done.threads == 1
+        assert third.pid is None
+        assert scheduler.counts() == (0, 0)
+    finally:
+        scheduler.close()
+
+
+def test_thread_budgets_add_up_to_the_cores() -> None:
+    for cores in (1, 2, 4, 16):
+        for running in range(1, cores + 1):
+            budget = threads_per_job(running, cores)
+            assert budget >= 1 and running * budget <= cores
+    assert threads_per_job(1, 16) == 15 and threads_per_job(2, 16) == 7 and threads_per_job(2, 2) == 1
+
+
+def test_wait_estimate() -> None:
+    assert wait_estimate(0, [10.0, 20.0], 2, 30.0) == 10.0      # next: the first slot to free
+    assert wait_estimate(1, [10.0, 20.0], 2, 30.0) == 20.0
+    assert wait_estimate(2, [10.0, 20.0], 2, 30.0) == 40.0
+    assert wait_estimate(0, [], 2, 30.0) == 0.0
+    assert wait_estimate(3, [5.0], 2, None) is None
+
+
+def test_result_cap_sizes_the_affinity_sample_and_thins_the_history() -> None:
+    data = tiny_data()
+    probe = make_probe(data)
+    assert len(fit_probe(probe, 2 ** 20).affinity_idx) == len(probe.affinity_idx)
+    small = fit_probe(probe, 16 * 50 ** 2)               # two 50×50 float32 maps in half of it
+    assert len(small.affinity_idx) <= 50 and set(small.affinity_idx) <= set(probe.affinity_idx)
+    cap = 2 ** 20
+    job = Job(tiny_model(epochs=400), probe, result_cap=cap)
+    job.start()
+    snap = wait_for(job, lambda s: not s.active, timeout=120)
+    assert snap.state == "finished"
+    steps = snap.history[-1]["i"]
+    assert len(snap.history) * HISTORY_ROW_BYTES <= cap // 8 + HISTORY_ROW_BYTES * 10 < steps * HISTORY_ROW_BYTES
+    assert np.all(np.diff([row["i"] for row in snap.history]) > 0)      # thinned, still in order
+    assert 0 < snap.result_bytes <= cap
+
+
 def test_a_failing_analysis_does_not_end_training() -> None:
     data = tiny_data()
-
-    def broken(*args, **kwargs):
-        raise RuntimeError("analysis exploded")
-
     job = Job(tiny_model(), make_probe(data), analyser=broken, analyse_every=0.0)
     job.start()
     snap = wait_for(job, lambda s: not s.active)

@@ -41,7 +41,7 @@ def progress(at: AppTest) -> str:
     return bars[0].proto.text if bars else ""
 
 
-def wait_until(at: AppTest, predicate: Callable[[AppTest], bool], timeout: float = 90.0) -> None:
+def wait_until(at: AppTest, predicate: Callable[[AppTest], bool], timeout: float = 240.0) -> None:
     """Rerun the page (run_every does not fire in AppTest) until ``predicate`` holds."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -297,11 +297,13 @@ def test_ending_the_session_stops_training(at: AppTest) -> None:
     use_synthetic(at, epochs=1000)
     button(at, "Start").click().run()
     wait_until(at, lambda a: progress(a).startswith("Training") and "step 0/" not in progress(a))
-    threads = [t for t in threading.enumerate() if t.name.startswith("sscn-train-") and t.is_alive()]
-    assert len(threads) == 1
+    readers = [t for t in threading.enumerate() if t.name.startswith("sscn-job-") and t.is_alive()]
+    assert len(readers) == 1                   # the thread that follows the job's worker process
+    start = time.monotonic()
     clear_session_resource_cache(SESSION)      # what Streamlit does when the browser tab closes
-    threads[0].join(10)
-    assert not threads[0].is_alive()
+    assert time.monotonic() - start < 1.0      # the release does not wait (it runs on the server's event loop)
+    readers[0].join(10)                        # it ends once the worker process has exited
+    assert not readers[0].is_alive()
 
 
 def test_every_tab_renders_before_any_training(at: AppTest) -> None:

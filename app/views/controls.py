@@ -14,7 +14,7 @@ from ..sidebar import read as read_sidebar
 from ..state import AppState, Notice
 from .common import follow_job_state, live_fragment
 
-STATE_TEXT = {"running": "Training", "pausing": "Pausing at the next step…", "paused": "Paused",
+STATE_TEXT = {"queued": "Waiting for a free slot", "running": "Training", "pausing": "Pausing at the next step…", "paused": "Paused",
               "stopping": "Stopping…", "finished": "Finished", "stopped": "Stopped (the model keeps what it learnt)",
               "failed": "Failed"}
 
@@ -50,11 +50,30 @@ def format_seconds(seconds: float | None) -> str:
     return f"{s} s" if s < 60 else f"{s // 60} min {s % 60:02d} s"
 
 
+def queue_text(snap: Snapshot) -> str:
+    """"Waiting: 2 runs ahead of you, about 1 min 05 s" for a queued job."""
+    ahead = snap.queue_ahead or 0
+    where = "You are next" if ahead == 0 else f"{ahead} run{'s' if ahead > 1 else ''} ahead of you"
+    when = "" if snap.queue_wait is None else f", about {format_seconds(snap.queue_wait)}"
+    return f"Waiting: {where}{when} (the server trains a few runs at once)"
+
+
+def server_text(state: AppState) -> str:
+    """How busy the server is: runs training and waiting, the limit."""
+    running, waiting = state.scheduler.counts()
+    return (f"On this server: {running} run{'s' if running != 1 else ''} training (at most "
+            f"{state.scheduler.limit} at once), {waiting} waiting.")
+
+
 def progress_text(snap: Snapshot) -> str:
     """One line: state, phase i/n, step, time left."""
     parts = [STATE_TEXT.get(snap.state, snap.state)]
+    if snap.state == "queued":
+        return queue_text(snap)
     if not snap.active:
         return " · ".join(parts + [f"{format_seconds(snap.elapsed)} in all"])
+    if snap.phase is None and snap.state == "running":
+        parts.append("starting the training process")
     if snap.phase in snap.phases:
         parts.append(f"phase {snap.phases.index(snap.phase) + 1}/{len(snap.phases)}: {PHASE_LABELS[snap.phase]}")
     elif snap.phase:
@@ -108,6 +127,8 @@ def render(state: AppState, sidebar: SidebarResult) -> None:
             return
         st.progress(current.progress if current.phase != "pseudo_labels" else (1.0 if current.step else 0.0),
                     text=progress_text(current))
+        if current.active:
+            st.caption(server_text(state))
 
     live_fragment(1.0 if active else None, progress)
 
