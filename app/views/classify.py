@@ -26,6 +26,9 @@ def render(state: AppState, cur: Current) -> None:
     now = refreshed(state, cur)
     if show_nothing(now):
         return
+    if not hasattr(now.model, "n_features_in_"):   # a job's model comes back from its worker when paused or ended
+        st.info("Classification is available when training is paused, stopped or finished.")
+        return
     try:
         style, shape = input_style(now.model)
     except ImageError:
