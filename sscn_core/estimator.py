@@ -17,7 +17,7 @@ from sklearn.exceptions import NotFittedError
 from . import __version__
 from .checkpoint import Checkpoint, CheckpointError, load_checkpoint, save_checkpoint
 from .device import resolve_device
-from .features import FRONTENDS, PixelFrontEnd, ScatteringFrontEnd, build_frontend
+from .features import FRONTENDS, PixelFrontEnd, ScatteringFrontEnd, build_frontend, infer_image_shape
 from .metrics import PeakMemory
 from .models import (ConvAutoEncoder, IdentityAutoEncoder, MLPAutoEncoder, SSCNNetwork, build_autoencoder,
                      reset_parameters)
@@ -71,8 +71,10 @@ class SSCN(ClusterMixin, BaseEstimator):
     ----------
     n_clusters, subspace_dim: K and q; d_H = K·q.
     autoencoder: "conv" (28×28 images), "mlp" (vectors) or None (Z = X, the linear model).
-    frontend: "pixels" (the data as given) or "scattering" (28×28 images → wavelet scattering
+    frontend: "pixels" (the data as given) or "scattering" (images → wavelet scattering
         coefficients → PCA to ``frontend_dim`` → unit rows; then use autoencoder "mlp" or None).
+    image_shape: (height, width) of the flattened images for the scattering front-end; None infers
+        a square from the number of features (784 → 28×28).
     latent_dim, hidden_dims: sizes of the "mlp" auto-encoder.
     pretrained: None, "mnist", "fashion-mnist" (bundled auto-encoders) or a path to an auto-encoder
         checkpoint (``python -m sscn_core pretrain``); skips pre-training.
@@ -103,7 +105,8 @@ class SSCN(ClusterMixin, BaseEstimator):
     """
 
     def __init__(self, n_clusters: int = 10, subspace_dim: int = 9, autoencoder: str | None = "conv", *,
-                 frontend: str = "pixels", frontend_dim: int = 500, latent_dim: int = 32, hidden_dims: tuple[int, ...] = (256,), pretrained: str | None = None,
+                 frontend: str = "pixels", frontend_dim: int = 500,
+                 image_shape: tuple[int, int] | None = None, latent_dim: int = 32, hidden_dims: tuple[int, ...] = (256,), pretrained: str | None = None,
                  lambda1: float = 0.5, lambda2: float = 2.0, reduction: str = "sum", batch_size: int = 1000,
                  epochs: int = 30, lr: float = 1e-3, pretrain_epochs: int = 100,
                  pretrain_batch_size: int | None = None, pretrain_lr: float = 1e-3, rho: float = 0.1,
@@ -119,6 +122,7 @@ class SSCN(ClusterMixin, BaseEstimator):
         self.autoencoder = autoencoder
         self.frontend = frontend
         self.frontend_dim = frontend_dim
+        self.image_shape = image_shape
         self.latent_dim = latent_dim
         self.hidden_dims = hidden_dims
         self.pretrained = pretrained
@@ -175,6 +179,8 @@ class SSCN(ClusterMixin, BaseEstimator):
         check(self.autoencoder in ("conv", "mlp", None), f"autoencoder must be 'conv', 'mlp' or None, got {self.autoencoder!r}")
         check(self.frontend in FRONTENDS, f"frontend must be one of {FRONTENDS}, got {self.frontend!r}")
         check(is_int(self.frontend_dim) and self.frontend_dim >= 1, f"frontend_dim must be an integer ≥ 1, got {self.frontend_dim!r}")
+        check(self.image_shape is None or (len(self.image_shape) == 2 and all(is_int(s) and s >= 1 for s in self.image_shape)),
+              f"image_shape must be None or (height, width) with positive integers, got {self.image_shape!r}")
         check(not (self.frontend == "scattering" and self.autoencoder == "conv"),
               "the conv auto-encoder reads 28×28 pixels; with frontend='scattering' use autoencoder='mlp' or None")
         check(is_int(self.latent_dim) and self.latent_dim >= 1, f"latent_dim must be an integer ≥ 1, got {self.latent_dim!r}")
@@ -241,10 +247,11 @@ class SSCN(ClusterMixin, BaseEstimator):
             row = int(np.argwhere(bad)[0, 0])
             raise ValueError(f"X contains NaN or infinite values ({int(bad.sum())} entries; first in row {row})")
         if fitting:
-            if (self.autoencoder == "conv" or self.frontend == "scattering") and X.shape[1] != 784:
-                what = "the conv auto-encoder" if self.autoencoder == "conv" else "the scattering front-end"
-                raise ValueError(f"{what} takes 28×28 images (784 features), got {X.shape[1]} "
-                                 f"features; use autoencoder='mlp' or None and frontend='pixels' for other data")
+            if self.autoencoder == "conv" and X.shape[1] != 784:
+                raise ValueError(f"the conv auto-encoder takes 28×28 images (784 features), got {X.shape[1]} "
+                                 f"features; use autoencoder='mlp' or None for other data")
+            if self.frontend == "scattering":
+                infer_image_shape(X.shape[1], self.image_shape)
             if X.shape[0] < 2 * self.n_clusters:
                 raise ValueError(f"need at least 2·n_clusters = {2 * self.n_clusters} points, got {X.shape[0]}")
         else:
@@ -258,7 +265,9 @@ class SSCN(ClusterMixin, BaseEstimator):
             raise NotFittedError("this SSCN is not fitted yet: call fit(X) first, or SSCN.load(path)")
 
     def _build_frontend(self, input_dim: int) -> PixelFrontEnd | ScatteringFrontEnd:
-        return PixelFrontEnd(input_dim) if self.frontend == "pixels" else ScatteringFrontEnd(dim=self.frontend_dim)
+        if self.frontend == "pixels":
+            return PixelFrontEnd(input_dim)
+        return ScatteringFrontEnd(dim=self.frontend_dim, image_shape=infer_image_shape(input_dim, self.image_shape))
 
     def _build_network(self, frontend: PixelFrontEnd | ScatteringFrontEnd, generator: torch.Generator) -> SSCNNetwork:
         """A freshly initialised network on top of a (fitted) front-end."""
@@ -324,7 +333,7 @@ class SSCN(ClusterMixin, BaseEstimator):
                 callback(event)
 
         start = time.perf_counter()
-        frontend = self._build_frontend(x.shape[1])
+        frontend = self._build_frontend(x.shape[1]).to(device)
         if self.frontend != "pixels":
             report(TrainingEvent("phase", "features", 0, 1))
         # The auto-encoder trains on front-end features, computed once (pixels: X itself).
@@ -468,6 +477,7 @@ class SSCN(ClusterMixin, BaseEstimator):
                 state[f"fitted.{name}"] = torch.from_numpy(np.asarray(value, dtype=np.int64))
         params = self.get_params()
         params["hidden_dims"] = list(params["hidden_dims"])
+        params["image_shape"] = None if self.image_shape is None else list(self.image_shape)
         config = {"params": params, "n_features_in": int(self.n_features_in_),
                   "frontend": self.net_.frontend.config(), "autoencoder": self.net_.autoencoder.config()}
         meta = {"sscn_core": __version__, "torch": torch.__version__, "python": platform.python_version(),
@@ -483,6 +493,8 @@ class SSCN(ClusterMixin, BaseEstimator):
         try:
             params = dict(ckpt.config["params"])
             params["hidden_dims"] = tuple(params["hidden_dims"])
+            if params.get("image_shape") is not None:
+                params["image_shape"] = tuple(params["image_shape"])
             params["device"] = device
             model = cls(**params)
             model._validate_params()

@@ -51,7 +51,10 @@ def test_scattering_model_round_trip(digits: torch.Tensor, tmp_path: Path) -> No
 
 
 def test_scattering_refuses_non_images_and_conv() -> None:
-    with pytest.raises(ValueError, match="784"):
-        SSCN(autoencoder=None, frontend="scattering", n_clusters=2, subspace_dim=2).fit(np.zeros((40, 64), np.float32))
+    with pytest.raises(ValueError, match="image_shape"):
+        SSCN(autoencoder=None, frontend="scattering", n_clusters=2, subspace_dim=2).fit(np.zeros((40, 63), np.float32))
+    with pytest.raises(ValueError, match="7×9 has 63 pixels"):
+        SSCN(autoencoder=None, frontend="scattering", n_clusters=2, subspace_dim=2,
+             image_shape=(7, 9)).fit(np.zeros((40, 64), np.float32))
     with pytest.raises(ValueError, match="conv"):
         SSCN(autoencoder="conv", frontend="scattering").fit(np.zeros((40, 784), np.float32))
