@@ -119,11 +119,8 @@ class ScatteringFrontEnd(nn.Module):
         self.output_dim = dim
         mean = coeffs.mean(dim=0)
         centred = coeffs - mean
-        # Principal directions from the (features × features) covariance: exact, and cheaper than
-        # an SVD of the (N × features) matrix when N is large.
-        _, vectors = torch.linalg.eigh(centred.T @ centred)
         self.mean = mean.float()
-        self.components = vectors[:, -dim:].flip(1).float().contiguous()
+        self.components = _principal_directions(centred, dim).float().contiguous()
         return _unit_rows(centred.float() @ self.components).cpu()
 
     @torch.no_grad()
@@ -144,6 +141,22 @@ class ScatteringFrontEnd(nn.Module):
             if prefix + name in state_dict:
                 setattr(self, name, torch.empty_like(state_dict[prefix + name], device=self.device))
         super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
+
+
+def _principal_directions(centred: torch.Tensor, dim: int) -> torch.Tensor:
+    """The ``dim`` leading principal directions (features × dim, unit columns) of centred rows (N × features).
+
+    Exact, from the eigenvectors of the smaller of the two Gram matrices: the (features × features)
+    covariance when N is larger, else the (N × N) inner products (their eigenvectors u give the
+    directions Xᵀu), so that a small training set never pays for the large covariance.
+    """
+    n, f = centred.shape
+    if n >= f:
+        _, vectors = torch.linalg.eigh(centred.T @ centred)
+        return vectors[:, -dim:].flip(1)
+    _, vectors = torch.linalg.eigh(centred @ centred.T)
+    directions = centred.T @ vectors[:, -dim:].flip(1)
+    return directions / directions.norm(dim=0, keepdim=True).clamp_min(1e-30)
 
 
 def _unit_rows(feats: torch.Tensor) -> torch.Tensor:

@@ -123,3 +123,14 @@ def test_scattering_model_on_gpu(digits: torch.Tensor) -> None:
     assert model.net_.frontend.components.device.type == "cuda"
     assert model.predict(digits.numpy()).shape == (120,)
     assert model.transform(digits.numpy()).shape == (120, 30)
+
+
+def test_pca_routes_agree() -> None:
+    from sscn_core.features import _principal_directions
+    gen = torch.Generator().manual_seed(0)
+    x = torch.randn(300, 30, dtype=torch.float64, generator=gen) @ torch.randn(30, 400, dtype=torch.float64, generator=gen)
+    x = x - x.mean(0)
+    small_n = _principal_directions(x, 10)            # 300 < 400 features: the 300 × 300 inner products
+    large_n = _principal_directions(torch.cat([x, -x]), 10)  # 600 rows: the 400 × 400 covariance
+    assert torch.allclose(small_n.norm(dim=0), torch.ones(10, dtype=torch.float64))
+    assert (small_n.T @ large_n).abs().diagonal().min() > 1 - 1e-9
