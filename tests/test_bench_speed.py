@@ -45,3 +45,14 @@ def test_speed_targets_judge_the_measurements():
                                               "conv-plus": {"images_per_second": 100_000.0}}}
     met = {t["name"]: t["met"] for t in speed.compute_targets(doc)}
     assert list(met.values()) == [True, False, False, False, True, True]
+
+
+@pytest.mark.slow
+def test_app_latency_quick_times_two_starts(tmp_path):
+    from bench import app_latency
+    out = tmp_path / "latency.json"
+    assert app_latency.main(["--quick", "--out", str(out)]) == 0
+    doc = json.loads(out.read_text())
+    for run in (doc["cold"], doc["cached"]):
+        assert run["state"] == "finished"
+        assert 0 < run["first_loss_seconds"] <= run["first_metrics_seconds"] <= run["total_seconds"]
