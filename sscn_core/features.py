@@ -101,7 +101,7 @@ class ScatteringFrontEnd(nn.Module):
     def coefficients(self, x: torch.Tensor, batch_size: int | None = None) -> torch.Tensor:
         """Raw scattering coefficients of images (N, H·W), (N, n_coefficients), on the module's device."""
         if batch_size is None:
-            batch_size = 2048 if self.device.type == "cuda" else 256
+            batch_size = 2048 if self.device.type == "cuda" else 32
         (h, w), (ch, cw) = self.image_shape, self.canvas
         top, left = (ch - h) // 2, (cw - w) // 2
         out = []

@@ -74,19 +74,20 @@ def _low_frequencies(spectrum: np.ndarray, res: int) -> np.ndarray:
 
 
 def _filter_fold(u_hat: torch.Tensor, filt: torch.Tensor, k: int) -> torch.Tensor:
-    """(u ⋆ f) subsampled by k, in Fourier: the product û·f̂ averaged over its k×k aliased copies.
+    """(u ⋆ f) subsampled by k, in Fourier: the product û·f̂ summed over its k×k aliased copies.
 
-    The product is formed block by block and summed at once, so the full-resolution product is
-    never held; ``filt`` (last two axes M×N) broadcasts against ``u_hat`` (complex).
+    ``filt`` (last two axes M×N, broadcasting against ``u_hat``) is stored already divided by k²,
+    which turns the sum into the mean. The product is accumulated block by block, so the
+    full-resolution product is never held.
     """
     M, N = u_hat.shape[-2:]
     m, n = M // k, N // k
-    out = None
-    for i in range(k):
-        for j in range(k):
-            part = u_hat[..., i * m:(i + 1) * m, j * n:(j + 1) * n] * filt[..., i * m:(i + 1) * m, j * n:(j + 1) * n]
-            out = part if out is None else out.add_(part)
-    return out / (k * k) if k > 1 else out
+    blocks = [(slice(i * m, (i + 1) * m), slice(j * n, (j + 1) * n)) for i in range(k) for j in range(k)]
+    rows, cols = blocks[0]
+    out = u_hat[..., rows, cols] * filt[..., rows, cols]
+    for rows, cols in blocks[1:]:
+        out.addcmul_(u_hat[..., rows, cols], filt[..., rows, cols])
+    return out
 
 
 class Scattering2D(nn.Module):
@@ -107,14 +108,19 @@ class Scattering2D(nn.Module):
         self.padded = (padded_size(M, J), padded_size(N, J))
         Mp, Np = self.padded
         phi_hat = np.fft.fft2(_gabor(Mp, Np, 0.8 * 2 ** (J - 1), 0.0, 0.0)).real
+        # Each filter is stored divided by the k² of the subsampling that follows it (see _filter_fold).
         for res in range(J):
-            self.register_buffer(f"phi{res}", _as_float(_low_frequencies(phi_hat, res)), persistent=False)
+            self.register_buffer(f"phi{res}", _as_float(_low_frequencies(phi_hat, res) / 4 ** (J - res)),
+                                 persistent=False)
         for j in range(J):
             # Orientation θ_l = (⌊L/2⌋ − 1 − l)·π/L, as kymatio orders them.
             spectra = [np.fft.fft2(_morlet(Mp, Np, 0.8 * 2 ** j, (int(L - L / 2 - 1) - l) * math.pi / L,
                                            3.0 / 4.0 * math.pi / 2 ** j, 4.0 / L)).real for l in range(L)]
-            for res in range(max(j, 1)):  # level 0 for the first order, levels j1 < j for the second
-                self.register_buffer(f"psi{j}_{res}", _as_float(np.stack([_low_frequencies(s, res) for s in spectra])),
+            for res in range(max(j, 1)):  # level 0 for the first order (then subsampled by 2^j),
+                # levels j1 < j for the second (subsampled by 2^(j − j1))
+                k2 = 4 ** (j - res)
+                self.register_buffer(f"psi{j}_{res}",
+                                     _as_float(np.stack([_low_frequencies(s, res) for s in spectra]) / k2),
                                      persistent=False)
 
     @property
