@@ -40,11 +40,15 @@ def test_speed_quick_end_to_end(tmp_path):
 
 
 def test_speed_targets_judge_the_measurements():
-    runs = [{"in_sample": {"acc": 0.951}, "out_of_sample": {"acc": 0.94}, "total_seconds": 40.0}]
+    runs = [{"seed": 0, "in_sample": {"acc": 0.951}, "out_of_sample": {"acc": 0.94}, "total_seconds": 40.0}]
     doc = {"accurate_runs": runs, "predict": {"scattering": {"images_per_second": 1000.0},
-                                              "conv-plus": {"images_per_second": 100_000.0}}}
-    met = {t["name"]: t["met"] for t in speed.compute_targets(doc)}
-    assert list(met.values()) == [True, False, False, False, True, True]
+                                              "conv-plus": {"images_per_second": 100_000.0}},
+           "kymatio_same_seeds": {"0": {"in_sample": 0.953, "out_of_sample": 0.93}}}
+    targets = speed.compute_targets(doc)
+    assert [t["met"] for t in targets] == [True, False, False, False, True, False]
+    assert targets[4]["measured"] == pytest.approx(0.2) and targets[5]["measured"] == pytest.approx(1.0)
+    doc["kymatio_same_seeds"] = {}
+    assert speed.compute_targets(doc)[4]["met"] is None
 
 
 @pytest.mark.slow
