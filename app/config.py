@@ -7,14 +7,17 @@ valid configuration into a training set, a held-out set and an unfitted :class:`
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, make_dataclass, replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from sscn_core import SSCN, Dataset, DataError, load_dataset
-from sscn_core.data import make_subspace_bases
-from sscn_core.estimator import ASSETS_DIR, PRETRAINED
+from sscn_core.data import RELATIONS, make_subspace_bases
+from sscn_core.estimator import ASSETS_DIR
+from sscn_core.params import (AUTOENCODER_OPTIONS, PARAMETERS, PARAMS, PRETRAINED, Param, join_autoencoder, problems,
+                              split_autoencoder)
 
 # Data sources shown in the sidebar, in order: key -> label.
 SOURCES: dict[str, str] = {
@@ -32,34 +35,78 @@ HOLDOUTS: dict[str, str] = {
     "mnist-oos": "MNIST training digits (mnist-oos)",
     "mnist": "MNIST test digits (bundled)",
 }
-# Auto-encoder choices: key -> label.
-AUTOENCODERS: dict[str, str] = {
-    "pretrained-mnist": "Conv, pre-trained on MNIST (bundled)",
-    "pretrained-fashion-mnist": "Conv, pre-trained on Fashion-MNIST",
-    "conv": "Conv, trained here",
-    "mlp": "MLP, trained here",
-    "none": "None (linear model: Z = X)",
-}
-RELATIONS = ("independent", "dependent", "overlapping")
-FRONTENDS: dict[str, str] = {"pixels": "Pixels (the data as given)",
-                             "scattering": "Wavelet scattering + PCA (28×28 images)"}
-# Beyond the paper (see sscn_core.SSCN): key -> label; the first key is the paper's choice.
-H_INITS: dict[str, str] = {"random": "Random (Xavier, the paper)",
-                           "closed_form": "Theorem 1's optimum (closed form)"}
-CLASSIFIER_LOSSES: dict[str, str] = {"cross_entropy": "Cross-entropy on spectral pseudo-labels (the paper)",
-                                     "triplet": "Triplet loss from Q's neighbours (no pseudo-labels)"}
 
 MAX_CLUSTERS = 50
 MAX_SUBSPACE_DIM = 50
 MAX_EMBED_DIM = 2000          # d_H = K·q
 MAX_EPOCHS = 1000
+MAX_BATCH = 100_000
 MAX_HOLDOUT = 10_000
 MAX_SYNTHETIC_POINTS = 20_000
 MAX_AMBIENT_DIM = 2000
-MAX_TEMPERATURE = 1000.0
-MAX_PSEUDO_SAMPLE = 100_000
-MAX_SELF_TRAINING_ROUNDS = 20
-MAX_LAMBDA3 = 1e9
+# The app's own bounds on SSCN parameters, on top of the library's (sscn_core.params): name ->
+# (low, high); None keeps the library's bound. They keep a run within what a page can show.
+UI_BOUNDS: dict[str, tuple[float | None, float | None]] = {
+    "n_clusters": (None, MAX_CLUSTERS), "subspace_dim": (None, MAX_SUBSPACE_DIM), "frontend_dim": (None, 3472),
+    "latent_dim": (None, MAX_EMBED_DIM), "lambda1": (None, 1e6), "lambda2": (None, 1e6),
+    "batch_size": (None, MAX_BATCH), "epochs": (1, MAX_EPOCHS), "lr": (None, 1.0),
+    "pretrain_epochs": (None, MAX_EPOCHS), "pretrain_batch_size": (None, MAX_BATCH), "pretrain_lr": (None, 1.0),
+    "alpha": (None, 100.0), "pseudo_sample_size": (None, 100_000), "classifier_epochs": (None, MAX_EPOCHS),
+    "classifier_lr": (None, 10.0), "classifier_batch_size": (None, MAX_BATCH), "classifier_iters": (None, 100),
+    "classifier_temperature": (None, 1000.0), "triplet_neighbors": (None, 1000), "triplet_margin": (None, 100.0),
+    "triplet_balance": (None, 1e6), "self_training_rounds": (None, 20), "self_training_epochs": (1, MAX_EPOCHS),
+    "lambda3": (None, 1e9), "seed": (None, 2**31 - 1),
+}
+# Parameters with a widget of their own: all but "pretrained", which is part of the auto-encoder choice.
+WIDGET_PARAMS: tuple[Param, ...] = tuple(p for p in PARAMETERS if p.name != "pretrained")
+
+
+def ui_param(name: str) -> Param:
+    """The library's row for ``name`` with the app's bounds on top (UI_BOUNDS)."""
+    p = PARAMS[name]
+    low, high = UI_BOUNDS.get(name, (None, None))
+    if low is not None and (p.low is None or low > p.low):
+        p = replace(p, low=low, low_open=False)
+    if high is not None and (p.high is None or high < p.high):
+        p = replace(p, high=high, high_open=False)
+    return p
+
+
+def none_widget_value(p: Param) -> Any:
+    """How a widget shows None: 0 in a number box (such rows refuse 0), "" in a text box."""
+    return {"int": 0, "float": 0.0, "text": ""}.get(p.kind)
+
+
+def from_widget(p: Param, value: Any) -> Any:
+    """A widget's value as the parameter's: None from its widget form (see none_widget_value), a
+    tuple of integers from "256,128" (kept as text when it does not parse)."""
+    if p.none is not None and p.kind in ("int", "float", "text") and value == none_widget_value(p):
+        return None
+    if p.kind == "ints" and isinstance(value, str):
+        try:
+            return p.parse(value)
+        except ValueError:
+            return value
+    if p.kind == "int" and isinstance(value, (int, float, np.number)) and float(value).is_integer():
+        return int(value)
+    if p.kind == "float" and isinstance(value, (int, float, np.number)):
+        return float(value)
+    return value
+
+
+def to_widget(p: Param, value: Any) -> Any:
+    """The parameter's value as its widget holds it (None as none_widget_value, tuples as "256,128")."""
+    if value is None and p.none is not None:
+        return none_widget_value(p)
+    if p.kind == "ints":
+        return ",".join(str(v) for v in value)
+    return value
+
+
+for _p in WIDGET_PARAMS:   # 0 must be free to stand for None
+    if _p.none is not None and _p.kind in ("int", "float") and _p.in_range(0):
+        raise ValueError(f"{_p.name}: 0 is a valid value, so the app cannot show None as 0")
+del _p
 
 
 @dataclass(frozen=True)
@@ -69,7 +116,7 @@ class SyntheticConfig:
     n_clusters: int = 5
     subspace_dim: int = 3
     ambient_dim: int = 30
-    noise: float = 0.0
+    noise: float = 0.01
     relation: str = "independent"
 
 
@@ -87,34 +134,21 @@ class DataConfig:
     upload_name: str | None = None      # the name the user gave it
 
 
-@dataclass(frozen=True)
-class ModelConfig:
-    """The SSCN hyper-parameters a user can set."""
+def _model_config_fields() -> list[tuple[str, Any, Any]]:
+    out = []
+    for p in WIDGET_PARAMS:
+        default = join_autoencoder(PARAMS["autoencoder"].default, PARAMS["pretrained"].default) \
+            if p.name == "autoencoder" else to_widget(p, p.default)
+        out.append((p.name, Any, field(default=default)))
+    return out
 
-    n_clusters: int = 10
-    subspace_dim: int = 9
-    autoencoder: str = "pretrained-mnist"
-    frontend: str = "pixels"
-    lambda1: float = 0.5
-    lambda2: float = 2.0
-    batch_size: int = 500
-    epochs: int = 10
-    lr: float = 1e-3
-    pretrain_epochs: int = 50
-    classifier_epochs: int = 10
-    classifier_lr: float = 0.1
-    rho: float = 0.1
-    alpha: float = 8.0
-    seed: int = 0
-    device: str = "auto"
-    # Beyond the paper; the defaults are the paper's method.
-    h_init: str = "random"
-    classifier_temperature: float = 0.0     # 0 = the paper's logits (SSCN's None)
-    classifier_loss: str = "cross_entropy"
-    pseudo_sample_size: int = 0             # 0 = post-process all training points (SSCN's None)
-    self_training_rounds: int = 0
-    self_training_epochs: int = 5
-    lambda3: float = 1.0
+
+# The SSCN hyper-parameters as the sidebar's widgets hold them, one field per row of
+# sscn_core.params (defaults from there) except "pretrained": ``autoencoder`` is a key of
+# AUTOENCODER_OPTIONS ("pretrained-mnist" = conv + bundled weights), None shows as 0.
+ModelConfig = make_dataclass("ModelConfig", _model_config_fields(), frozen=True)
+ModelConfig.__module__ = __name__
+ModelConfig.__doc__ = "The SSCN hyper-parameters a user can set, as the widgets hold them (see model_params)."
 
 
 @dataclass(frozen=True)
@@ -132,12 +166,16 @@ def pretrained_available(name: str) -> bool:
 
 
 def autoencoder_choices(image_shape: tuple[int, int] | None) -> list[str]:
-    """Auto-encoders that fit data of this image shape (conv ones need 28×28 images)."""
-    keys: list[str] = []
-    if image_shape == (28, 28):
-        keys += [f"pretrained-{n}" for n in ("mnist", "fashion-mnist") if pretrained_available(n)]
-        keys.append("conv")
-    return keys + ["mlp", "none"]
+    """Keys of AUTOENCODER_OPTIONS that fit data of this image shape (conv ones need 28×28 images)."""
+    keys = []
+    for key in AUTOENCODER_OPTIONS:
+        parts = split_autoencoder(key)
+        if parts["autoencoder"] == "conv" and image_shape != (28, 28):
+            continue
+        if parts["pretrained"] is not None and not pretrained_available(parts["pretrained"]):
+            continue
+        keys.append(key)
+    return keys
 
 
 def holdout_choices(source: str, n_total: int | None, n_samples: int) -> list[str]:
@@ -157,13 +195,15 @@ def preset_for(source: str, *, n_total: int | None, n_classes: int | None, image
     """Starting values for a data source that train in well under a minute on a 2-core CPU.
 
     Keys are DataConfig/ModelConfig field names (n_samples, holdout, holdout_size, n_clusters,
-    subspace_dim, autoencoder, batch_size, epochs, lr, classifier_epochs).
+    subspace_dim, autoencoder, batch_size, classifier_batch_size, epochs, lr, pretrain_epochs,
+    classifier_epochs); the other SSCN parameters keep the library's defaults.
     """
+    quick = dict(pretrain_epochs=50)
     if source == "synthetic":
         s = synthetic or SyntheticConfig()
-        return dict(n_samples=100 * s.n_clusters, holdout="rest", holdout_size=50 * s.n_clusters,
+        return dict(quick, n_samples=100 * s.n_clusters, holdout="rest", holdout_size=50 * s.n_clusters,
                     n_clusters=s.n_clusters, subspace_dim=s.subspace_dim, autoencoder="none", batch_size=100,
-                    epochs=100, lr=1e-2, classifier_epochs=30)
+                    classifier_batch_size=100, epochs=100, lr=1e-2, classifier_epochs=30)
     k = n_classes if n_classes and n_classes >= 2 else 10
     total = n_total or 2000
     n = min(total, 2000) if total > 2500 else max(2 * k, int(total * 0.7))
@@ -176,9 +216,11 @@ def preset_for(source: str, *, n_total: int | None, n_classes: int | None, image
         ae = "none"   # on small vectors (8×8 digits) the linear model beats a briefly trained MLP
     holdout = {"mnist": "mnist-oos", "mnist-oos": "mnist"}.get(source, "rest" if total > n else "none")
     image = image_shape == (28, 28)
-    return dict(n_samples=n, holdout=holdout, holdout_size=min(1000, max(1, total - n)) if holdout == "rest" else 1000,
-                n_clusters=k, subspace_dim=9 if image else 5, autoencoder=ae, batch_size=min(500, n),
-                epochs=10 if image else 100, lr=1e-3, classifier_epochs=10 if image else 30)
+    return dict(quick, n_samples=n, holdout=holdout,
+                holdout_size=min(1000, max(1, total - n)) if holdout == "rest" else 1000, n_clusters=k,
+                subspace_dim=9 if image else 5, autoencoder=ae, batch_size=min(500, n),
+                classifier_batch_size=min(500, n), epochs=10 if image else 100, lr=1e-3,
+                classifier_epochs=10 if image else 30)
 
 
 # ------------------------------------------------------------------------------------------ validation
@@ -188,6 +230,37 @@ def _in_range(errors: dict[str, str], name: str, value: float, low: float, high:
     if not ok:
         left = "(" if low_open else "["
         errors[name] = f"{what} must be in {left}{low:g}, {high:g}]; got {value:g}"
+
+
+def model_params(config: ModelConfig) -> dict[str, Any]:
+    """SSCN's keyword arguments for ``config`` (the auto-encoder choice split, 0 back to None)."""
+    values = {p.name: from_widget(p, getattr(config, p.name)) for p in WIDGET_PARAMS if p.name != "autoencoder"}
+    return {**values, **split_autoencoder(config.autoencoder)}
+
+
+def _model_problems(m: ModelConfig, *, image_shape: tuple[int, int] | None, n_features: int | None) -> dict[str, str]:
+    """Problems of the model fields: the library's rules (sscn_core.params) with the app's bounds,
+    for the parameters that have an effect, and whether the data fit the auto-encoder and front-end."""
+    errors: dict[str, str] = {}
+    if m.autoencoder not in AUTOENCODER_OPTIONS:
+        errors["autoencoder"] = f"unknown auto-encoder {m.autoencoder!r}"
+    elif m.autoencoder not in autoencoder_choices(image_shape) and n_features is not None:
+        errors["autoencoder"] = (f"{AUTOENCODER_OPTIONS[m.autoencoder]} needs 28×28 images; this data has "
+                                 f"{n_features} features per point")
+    if m.frontend == "scattering" and n_features is not None and image_shape != (28, 28):
+        shape = "plain vectors" if image_shape is None else "{}×{}".format(*image_shape)
+        errors["frontend"] = f"the scattering front-end reads 28×28 images; this data is {shape}"
+    values = None if "autoencoder" in errors else model_params(m)
+    for p in WIDGET_PARAMS:
+        if p.name in errors or p.name == "autoencoder" or (values is not None and not p.used(values)):
+            continue
+        message = ui_param(p.name).problem(from_widget(p, getattr(m, p.name)), who=p.label,
+                                           none_as=repr(none_widget_value(p)) if p.kind == "text" else "0")
+        if message is not None:
+            errors[p.name] = message
+    for name, message in (problems(values) if values is not None else {}).items():
+        errors.setdefault("autoencoder" if name == "pretrained" else name, message)
+    return errors
 
 
 def validate(config: AppConfig, *, n_available: int | None, n_features: int | None,
@@ -231,58 +304,13 @@ def validate(config: AppConfig, *, n_available: int | None, n_features: int | No
     if d.holdout != "none":
         _in_range(errors, "holdout_size", d.holdout_size, 1, MAX_HOLDOUT, "held-out size")
 
-    _in_range(errors, "n_clusters", m.n_clusters, 2, MAX_CLUSTERS, "K (clusters)")
-    _in_range(errors, "subspace_dim", m.subspace_dim, 1, MAX_SUBSPACE_DIM, "q (subspace dimension)")
+    errors.update(_model_problems(m, image_shape=image_shape, n_features=n_features))
     if "n_clusters" not in errors and "subspace_dim" not in errors and m.n_clusters * m.subspace_dim > MAX_EMBED_DIM:
         errors["subspace_dim"] = (f"K·q = {m.n_clusters * m.subspace_dim} is the width of H; at most "
                                   f"{MAX_EMBED_DIM} here")
-    if m.autoencoder not in AUTOENCODERS:
-        errors["autoencoder"] = f"unknown auto-encoder {m.autoencoder!r}"
-    elif m.autoencoder not in autoencoder_choices(image_shape) and n_features is not None:
-        errors["autoencoder"] = (f"{AUTOENCODERS[m.autoencoder]} needs 28×28 images; this data has "
-                                 f"{n_features} features per point")
-    if m.frontend not in FRONTENDS:
-        errors["frontend"] = f"unknown front-end {m.frontend!r}; choose one of {', '.join(FRONTENDS)}"
-    elif m.frontend == "scattering":
-        if image_shape is not None and image_shape != (28, 28):
-            h, w = image_shape
-            errors["frontend"] = f"the scattering front-end reads 28×28 images; this data is {h}×{w}"
-        elif image_shape is None and n_features is not None:
-            errors["frontend"] = "the scattering front-end reads 28×28 images; this data is plain vectors"
-        elif m.autoencoder not in ("mlp", "none"):
-            errors["frontend"] = ("with the scattering front-end choose the MLP auto-encoder or none "
-                                  "(the conv one reads pixels)")
-    _in_range(errors, "lambda1", m.lambda1, 0.0, 1e6, "λ1")
-    _in_range(errors, "lambda2", m.lambda2, 0.0, 1e6, "λ2")
-    _in_range(errors, "batch_size", m.batch_size, 2, 100_000, "batch size")
     if "batch_size" not in errors and "n_samples" not in errors and not waiting_for_upload \
             and m.batch_size > d.n_samples:
         errors["batch_size"] = f"the batch size ({m.batch_size}) is larger than the training set ({d.n_samples})"
-    _in_range(errors, "epochs", m.epochs, 1, MAX_EPOCHS, "epochs")
-    _in_range(errors, "lr", m.lr, 0.0, 1.0, "learning rate", low_open=True)
-    if m.autoencoder in ("conv", "mlp"):
-        _in_range(errors, "pretrain_epochs", m.pretrain_epochs, 0, MAX_EPOCHS, "pre-training epochs")
-    _in_range(errors, "classifier_epochs", m.classifier_epochs, 0, MAX_EPOCHS, "classifier epochs")
-    _in_range(errors, "classifier_lr", m.classifier_lr, 0.0, 10.0, "classifier learning rate", low_open=True)
-    _in_range(errors, "rho", m.rho, 0.0, 1.0, "ρ", low_open=True)
-    _in_range(errors, "alpha", m.alpha, 0.0, 100.0, "α", low_open=True)
-    if m.h_init not in H_INITS:
-        errors["h_init"] = f"unknown start for h {m.h_init!r}; choose one of {', '.join(H_INITS)}"
-    _in_range(errors, "classifier_temperature", m.classifier_temperature, 0.0, MAX_TEMPERATURE,
-              "classifier temperature τ (0 = the paper's logits)")
-    if m.classifier_loss not in CLASSIFIER_LOSSES:
-        errors["classifier_loss"] = (f"unknown classifier loss {m.classifier_loss!r}; choose one of "
-                                     f"{', '.join(CLASSIFIER_LOSSES)}")
-    if m.pseudo_sample_size != 0 and "n_clusters" not in errors:
-        low = 2 * m.n_clusters
-        if not (low <= m.pseudo_sample_size <= MAX_PSEUDO_SAMPLE and math.isfinite(m.pseudo_sample_size)):
-            errors["pseudo_sample_size"] = (f"pseudo-label sample must be 0 (all points) or in [2·K = {low}, "
-                                            f"{MAX_PSEUDO_SAMPLE:,}]; got {m.pseudo_sample_size:g}")
-    _in_range(errors, "self_training_rounds", m.self_training_rounds, 0, MAX_SELF_TRAINING_ROUNDS,
-              "self-training rounds")
-    _in_range(errors, "self_training_epochs", m.self_training_epochs, 1, MAX_EPOCHS, "self-training epochs")
-    _in_range(errors, "lambda3", m.lambda3, 0.0, MAX_LAMBDA3, "λ3")
-    _in_range(errors, "seed", m.seed, 0, 2**31 - 1, "seed")
     _in_range(errors, "data_seed", d.seed, 0, 2**31 - 1, "data seed")
     return errors
 
@@ -337,26 +365,8 @@ def load_data(config: DataConfig) -> tuple[Dataset, Dataset | None]:
 
 
 def build_model(config: ModelConfig) -> SSCN:
-    """An unfitted SSCN with these settings (validation of values happens in ``fit``).
-
-    A classifier temperature of 0 and a pseudo-label sample of 0 become SSCN's None (the paper).
-    """
-    ae = config.autoencoder
-    pretrained = ae.removeprefix("pretrained-") if ae.startswith("pretrained-") else None
-    autoencoder = "conv" if ae.startswith("pretrained-") or ae == "conv" else (None if ae == "none" else ae)
-    return SSCN(n_clusters=int(config.n_clusters), subspace_dim=int(config.subspace_dim), autoencoder=autoencoder,
-                frontend=config.frontend, pretrained=pretrained, lambda1=float(config.lambda1),
-                lambda2=float(config.lambda2),
-                batch_size=int(config.batch_size), epochs=int(config.epochs), lr=float(config.lr),
-                pretrain_epochs=int(config.pretrain_epochs), classifier_epochs=int(config.classifier_epochs),
-                classifier_lr=float(config.classifier_lr), classifier_batch_size=int(config.batch_size),
-                rho=float(config.rho), alpha=float(config.alpha), device=config.device, seed=int(config.seed),
-                h_init=config.h_init,
-                classifier_temperature=float(config.classifier_temperature) if config.classifier_temperature else None,
-                classifier_loss=config.classifier_loss,
-                pseudo_sample_size=int(config.pseudo_sample_size) if config.pseudo_sample_size else None,
-                self_training_rounds=int(config.self_training_rounds),
-                self_training_epochs=int(config.self_training_epochs), lambda3=float(config.lambda3))
+    """An unfitted SSCN with these settings (validation of values happens in ``fit``)."""
+    return SSCN(**model_params(config))
 
 
 def with_model(config: AppConfig, **changes: object) -> AppConfig:

@@ -1,19 +1,12 @@
-"""SSCN Explorer: `streamlit run app/main.py` from the repository root. Layout only, top to bottom."""
+"""SSCN Explorer: `streamlit run app/main.py` (after `pip install -e .`). Layout only, top to bottom."""
 from __future__ import annotations
 
-import sys
-from pathlib import Path
+import streamlit as st
 
-ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))   # so that `import app…` and `import sscn_core` work under `streamlit run`
-
-import streamlit as st  # noqa: E402
-
-from app import sidebar  # noqa: E402
-from app.runtime import session_state, torch_setup, umap_service  # noqa: E402
-from app.views import affinity, classify, controls, diagnostics, embeddings, learn, metrics, train  # noqa: E402
-from app.views.common import current, data_for_diagnostics  # noqa: E402
+from app import sidebar
+from app.runtime import session_state, torch_setup, umap_service
+from app.views import affinity, classify, controls, diagnostics, embeddings, learn, metrics, train
+from app.views.common import current, data_for_diagnostics
 
 TABS = ["Train", "Affinity", "Embeddings", "Metrics", "Classify", "Learn", "Diagnostics"]
 

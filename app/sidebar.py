@@ -6,18 +6,20 @@ Widget values live in ``st.session_state`` under keys "cfg.<field>". Choosing a 
 """
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, fields
 from typing import Any
 
 import streamlit as st
 import torch
 
 from sscn_core import DataError
+from sscn_core.data import RELATIONS
+from sscn_core.params import AUTOENCODER_OPTIONS, PARAMS, Param
 
-from .config import (AUTOENCODERS, CLASSIFIER_LOSSES, FRONTENDS, H_INITS, HOLDOUTS, MAX_SYNTHETIC_POINTS, RELATIONS,
-                     SOURCES, AppConfig, DataConfig, ModelConfig, SyntheticConfig, autoencoder_choices, holdout_choices,
-                     preset_for, validate)
+from .config import (HOLDOUTS, MAX_SYNTHETIC_POINTS, SOURCES, WIDGET_PARAMS, AppConfig, DataConfig, ModelConfig,
+                     SyntheticConfig, autoencoder_choices, holdout_choices, model_params, preset_for, to_widget,
+                     validate)
 from .runtime import fashion_mnist_available, session_state, source_dataset
 
 P = "cfg."   # widget key prefix
@@ -68,12 +70,13 @@ def devices() -> list[str]:
 
 
 def _data_config_from_state() -> DataConfig:
-    synthetic = SyntheticConfig(int(_get("syn_n_clusters", 5)), int(_get("syn_subspace_dim", 3)),
-                                int(_get("ambient_dim", 30)), float(_get("noise", 0.01)),
-                                str(_get("relation", "independent")))
-    return DataConfig(source=_get("source", "mnist"), n_samples=int(_get("n_samples", 2000)),
-                      holdout=_get("holdout", "none"), holdout_size=int(_get("holdout_size", 1000)),
-                      seed=int(_get("data_seed", 0)), synthetic=synthetic, upload_path=_get("upload_path"),
+    d, s = DataConfig(), SyntheticConfig()
+    synthetic = SyntheticConfig(int(_get("syn_n_clusters", s.n_clusters)), int(_get("syn_subspace_dim", s.subspace_dim)),
+                                int(_get("ambient_dim", s.ambient_dim)), float(_get("noise", s.noise)),
+                                str(_get("relation", s.relation)))
+    return DataConfig(source=_get("source", d.source), n_samples=int(_get("n_samples", d.n_samples)),
+                      holdout=_get("holdout", d.holdout), holdout_size=int(_get("holdout_size", d.holdout_size)),
+                      seed=int(_get("data_seed", d.seed)), synthetic=synthetic, upload_path=_get("upload_path"),
                       upload_name=_get("upload_name"))
 
 
@@ -113,22 +116,20 @@ def _on_upload() -> None:
     apply_preset()
 
 
-# The "Beyond the paper" fields start at ModelConfig's defaults (the paper's method).
-BEYOND_DEFAULTS: dict[str, Any] = {
-    name: getattr(ModelConfig(), name)
-    for name in ("h_init", "classifier_temperature", "classifier_loss", "pseudo_sample_size", "self_training_rounds",
-                 "self_training_epochs", "lambda3")}
+def _model_defaults() -> dict[str, Any]:
+    """ModelConfig's defaults: the library's (sscn_core.params), as the widgets hold them."""
+    return asdict(ModelConfig())
 
 
 def init_defaults() -> None:
-    """First run of a session: MNIST with its preset."""
+    """First run of a session: MNIST with its preset, everything else at the defaults."""
     if _get("source") is not None:
         return
-    defaults = dict(source="mnist", data_seed=0, syn_n_clusters=5, syn_subspace_dim=3, ambient_dim=30, noise=0.01,
-                    relation="independent", frontend="pixels", lambda1=0.5, lambda2=2.0, seed=0, device="auto",
-                    pretrain_epochs=50,
-                    classifier_lr=0.1, rho=0.1, alpha=8.0, upload_path=None, upload_name=None,
-                    **BEYOND_DEFAULTS)
+    d, s = DataConfig(), SyntheticConfig()
+    defaults = dict(source=d.source, data_seed=d.seed, n_samples=d.n_samples, holdout=d.holdout,
+                    holdout_size=d.holdout_size, syn_n_clusters=s.n_clusters, syn_subspace_dim=s.subspace_dim,
+                    ambient_dim=s.ambient_dim, noise=s.noise, relation=s.relation, upload_path=None, upload_name=None,
+                    **_model_defaults())
     for name, value in defaults.items():
         _set(name, value)
     apply_preset()
@@ -170,6 +171,49 @@ def _number(label: str, name: str, slots: _Slots, *, integer: bool = False, step
     return int(value) if integer and value is not None else value
 
 
+# Step and format of the parameters' number boxes (display only; the rest comes from sscn_core.params).
+NUMBER_STYLE: dict[str, dict[str, Any]] = {
+    "lambda1": dict(step=0.1, fmt="%.3g"), "lambda2": dict(step=0.1, fmt="%.3g"), "lambda3": dict(step=0.1, fmt="%.3g"),
+    "lr": dict(step=1e-4, fmt="%.1e"), "pretrain_lr": dict(step=1e-4, fmt="%.1e"),
+    "classifier_lr": dict(step=0.01, fmt="%.3g"), "rho": dict(step=0.05, fmt="%.2f"), "alpha": dict(step=1.0, fmt="%.1f"),
+    "classifier_temperature": dict(step=1.0, fmt="%.3g"), "self_training_confidence": dict(step=0.05, fmt="%.2f"),
+    "batch_size": dict(step=50), "classifier_batch_size": dict(step=50), "pretrain_batch_size": dict(step=50),
+    "pseudo_sample_size": dict(step=500),
+}
+# Parameters in the "Model" section, in two columns (left, right, left, ...); the others are under
+# "More settings" (the paper's) or "Beyond the paper", in the table's order.
+MAIN_PARAMS = ("lambda1", "lambda2", "batch_size", "epochs", "lr", "seed")
+OWN_WIDGETS = {"n_clusters", "subspace_dim", "autoencoder", "device", "frontend"}   # drawn by render itself
+
+
+def _help(p: Param) -> str:
+    shown = {"int": "0", "float": "0", "text": "Empty"}.get(p.kind)
+    none = f" {shown} = {p.none}." if p.none is not None and shown else ""
+    return f"{p.help}{none} Default: {to_widget(p, p.default)}."
+
+
+def _param_widget(p: Param, slots: _Slots) -> None:
+    """The widget of one SSCN parameter, made from its row in sscn_core.params."""
+    if p.kind == "choice":
+        st.selectbox(p.label, list(p.choices), format_func=p.choices.get, key=P + p.name, help=_help(p))
+        slots.add(p.name)
+    elif p.kind in ("ints", "text"):
+        extra = " Integers separated by commas." if p.kind == "ints" else ""
+        st.text_input(p.label, key=P + p.name, help=_help(p) + extra)
+        slots.add(p.name)
+    else:
+        style = NUMBER_STYLE.get(p.name, {})
+        _number(p.label, p.name, slots, integer=p.kind == "int", step=style.get("step"),
+                fmt=style.get("fmt", None if p.kind == "int" else "%.3g"), help=_help(p))
+
+
+def _param_widgets(params: Sequence[Param], slots: _Slots, values: dict[str, Any]) -> None:
+    """Widgets of the parameters that have an effect with the current values (Param.used)."""
+    for p in params:
+        if p.name not in OWN_WIDGETS and p.name not in MAIN_PARAMS and p.used(values):
+            _param_widget(p, slots)
+
+
 def render() -> SidebarResult:
     """Draw the settings and return the config with its problems."""
     init_defaults()
@@ -196,7 +240,7 @@ def render() -> SidebarResult:
             with c2:
                 _number("q dimension", "syn_subspace_dim", slots, integer=True, on_change=apply_preset)
                 _number("noise σ", "noise", slots, step=0.01, fmt="%.3f")
-            st.selectbox("Relation", RELATIONS, key=P + "relation",
+            st.selectbox("Relation", list(RELATIONS), format_func=RELATIONS.get, key=P + "relation",
                          help="independent: dim(union) = K·q; dependent: pairwise trivial intersections but "
                               "dim(union) < K·q; overlapping: neighbours share a direction.")
             slots.add("relation", "syn_n_clusters", "syn_subspace_dim")
@@ -226,83 +270,42 @@ def render() -> SidebarResult:
         _number("Data seed", "data_seed", slots, integer=True)
 
         st.header("Model")
+        for name, value in _model_defaults().items():   # a session started before a parameter existed
+            if _get(name) is None:
+                _set(name, value)
         c1, c2 = st.columns(2)
         with c1:
-            _number("K clusters", "n_clusters", slots, integer=True)
+            _param_widget(PARAMS["n_clusters"], slots)
         with c2:
-            _number("q subspace dim.", "subspace_dim", slots, integer=True, help="H has K·q columns.")
+            _param_widget(PARAMS["subspace_dim"], slots)
         aes = autoencoder_choices(info.image_shape)
         if _get("autoencoder") not in aes:
             _set("autoencoder", aes[0])
-        ae = st.selectbox("Auto-encoder", aes, format_func=AUTOENCODERS.get, key=P + "autoencoder")
+        st.selectbox("Auto-encoder", aes, format_func=AUTOENCODER_OPTIONS.get, key=P + "autoencoder",
+                     help=f"{PARAMS['autoencoder'].help} Pre-trained: {PARAMS['pretrained'].help}")
         slots.add("autoencoder")
-        c1, c2 = st.columns(2)
-        with c1:
-            _number("λ1 self-expr.", "lambda1", slots, step=0.1, fmt="%.3g")
-            _number("Batch size", "batch_size", slots, integer=True, step=50)
-            _number("Learning rate", "lr", slots, step=1e-4, fmt="%.1e")
-        with c2:
-            _number("λ2 reconstr.", "lambda2", slots, step=0.1, fmt="%.3g")
-            _number("Epochs", "epochs", slots, integer=True)
-            _number("Seed", "seed", slots, integer=True)
+        columns = st.columns(2)
+        for i, name in enumerate(MAIN_PARAMS):
+            with columns[i % 2]:
+                _param_widget(PARAMS[name], slots)
         device_options = devices()
         if _get("device") not in device_options:
             _set("device", "auto")
-        st.selectbox("Device", device_options, key=P + "device",
-                     help="auto = a CUDA GPU when present, else the CPU.")
+        st.selectbox("Device", device_options, key=P + "device", help=PARAMS["device"].help)
+        if info.image_shape != (28, 28) and _get("frontend") != "pixels":
+            _set("frontend", "pixels")       # the scattering front-end reads 28×28 images
+        values = model_params(_model_config_from_state())
         with st.expander("More settings"):
+            _param_widgets([p for p in WIDGET_PARAMS if p.paper], slots, values)
+            st.caption("**Beyond the paper** (the defaults are the paper's method)")
             if info.image_shape == (28, 28):
-                st.selectbox("Front-end", list(FRONTENDS), format_func=FRONTENDS.get, key=P + "frontend",
-                             help="Scattering: fixed wavelet features of the images, reduced by PCA; use it with "
-                                  "the MLP auto-encoder or none.")
-                slots.add("frontend")
-            elif _get("frontend") != "pixels":
-                _set("frontend", "pixels")
-            if ae in ("conv", "mlp"):
-                _number("Pre-training epochs", "pretrain_epochs", slots, integer=True,
-                        help="Auto-encoder reconstruction only, before self-expression.")
-            _number("Classifier epochs", "classifier_epochs", slots, integer=True)
-            _number("Classifier learning rate", "classifier_lr", slots, step=0.01, fmt="%.3g")
-            _number("ρ (kept mass per column)", "rho", slots, step=0.05, fmt="%.2f",
-                    help="Post-processing keeps, per column of |Q|, the largest entries up to this share of its mass.")
-            _number("α (affinity power)", "alpha", slots, step=1.0, fmt="%.1f")
-            _beyond_the_paper(slots)
+                _param_widget(PARAMS["frontend"], slots)
+            _param_widgets([p for p in WIDGET_PARAMS if not p.paper], slots, values)
 
         result = read()
         for message in slots.show(result.errors):
             st.error(message, icon="⚠️")
     return result
-
-
-def _beyond_the_paper(slots: _Slots) -> None:
-    """Options of sscn_core.SSCN that the paper does not have; their defaults keep the paper's method."""
-    for name, value in BEYOND_DEFAULTS.items():   # a session started before these widgets existed
-        if _get(name) is None:
-            _set(name, value)
-    st.caption("**Beyond the paper** (the defaults are the paper's method)")
-    st.selectbox("Initial h", list(H_INITS), format_func=H_INITS.get, key=P + "h_init",
-                 help="Start h at Theorem 1's optimum for the starting encoder instead of at random; it suits the "
-                      "linear model (no auto-encoder), less an encoder that is still trained.")
-    slots.add("h_init")
-    st.selectbox("Classifier loss", list(CLASSIFIER_LOSSES), format_func=CLASSIFIER_LOSSES.get,
-                 key=P + "classifier_loss",
-                 help="Triplet: the classifier learns from each point's largest |Q| neighbours; no spectral "
-                      "clustering and no pseudo-labels.")
-    slots.add("classifier_loss")
-    _number("Classifier temperature τ", "classifier_temperature", slots, step=1.0, fmt="%.3g",
-            help="0 = the paper's logits; τ > 0: the classifier reads unit rows of H and multiplies its logits by τ "
-                 "(e.g. 20).")
-    _number("Pseudo-label sample", "pseudo_sample_size", slots, integer=True, step=500,
-            help="0 = all training points; m = post-process (and train the classifier on) a uniform sample of m "
-                 "points, so memory stays flat as N grows.")
-    c1, c2 = st.columns(2)
-    with c1:
-        _number("Self-training rounds", "self_training_rounds", slots, integer=True,
-                help="0 = none. Each round trains encoder, h and R jointly on the classifier's confident labels.")
-        _number("λ3 self-training", "lambda3", slots, step=0.1, fmt="%.3g",
-                help="Weight of the classifier's cross-entropy in self-training.")
-    with c2:
-        _number("Epochs per round", "self_training_epochs", slots, integer=True)
 
 
 def read() -> SidebarResult:
@@ -320,17 +323,5 @@ def read() -> SidebarResult:
 
 
 def _model_config_from_state() -> ModelConfig:
-    return ModelConfig(
-        n_clusters=int(_get("n_clusters")), subspace_dim=int(_get("subspace_dim")), autoencoder=_get("autoencoder"),
-        frontend=_get("frontend", "pixels"),
-        lambda1=float(_get("lambda1")), lambda2=float(_get("lambda2")), batch_size=int(_get("batch_size")),
-        epochs=int(_get("epochs")), lr=float(_get("lr")), pretrain_epochs=int(_get("pretrain_epochs")),
-        classifier_epochs=int(_get("classifier_epochs")), classifier_lr=float(_get("classifier_lr")),
-        rho=float(_get("rho")), alpha=float(_get("alpha")), seed=int(_get("seed")), device=_get("device"),
-        h_init=_get("h_init", BEYOND_DEFAULTS["h_init"]),
-        classifier_temperature=float(_get("classifier_temperature", BEYOND_DEFAULTS["classifier_temperature"])),
-        classifier_loss=_get("classifier_loss", BEYOND_DEFAULTS["classifier_loss"]),
-        pseudo_sample_size=int(_get("pseudo_sample_size", BEYOND_DEFAULTS["pseudo_sample_size"])),
-        self_training_rounds=int(_get("self_training_rounds", BEYOND_DEFAULTS["self_training_rounds"])),
-        self_training_epochs=int(_get("self_training_epochs", BEYOND_DEFAULTS["self_training_epochs"])),
-        lambda3=float(_get("lambda3", BEYOND_DEFAULTS["lambda3"])))
+    defaults = _model_defaults()
+    return ModelConfig(**{f.name: _get(f.name, defaults[f.name]) for f in fields(ModelConfig)})

@@ -1,8 +1,11 @@
-"""Command line: ``python -m sscn_core {train,predict,pretrain} ...``."""
+"""Command line: ``sscn {train,predict,pretrain} ...`` (or ``python -m sscn_core ...``).
+
+Every SSCN parameter has a flag of its own (``--lambda1 0.5``, ``--h-init closed_form``...), made
+from the table in :mod:`sscn_core.params`; ``--set name=value`` does the same by name.
+"""
 from __future__ import annotations
 
 import argparse
-import ast
 import json
 import os
 import sys
@@ -10,7 +13,7 @@ import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import torch
 
@@ -18,9 +21,10 @@ from . import distributed
 from .checkpoint import CheckpointError
 from .data import DataError, Dataset, load_dataset
 from .device import resolve_device
-from .estimator import ASSETS_DIR, PRESETS, PRETRAINED, SSCN, save_autoencoder
+from .estimator import ASSETS_DIR, SSCN, save_autoencoder
 from .metrics import PeakMemory, evaluate, format_bytes
 from .models import ConvAutoEncoder, reset_parameters
+from .params import PARAMETERS, PARAMS, PRESETS, PRETRAINED, Param
 from .preprocess import ImageError, open_image_safely, prepare_image
 from .trainer import PHASE_LABELS, TrainingEvent, pretrain_autoencoder
 
@@ -29,10 +33,11 @@ HELD_OUT = {"mnist": "mnist-oos", "fashion-mnist": ("fashion-mnist", {"split": "
 
 
 class ProgressBar:
-    """A tqdm bar per phase on stderr, fed by training events."""
+    """A tqdm bar per phase on stderr, fed by training events; ``phases``: the plan, to number them."""
 
-    def __init__(self, enabled: bool) -> None:
+    def __init__(self, enabled: bool, phases: Sequence[str] = ()) -> None:
         self.enabled = enabled
+        self.phases = tuple(phases)
         self.bar: Any = None
 
     def __call__(self, event: TrainingEvent) -> None:
@@ -42,8 +47,10 @@ class ProgressBar:
 
         if event.kind == "phase":
             self.close()
-            self.bar = tqdm(total=event.total_steps, desc=PHASE_LABELS.get(event.phase, event.phase),
-                            file=sys.stderr, leave=True, dynamic_ncols=True)
+            desc = PHASE_LABELS.get(event.phase, event.phase)
+            if event.phase in self.phases:
+                desc = f"[{self.phases.index(event.phase) + 1}/{len(self.phases)}] {desc}"
+            self.bar = tqdm(total=event.total_steps, desc=desc, file=sys.stderr, leave=True, dynamic_ncols=True)
         elif event.kind == "step" and self.bar is not None:
             self.bar.update(1)
             if event.step % 10 == 0 or event.step == event.total_steps:
@@ -100,29 +107,27 @@ def cmd_train(args: argparse.Namespace) -> int:
 def _train(args: argparse.Namespace) -> int:
     # Every process trains the same model; only rank 0 shows progress, prints and writes files.
     main_process = distributed.rank() == 0
-    data = load_dataset(args.dataset, n_samples=args.n_samples, seed=args.seed)
-    overrides: dict[str, Any] = {"seed": args.seed, "device": args.device}
-    for key in ("n_clusters", "subspace_dim", "epochs", "batch_size", "lr", "classifier_epochs",
-                "pseudo_sample_size"):
-        value = getattr(args, key)
-        if value is not None:
-            overrides[key] = value
-    overrides.update(args.set)
     preset = PRESETS[args.preset]
+    # The SSCN parameters given by flag or --set; seed and device always (the seed also draws the subset).
+    overrides: dict[str, Any] = {name: getattr(args, name) for name in PARAMS if hasattr(args, name)}
+    overrides.update(args.set)
+    overrides.setdefault("seed", preset["seed"])
+    overrides.setdefault("device", preset["device"])
+    data = load_dataset(args.dataset, n_samples=args.n_samples, seed=overrides["seed"])
     if data.image_shape != (28, 28):
-        overrides.update(autoencoder="mlp", frontend="pixels")
-    pretrained = args.pretrained
-    if pretrained is None and args.dataset in PRETRAINED and overrides.get("autoencoder", preset["autoencoder"]) == "conv":
-        pretrained = args.dataset
-    overrides["pretrained"] = None if pretrained in ("none", None) else pretrained
+        overrides.setdefault("autoencoder", "mlp")
+        overrides.setdefault("frontend", "pixels")
+    if args.dataset in PRETRAINED and overrides.get("autoencoder", preset["autoencoder"]) == "conv":
+        overrides.setdefault("pretrained", args.dataset)     # the bundled weights for this data set
+    overrides.setdefault("pretrained", None)
     model = SSCN.from_preset(args.preset, **overrides)
-    bar = ProgressBar(enabled=not args.quiet and main_process)
+    bar = ProgressBar(enabled=not args.quiet and main_process, phases=model.planned_phases())
     start = time.perf_counter()
     model.fit(data.X, callback=bar)
     bar.close()
     fit_seconds = time.perf_counter() - start
     report: dict[str, Any] = {
-        "dataset": data.name, "n": len(data), "preset": args.preset, "seed": args.seed, "device": model.device_,
+        "dataset": data.name, "n": len(data), "preset": args.preset, "seed": model.seed, "device": model.device_,
         "params": {k: v for k, v in model.get_params().items() if k in overrides or k in ("autoencoder", "pretrained")},
         "n_parameters": sum(p.numel() for p in model.net_.parameters()),
         "phase_seconds": {k: round(v, 2) for k, v in model.phase_times_.items()},
@@ -211,77 +216,100 @@ def cmd_pretrain(args: argparse.Namespace) -> int:
     out = Path(args.out) if args.out else ASSETS_DIR / PRETRAINED.get(args.dataset, f"{args.dataset}_conv_ae.pt")
     meta = {"dataset": data.name, "n": len(data), "epochs": args.epochs, "batch_size": args.batch_size or len(data),
             "lr": args.lr, "seed": args.seed, "final_loss": history[-1]["total"] if history else None,
-            "seconds": round(seconds, 1), "command": "python -m sscn_core pretrain " + " ".join(sys.argv[2:])}
+            "seconds": round(seconds, 1), "command": "sscn pretrain " + " ".join(sys.argv[2:])}
     save_autoencoder(ae.cpu(), out, meta)
     print(json.dumps({"saved": str(out), **meta, "peak_memory": format_bytes(mem.peak_bytes)}, indent=2))
     return 0
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse with a one-line error (no usage dump: the flags are many) and exit status 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"error: {message} (see {self.prog} --help)\n")
+
+
+def _flag_type(param: Param) -> Any:
+    """argparse's ``type`` for a parameter: its parser, with argparse's kind of error."""
+    def parse(text: str) -> Any:
+        try:
+            return param.parse(text)
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+    parse.__name__ = param.name
+    return parse
+
+
 def _parameter(text: str) -> tuple[str, Any]:
-    """``NAME=VALUE`` → (name, value) for --set; the value is a Python literal, else the plain string."""
+    """``NAME=VALUE`` → (name, value) for --set, the value read as the parameter's flag reads it."""
     name, sep, raw = text.partition("=")
     name = name.strip().replace("-", "_")
     if not sep or not name:
         raise argparse.ArgumentTypeError(f"expected NAME=VALUE, got {text!r}")
-    if name not in SSCN().get_params():
-        raise argparse.ArgumentTypeError(f"unknown SSCN parameter {name!r}; known: {', '.join(sorted(SSCN().get_params()))}")
-    try:
-        value = ast.literal_eval(raw.strip())
-    except (ValueError, SyntaxError):
-        value = raw.strip()
-    return name, value
+    if name not in PARAMS:
+        raise argparse.ArgumentTypeError(f"unknown SSCN parameter {name!r}; known: {', '.join(sorted(PARAMS))}")
+    return name, _flag_type(PARAMS[name])(raw)
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The argument parser of ``python -m sscn_core``."""
-    p = argparse.ArgumentParser(prog="python -m sscn_core", description="Siamese Subspace Clustering Networks")
+def _metavar(param: Param) -> str:
+    if param.kind == "choice":
+        return "{" + ",".join(str(c).lower() for c in param.choices) + "}"
+    return {"int": "INT", "float": "FLOAT", "ints": "INT,...", "text": "TEXT"}[param.kind] + \
+        ("|none" if param.none is not None else "")
+
+
+def _add_parameter_flags(parser: argparse.ArgumentParser) -> None:
+    """A flag per SSCN parameter (the table in sscn_core.params); absent flags keep the preset's value."""
+    group = parser.add_argument_group("SSCN parameters (default: the preset's value; the table's default is shown)")
+    for param in PARAMETERS:
+        group.add_argument(f"--{param.name.replace('_', '-')}", dest=param.name, type=_flag_type(param),
+                           default=argparse.SUPPRESS, metavar=_metavar(param), help=param.describe().replace("%", "%%"))
+
+
+def build_parser(prog: str = "sscn") -> argparse.ArgumentParser:
+    """The argument parser of ``sscn`` / ``python -m sscn_core``."""
+    p = _Parser(prog=prog, description="Siamese Subspace Clustering Networks")
     sub = p.add_subparsers(dest="command", required=True)
 
     t = sub.add_parser("train", help="fit SSCN on a data set and report ACC/ARI/NMI, time and memory")
     t.add_argument("--dataset", default="mnist", help="mnist, mnist-oos, mnist-full, fashion-mnist, digits, synthetic")
     t.add_argument("--preset", default="paper", choices=sorted(PRESETS))
-    t.add_argument("--seed", type=int, default=0)
-    t.add_argument("--n-samples", type=int, default=None, help="train on a random subset of this size")
-    t.add_argument("--pretrained", default=None, help="'none', 'mnist', 'fashion-mnist' or an auto-encoder file")
-    t.add_argument("--n-clusters", type=int, default=None)
-    t.add_argument("--subspace-dim", type=int, default=None)
-    t.add_argument("--epochs", type=int, default=None)
-    t.add_argument("--batch-size", type=int, default=None)
-    t.add_argument("--lr", type=float, default=None)
-    t.add_argument("--classifier-epochs", type=int, default=None)
-    t.add_argument("--pseudo-sample-size", type=int, default=None)
+    t.add_argument("--n-samples", type=int, default=None, help="train on a random subset of this size (drawn with "
+                   "--seed)")
     t.add_argument("--set", dest="set", metavar="NAME=VALUE", action="append", type=_parameter, default=[],
-                   help="any other SSCN parameter, e.g. --set classifier_loss=triplet --set lambda3=10 "
-                        "(values are read as Python literals: numbers, None, True, or else a string); repeatable")
-    t.add_argument("--device", default="auto")
+                   help="any SSCN parameter by name, as its flag reads it, e.g. --set classifier_loss=triplet "
+                        "(the same as --classifier-loss triplet); repeatable")
     t.add_argument("--out", default=None, help="write the trained model to this checkpoint file")
     t.add_argument("--json", action="store_true", help="print the report as JSON")
     t.add_argument("--quiet", action="store_true", help="no progress bar")
+    _add_parameter_flags(t)
     t.set_defaults(func=cmd_train)
 
     pr = sub.add_parser("predict", help="classify image files with a trained model")
     pr.add_argument("--model", required=True)
     pr.add_argument("images", nargs="+")
-    pr.add_argument("--device", default="auto")
+    pr.add_argument("--device", default=PARAMS["device"].default, type=_flag_type(PARAMS["device"]),
+                    help=PARAMS["device"].describe())
     pr.add_argument("--json", action="store_true")
     pr.set_defaults(func=cmd_predict)
 
     pt = sub.add_parser("pretrain", help="pre-train the conv auto-encoder (the weights bundled in assets/)")
     pt.add_argument("--dataset", default="mnist")
-    pt.add_argument("--epochs", type=int, default=100)
-    pt.add_argument("--batch-size", type=int, default=None, help="default: full batch, as in the paper")
-    pt.add_argument("--lr", type=float, default=1e-3)
-    pt.add_argument("--seed", type=int, default=0)
-    pt.add_argument("--device", default="auto")
+    for flag, name in (("--epochs", "pretrain_epochs"), ("--batch-size", "pretrain_batch_size"),
+                       ("--lr", "pretrain_lr"), ("--seed", "seed"), ("--device", "device")):
+        param = PARAMS[name]
+        pt.add_argument(flag, dest=flag[2:].replace("-", "_"), default=param.default, type=_flag_type(param),
+                        help=param.describe())
     pt.add_argument("--out", default=None)
     pt.add_argument("--quiet", action="store_true")
     pt.set_defaults(func=cmd_pretrain)
     return p
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point; returns the exit status. Bad input ends with a one-line message and status 2."""
-    args = build_parser().parse_args(argv)
+def main(argv: Sequence[str] | None = None, prog: str = "sscn") -> int:
+    """Entry point (the ``sscn`` command); returns the exit status. Bad input ends with a one-line
+    message and status 2."""
+    args = build_parser(prog).parse_args(argv)
     try:
         return args.func(args)
     except (DataError, CheckpointError, ImageError, ValueError, FloatingPointError, FileNotFoundError) as exc:

@@ -87,7 +87,9 @@ DEFAULT_MIRRORS = {
 }
 DEBIAN_FASHION_DIR = Path("/usr/share/datasets/fashion-mnist")
 SPLITS = ("train", "test", "all")
-RELATIONS = ("independent", "dependent", "overlapping")
+# How the subspaces of ``make_subspaces`` relate: key -> label.
+RELATIONS: dict[str, str] = {"independent": "independent", "dependent": "dependent (pairwise disjoint)",
+                             "overlapping": "overlapping"}
 
 
 def format_size(n: int) -> str:
@@ -193,9 +195,13 @@ def _check_labels(y: Any, n: int, name: str) -> np.ndarray:
 # Locations
 # ---------------------------------------------------------------------------------------------
 def assets_dir() -> Path:
-    """The bundled assets folder: env ``SSCN_ASSETS_DIR`` or ``<project>/assets``."""
+    """The bundled assets folder: env ``SSCN_ASSETS_DIR``, else ``sscn_core/assets`` in an installed
+    package (pyproject.toml puts them there), else ``<project>/assets`` in a checkout."""
     override = os.environ.get("SSCN_ASSETS_DIR")
-    return Path(override) if override else Path(__file__).resolve().parent.parent / "assets"
+    if override:
+        return Path(override)
+    installed = Path(__file__).resolve().parent / "assets"
+    return installed if installed.is_dir() else installed.parent.parent / "assets"
 
 
 def cache_dir(dataset: str) -> Path:

@@ -26,7 +26,7 @@ What is not
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 import torch
@@ -34,11 +34,17 @@ import torch.distributed as dist
 from torch import nn
 
 if TYPE_CHECKING:
-    from .estimator import SSCN
     from .models import SSCNNetwork
 
 BACKENDS = ("auto", "gloo", "nccl")
 TORCHRUN_ENV = ("RANK", "WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT")
+
+
+class Predictor(Protocol):
+    """Anything with ``predict(X) -> labels``, such as a fitted SSCN."""
+
+    def predict(self, X: Any) -> np.ndarray:
+        """Labels of the rows of X."""
 
 
 class DistributedSetupError(ValueError):
@@ -228,7 +234,12 @@ class ShardedSelfExpression:
         return dict(zip(("total", *terms), values.tolist()))
 
 
-def predict_sharded(model: SSCN, X: Any) -> np.ndarray:
+def sharded_self_expression(net: SSCNNetwork, reduction: str) -> ShardedSelfExpression | None:
+    """Row-sharded self-expression terms inside a process group of several processes, else None."""
+    return ShardedSelfExpression(net, reduction) if is_distributed() else None
+
+
+def predict_sharded(model: Predictor, X: Any) -> np.ndarray:
     """``model.predict(X)`` with each process labelling a contiguous block of X.
 
     Every process gets the full (N,) labels in the original order. Without a process group this

@@ -22,7 +22,6 @@ from torch.nn import functional as F
 
 from .scattering import Scattering2D
 
-FRONTENDS = ("pixels", "scattering")
 # The PCA works on the (coefficients × coefficients) covariance: keep it a few hundred MB.
 MAX_COEFFICIENTS = 16_384
 # Training-set coefficients kept for the next fit on the same images (one entry, bytes).
@@ -205,4 +204,4 @@ def build_frontend(config: dict) -> FrontEnd:
     if kind == "scattering":
         return ScatteringFrontEnd(config["J"], config["dim"], tuple(config.get("image_shape", (28, 28))),
                                   config.get("L", 8))
-    raise ValueError(f"unknown front-end {kind!r}; expected one of {FRONTENDS}")
+    raise ValueError(f"unknown front-end {kind!r}; expected 'pixels' or 'scattering'")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import threading
 import time
+from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
 
@@ -15,13 +16,14 @@ import numpy as np
 import psutil
 import torch
 from scipy import sparse
+from scipy.sparse.csgraph import connected_components, laplacian
 from scipy.optimize import linear_sum_assignment
 from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
 
 from .device import resolve_device
 
 __all__ = [
-    "PeakMemory", "accuracy", "confusion", "contingency", "count_parameters", "evaluate", "format_bytes",
+    "BlockConnectivity", "PeakMemory", "accuracy", "block_connectivity", "confusion", "contingency", "count_parameters", "evaluate", "format_bytes",
     "leakage_matrix", "match_labels", "relabel", "subspace_preserving_error",
 ]
 
@@ -187,6 +189,49 @@ def leakage_matrix(Q: Any, y: Any, n_clusters: int | None = None) -> np.ndarray:
     mass = _block_mass(Q, y, n_clusters)
     totals = mass.sum(axis=1, keepdims=True)
     return np.divide(mass, totals, out=np.zeros_like(mass), where=totals > 0)
+
+
+@dataclass(frozen=True)
+class BlockConnectivity:
+    """How well each true cluster's points are linked by a self-expression matrix (see :func:`block_connectivity`).
+
+    ``clusters`` are the sorted label values; ``components[k]`` the number of connected components
+    of cluster k's graph (1 = connected) and ``algebraic[k]`` the second-smallest eigenvalue of its
+    normalised Laplacian (0 when disconnected, up to n/(n−1) for a complete graph; NaN for a
+    one-point cluster).
+    """
+
+    clusters: np.ndarray
+    components: np.ndarray
+    algebraic: np.ndarray
+
+
+def block_connectivity(Q: Any, y: Any, tol: float = 1e-6) -> BlockConnectivity:
+    """Connected components and algebraic connectivity of each true cluster's graph W = |Q_kk| + |Q_kk|ᵀ.
+
+    Only the within-cluster block counts (the diagonal left out); entries at or below ``tol`` × the
+    largest |Q| entry are no edge. A subspace-preserving Q can still split a cluster into several
+    components, and spectral clustering then cuts it: the other half of the picture next to
+    :func:`subspace_preserving_error` (the "connectivity" of You, Li, Robinson & Vidal, CVPR 2016).
+    """
+    lab = _as_labels(y, "y")
+    m = _as_square(Q, lab.shape[0])
+    dense = np.abs(m.toarray() if sparse.issparse(m) else np.asarray(m, dtype=np.float64))
+    top = float(dense.max()) if dense.size else 0.0
+    clusters = np.unique(lab)
+    components = np.zeros(clusters.size, dtype=np.int64)
+    algebraic = np.full(clusters.size, np.nan)
+    for k, value in enumerate(clusters):
+        idx = np.flatnonzero(lab == value)
+        w = dense[np.ix_(idx, idx)]
+        w = w + w.T
+        np.fill_diagonal(w, 0.0)
+        w[w <= tol * top] = 0.0
+        components[k] = connected_components(sparse.csr_matrix(w), directed=False)[0]
+        if idx.size > 1:
+            eig = np.linalg.eigvalsh(laplacian(w, normed=True))
+            algebraic[k] = 0.0 if components[k] > 1 else float(max(eig[1], 0.0))
+    return BlockConnectivity(clusters, components, algebraic)
 
 
 # ---------------------------------------------------------------------------- models and memory

@@ -14,19 +14,19 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import torch
 import torch.nn.functional as F
 
-from . import distributed
 from .models import AutoEncoder, SSCNNetwork
 from .stiefel import CayleyAdam
 
-PHASES = ("features", "pretrain", "self_expression", "pseudo_labels", "classifier", "self_training")
-LOSS_TERMS = ("total", "q_norm", "self_expression", "reconstruction", "classifier", "balance")
+# The phases in the order they run (the one declaration of that order), with their labels.
 PHASE_LABELS = {"features": "features (front-end)", "pretrain": "pre-training", "self_expression": "self-expression",
                 "pseudo_labels": "pseudo-labels", "classifier": "classifier", "self_training": "self-training"}
+PHASES = tuple(PHASE_LABELS)
+LOSS_TERMS = ("total", "q_norm", "self_expression", "reconstruction", "classifier", "balance")
 
 
 @dataclass
@@ -52,6 +52,16 @@ class TrainingStopped(Exception):
 
 
 Reporter = Callable[[TrainingEvent], None]
+
+
+class BatchTerms(Protocol):
+    """Definition 3's terms of a batch computed elsewhere (e.g. row-sharded across processes)."""
+
+    def terms(self, x: torch.Tensor, idx: torch.Tensor) -> dict[str, torch.Tensor]:
+        """The terms (or this process's share of them) of batch ``x[idx]``."""
+
+    def batch_values(self, loss: torch.Tensor, terms: dict[str, torch.Tensor]) -> dict[str, float]:
+        """The whole batch's loss ("total") and terms as floats."""
 
 
 @dataclass
@@ -155,16 +165,18 @@ def pretrain_autoencoder(autoencoder: AutoEncoder, x: torch.Tensor, *, epochs: i
 def train_self_expression(net: SSCNNetwork, x: torch.Tensor, *, epochs: int, batch_size: int, lr: float,
                           lambda1: float, lambda2: float, reduction: str, device: torch.device,
                           generator: torch.Generator, report: Reporter, stop_flag: threading.Event,
-                          history: list[dict[str, Any]]) -> float:
-    """Adam on encoder, decoder and h jointly with the loss of Definition 3. Returns seconds."""
+                          history: list[dict[str, Any]], sharded: BatchTerms | None = None) -> float:
+    """Adam on encoder, decoder and h jointly with the loss of Definition 3. Returns seconds.
+
+    ``sharded``: computes each batch's terms instead of this process alone (under torch.distributed,
+    ``distributed.ShardedSelfExpression``: each process a row block of every batch).
+    """
     n = x.shape[0]
     phase = Phase("self_expression", epochs * steps_per_epoch(n, batch_size), report, stop_flag, history)
     phase.begin()
     params = list(net.autoencoder.parameters()) + list(net.h.parameters())
     opt = torch.optim.Adam(params, lr=lr)
     net.train()
-    # Under torch.distributed each process computes a row block of every batch (see distributed.py).
-    sharded = distributed.ShardedSelfExpression(net, reduction) if distributed.is_distributed() else None
     for _ in range(epochs):
         for idx in batches(n, batch_size, generator):
             if sharded is None:

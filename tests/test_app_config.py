@@ -7,10 +7,8 @@ import numpy as np
 import pytest
 
 from app.analysis import NO_PSEUDO_LABELS, analyse, cluster_sizes, display_order, majority_labels, make_probe
-from app.config import (CLASSIFIER_LOSSES, H_INITS, AppConfig, DataConfig, ModelConfig, SyntheticConfig,
-                        autoencoder_choices, build_model, holdout_choices, load_data, preset_for, split, validate)
-from sscn_core.estimator import CLASSIFIER_LOSSES as SSCN_CLASSIFIER_LOSSES
-from sscn_core.estimator import H_INITS as SSCN_H_INITS
+from app.config import (AppConfig, DataConfig, ModelConfig, SyntheticConfig, autoencoder_choices, build_model,
+                        holdout_choices, load_data, preset_for, split, validate)
 from sscn_core import Dataset, DataError, load_dataset
 
 MNIST = dict(n_available=10_000, n_features=784, image_shape=(28, 28))
@@ -25,12 +23,12 @@ def test_defaults_are_valid_for_mnist() -> None:
 
 
 @pytest.mark.parametrize("field, value, needle", [
-    ("lr", 0.0, "learning rate must be in (0, 1]"),
+    ("lr", 0.0, "Learning rate must be a finite number in (0, 1]"),
     ("lr", 5.0, "got 5"),
-    ("n_clusters", 1, "K (clusters) must be in [2, 50]"),
-    ("epochs", 0, "epochs must be in [1, 1000]"),
-    ("rho", 0.0, "ρ must be in (0, 1]"),
-    ("lambda1", -1.0, "λ1 must be in [0"),
+    ("n_clusters", 1, "K clusters must be an integer in [2, 50]"),
+    ("epochs", 0, "Epochs must be an integer in [1, 1000]"),
+    ("rho", 0.0, "ρ (kept mass per column) must be a finite number in (0, 1]"),
+    ("lambda1", -1.0, "λ1 self-expr. must be a finite number in [0"),
     ("batch_size", 5000, "larger than the training set (2000)"),
 ])
 def test_out_of_range_model_fields_are_refused(field: str, value: float, needle: str) -> None:
@@ -48,13 +46,16 @@ def test_data_problems_are_refused() -> None:
     conv_on_vectors = validate(AppConfig(), n_available=1797, n_features=64, image_shape=(8, 8))
     assert "needs 28×28 images" in conv_on_vectors["autoencoder"]
     scattering = with_model(AppConfig(), frontend="scattering")
-    assert "MLP auto-encoder or none" in validate(scattering, **MNIST)["frontend"]
+    assert "autoencoder='mlp' or None" in validate(scattering, **MNIST)["frontend"]
+    digits = dict(n_available=1797, n_features=64, image_shape=(8, 8))
+    assert "this data is 8×8" in validate(with_model(scattering, autoencoder="none"), **digits)["frontend"]
 
 
 def test_synthetic_relations_are_checked_by_the_library() -> None:
     data = DataConfig(source="synthetic", n_samples=300, holdout="none",
                       synthetic=SyntheticConfig(n_clusters=5, subspace_dim=3, ambient_dim=10))
-    config = AppConfig(data, ModelConfig(n_clusters=5, subspace_dim=3, autoencoder="none", batch_size=100))
+    config = AppConfig(data, ModelConfig(n_clusters=5, subspace_dim=3, autoencoder="none", batch_size=100,
+                                         classifier_batch_size=100))
     errors = validate(config, n_available=None, n_features=10, image_shape=None)
     assert "n_clusters·subspace_dim <= ambient_dim" in errors["relation"]
     ok = replace(config, data=replace(data, synthetic=SyntheticConfig(5, 3, 30)))
@@ -102,26 +103,30 @@ def test_build_model_maps_the_choices() -> None:
 
 
 @pytest.mark.parametrize("field, value, needle", [
-    ("h_init", "zeros", "unknown start for h 'zeros'"),
-    ("classifier_loss", "hinge", "unknown classifier loss 'hinge'"),
-    ("classifier_temperature", -1.0, "classifier temperature τ (0 = the paper's logits) must be in [0, 1000]"),
+    ("h_init", "zeros", "Initial h must be one of ('random', 'closed_form'), got 'zeros'"),
+    ("classifier_loss", "hinge", "Classifier loss must be one of ('cross_entropy', 'triplet'), got 'hinge'"),
+    ("classifier_temperature", -1.0,
+     "Classifier temperature τ must be 0 (the paper's logits) or a finite number in (0, 1000], got -1.0"),
     ("classifier_temperature", 2000.0, "got 2000"),
-    ("classifier_temperature", float("nan"), "must be in [0, 1000]"),
-    ("pseudo_sample_size", 5, "0 (all points) or in [2·K = 20, 100,000]; got 5"),
-    ("pseudo_sample_size", -1, "got -1"),
+    ("classifier_temperature", float("nan"), "in (0, 1000], got nan"),
+    ("pseudo_sample_size", 5, "pseudo_sample_size must hold at least 2·n_clusters = 20 points, got 5"),
+    ("pseudo_sample_size", -1, "0 (post-process all N points) or an integer in [2, 100000], got -1"),
     ("pseudo_sample_size", 200_000, "got 200000"),
-    ("self_training_rounds", 21, "self-training rounds must be in [0, 20]"),
+    ("self_training_rounds", 21, "Self-training rounds must be an integer in [0, 20]"),
     ("self_training_rounds", -1, "got -1"),
-    ("self_training_epochs", 0, "self-training epochs must be in [1, 1000]"),
-    ("lambda3", -0.5, "λ3 must be in [0, 1e+09]"),
+    ("self_training_epochs", 0, "Epochs per round must be an integer in [1, 1000]"),
+    ("lambda3", -0.5, "λ3 self-training must be a finite number in [0, 1e+09]"),
+    ("hidden_dims", "64,x", "MLP hidden widths must be a tuple of positive integers, got '64,x'"),
 ])
 def test_beyond_the_paper_fields_are_checked(field: str, value: object, needle: str) -> None:
-    errors = validate(with_model(AppConfig(), **{field: value}), **MNIST)
+    mlp = field == "hidden_dims"                      # shown (and checked) with the MLP auto-encoder only
+    config = with_model(AppConfig(), autoencoder="mlp") if mlp else AppConfig()
+    assert validate(config, **MNIST) == {}
+    errors = validate(with_model(config, **{field: value}), **MNIST)
     assert list(errors) == [field] and needle in errors[field]
 
 
 def test_beyond_the_paper_defaults_are_the_papers() -> None:
-    assert set(H_INITS) == set(SSCN_H_INITS) and set(CLASSIFIER_LOSSES) == set(SSCN_CLASSIFIER_LOSSES)
     m = build_model(ModelConfig())
     assert (m.h_init, m.classifier_temperature, m.classifier_loss, m.pseudo_sample_size) == \
         ("random", None, "cross_entropy", None)
@@ -130,8 +135,9 @@ def test_beyond_the_paper_defaults_are_the_papers() -> None:
 
 
 def test_beyond_the_paper_values_are_accepted_and_passed_on() -> None:
-    config = with_model(AppConfig(), h_init="closed_form", classifier_temperature=20.0, classifier_loss="triplet",
-                        pseudo_sample_size=20, self_training_rounds=2, self_training_epochs=3, lambda3=0.0)
+    config = with_model(AppConfig(), autoencoder="pretrained-mnist", h_init="closed_form",
+                        classifier_temperature=20.0, classifier_loss="triplet", pseudo_sample_size=20,
+                        self_training_rounds=2, self_training_epochs=3, lambda3=0.0)
     assert validate(config, **MNIST) == {}
     assert validate(with_model(config, pseudo_sample_size=100_000, classifier_temperature=1000.0,
                                self_training_rounds=20, self_training_epochs=1000), **MNIST) == {}

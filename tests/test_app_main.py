@@ -8,6 +8,7 @@ import threading
 import time
 import zlib
 from collections.abc import Callable, Iterator
+from dataclasses import fields
 from pathlib import Path
 
 import numpy as np
@@ -16,7 +17,9 @@ from PIL import Image
 from streamlit.runtime.caching import clear_session_resource_cache
 from streamlit.testing.v1 import AppTest
 
+from app.config import ModelConfig, preset_for
 from sscn_core import SSCN, load_dataset
+from sscn_core.params import DEFAULTS
 
 MAIN = str(Path(__file__).resolve().parents[1] / "app" / "main.py")
 SESSION = "test session id"   # every AppTest shares this id, hence this session's cached AppState
@@ -90,12 +93,22 @@ def test_first_page(at: AppTest) -> None:
     assert not at.error and not at.warning
 
 
+def test_the_sidebar_starts_at_the_librarys_defaults(at: AppTest) -> None:
+    """Every SSCN parameter starts at sscn_core.params' default, except the quick start of the data source."""
+    quick = preset_for("mnist", n_total=10_000, n_classes=10, image_shape=(28, 28))
+    for f in fields(ModelConfig):
+        assert at.session_state[f"cfg.{f.name}"] == quick.get(f.name, f.default), f.name
+    assert at.number_input(key="cfg.lambda2").value == DEFAULTS["lambda2"] == 1.0
+    assert at.number_input(key="cfg.lambda2").help.endswith("Default: 1.0.")
+    assert at.selectbox(key="cfg.reduction").value == DEFAULTS["reduction"]      # a parameter the app did not have
+
+
 def test_out_of_range_inputs_are_refused_next_to_the_widget(at: AppTest) -> None:
     at.number_input(key="cfg.lr").set_value(0.0).run()
     at.number_input(key="cfg.n_clusters").set_value(1).run()
     messages = [e.value for e in at.sidebar.error]
-    assert any("learning rate must be in (0, 1]; got 0" in m for m in messages)
-    assert any("K (clusters) must be in [2, 50]; got 1" in m for m in messages)
+    assert any("Learning rate must be a finite number in (0, 1], got 0.0" in m for m in messages)
+    assert any("K clusters must be an integer in [2, 50], got 1" in m for m in messages)
     assert button(at, "Start").disabled
     assert "Fix the settings marked in the sidebar" in texts(at)
     at.number_input(key="cfg.lr").set_value(0.001).run()
@@ -313,7 +326,7 @@ def test_train_with_the_triplet_classifier_and_self_training(at: AppTest) -> Non
     assert at.selectbox(key="cfg.classifier_loss").value == "cross_entropy"      # the paper's by default
     assert at.number_input(key="cfg.self_training_rounds").value == 0
     at.number_input(key="cfg.pseudo_sample_size").set_value(3).run()
-    assert any("2·K = 6" in e.value for e in at.sidebar.error) and button(at, "Start").disabled
+    assert any("2·n_clusters = 6" in e.value for e in at.sidebar.error) and button(at, "Start").disabled
     at.number_input(key="cfg.pseudo_sample_size").set_value(0)
     at.selectbox(key="cfg.classifier_loss").set_value("triplet")
     at.number_input(key="cfg.classifier_temperature").set_value(20.0)

@@ -96,5 +96,9 @@ def test_set_passes_any_estimator_parameter(capsys: pytest.CaptureFixture) -> No
     with pytest.raises(SystemExit):
         main(["train", "--set", "no_such_parameter=1"])
     assert "unknown SSCN parameter 'no_such_parameter'" in capsys.readouterr().err
-    code, _, err = run(capsys, "train", "--dataset", "digits", "--set", "classifier_loss=hinge", "--quiet")
-    assert code == 2 and "classifier_loss" in err
+    for bad in (["--set", "classifier_loss=hinge"], ["--classifier-loss", "hinge"], ["--lr", "fast"]):
+        with pytest.raises(SystemExit) as exit_:
+            main(["train", "--dataset", "digits", "--quiet", *bad])
+        err = capsys.readouterr().err
+        assert exit_.value.code == 2 and err.startswith("error:") and err.count("\n") == 1, err
+        assert ("classifier_loss" if "hinge" in bad[1] else "lr") in err

@@ -23,11 +23,13 @@ from sscn_core import SSCN, Dataset
 from sscn_core.theory import DEFAULT_MAX_POINTS, Diagnostics, diagnose, q_diagnostics, stratified_sample
 
 from .. import figures_diagnostics as figs
+from . import family as fam
 
 KEY = "diag."
 STATE_KEY = "diag.sample"         # the last SpaceSample of this session
 MAX_SOURCE = 20_000               # points drawn uniformly before anything is embedded or predicted
 MAX_Q_POINTS = 1500               # points of the Q = HHᵀ sample (an n×n matrix)
+FAMILY_POINTS = 300               # points of the self-expression family's comparison (per-point solvers)
 SPACE_TITLES = {"X": "X (data)", "Z": "Z (auto-encoder latent)", "H": "H (SSCN embedding)"}
 TRUE, PREDICTED = "true labels", "predicted clusters"
 
@@ -258,6 +260,14 @@ def render(dataset: Dataset | None, model: SSCN | None) -> None:
                     "leakage", "Row a: the share of the off-diagonal |Q| mass of group a's points that lands on each "
                                "group. A bright diagonal means each group expresses itself; bright off-diagonal cells "
                                "are pairs the clustering can confuse.")
+
+    st.subheader("The self-expression family on a sample")
+    st.caption(f"ℓ2 (what SSCN learns) against the sparse and low-rank priors on the points of {SPACE_TITLES[space]}, "
+               f"grouped by {sample.label_kind}: see the Learn tab for what to look for.")
+    fam.section(sample.spaces[space], sample.labels, len(sample.clusters),
+                model.subspace_dim if model is not None else max(1, int(np.median(diags[space].effective_dims))),
+                prefix=KEY + "family.", data_key=(sample.key, space), names=dict(zip(sample.clusters, sample.names)),
+                max_points=FAMILY_POINTS)
 
     st.subheader("Export")
     c1, c2, c3, c4 = st.columns([1, 1, 2, 1])

@@ -15,17 +15,13 @@ import numpy as np
 import streamlit as st
 
 from sscn_core import SSCN, DataError
-from sscn_core.data import make_subspace_bases, make_subspaces
+from sscn_core.data import RELATIONS, make_subspace_bases, make_subspaces
 from sscn_core.metrics import accuracy, leakage_matrix, subspace_preserving_error
 from sscn_core.theory import IndependenceReport, TheoryError, independence_report, relative_error, theorem1_solution
 
 from .. import figures_diagnostics as figs
+from . import family as fam
 
-RELATIONS = {
-    "independent": "independent",
-    "dependent": "dependent (pairwise disjoint)",
-    "overlapping": "overlapping",
-}
 RECORD_EVERY = 10            # steps between two measurements of ‖Q − Q*‖ / ‖Q*‖
 KEY = "learn."               # prefix of this tab's widget keys
 RESULT_KEY = "learn.result"  # the last LearnResult of this session
@@ -65,6 +61,17 @@ EXAMPLES: dict[str, tuple[str, Playground]] = {
     "overlapping": ("Overlapping planes", Playground(relation="overlapping")),
     "close": ("Planes 10° apart", Playground(angle_deg=10.0)),
 }
+
+
+# The self-expression family's lessons: (button label, the data, the priors' settings).
+FAMILY_EXAMPLES: dict[str, tuple[str, Playground, fam.FamilySettings]] = {
+    "lines": ("Dependent lines: ℓ1 clean, ℓ2 mixed",
+              Playground(relation="dependent", n_clusters=4, subspace_dim=1, n_per_cluster=15), fam.FamilySettings()),
+    # With 4 points per plane, whether ℓ1 splits a plane depends on the draw; seed 1 shows it.
+    "few": ("Few points per plane: ℓ1 split, ℓ2 connected",
+            Playground(n_clusters=4, subspace_dim=2, n_per_cluster=4, seed=1), fam.FamilySettings()),
+}
+FAMILY_KEY = KEY + "family."   # prefix of the family section's widget keys
 
 
 @dataclass(frozen=True)
@@ -150,14 +157,26 @@ def run_playground(p: Playground, progress: Callable[[float, str], None] | None 
 # ---------------------------------------------------------------------------------- page
 def _apply_example(name: str) -> None:
     """Button callback: put an example's settings into the widgets and ask for a run."""
-    p = EXAMPLES[name][1]
+    _apply_example_settings(EXAMPLES[name][1])
+    st.session_state[KEY + "pending"] = True
+
+
+def _apply_example_settings(p: Playground) -> None:
+    """Put a playground's settings into its widgets."""
     for field_name, value in asdict(p).items():
         if field_name == "angle_deg":
             st.session_state[KEY + "set_angle"] = value is not None
             st.session_state[KEY + "angle"] = float(value) if value is not None else 30.0
         else:
             st.session_state[KEY + field_name] = value
-    st.session_state[KEY + "pending"] = True
+
+
+def _apply_family_example(name: str) -> None:
+    """Button callback: set the playground and the priors' settings, and ask for a comparison (no training)."""
+    _, p, settings = FAMILY_EXAMPLES[name]
+    _apply_example_settings(p)
+    fam.apply_settings(FAMILY_KEY, settings)
+    st.session_state[FAMILY_KEY + "pending"] = True
 
 
 def _request_run() -> None:
@@ -184,7 +203,7 @@ def _controls() -> Playground:
     q = c3.slider("q (dimension of each)", 1, 5, key=KEY + "subspace_dim")
     d = c4.slider("D (ambient dimension)", 2, 60, key=KEY + "ambient_dim")
     c1, c2, c3, c4 = st.columns(4)
-    n = c1.slider("n (points per subspace)", 10, 100, step=5, key=KEY + "n_per_cluster")
+    n = c1.slider("n (points per subspace)", 3, 100, key=KEY + "n_per_cluster")
     noise = c2.slider("noise σ", 0.0, 0.3, step=0.01, key=KEY + "noise",
                       help="Gaussian noise added to every coordinate; the points are N(0, I_q) inside each subspace.")
     with c3:
@@ -376,9 +395,29 @@ def render() -> None:
     result = st.session_state.get(RESULT_KEY)
     if result is None:
         st.caption("Press **Train linear SSCN** (a few seconds) or pick an example above.")
-        return
-    _results(result, p)
+    else:
+        _results(result, p)
+    _family_section(p)
 
 
-__all__ = ["EXAMPLES", "LearnResult", "Playground", "format_error", "render", "run_playground", "subspaces_report",
+def _family_section(p: Playground) -> None:
+    st.subheader("The self-expression family side by side")
+    st.markdown("SSCN learns EDSC's **ℓ2** self-expression, which needs independent subspaces. Sparse priors ask "
+                "less: **ℓ1** (SSC) stays inside the subspaces when they are merely disjoint, under angle and "
+                "sampling conditions — but few links per point can leave a subspace's graph in pieces. The **elastic "
+                "net** trades one against the other; **low rank** (LRR) behaves like ℓ2. Compare them on the "
+                "points above.")
+    cols = st.columns([1] + [2] * len(FAMILY_EXAMPLES))
+    cols[0].markdown("**Lessons**", help="Each sets the subspaces above and the priors below, and compares at once.")
+    for col, (name, (label, _, _)) in zip(cols[1:], FAMILY_EXAMPLES.items()):
+        col.button(label, key=FAMILY_KEY + "example." + name, on_click=_apply_family_example, args=(name,),
+                   width="stretch")
+    ds = make_subspaces(p.n_clusters, p.subspace_dim, p.ambient_dim, p.n_per_cluster, p.noise, p.relation,
+                        p.angle_deg, p.seed)
+    st.caption(f"EDSC uses λ = {p.lam:g} from the playground; the same {p.n_points} points for every prior.")
+    data = (p.relation, p.n_clusters, p.subspace_dim, p.ambient_dim, p.n_per_cluster, p.noise, p.angle_deg, p.seed)
+    fam.section(ds.X, ds.y, p.n_clusters, p.subspace_dim, prefix=FAMILY_KEY, data_key=data, lam=p.lam)
+
+
+__all__ = ["EXAMPLES", "FAMILY_EXAMPLES", "LearnResult", "Playground", "format_error", "render", "run_playground", "subspaces_report",
            "verdict_messages"]

@@ -1,0 +1,363 @@
+"""Every parameter of :class:`~sscn_core.SSCN`, declared once, and the presets.
+
+Each :class:`Param` row holds a parameter's type and range, default, whether it belongs to the
+paper's method or goes beyond it, a label, a help text, what None means and its choices. From
+this one table come ``SSCN.__init__``'s signature and docstring, its validation
+(:func:`problems`), the command line's flags (``sscn train --lambda1 …``, ``--set``) and the
+app's sidebar widgets; the app adds only its own UI bounds.
+
+Adding a parameter is one row in :data:`PARAMETERS` plus its use (in ``SSCN.fit``). A row with
+``paper=False`` must have a default that keeps the paper's method.
+"""
+from __future__ import annotations
+
+import inspect
+import math
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from numbers import Integral, Real
+from typing import Any
+
+from .device import resolve_device
+
+KINDS = ("int", "float", "choice", "ints", "text")
+# Bundled pre-trained auto-encoders (``pretrained="mnist"``): name -> file in the assets folder.
+PRETRAINED = {"mnist": "mnist_conv_ae.pt", "fashion-mnist": "fashion_mnist_conv_ae.pt"}
+
+
+@dataclass(frozen=True)
+class Param:
+    """One SSCN parameter.
+
+    kind: "int", "float", "choice" (one of ``choices``), "ints" (a tuple of positive integers)
+    or "text" (a string, e.g. a file name). ``low``/``high`` bound numbers (open when
+    ``low_open``/``high_open``). ``none``: None is allowed and means this. ``choices``: the
+    allowed values with their labels, the paper's first. ``paper``: part of the paper's method
+    (False: beyond it). ``needs``: the parameter only has an effect when these other parameters
+    take one of the values listed. ``check``: a further test of the value, returning a message or None.
+    """
+
+    name: str
+    kind: str
+    default: Any
+    label: str
+    help: str
+    low: float | None = None
+    high: float | None = None
+    low_open: bool = False
+    high_open: bool = False
+    none: str | None = None
+    choices: Mapping[Any, str] | None = None
+    paper: bool = True
+    needs: Mapping[str, tuple[Any, ...]] | None = None
+    check: Callable[[Any], str | None] | None = None
+
+    def __post_init__(self) -> None:
+        if self.kind not in KINDS:
+            raise ValueError(f"parameter {self.name}: kind must be one of {KINDS}, got {self.kind!r}")
+        if (self.kind == "choice") != (self.choices is not None):
+            raise ValueError(f"parameter {self.name}: choices go with kind 'choice' and only with it")
+        if self.problem(self.default) is not None:
+            raise ValueError(f"parameter {self.name}: its default is invalid: {self.problem(self.default)}")
+
+    def range_text(self) -> str:
+        """The allowed range in words: "≥ 2", "> 0", "in (0, 1]"..."""
+        if self.low is not None and self.high is not None:
+            return f"in {'(' if self.low_open else '['}{self.low:g}, {self.high:g}{')' if self.high_open else ']'}"
+        if self.low is not None:
+            return f"{'>' if self.low_open else '≥'} {self.low:g}"
+        if self.high is not None:
+            return f"{'<' if self.high_open else '≤'} {self.high:g}"
+        return ""
+
+    def in_range(self, value: float) -> bool:
+        """Whether a number lies within ``low``/``high``."""
+        if self.low is not None and (value <= self.low if self.low_open else value < self.low):
+            return False
+        return self.high is None or (value < self.high if self.high_open else value <= self.high)
+
+    def used(self, values: Mapping[str, Any]) -> bool:
+        """Whether the parameter has an effect with these values of the others (see ``needs``)."""
+        return all(values[name] in allowed for name, allowed in (self.needs or {}).items())
+
+    def problem(self, value: Any, *, who: str | None = None, none_as: str = "None") -> str | None:
+        """What is wrong with ``value`` for this parameter, or None.
+
+        The message names ``who`` (default: the parameter's name) and spells None as ``none_as``.
+        """
+        if value is None and self.none is not None:
+            return None
+        what = {"int": "an integer", "float": "a finite number", "text": "a string"}.get(self.kind, "")
+        if self.kind == "int":
+            ok = _is_int(value) and self.in_range(value)
+        elif self.kind == "float":
+            ok = _is_number(value) and self.in_range(value)
+        elif self.kind == "choice":
+            ok = any(value == c and type(value) is type(c) for c in self.choices)
+            what = f"one of {tuple(self.choices)}"
+        elif self.kind == "ints":
+            ok = isinstance(value, (tuple, list)) and all(_is_int(v) and v >= 1 for v in value)
+            what = "a tuple of positive integers"
+        else:
+            ok = isinstance(value, (str, os.PathLike))
+        if not ok:
+            rng = f" {self.range_text()}" if self.kind in ("int", "float") and self.range_text() else ""
+            prefix = f"{none_as} ({self.none}) or " if self.none is not None else ""
+            return f"{who or self.name} must be {prefix}{what}{rng}, got {value!r}"
+        return self.check(value) if self.check is not None else None
+
+    def parse(self, text: str) -> Any:
+        """The value that command-line ``text`` stands for ("none" → None, "256,128" → (256, 128)).
+
+        Raises ValueError with a plain message when ``text`` is not of this parameter's kind;
+        ranges are left to :func:`problems`.
+        """
+        text = text.strip()
+        if self.none is not None and text.lower() == "none":
+            return None
+        try:
+            if self.kind == "int":
+                return int(text)
+            if self.kind == "float":
+                return float(text)
+            if self.kind == "ints":
+                return tuple(int(part) for part in text.replace(" ", "").strip("()[]").split(",") if part)
+        except ValueError:
+            raise ValueError(f"{self.name} takes {self.kind_text()}, got {text!r}") from None
+        if self.kind == "choice":
+            for choice in self.choices:
+                if str(choice).lower() == text.lower():
+                    return choice
+            raise ValueError(f"{self.name} must be one of {', '.join(str(c).lower() for c in self.choices)}; "
+                             f"got {text!r}")
+        return text
+
+    def kind_text(self) -> str:
+        """What the command line expects, for messages and --help."""
+        return {"int": "an integer", "float": "a number", "ints": "integers separated by commas",
+                "text": "a string", "choice": " | ".join(str(c).lower() for c in self.choices or ())}[self.kind]
+
+    def describe(self) -> str:
+        """Help text with range, the meaning of None and the default, as shown by --help and tooltips."""
+        parts = [self.help]
+        if self.kind in ("int", "float") and self.range_text():
+            parts.append(f"Range: {self.range_text()}.")
+        if self.none is not None:
+            parts.append(f"None: {self.none}.")
+        if self.needs:
+            parts.append("Used when " + " and ".join(f"{k} is {' or '.join(_text(v) for v in allowed)}"
+                                                     for k, allowed in self.needs.items()) + ".")
+        if not self.paper:
+            parts.append("Beyond the paper; the default keeps the paper's method.")
+        parts.append(f"Default: {_text(self.default)}.")
+        return " ".join(parts)
+
+
+def _is_int(v: Any) -> bool:
+    return isinstance(v, Integral) and not isinstance(v, bool)
+
+
+def _is_number(v: Any) -> bool:
+    return isinstance(v, Real) and not isinstance(v, bool) and math.isfinite(v)
+
+
+def _text(value: Any) -> str:
+    return ",".join(str(v) for v in value) if isinstance(value, tuple) else str(value)
+
+
+def _image_shape_problem(value: Any) -> str | None:
+    return None if len(value) == 2 else f"image_shape must be (height, width), got {tuple(value)!r}"
+
+
+def _device_problem(value: Any) -> str | None:
+    try:
+        resolve_device(value)
+    except ValueError as exc:
+        return str(exc)
+    return None
+
+
+P = Param
+_TRAINED_HERE = {"autoencoder": ("conv", "mlp"), "pretrained": (None,)}   # an auto-encoder pre-trained in fit
+_TRIPLET = {"classifier_loss": ("triplet",)}
+# The table. Order: the order of SSCN's signature and of the app's and the CLI's listings.
+PARAMETERS: tuple[Param, ...] = (
+    P("n_clusters", "int", 10, "K clusters", "K, the number of clusters (subspaces).", low=2),
+    P("subspace_dim", "int", 9, "q subspace dim.", "q, the dimension of each cluster's block; H has d_H = K·q columns.",
+      low=1),
+    P("autoencoder", "choice", "conv", "Auto-encoder",
+      "The auto-encoder Z = enc(X): the paper's conv net for 28×28 images, an MLP for vectors, or none "
+      "(Z = X, the linear model).",
+      choices={"conv": "Conv (28×28 images)", "mlp": "MLP (vectors)", None: "None (linear model: Z = X)"}),
+    P("frontend", "choice", "pixels", "Front-end",
+      "Features before the auto-encoder: the data as given, or images → wavelet scattering → PCA to "
+      "frontend_dim → unit rows (then use the MLP auto-encoder or none).",
+      choices={"pixels": "Pixels (the data as given)", "scattering": "Wavelet scattering + PCA (images)"},
+      paper=False),
+    P("frontend_dim", "int", 500, "Scattering PCA dim.", "Components the scattering front-end's PCA keeps.", low=1,
+      paper=False, needs={"frontend": ("scattering",)}),
+    P("image_shape", "ints", None, "Image shape", "Height and width of the flattened images the scattering "
+      "front-end reads (any size; each side is zero-padded to a multiple of 8).",
+      none="a square inferred from the number of features (784 → 28×28)", paper=False,
+      needs={"frontend": ("scattering",)}, check=_image_shape_problem),
+    P("latent_dim", "int", 32, "MLP latent dim.", "Width of Z for the MLP auto-encoder.", low=1,
+      needs={"autoencoder": ("mlp",)}),
+    P("hidden_dims", "ints", (256,), "MLP hidden widths", "Hidden layer widths of the MLP auto-encoder's encoder "
+      "(the decoder mirrors them).", needs={"autoencoder": ("mlp",)}),
+    P("pretrained", "text", None, "Pre-trained auto-encoder",
+      f"Bundled weights ({', '.join(PRETRAINED)}) or an auto-encoder checkpoint file (sscn pretrain); skips "
+      "pre-training.", none="train the auto-encoder here"),
+    P("lambda1", "float", 0.5, "λ1 self-expr.", "Weight λ1 of the self-expression term ½‖Z − QZ‖².", low=0),
+    P("lambda2", "float", 1.0, "λ2 reconstr.", "Weight λ2 of the reconstruction term ½‖X − dec(QZ)‖².", low=0),
+    P("reduction", "choice", "sum", "Loss reduction", "Sum the squared entries (the paper) or average them.",
+      choices={"sum": "Sum (the paper)", "mean": "Mean"}),
+    P("batch_size", "int", 1000, "Batch size", "Mini-batch size of self-expression training (and self-training).",
+      low=2),
+    P("epochs", "int", 30, "Epochs", "Epochs of self-expression training (Adam).", low=0),
+    P("lr", "float", 1e-3, "Learning rate", "Adam's learning rate for encoder, decoder and h.", low=0, low_open=True),
+    P("pretrain_epochs", "int", 100, "Pre-training epochs",
+      "Epochs of auto-encoder pre-training (reconstruction only) before self-expression.", low=0,
+      needs=_TRAINED_HERE),
+    P("pretrain_batch_size", "int", None, "Pre-training batch size", "Mini-batch size of auto-encoder pre-training.",
+      low=1, none="the full batch", needs=_TRAINED_HERE),
+    P("pretrain_lr", "float", 1e-3, "Pre-training learning rate", "Adam's learning rate in pre-training.", low=0,
+      low_open=True, needs=_TRAINED_HERE),
+    P("rho", "float", 0.1, "ρ (kept mass per column)",
+      "Post-processing keeps, per column of |Q|, the largest entries up to this share of its mass.", low=0, high=1,
+      low_open=True),
+    P("alpha", "float", 8.0, "α (affinity power)", "Power α of the post-processed affinity |UUᵀ|^α.", low=0,
+      low_open=True),
+    P("pseudo_sample_size", "int", None, "Pseudo-label sample",
+      "Post-process Q of a uniform sample of this many points (at least 2·K; memory flat in N) and train the "
+      "classifier on that sample.", low=2, none="post-process all N points", paper=False),
+    P("classifier_epochs", "int", 30, "Classifier epochs", "Epochs of the classifier R (Cayley-Adam, H frozen).",
+      low=0),
+    P("classifier_lr", "float", 0.1, "Classifier learning rate", "Cayley-Adam's learning rate for R.", low=0,
+      low_open=True),
+    P("classifier_batch_size", "int", 1000, "Classifier batch size", "Mini-batch size of classifier training.",
+      low=2),
+    P("classifier_iters", "int", 10, "Classifier iterations per batch", "Cayley-Adam steps on each batch.", low=1),
+    P("h_init", "choice", "random", "Initial h",
+      "Start h at random (Xavier) or at Theorem 1's optimum for the starting encoder (from the d_Z × d_Z second "
+      "moment of Z); the latter suits the linear model.",
+      choices={"random": "Random (Xavier, the paper)", "closed_form": "Theorem 1's optimum (closed form)"},
+      paper=False),
+    P("classifier_temperature", "float", None, "Classifier temperature τ",
+      "The classifier reads unit rows of H and multiplies its logits by τ (e.g. 20).", low=0, low_open=True,
+      none="the paper's logits", paper=False),
+    P("classifier_loss", "choice", "cross_entropy", "Classifier loss",
+      "Cross-entropy on spectral pseudo-labels (the paper), or a triplet loss from each point's largest |Q| "
+      "neighbours in its batch, with a balance term: no spectral clustering and no pseudo-labels.",
+      choices={"cross_entropy": "Cross-entropy on spectral pseudo-labels (the paper)",
+               "triplet": "Triplet loss from Q's neighbours (no pseudo-labels)"}, paper=False),
+    P("triplet_neighbors", "int", 10, "Triplet neighbours", "The triplet loss's positives per point (k).", low=1,
+      paper=False, needs=_TRIPLET),
+    P("triplet_margin", "float", 0.5, "Triplet margin", "The triplet loss's margin.", low=0, paper=False,
+      needs=_TRIPLET),
+    P("triplet_balance", "float", 1.0, "Triplet balance weight",
+      "Weight of the balance term (minus the entropy of the batch's mean assignment).", low=0, paper=False,
+      needs=_TRIPLET),
+    P("self_training_rounds", "int", 0, "Self-training rounds",
+      "Rounds of end-to-end self-training after the classifier (0 = none): its confident assignments train "
+      "encoder, h and R jointly on Definition 3 + λ3 · cross-entropy.", low=0, paper=False),
+    P("self_training_epochs", "int", 5, "Epochs per round", "Epochs of each self-training round.", low=0, paper=False),
+    P("self_training_confidence", "float", 0.9, "Self-training confidence",
+      "Self-training keeps the assignments with at least this probability.", low=0, high=1, high_open=True,
+      paper=False),
+    P("lambda3", "float", 1.0, "λ3 self-training", "Weight of the classifier's cross-entropy in self-training.", low=0,
+      paper=False),
+    P("device", "text", "auto", "Device", "auto (a CUDA GPU when present, else the CPU), cpu or cuda[:i].",
+      check=_device_problem),
+    P("seed", "int", 0, "Seed", "Seeds initialisation, batch order, sampling and spectral clustering.", low=0),
+)
+del P, _TRAINED_HERE, _TRIPLET
+PARAMS: dict[str, Param] = {p.name: p for p in PARAMETERS}
+for _p in PARAMETERS:
+    if not set(_p.needs or {}) <= set(PARAMS):
+        raise ValueError(f"parameter {_p.name}: needs unknown parameters {set(_p.needs) - set(PARAMS)}")
+del _p
+DEFAULTS: dict[str, Any] = {p.name: p.default for p in PARAMETERS}
+
+# Presets: changes to the defaults, which are the paper's reference setup (batch 1000, 30 epochs,
+# Adam 1e-3, sum reductions, Q's diagonal kept, the decoder fed QZ, Cayley-Adam lr 0.1 for 30
+# epochs of 10 iterations per batch, ρ 0.1, α 8). The reference code weighs its terms as
+# ‖Q‖² + ½‖Z−QZ‖² + ‖X−dec(QZ)‖², twice Definition 3's ½‖Q‖² + λ1/2‖·‖² + λ2/2‖·‖² with
+# λ1 = 0.5, λ2 = 1 (a factor Adam does not see).
+_CHANGES: dict[str, dict[str, Any]] = {"paper": {}}
+# Beyond the paper (README "Beyond the paper"): the pseudo-labels come from a uniform sample of
+# 4,000 points (memory flat in N) and the classifier reads unit rows of H with temperature 20.
+_CHANGES["conv-plus"] = dict(classifier_temperature=20.0, pseudo_sample_size=4000)
+# The same on wavelet scattering features (PCA-500, unit rows) with the linear model (Z = features),
+# where h starts at Theorem 1's optimum (EDSC's self-expression, best rank d_H) and training refines it.
+_CHANGES["scattering"] = dict(_CHANGES["conv-plus"], h_init="closed_form", autoencoder=None, frontend="scattering",
+                              frontend_dim=500)
+# No spectral clustering at all: the classifier learns from Q's neighbours (triplet loss).
+_CHANGES["scattering-triplet"] = dict(_CHANGES["scattering"], classifier_loss="triplet", pseudo_sample_size=None)
+PRESETS: dict[str, dict[str, Any]] = {name: {**DEFAULTS, **changes} for name, changes in _CHANGES.items()}
+del _CHANGES
+
+
+def problems(values: Mapping[str, Any]) -> dict[str, str]:
+    """What is wrong with a full set of SSCN parameters: {name: message}; empty when all is well.
+
+    Each value is checked against its row, then the rules that tie parameters together.
+    """
+    found = {name: msg for name, p in PARAMS.items() if (msg := p.problem(values[name])) is not None}
+    ok = set(PARAMS) - set(found)
+    if {"frontend", "autoencoder"} <= ok and values["frontend"] == "scattering" and values["autoencoder"] == "conv":
+        found["frontend"] = ("the conv auto-encoder reads 28×28 pixels; with frontend='scattering' use "
+                             "autoencoder='mlp' or None")
+    if {"pretrained", "autoencoder"} <= ok and values["pretrained"] is not None and values["autoencoder"] is None:
+        found["pretrained"] = "pretrained weights need an auto-encoder; set autoencoder='conv' or 'mlp'"
+    size = values["pseudo_sample_size"]
+    if {"pseudo_sample_size", "n_clusters"} <= ok and size is not None and size < 2 * values["n_clusters"]:
+        found["pseudo_sample_size"] = (f"pseudo_sample_size must hold at least 2·n_clusters = "
+                                       f"{2 * values['n_clusters']} points, got {size!r}")
+    return found
+
+
+def signature() -> inspect.Signature:
+    """``SSCN.__init__``'s signature: every parameter keyword-only, with its default."""
+    self = inspect.Parameter("self", inspect.Parameter.POSITIONAL_OR_KEYWORD)
+    return inspect.Signature([self] + [inspect.Parameter(p.name, inspect.Parameter.KEYWORD_ONLY, default=p.default)
+                                       for p in PARAMETERS])
+
+
+def docstring() -> str:
+    """The "Parameters" section of SSCN's docstring."""
+    lines = ["Parameters", "----------"]
+    for p in PARAMETERS:
+        kind = {"ints": "tuple of int", "text": "str", "choice": " | ".join(repr(c) for c in p.choices or ())}
+        lines.append(f"{p.name}: {kind.get(p.kind, p.kind)}{' or None' if p.none else ''}")
+        lines.append(f"    {p.describe()}")
+    return "\n".join(lines)
+
+
+# ------------------------------------------------------------------------ auto-encoder choices
+# The app (and anyone who wants one list) offers auto-encoder and weights as one choice:
+# "pretrained-<name>" is the conv auto-encoder with bundled weights <name>.
+AUTOENCODER_OPTIONS: dict[str, str] = {
+    "pretrained-mnist": "Conv, pre-trained on MNIST (bundled)",
+    "pretrained-fashion-mnist": "Conv, pre-trained on Fashion-MNIST",
+    "conv": "Conv, trained here",
+    "mlp": "MLP, trained here",
+    "none": "None (linear model: Z = X)",
+}
+
+
+def split_autoencoder(option: str) -> dict[str, Any]:
+    """An AUTOENCODER_OPTIONS key as SSCN's ``autoencoder`` and ``pretrained`` parameters."""
+    if option not in AUTOENCODER_OPTIONS:
+        raise ValueError(f"unknown auto-encoder {option!r}; choose one of {', '.join(AUTOENCODER_OPTIONS)}")
+    if option.startswith("pretrained-"):
+        return {"autoencoder": "conv", "pretrained": option.removeprefix("pretrained-")}
+    return {"autoencoder": None if option == "none" else option, "pretrained": None}
+
+
+def join_autoencoder(autoencoder: str | None, pretrained: str | None) -> str:
+    """The AUTOENCODER_OPTIONS key for SSCN's ``autoencoder`` and ``pretrained`` (bundled weights only)."""
+    option = f"pretrained-{pretrained}" if pretrained is not None else ("none" if autoencoder is None else autoencoder)
+    if option not in AUTOENCODER_OPTIONS or (pretrained is not None and autoencoder != "conv"):
+        raise ValueError(f"no auto-encoder option for autoencoder={autoencoder!r}, pretrained={pretrained!r}")
+    return option
