@@ -1,7 +1,7 @@
 """A training run in a background thread, owned by one browser session.
 
 The thread calls ``SSCN.fit`` with a callback that records each event under a lock, blocks while
-the job is paused, and now and then computes an :class:`~app.analysis.Analysis` (affinity,
+the job is paused, and now and then computes an :class:`~sscn_core.analysis.Analysis` (affinity,
 embeddings, metrics) on the training thread, where touching the model is safe. The page never
 touches the thread's objects directly: it reads :meth:`Job.snapshot`, an immutable copy.
 Nothing here imports Streamlit; the thread never calls it.
@@ -20,10 +20,9 @@ from typing import Any
 import numpy as np
 
 from sscn_core import SSCN
+from sscn_core.analysis import Analysis, Probe, analyse
 from sscn_core.trainer import PHASE_LABELS as TRAINER_PHASE_LABELS
 from sscn_core.trainer import TrainingEvent
-
-from .analysis import Analysis, Probe, analyse
 
 # Job states: "ready" (not started), "running", "pausing" (asked, not yet at a step boundary),
 # "paused", "stopping", and the final ones "finished", "stopped", "failed".

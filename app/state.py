@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from sscn_core import SSCN, Dataset
+from sscn_core.analysis import Analysis
 
-from .analysis import Analysis
 from .config import AppConfig
 from .embedding import UmapRunner, UmapService
 from .job import Job, Snapshot

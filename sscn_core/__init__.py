@@ -3,10 +3,25 @@
     from sscn_core import SSCN, load_dataset
     data = load_dataset("mnist")
     model = SSCN(pretrained="mnist").fit(data.X)
+
+``SSCN`` (and with it torch) is imported on first use, so that torch-free parts such as
+:mod:`sscn_core.umap_layout` load without it.
 """
+from __future__ import annotations
+
+from typing import Any
+
 __version__ = "0.1.0"
 
 from .data import DataError, Dataset, load_dataset  # noqa: E402
-from .estimator import SSCN  # noqa: E402
 
 __all__ = ["SSCN", "Dataset", "DataError", "load_dataset", "__version__"]
+
+
+def __getattr__(name: str) -> Any:
+    """``sscn_core.SSCN``, imported on first access (PEP 562)."""
+    if name == "SSCN":
+        from .estimator import SSCN
+        globals()["SSCN"] = SSCN
+        return SSCN
+    raise AttributeError(f"module 'sscn_core' has no attribute {name!r}")

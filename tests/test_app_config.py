@@ -1,4 +1,4 @@
-"""app.config: validation messages, presets, data loading and model building; app.analysis helpers."""
+"""app.config: validation messages, presets, data loading and model building; sscn_core.analysis helpers."""
 from __future__ import annotations
 
 from dataclasses import replace
@@ -6,10 +6,10 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from app.analysis import NO_PSEUDO_LABELS, analyse, cluster_sizes, display_order, majority_labels, make_probe
 from app.config import (AppConfig, DataConfig, ModelConfig, SyntheticConfig, autoencoder_choices, build_model,
                         holdout_choices, load_data, preset_for, split, validate)
 from sscn_core import Dataset, DataError, load_dataset
+from sscn_core.analysis import NO_PSEUDO_LABELS, analyse, cluster_sizes, display_order, majority_labels, make_probe
 
 MNIST = dict(n_available=10_000, n_features=784, image_shape=(28, 28))
 

@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from app.views.diagnostics import (PREDICTED, TRUE, compute, export_json, export_zip, sample_key, sample_spaces,
-                                   summary_rows)
 from sscn_core import SSCN, Dataset
 from sscn_core.data import make_subspaces
+from sscn_core.spaces import (PREDICTED, TRUE, compute, export_json, export_zip, sample_key, sample_spaces,
+                              summary_rows)
 
 
 @pytest.fixture(scope="module")

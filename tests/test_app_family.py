@@ -5,11 +5,11 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from app import figures_family
 from app.views.family import FamilySettings, run_family, summary_rows, verdicts
 from app.views.learn import FAMILY_EXAMPLES
 from sscn_core import Dataset
 from sscn_core.data import make_subspaces
+from sscn_core.viz import family as figures_family
 
 
 def learn_page() -> None:

@@ -6,9 +6,9 @@ from collections.abc import Callable
 
 import pytest
 
-from app.analysis import make_probe
 from app.job import Job, Snapshot
 from sscn_core import SSCN, load_dataset
+from sscn_core.analysis import make_probe
 
 
 def tiny_data():

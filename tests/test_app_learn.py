@@ -7,8 +7,9 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from app.views.learn import EXAMPLES, Playground, run_playground, subspaces_report, verdict_messages
+from app.views.learn import verdict_messages
 from sscn_core import DataError
+from sscn_core.playground import EXAMPLES, Playground, run_playground, subspaces_report
 
 
 def learn_page() -> None:

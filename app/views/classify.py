@@ -6,10 +6,10 @@ import streamlit as st
 from PIL import Image
 
 from sscn_core import SSCN
+from sscn_core.analysis import Analysis, majority_labels
 from sscn_core.preprocess import ImageError, open_image_safely, prepare_image
+from sscn_core.viz import figures
 
-from .. import figures
-from ..analysis import Analysis, majority_labels
 from ..state import AppState
 from .common import Current, label_name, refreshed, sample_images, show_nothing
 

@@ -9,8 +9,8 @@ import numpy as np
 import streamlit as st
 
 from sscn_core import SSCN, Dataset, DataError
+from sscn_core.analysis import Analysis, analyse, make_probe
 
-from ..analysis import Analysis, analyse, make_probe
 from ..job import PHASE_LABELS, Snapshot
 from ..runtime import training_data
 from ..sidebar import SidebarResult

@@ -4,8 +4,8 @@ from __future__ import annotations
 import streamlit as st
 
 from sscn_core import DataError
+from sscn_core.analysis import make_probe
 
-from ..analysis import make_probe
 from ..config import build_model
 from ..job import PHASE_LABELS, Job, Snapshot
 from ..runtime import training_data

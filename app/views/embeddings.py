@@ -4,15 +4,15 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
-from .. import figures
-from ..analysis import Analysis
+from sscn_core.analysis import Analysis
+from sscn_core.viz import figures
+
 from ..state import AppState
 from .common import (Current, follow_job_state, label_name, live_fragment, refreshed, sample_images,
                      show_nothing)
 
 SPACES = {"h": "H", "rotated": "HR (rotated)"}
 SPACE_TITLES = {"h": "H, the self-expression embedding", "rotated": "HR, H rotated into K blocks"}
-COLOURS = {"label": "true label", "cluster": "predicted cluster", "confidence": "confidence"}
 MAX_SHOWN = 40
 
 
@@ -22,8 +22,9 @@ def render(state: AppState, cur: Current) -> None:
                 "subspace should gather. Draw a box or lasso to see the images you selected.")
     c1, c2, c3 = st.columns([3, 2, 2])
     space = c1.radio("Space", list(SPACES), format_func=SPACES.get, horizontal=True, key="emb.space")
-    colours = list(COLOURS) if cur.train is not None and cur.train.y is not None else ["cluster", "confidence"]
-    colour_by = c2.selectbox("Colour by", colours, format_func=COLOURS.get, key="emb.colour")
+    labelled = cur.train is not None and cur.train.y is not None
+    colours = list(figures.EMBEDDING_COLOURS) if labelled else ["cluster", "confidence"]
+    colour_by = c2.selectbox("Colour by", colours, format_func=figures.EMBEDDING_COLOURS.get, key="emb.colour")
     metric = c3.selectbox("UMAP metric", ["cosine", "euclidean"], key="emb.metric",
                           help="Cosine compares directions, which is what subspaces share.")
     runner = state.umap
@@ -86,23 +87,12 @@ def render(state: AppState, cur: Current) -> None:
 
 
 def _scatter(cur: Current, a: Analysis, coords: np.ndarray, colour_by: str, space: str) -> None:
-    train = cur.train
-    names = cur.class_names
-    hover: dict[str, np.ndarray] = {}
-    if train.y is not None:
-        hover["label"] = np.array([label_name(v, names) for v in train.y[a.embed_rows]], dtype=object)
-    hover["cluster"] = a.pred
-    hover["confidence"] = np.array([f"{c:.0%}" for c in a.confidence], dtype=object)
-    if colour_by == "label" and train.y is not None:
-        values, kind, legend, names_used = train.y[a.embed_rows], "category", "true label", names
-    elif colour_by == "confidence":
-        values, kind, legend, names_used = a.confidence, "continuous", "confidence", None
-    else:
-        values, kind, legend, names_used = a.pred, "category", "cluster", None
+    labels = cur.train.y[a.embed_rows] if cur.train.y is not None else None
     plot, shown = st.columns([3, 2])
     with plot:
-        fig = figures.scatter_figure(coords, colour_by=values, colour_kind=kind, ids=a.embed_rows, hover=hover,
-                                     names=names_used, legend_title=legend, title=f"UMAP of {SPACE_TITLES[space]}")
+        fig = figures.embedding_figure(coords, pred=a.pred, confidence=a.confidence, ids=a.embed_rows, labels=labels,
+                                       class_names=cur.class_names, colour_by=colour_by,
+                                       title=f"UMAP of {SPACE_TITLES[space]}")
         event = st.plotly_chart(fig, key="emb.scatter", on_select="rerun", selection_mode=("box", "lasso"),
                                 config={"displaylogo": False})
     with shown:

@@ -20,8 +20,7 @@ from sscn_core import family
 from sscn_core.family import METHODS, FamilyError, FamilyFit
 from sscn_core.metrics import format_bytes
 from sscn_core.theory import stratified_sample
-
-from .. import figures_family as figs
+from sscn_core.viz import family as figs
 
 DEFAULT_METHODS = ("edsc", "ssc", "ensc", "lrr")
 TAU_OPTIONS = (math.inf, 1000.0, 100.0, 10.0, 1.0)   # LRR's τ in the widget; ∞ = the clean-data closed form

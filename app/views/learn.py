@@ -3,65 +3,25 @@
 The user picks K subspaces of dimension q in R^D and how they relate (independent, dependent,
 overlapping); the page says at once whether the union is independent (rank of the union against
 Σ dims), then trains *linear* SSCN full batch and compares the learned Q with the closed form Q*
-of Theorem 1. The computation (:func:`run_playground`) is free of Streamlit; :func:`render` draws.
+of Theorem 1. The computation lives in :mod:`sscn_core.playground`; :func:`render` draws.
 """
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 
 import numpy as np
 import streamlit as st
 
-from sscn_core import SSCN, DataError
-from sscn_core.data import RELATIONS, make_subspace_bases, make_subspaces
-from sscn_core.metrics import accuracy, leakage_matrix, subspace_preserving_error
-from sscn_core.theory import IndependenceReport, TheoryError, independence_report, relative_error, theorem1_solution
+from sscn_core import DataError
+from sscn_core.playground import (EXAMPLES, RELATIONS, LearnResult, Playground, draw, run_playground,
+                                  subspaces_report)
+from sscn_core.theory import IndependenceReport
+from sscn_core.viz import subspaces as figs
 
-from .. import figures_diagnostics as figs
 from . import family as fam
 
-RECORD_EVERY = 10            # steps between two measurements of ‖Q − Q*‖ / ‖Q*‖
 KEY = "learn."               # prefix of this tab's widget keys
 RESULT_KEY = "learn.result"  # the last LearnResult of this session
-
-
-@dataclass(frozen=True)
-class Playground:
-    """The settings of one experiment: the subspaces, the data drawn from them and linear SSCN's training."""
-
-    relation: str = "independent"
-    n_clusters: int = 4
-    subspace_dim: int = 2
-    ambient_dim: int = 20
-    n_per_cluster: int = 40
-    noise: float = 0.0
-    angle_deg: float | None = None
-    lam: float = 1.0
-    steps: int = 600
-    lr: float = 0.1
-    rho: float = 0.5
-    seed: int = 0
-
-    @property
-    def d_h(self) -> int:
-        """d_H = K·q, the width of SSCN's embedding."""
-        return self.n_clusters * self.subspace_dim
-
-    @property
-    def n_points(self) -> int:
-        """N = K·n, every point in one full batch."""
-        return self.n_clusters * self.n_per_cluster
-
-
-EXAMPLES: dict[str, tuple[str, Playground]] = {
-    "independent": ("Independent planes", Playground()),
-    "lines": ("Lines in a plane", Playground(relation="dependent", n_clusters=4, subspace_dim=1)),
-    "overlapping": ("Overlapping planes", Playground(relation="overlapping")),
-    "close": ("Planes 10° apart", Playground(angle_deg=10.0)),
-}
-
 
 # The self-expression family's lessons: (button label, the data, the priors' settings).
 FAMILY_EXAMPLES: dict[str, tuple[str, Playground, fam.FamilySettings]] = {
@@ -72,86 +32,6 @@ FAMILY_EXAMPLES: dict[str, tuple[str, Playground, fam.FamilySettings]] = {
             Playground(n_clusters=4, subspace_dim=2, n_per_cluster=4, seed=1), fam.FamilySettings()),
 }
 FAMILY_KEY = KEY + "family."   # prefix of the family section's widget keys
-
-
-@dataclass(frozen=True)
-class LearnResult:
-    """What one playground run produced (arrays in the data's own order; ``labels`` are the true subspaces)."""
-
-    params: Playground
-    report: IndependenceReport
-    labels: np.ndarray
-    q_star: np.ndarray
-    q: np.ndarray
-    steps: tuple[int, ...]
-    errors: tuple[float, ...]
-    truncated: bool              # Theorem 1's d_H ≥ rank(X) failed (noise): Q* is the best rank-d_H solution
-    acc: float                   # classifier's in-sample accuracy
-    pseudo_acc: float            # spectral pseudo-labels' accuracy
-    sp_error: float              # subspace-preserving error of the learned Q
-    sp_error_star: float         # … and of Q*
-    leakage: np.ndarray          # K×K, learned Q
-    seconds: float
-    stopped: bool = False
-
-    @property
-    def final_error(self) -> float:
-        """‖Q − Q*‖ / ‖Q*‖ at the end of training."""
-        return float(self.errors[-1]) if self.errors else float("nan")
-
-
-def subspaces_report(p: Playground) -> IndependenceReport:
-    """The independence verdict of the *true* subspaces of ``p`` (raises DataError for impossible settings)."""
-    return independence_report(make_subspace_bases(p.n_clusters, p.subspace_dim, p.ambient_dim, p.relation,
-                                                   p.angle_deg, p.seed))
-
-
-def run_playground(p: Playground, progress: Callable[[float, str], None] | None = None) -> LearnResult:
-    """Draw the data, compute Q* (Theorem 1) and train linear SSCN full batch, measuring ‖Q − Q*‖/‖Q*‖.
-
-    ``progress(fraction, text)`` is called now and then from this thread. Raises DataError for
-    impossible subspace settings.
-    """
-    report = subspaces_report(p)
-    ds = make_subspaces(p.n_clusters, p.subspace_dim, p.ambient_dim, p.n_per_cluster, p.noise, p.relation,
-                        p.angle_deg, p.seed)
-    X, y = ds.X, ds.y
-    truncated = False
-    try:
-        _, q_star = theorem1_solution(X, p.lam, p.d_h)
-    except TheoryError:          # noise makes X full rank: d_H < rank(X), Theorem 1's condition fails
-        _, q_star = theorem1_solution(X, p.lam, p.d_h, truncate=True)
-        truncated = True
-    steps: list[int] = []
-    errors: list[float] = []
-    notify = progress or (lambda fraction, text: None)
-
-    def on_event(event) -> None:
-        if event.phase != "self_expression":
-            if event.kind == "phase":
-                notify(1.0, f"{event.phase.replace('_', '-')}…")
-            return
-        if event.kind == "step" and (event.step % RECORD_EVERY == 0 or event.step == event.total_steps):
-            steps.append(event.step)
-            errors.append(relative_error(event.model.affinity(X), q_star))
-            notify(event.step / max(1, event.total_steps),
-                   f"step {event.step}/{event.total_steps}: ‖Q − Q*‖/‖Q*‖ = {errors[-1]:.1%}")
-
-    model = SSCN(n_clusters=p.n_clusters, subspace_dim=p.subspace_dim, autoencoder=None, lambda1=p.lam, lambda2=0.0,
-                 batch_size=p.n_points, epochs=p.steps, lr=p.lr, rho=p.rho, classifier_batch_size=p.n_points,
-                 classifier_epochs=20, device="cpu", seed=p.seed)
-    start = time.perf_counter()
-    model.fit(X, callback=on_event)
-    seconds = time.perf_counter() - start
-    q = model.affinity(X).astype(np.float64)
-    labels = model.labels_ if model.labels_ is not None else model.predict(X)
-    pseudo = model.pseudo_labels_
-    return LearnResult(
-        params=p, report=report, labels=y, q_star=q_star, q=q, steps=tuple(steps), errors=tuple(errors),
-        truncated=truncated, acc=accuracy(y, labels),
-        pseudo_acc=accuracy(y, pseudo) if pseudo is not None else float("nan"),
-        sp_error=subspace_preserving_error(q, y), sp_error_star=subspace_preserving_error(q_star, y),
-        leakage=leakage_matrix(q, y, p.n_clusters), seconds=seconds, stopped=bool(model.stopped_))
 
 
 # ---------------------------------------------------------------------------------- page
@@ -412,12 +292,10 @@ def _family_section(p: Playground) -> None:
     for col, (name, (label, _, _)) in zip(cols[1:], FAMILY_EXAMPLES.items()):
         col.button(label, key=FAMILY_KEY + "example." + name, on_click=_apply_family_example, args=(name,),
                    width="stretch")
-    ds = make_subspaces(p.n_clusters, p.subspace_dim, p.ambient_dim, p.n_per_cluster, p.noise, p.relation,
-                        p.angle_deg, p.seed)
+    ds = draw(p)
     st.caption(f"EDSC uses λ = {p.lam:g} from the playground; the same {p.n_points} points for every prior.")
     data = (p.relation, p.n_clusters, p.subspace_dim, p.ambient_dim, p.n_per_cluster, p.noise, p.angle_deg, p.seed)
     fam.section(ds.X, ds.y, p.n_clusters, p.subspace_dim, prefix=FAMILY_KEY, data_key=data, lam=p.lam)
 
 
-__all__ = ["EXAMPLES", "FAMILY_EXAMPLES", "LearnResult", "Playground", "format_error", "render", "run_playground", "subspaces_report",
-           "verdict_messages"]
+__all__ = ["FAMILY_EXAMPLES", "format_error", "render", "verdict_messages"]

@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import streamlit as st
 
-from .. import figures
+from sscn_core.viz import figures
+
 from ..state import AppState
 from .common import (Current, follow_job_state, live_fragment, refresh_interval, refreshed, show_nothing,
                      snapshot_label)

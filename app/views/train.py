@@ -7,8 +7,8 @@ from sscn_core import SSCN
 from sscn_core.checkpoint import CheckpointError
 from sscn_core.metrics import format_bytes
 from sscn_core.trainer import LOSS_TERMS
+from sscn_core.viz import figures
 
-from .. import figures
 from ..job import PHASE_LABELS, Snapshot
 from ..runtime import session_state
 from ..sidebar import SidebarResult
@@ -40,7 +40,7 @@ def render(state: AppState, cur: Current, sidebar: SidebarResult) -> None:
         snap = state.snapshot()
         history = snap.history if snap is not None else (cur.model.history_ if cur.kind == "loaded" else [])
         if cur.kind == "loaded" and history:
-            history = _with_global_steps(history)
+            history = figures.with_global_steps(history)
         st.plotly_chart(figures.loss_figure(history, terms=terms, smoothing=smoothing, log_y=log_y, height=360),
                         key="train.loss", config={"displaylogo": False})
         if snap is not None:
@@ -59,11 +59,6 @@ def render(state: AppState, cur: Current, sidebar: SidebarResult) -> None:
                    "encoder, h and R together on the classifier's confident labels.")
     st.divider()
     _keep_work(state, cur, sidebar)
-
-
-def _with_global_steps(history: list[dict]) -> list[dict]:
-    """A saved model's history rows numbered across phases (the x axis of the loss chart)."""
-    return [{**row, "i": i + 1} for i, row in enumerate(history)]
 
 
 def _run_facts(snap: Snapshot) -> None:

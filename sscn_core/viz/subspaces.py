@@ -1,6 +1,8 @@
-"""Figures of the Learn and Diagnostics tabs: pure functions, arrays in, plotly figures out.
+"""Figures about subspaces (the explorer's Learn and Diagnostics tabs): arrays in, plotly figures out.
 
-No Streamlit, no model. Shared helpers (palette, pooling, layout) come from :mod:`app.figures`.
+|Q| against the closed form Q*, the error curve of Theorem 1, dimensions against the rank of
+the union, spectra, principal angles and leakage. No Streamlit, no model. Shared helpers
+(palette, pooling) come from :mod:`sscn_core.viz.figures`.
 """
 from __future__ import annotations
 

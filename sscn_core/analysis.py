@@ -1,9 +1,9 @@
-"""What the views show about a model, computed in one place from sscn_core calls.
+"""What the views (the app's tabs, the notebook views of :mod:`sscn_core.viz`) show about a model.
 
 :func:`analyse` asks a (fitted or being-fitted) SSCN for the affinity of a sample, the embeddings
 H and RH, block energies, predictions and metrics, and packs them into an :class:`Analysis`. The
-training job calls it on the training thread between steps; for a loaded checkpoint the page
-calls it once. Nothing here is model math: the numbers come from ``SSCN`` and
+app's training job calls it on the training thread between steps; for a loaded checkpoint the
+page calls it once; a notebook calls it on a fitted model. Nothing here is model math: the numbers come from ``SSCN`` and
 ``sscn_core.metrics``/``sscn_core.postprocess``; this module only samples, orders and counts.
 """
 from __future__ import annotations
@@ -13,9 +13,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sscn_core import SSCN, Dataset
-from sscn_core.metrics import confusion, evaluate, subspace_preserving_error
-from sscn_core.postprocess import threshold_columns
+from .data import Dataset
+from .estimator import SSCN
+from .metrics import confusion, evaluate, subspace_preserving_error
+from .postprocess import threshold_columns
 
 AFFINITY_POINTS = 2000   # |Q| heatmap sample
 EMBED_POINTS = 5000      # UMAP / block-energy sample

@@ -1,4 +1,7 @@
-"""Pure functions: arrays in, plotly figures out. No Streamlit, no model.
+"""The explorer's figures (training, affinity, embeddings, metrics): arrays in, plotly figures out.
+
+No Streamlit, no model: the app and the notebook views (:mod:`sscn_core.viz.notebook`) draw with
+these same functions.
 
 Large matrices are average-pooled and sent as one PNG (``go.Image``) so that a redraw every second
 stays small (a 2000×2000 float heatmap would be ~25 MB of JSON). Only pure display transforms
@@ -127,12 +130,24 @@ def _segments(steps: np.ndarray, values: np.ndarray, runs: list[tuple[Any, int, 
     return np.concatenate(xs)[:-1], np.concatenate(raws)[:-1], np.concatenate(smooths)[:-1]
 
 
+def with_global_steps(history: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """History rows (``SSCN.history_``: per phase, steps from 1) numbered across phases as "i" (the loss x axis)."""
+    return [{**row, "i": i + 1} for i, row in enumerate(history)]
+
+
+def display_name(value: Any, names: Sequence[str] | None) -> str:
+    """A class's display name: ``names[value]`` when there is one, else the value itself."""
+    return names[int(value)] if names is not None and 0 <= int(value) < len(names) else str(value)
+
+
 # --------------------------------------------------------------------------------- figures
 def loss_figure(history: Sequence[Mapping[str, Any]], *, terms: Sequence[str] = ("total",), smoothing: float = 0.0,
-                log_y: bool = True, height: int = 420) -> go.Figure:
+                log_y: bool = True, height: int = 420,
+                empty_text: str = "Press Start: the first loss point appears after the first step.") -> go.Figure:
     """Loss per step: one line per term (smoothed by ``ema``; raw values faint behind), phase bands.
 
-    ``history`` rows carry "i" (global step), "phase" and the loss terms.
+    ``history`` rows carry "i" (global step), "phase" and the loss terms; ``empty_text`` stands
+    in for the curves before the first step.
     """
     fig = go.Figure()
     if history:
@@ -161,7 +176,7 @@ def loss_figure(history: Sequence[Mapping[str, Any]], *, terms: Sequence[str] = 
             fig.add_annotation(x=steps[start], y=1.0, yref="paper", xanchor="left", yanchor="bottom",
                                text=PHASE_LABELS.get(phase, phase), showarrow=False, font=dict(size=12))
     else:
-        fig.add_annotation(text="Press Start: the first loss point appears after the first step.",
+        fig.add_annotation(text=empty_text,
                            showarrow=False, x=0.5, y=0.5, xref="paper", yref="paper", font=dict(size=16))
     fig.update_xaxes(title="step")
     if history and history[-1]["i"] < 10:   # a short run: show whole steps 0..10, not 0.6..1.4
@@ -231,6 +246,36 @@ def scatter_figure(coords: np.ndarray, *, colour_by: np.ndarray, colour_kind: st
     fig.update_yaxes(showticklabels=False, title="UMAP 2")
     return _layout(fig, title=title, height=height, legend=dict(title=legend_title, itemsizing="constant"),
                    dragmode="lasso")
+
+
+EMBEDDING_COLOURS = {"label": "true label", "cluster": "predicted cluster", "confidence": "confidence"}
+
+
+def embedding_figure(coords: np.ndarray, *, pred: np.ndarray, confidence: np.ndarray, ids: np.ndarray,
+                     labels: np.ndarray | None = None, class_names: Sequence[str] | None = None,
+                     colour_by: str = "cluster", title: str | None = None, height: int = 560) -> go.Figure:
+    """A 2-D layout (UMAP) of an embedding coloured by ``colour_by`` (a key of EMBEDDING_COLOURS).
+
+    The tooltip shows each point's id, true label (when ``labels`` are given), cluster and
+    confidence (its largest class probability).
+    """
+    if colour_by not in EMBEDDING_COLOURS or (colour_by == "label" and labels is None):
+        allowed = [k for k in EMBEDDING_COLOURS if k != "label" or labels is not None]
+        raise ValueError(f"colour_by must be one of {allowed}, got {colour_by!r}")
+    hover: dict[str, np.ndarray] = {}
+    if labels is not None:
+        hover["label"] = np.array([display_name(v, class_names) for v in labels], dtype=object)
+    hover["cluster"] = np.asarray(pred)
+    hover["confidence"] = np.array([f"{c:.0%}" for c in confidence], dtype=object)
+    if colour_by == "label":
+        values, kind, names = labels, "category", class_names
+    elif colour_by == "confidence":
+        values, kind, names = confidence, "continuous", None
+    else:
+        values, kind, names = pred, "category", None
+    return scatter_figure(coords, colour_by=values, colour_kind=kind, ids=ids, hover=hover, names=names,
+                          legend_title=EMBEDDING_COLOURS[colour_by].replace("predicted ", ""), title=title,
+                          height=height)
 
 
 def energy_heatmap(energy: np.ndarray, clusters: np.ndarray, *, max_rows: int = 600, height: int = 480,

@@ -1,4 +1,4 @@
-"""app.figures: display transforms and the figures built from arrays."""
+"""sscn_core.viz.figures: display transforms and the figures built from arrays."""
 from __future__ import annotations
 
 import base64
@@ -10,7 +10,7 @@ import plotly.graph_objects as go
 import pytest
 from PIL import Image
 
-from app import figures
+from sscn_core.viz import figures
 
 
 def test_ema_zero_smoothing_is_identity_and_restarts_after_nan() -> None:

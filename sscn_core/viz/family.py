@@ -1,6 +1,6 @@
 """Figures of the self-expression family comparison (Learn and Diagnostics tabs): arrays in, plotly figures out.
 
-No Streamlit, no model. Shared helpers come from :mod:`app.figures` and :mod:`app.figures_diagnostics`.
+No Streamlit, no model. Shared helpers come from :mod:`~sscn_core.viz.figures` and :mod:`~sscn_core.viz.subspaces`.
 """
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from .figures import colour, group_runs, pool_mean
-from .figures_diagnostics import _group_lines, _layout, sort_by_group
+from .subspaces import _group_lines, _layout, sort_by_group
 
 GRID_MAX_SIDE = 150   # cells per side of each panel sent to the browser (larger matrices are average-pooled)
 # Magma from light (0) to dark (1), written out: inside Streamlit, ``colorscale="Magma", reversescale=True``
