@@ -149,10 +149,7 @@ class SSCN(ClusterMixin, TransformerMixin, BaseEstimator):
             row = int(np.argwhere(bad)[0, 0])
             raise ValueError(f"X contains NaN or infinite values ({int(bad.sum())} entries; first in row {row})")
         if fitting:
-            if self.frontend == "scattering" and X.shape[1] != 784:
-                raise ValueError(f"the scattering front-end takes 28×28 images (784 features), got {X.shape[1]} "
-                                 f"features; use frontend='pixels' for other data")
-            if self.autoencoder == "conv":
+            if self.frontend == "scattering" or self.autoencoder == "conv":
                 self._image_shape(X.shape[1])
             if X.shape[0] < 2 * self.n_clusters:
                 raise ValueError(f"need at least 2·n_clusters = {2 * self.n_clusters} points, got {X.shape[0]}")
@@ -166,7 +163,8 @@ class SSCN(ClusterMixin, TransformerMixin, BaseEstimator):
             raise NotFittedError("this SSCN is not fitted yet: call fit(X) first, or SSCN.load(path)")
 
     def _image_shape(self, n_features: int) -> tuple[int, int]:
-        """(height, width) of the images the conv auto-encoder reads: ``image_shape`` or a square."""
+        """(height, width) of the images the conv auto-encoder and the scattering front-end read:
+        ``image_shape`` or a square."""
         if self.image_shape is not None:
             shape = (int(self.image_shape[0]), int(self.image_shape[1]))
             if shape[0] * shape[1] != n_features:
@@ -175,14 +173,15 @@ class SSCN(ClusterMixin, TransformerMixin, BaseEstimator):
             return shape
         side = int(round(n_features ** 0.5))
         if side * side != n_features:
-            raise ValueError(f"the conv auto-encoder reads images: X has {n_features} features per row, which is not "
-                             f"a square; pass image_shape=(height, width), or use autoencoder='mlp' or None")
+            raise ValueError(f"the {'scattering front-end' if self.frontend == 'scattering' else 'conv auto-encoder'} "
+                             f"reads images: X has {n_features} features per row, which is not a square; pass "
+                             f"image_shape=(height, width), or use frontend='pixels' with autoencoder='mlp' or None")
         return side, side
 
     def _build_frontend(self, input_dim: int, normalize: str) -> PixelFrontEnd | ScatteringFrontEnd:
         if self.frontend == "pixels":
             return PixelFrontEnd(input_dim, unit_rows=normalize == "unit_rows")
-        return ScatteringFrontEnd(dim=self.frontend_dim)
+        return ScatteringFrontEnd(dim=self.frontend_dim, image_shape=self._image_shape(input_dim))
 
     def _build_network(self, frontend: PixelFrontEnd | ScatteringFrontEnd, generator: torch.Generator) -> SSCNNetwork:
         """A freshly initialised network on top of a (fitted) front-end."""
@@ -290,7 +289,7 @@ class SSCN(ClusterMixin, TransformerMixin, BaseEstimator):
 
         phases = self.planned_phases()
         start = time.perf_counter()
-        frontend = self._build_frontend(x.shape[1], settings["normalize"])
+        frontend = self._build_frontend(x.shape[1], settings["normalize"]).to(device)
         if "features" in phases:
             report(TrainingEvent("phase", "features", 0, 1))
         # The auto-encoder trains on front-end features, computed once (pixels: X itself).
@@ -488,6 +487,7 @@ class SSCN(ClusterMixin, TransformerMixin, BaseEstimator):
                 state[f"fitted.{name}"] = torch.from_numpy(np.asarray(value, dtype=np.int64))
         params = self.get_params()
         params["hidden_dims"] = list(params["hidden_dims"])
+        params["image_shape"] = None if self.image_shape is None else list(self.image_shape)
         config = {"params": params, "n_features_in": int(self.n_features_in_),
                   "frontend": self.net_.frontend.config(), "autoencoder": self.net_.autoencoder.config()}
         meta = {"sscn_core": __version__, "torch": torch.__version__, "python": platform.python_version(),
@@ -503,6 +503,8 @@ class SSCN(ClusterMixin, TransformerMixin, BaseEstimator):
         try:
             params = dict(ckpt.config["params"])
             params["hidden_dims"] = tuple(params["hidden_dims"])
+            if params.get("image_shape") is not None:
+                params["image_shape"] = tuple(params["image_shape"])
             params["device"] = device
             model = cls(**params)
             model._validate_params()

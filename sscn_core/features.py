@@ -1,17 +1,31 @@
 """Feature front-ends applied before the auto-encoder: raw pixels, or a wavelet scattering transform.
 
-The scattering front-end (Mallat; the ``kymatio`` package) turns a 28×28 image, zero-padded to
-32×32, into 217 channels × 4×4 = 3,472 translation-stable coefficients with J = 3 scales and 8
-orientations; a PCA learned at fit time keeps ``dim`` components and each row is scaled to unit
-length. This is the front-end with which sparse subspace clustering methods (EnSC, SENet) reach
-94–97% on MNIST. The PCA lives in buffers, so it is saved in checkpoints with the rest.
+The scattering front-end (Mallat; computed by ``sscn_core.scattering``, which agrees with the
+``kymatio`` package) zero-pads each H×W image to the next multiple of 2^J on each side (28×28 →
+32×32 for J = 3) and turns it into 217 channels × (H'/8)×(W'/8) translation-stable coefficients
+with J = 3 scales and L = 8 orientations (3,472 for MNIST); a PCA learned at fit time keeps ``dim``
+components and each row is scaled to unit length. This is the front-end with which sparse subspace
+clustering methods (EnSC, SENet) reach 94–97% on MNIST. The PCA lives in buffers, so it is saved in
+checkpoints with the rest; the filters are rebuilt from the configuration. Everything runs on the
+device the module is moved to (``.to(device)``).
 """
 from __future__ import annotations
 
+import hashlib
+import math
+import threading
+
+import numpy as np
 import torch
 from torch import nn
+from torch.nn import functional as F
 
-SCATTERING_SIDE = 32
+from .scattering import Scattering2D
+
+# The PCA works on the (coefficients × coefficients) covariance: keep it a few hundred MB.
+MAX_COEFFICIENTS = 16_384
+# Training-set coefficients kept for the next fit on the same images (one entry, bytes).
+CACHE_MAX_BYTES = 1024 ** 3
 
 
 class PixelFrontEnd(nn.Module):
@@ -43,92 +57,144 @@ class PixelFrontEnd(nn.Module):
         return {"kind": self.kind, "input_dim": self.input_dim, **({"unit_rows": True} if self.unit_rows else {})}
 
 
-def _scattering_operator(J: int):
-    # kymatio's top-level module also imports its 3-D code, which needs a SciPy function removed in
-    # SciPy 1.17; the 2-D torch front-end alone does not.
-    try:
-        from kymatio.scattering2d.frontend.torch_frontend import ScatteringTorch2D
-    except ImportError as exc:
-        raise ImportError("the scattering front-end needs the 'kymatio' package: pip install kymatio") from exc
-    return ScatteringTorch2D(J=J, shape=(SCATTERING_SIDE, SCATTERING_SIDE))
-
-
 class ScatteringFrontEnd(nn.Module):
-    """28×28 images → scattering coefficients (J scales) → PCA to ``dim`` → unit-length rows."""
+    """H×W images → scattering coefficients (J scales, L orientations) → PCA to ``dim`` → unit-length rows."""
 
     kind = "scattering"
 
-    def __init__(self, J: int = 3, dim: int = 500) -> None:
+    def __init__(self, J: int = 3, dim: int = 500, image_shape: tuple[int, int] = (28, 28), L: int = 8) -> None:
         super().__init__()
-        if J < 1 or dim < 1:
-            raise ValueError(f"scattering needs J ≥ 1 and dim ≥ 1, got J={J}, dim={dim}")
-        self.J = int(J)
-        self.input_dim = 784
+        if J < 1 or dim < 1 or L < 1:
+            raise ValueError(f"scattering needs J ≥ 1, L ≥ 1 and dim ≥ 1, got J={J}, L={L}, dim={dim}")
+        self.J, self.L = int(J), int(L)
+        self.image_shape = tuple(int(s) for s in image_shape)
+        if len(self.image_shape) != 2 or min(self.image_shape) < 1:
+            raise ValueError(f"image_shape must be (height, width) with positive sides, got {image_shape!r}")
+        self.input_dim = self.image_shape[0] * self.image_shape[1]
         self.output_dim = int(dim)
-        # The scattering filters are fixed (rebuilt from J on load), so the operator is kept out of
-        # the module tree and out of checkpoints.
-        object.__setattr__(self, "_operator", None)
+        # A black border up to the next multiple of 2^J (a digit keeps its black surround).
+        step = 2 ** self.J
+        self.canvas = tuple(max(-(-s // step), 2) * step for s in self.image_shape)
+        # The filters are non-persistent buffers: rebuilt from the configuration, moved with .to().
+        self.transform = Scattering2D(self.canvas, self.J, self.L)
+        self.n_coefficients = math.prod(self.transform.output_shape)
+        if self.n_coefficients > MAX_COEFFICIENTS:
+            raise ValueError(f"{self.image_shape[0]}×{self.image_shape[1]} images give {self.n_coefficients:,} "
+                             f"scattering coefficients with J={self.J}, L={self.L}; the PCA takes at most "
+                             f"{MAX_COEFFICIENTS:,}: downscale the images (64×64 gives 13,888)")
         self.register_buffer("mean", torch.zeros(0))
         self.register_buffer("components", torch.zeros(0, self.output_dim))
 
-    def coefficients(self, x: torch.Tensor) -> torch.Tensor:
-        """Raw scattering coefficients, (N, 3472) for J = 3."""
-        if self._operator is None:
-            object.__setattr__(self, "_operator", _scattering_operator(self.J))
-        img = x.reshape(-1, 28, 28).float().cpu()
-        pad = (SCATTERING_SIDE - 28) // 2
-        img = nn.functional.pad(img, (pad, pad, pad, pad))
-        return self._operator(img).reshape(img.shape[0], -1)
+    @property
+    def device(self) -> torch.device:
+        """Where the filters and the PCA live; inputs are moved there."""
+        return self.mean.device
 
-    def _batched_coefficients(self, x: torch.Tensor, batch_size: int) -> torch.Tensor:
-        return torch.cat([self.coefficients(x[i:i + batch_size]) for i in range(0, x.shape[0], batch_size)])
+    def coefficients(self, x: torch.Tensor, batch_size: int | None = None) -> torch.Tensor:
+        """Raw scattering coefficients of images (N, H·W), (N, n_coefficients), on the module's device."""
+        if batch_size is None:
+            batch_size = 2048 if self.device.type == "cuda" else 32
+        (h, w), (ch, cw) = self.image_shape, self.canvas
+        top, left = (ch - h) // 2, (cw - w) // 2
+        out = []
+        for start in range(0, x.shape[0], batch_size):
+            img = x[start:start + batch_size].to(self.device, torch.float32).reshape(-1, h, w)
+            img = F.pad(img, (left, cw - w - left, top, ch - h - top))
+            out.append(self.transform(img).reshape(img.shape[0], -1))
+        return torch.cat(out) if out else torch.empty(0, self.n_coefficients, device=self.device)
 
     @torch.no_grad()
-    def fit_transform(self, x: torch.Tensor, batch_size: int = 1000) -> torch.Tensor:
-        """Learn the PCA on the scattering coefficients of ``x``; return the features of ``x``."""
-        coeffs = self._batched_coefficients(x, batch_size).double()
+    def fit_transform(self, x: torch.Tensor) -> torch.Tensor:
+        """Learn the PCA on the scattering coefficients of ``x``; return the features of ``x`` (on the CPU)."""
+        coeffs = _cached_coefficients(self, x).to(self.device).double()
         dim = min(self.output_dim, *coeffs.shape)
         self.output_dim = dim
         mean = coeffs.mean(dim=0)
         centred = coeffs - mean
-        # Principal directions from the (features × features) covariance: exact, and cheaper than
-        # an SVD of the (N × features) matrix when N is large.
-        _, vectors = torch.linalg.eigh(centred.T @ centred)
         self.mean = mean.float()
-        self.components = vectors[:, -dim:].flip(1).float().contiguous()
-        return _unit_rows(centred.float() @ self.components)
+        self.components = _principal_directions(centred, dim).float().contiguous()
+        return _unit_rows(centred.float() @ self.components).cpu()
 
     @torch.no_grad()
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Images (N, 784) → unit-length PCA features (N, dim); needs ``fit`` first."""
+        """Images (N, H·W) → unit-length PCA features (N, dim) on the module's device; needs ``fit`` first."""
         if self.mean.numel() == 0:
             raise RuntimeError("the scattering front-end has no PCA yet: fit it on training images first")
-        return _unit_rows((self.coefficients(x) - self.mean) @ self.components).to(x.device)
+        return _unit_rows((self.coefficients(x) - self.mean) @ self.components)
 
     def config(self) -> dict:
         """The constructor arguments, for checkpoints."""
-        return {"kind": self.kind, "J": self.J, "dim": self.output_dim}
+        return {"kind": self.kind, "J": self.J, "L": self.L, "dim": self.output_dim,
+                "image_shape": list(self.image_shape)}
 
     def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs) -> None:  # type: ignore[override]
         # The PCA buffers are empty until fit(); take their saved shapes when loading.
         for name in ("mean", "components"):
             if prefix + name in state_dict:
-                setattr(self, name, torch.empty_like(state_dict[prefix + name]))
+                setattr(self, name, torch.empty_like(state_dict[prefix + name], device=self.device))
         super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
+
+
+def _principal_directions(centred: torch.Tensor, dim: int) -> torch.Tensor:
+    """The ``dim`` leading principal directions (features × dim, unit columns) of centred rows (N × features).
+
+    Exact, from the eigenvectors of the smaller of the two Gram matrices: the (features × features)
+    covariance when N is larger, else the (N × N) inner products (their eigenvectors u give the
+    directions Xᵀu), so that a small training set never pays for the large covariance.
+    """
+    n, f = centred.shape
+    if n >= f:
+        _, vectors = torch.linalg.eigh(centred.T @ centred)
+        return vectors[:, -dim:].flip(1)
+    _, vectors = torch.linalg.eigh(centred @ centred.T)
+    directions = centred.T @ vectors[:, -dim:].flip(1)
+    return directions / directions.norm(dim=0, keepdim=True).clamp_min(1e-30)
 
 
 def _unit_rows(feats: torch.Tensor) -> torch.Tensor:
     return feats / feats.norm(dim=1, keepdim=True).clamp_min(1e-12)
 
 
+_cache_lock = threading.Lock()
+_cache: dict[tuple, torch.Tensor] = {}
+
+
+def _cached_coefficients(frontend: ScatteringFrontEnd, x: torch.Tensor) -> torch.Tensor:
+    """The coefficients of ``x`` (CPU), reused when the last fit in this process saw the same images.
+
+    Refitting on the same training set (another seed, other settings; the app's reruns) then skips
+    the transform; the key is a hash of the pixels and the transform's configuration.
+    """
+    pixels = np.ascontiguousarray(x.detach().cpu().numpy(), dtype=np.float32)
+    key = (hashlib.blake2b(pixels.tobytes(), digest_size=16).hexdigest(), pixels.shape,
+           frontend.J, frontend.L, frontend.image_shape)
+    with _cache_lock:
+        hit = _cache.get(key)
+    if hit is not None:
+        return hit
+    coeffs = frontend.coefficients(x).cpu()
+    with _cache_lock:
+        _cache.clear()
+        if coeffs.numel() * coeffs.element_size() <= CACHE_MAX_BYTES:
+            _cache[key] = coeffs
+    return coeffs
+
+
+def clear_cache() -> None:
+    """Forget the cached training-set coefficients."""
+    with _cache_lock:
+        _cache.clear()
+
+
 FrontEnd = PixelFrontEnd | ScatteringFrontEnd
 
 
 def build_frontend(config: dict) -> FrontEnd:
-    """Rebuild a front-end from its ``config()`` dict."""
+    """Rebuild a front-end from its ``config()`` dict (files without a shape or L held 28×28 images, L = 8)."""
     kind = config.get("kind")
     if kind == "pixels":
         return PixelFrontEnd(config["input_dim"], bool(config.get("unit_rows", False)))
     if kind == "scattering":
-        return ScatteringFrontEnd(config["J"], config["dim"])
+        return ScatteringFrontEnd(config["J"], config["dim"], tuple(config.get("image_shape", (28, 28))),
+                                  config.get("L", 8))
     raise ValueError(f"unknown front-end {kind!r}; expected 'pixels' or 'scattering'")

@@ -194,16 +194,17 @@ PARAMETERS: tuple[Param, ...] = (
       "for vectors, or none (Z = X, the linear model).",
       choices={"conv": "Conv (images)", "mlp": "MLP (vectors)", None: "None (linear model: Z = X)"}),
     P("image_shape", "ints", None, "Image shape (height, width)",
-      "The shape of the images the conv auto-encoder reads.", none="a square, inferred from the number of features",
-      check=_image_shape_problem, paper=False, needs={"autoencoder": ("conv",)}),
+      "The shape of the flattened grey images the conv auto-encoder and the scattering front-end read (any "
+      "size; the scattering front-end zero-pads each side to a multiple of 8).",
+      none="a square, inferred from the number of features (784 → 28×28)", check=_image_shape_problem, paper=False),
     P("normalize", "choice", "auto", "Input rows",
       "Scale each input row to unit length before the network (a scaled point stays in its subspace).",
       choices={"none": "As given (the paper)", "unit_rows": "Unit rows",
                "auto": "Auto: unit rows for the linear model on pixels"}, paper=False),
     P("frontend", "choice", "pixels", "Front-end",
-      "Features before the auto-encoder: the data as given, or 28×28 images → wavelet scattering → PCA to "
+      "Features before the auto-encoder: the data as given, or images → wavelet scattering → PCA to "
       "frontend_dim → unit rows (then use the MLP auto-encoder or none).",
-      choices={"pixels": "Pixels (the data as given)", "scattering": "Wavelet scattering + PCA (28×28 images)"},
+      choices={"pixels": "Pixels (the data as given)", "scattering": "Wavelet scattering + PCA (images)"},
       paper=False),
     P("frontend_dim", "int", 500, "Scattering PCA dim.", "Components the scattering front-end's PCA keeps.", low=1,
       paper=False, needs={"frontend": ("scattering",)}),

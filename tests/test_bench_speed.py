@@ -1,0 +1,62 @@
+"""The device check and the speed benchmark, end to end in their quick modes (on the CPU in CI)."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from bench import gpu_check, speed
+
+
+@pytest.mark.slow
+def test_gpu_check_quick_runs_every_preset_on_the_device(tmp_path):
+    out = tmp_path / "gpu.json"
+    assert gpu_check.main(["--quick", "--n-samples", "60", "--out", str(out)]) == 0
+    doc = json.loads(out.read_text())
+    assert doc["ok"] is True and doc["quick"] is True and doc["command"].startswith("python -m bench.gpu_check")
+    rows = {r["preset"]: r for r in doc["presets"]}
+    assert set(rows) == {"paper", "conv-plus", "scattering", "scattering-triplet"}
+    for row in rows.values():
+        assert row["off_device"] == [] and row["loaded_agrees"] == 1.0 and row["predict_images_per_second"] > 0
+        assert row["peak_memory_bytes"]["fit"] > 0
+
+
+def test_gpu_check_rejects_unknown_presets():
+    with pytest.raises(SystemExit):
+        gpu_check.main(["--quick", "--presets", "nope"])
+
+
+@pytest.mark.slow
+def test_speed_quick_end_to_end(tmp_path):
+    out = tmp_path / "speed.json"
+    assert speed.main(["--quick", "--transform-images", "8", "--rate-fit-samples", "60", "--rate-predict-samples", "60",
+                       "--out", str(out)]) == 0
+    doc = json.loads(out.read_text())
+    assert doc["transform"]["relative_error"] < 1e-4 and doc["transform"]["ratio"] > 0
+    assert set(doc["predict"]) == {"paper", "conv-plus", "scattering", "scattering-triplet"}
+    run = doc["accurate_runs"][0]
+    assert run["total_seconds"] >= run["fit_seconds"] > 0 and 0 <= run["in_sample"]["acc"] <= 1
+    assert len(doc["targets"]) == 6 and all("quick run" in t["note"] for t in doc["targets"])
+
+
+def test_speed_targets_judge_the_measurements():
+    runs = [{"seed": 0, "in_sample": {"acc": 0.951}, "out_of_sample": {"acc": 0.94}, "total_seconds": 40.0}]
+    doc = {"accurate_runs": runs, "predict": {"scattering": {"images_per_second": 1000.0},
+                                              "conv-plus": {"images_per_second": 100_000.0}},
+           "kymatio_same_seeds": {"0": {"in_sample": 0.953, "out_of_sample": 0.93}}}
+    targets = speed.compute_targets(doc)
+    assert [t["met"] for t in targets] == [True, False, False, False, True, False]
+    assert targets[4]["measured"] == pytest.approx(0.2) and targets[5]["measured"] == pytest.approx(1.0)
+    doc["kymatio_same_seeds"] = {}
+    assert speed.compute_targets(doc)[4]["met"] is None
+
+
+@pytest.mark.slow
+def test_app_latency_quick_times_two_starts(tmp_path):
+    from bench import app_latency
+    out = tmp_path / "latency.json"
+    assert app_latency.main(["--quick", "--out", str(out)]) == 0
+    doc = json.loads(out.read_text())
+    for run in (doc["cold"], doc["cached"]):
+        assert run["state"] == "finished"
+        assert 0 < run["first_loss_seconds"] <= run["first_metrics_seconds"] <= run["total_seconds"]
