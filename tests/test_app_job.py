@@ -53,7 +53,7 @@ def tiny_data():
 
 def tiny_model(**kw) -> SSCN:
     params = dict(n_clusters=3, subspace_dim=2, autoencoder=None, batch_size=40, epochs=30, lr=1e-2,
-                  classifier_epochs=3, classifier_batch_size=40, device="cpu", seed=0)
+                  classifier_epochs=3, classifier_batch_size=40, schedule="epochs", h_init="random", device="cpu", seed=0)
     return SSCN(**{**params, **kw})
 
 
