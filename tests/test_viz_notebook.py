@@ -77,13 +77,14 @@ def tabs_page(model, train, umap) -> None:
     import streamlit as st
 
     from app.embedding import UmapRunner
+    from app.scheduler import Scheduler
     from app.state import AppState
     from app.views import affinity, diagnostics, embeddings, metrics
     from app.views.common import Current
     from sscn_core.analysis import analyse, make_probe
 
     if "state" not in st.session_state:
-        st.session_state["state"] = AppState(umap=UmapRunner(umap))
+        st.session_state["state"] = AppState(umap=UmapRunner(umap), scheduler=Scheduler(spare=False))
         st.session_state["analysis"] = analyse(model, make_probe(train), phase="loaded")
     state = st.session_state["state"]
     cur = Current("loaded", "loaded-test", model, train, None, st.session_state["analysis"], 1, None)
