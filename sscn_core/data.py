@@ -416,27 +416,27 @@ def _load_mnist() -> Dataset:
     return Dataset(X, y, "mnist", (28, 28), DIGIT_NAMES)
 
 
-def _load_mnist_oos() -> Dataset:
-    path = assets_dir() / "mnist" / "train-subset-10k.npz"
+def _bundled_array(relpath: str, what: str, shape: tuple[int, int]) -> Dataset:
+    """A labelled .npz of images from the assets folder, with a plain error when it is missing."""
+    path = assets_dir() / relpath
     if not path.is_file():
-        raise DataError(f"the bundled MNIST training subset is missing: {path} (reinstall the project or set "
-                        f"SSCN_ASSETS_DIR)")
-    ds = _load_array_file(path, image_shape=(28, 28))
+        raise DataError(f"the bundled {what} is missing: {path} (reinstall the project or set SSCN_ASSETS_DIR)")
+    ds = _load_array_file(path, image_shape=shape)
     if ds.y is None:
         raise DataError(f"{path}: has no labels")
+    return ds
+
+
+def _load_mnist_oos() -> Dataset:
+    ds = _bundled_array("mnist/train-subset-10k.npz", "MNIST training subset", (28, 28))
     return Dataset(ds.X, ds.y, "mnist-oos", (28, 28), DIGIT_NAMES)
 
 
 def _load_yaleb() -> Dataset:
     """Extended Yale B (Georghiades et al. 2001; Lee et al. 2005): 38 people under varying light."""
-    path = assets_dir() / "yaleb" / "extended-yaleb-32x32.npz"
-    if not path.is_file():
-        raise DataError(f"the bundled Extended Yale B file is missing: {path} (reinstall the project or set "
-                        f"SSCN_ASSETS_DIR)")
-    ds = _load_array_file(path, image_shape=(32, 32))
-    if ds.y is None or len(ds) != 2414:
-        raise DataError(f"{path}: expected 2,414 labelled faces, got {len(ds)} "
-                        f"{'unlabelled ' if ds.y is None else ''}rows")
+    ds = _bundled_array("yaleb/extended-yaleb-32x32.npz", "Extended Yale B file", (32, 32))
+    if len(ds) != 2414:
+        raise DataError(f"the bundled Extended Yale B file holds {len(ds)} faces, expected 2,414")
     names = tuple(f"person {k + 1}" for k in range(int(ds.y.max()) + 1))
     return Dataset(ds.X, ds.y, "yaleb", (32, 32), names)
 
