@@ -36,7 +36,7 @@ def accurate_config(n_samples: int, holdout_size: int) -> Any:
 
 def time_start(config: Any, timeout: float = 1800.0) -> dict[str, Any]:
     """Start one job; seconds to the first loss point, the first metrics and the end."""
-    from app.analysis import make_probe
+    from sscn_core.analysis import make_probe
     from app.config import build_model, load_data
     from app.job import Job
 
@@ -44,22 +44,25 @@ def time_start(config: Any, timeout: float = 1800.0) -> dict[str, Any]:
     job = Job(build_model(config.model), make_probe(train, holdout))
     start = time.perf_counter()
     job.start()
-    first_metrics = None
+    first_loss = first_metrics = None          # both on the page's clock, as it polls the job
     deadline = start + timeout
     while time.perf_counter() < deadline:
         snap = job.snapshot()
+        if first_loss is None and snap.first_loss_after is not None:
+            first_loss = time.perf_counter() - start
         if first_metrics is None and snap.analysis is not None and snap.analysis.metrics_in is not None:
             first_metrics = time.perf_counter() - start
         if not snap.active:
             break
         time.sleep(0.05)
+    total = time.perf_counter() - start          # the page's clock, like first_metrics (training runs in a worker)
     job.close()
     snap = job.snapshot()
     if snap.error is not None:
         raise RuntimeError(f"the job failed: {snap.error.type}: {snap.error.message}")
     final = snap.analysis
-    return {"state": snap.state, "first_loss_seconds": snap.first_loss_after, "first_metrics_seconds": first_metrics,
-            "total_seconds": snap.elapsed, "acc_in": final.metrics_in["acc"] if final and final.metrics_in else None,
+    return {"state": snap.state, "first_loss_seconds": first_loss, "first_metrics_seconds": first_metrics,
+            "total_seconds": total, "acc_in": final.metrics_in["acc"] if final and final.metrics_in else None,
             "acc_out": final.metrics_out["acc"] if final and final.metrics_out else None}
 
 

@@ -266,7 +266,7 @@ PARAMETERS: tuple[Param, ...] = (
       "The paper's post-processing, or its subspace variant: Q's diagonal left out of the thresholding, at least 2q "
       "entries kept per column, rank d·K, |UUᵀ| — exact on independent subspaces whatever the number of points "
       "per subspace.", choices={"paper": "The paper's", "subspace": "Subspace variant"}, paper=False),
-    P("n_restarts", "int", 10, "Spectral restarts",
+    P("n_restarts", "int", 10, "Spectral discretisations",
       "Discretisations of the spectral step from different random rotations; the partition of smallest "
       "normalised cut is kept (no labels needed).", low=1, paper=False),
     P("classifier_temperature", "float", None, "Classifier temperature τ",

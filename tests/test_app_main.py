@@ -137,7 +137,7 @@ def test_train_synthetic_see_loss_metrics_affinity_then_reset(at: AppTest) -> No
     at.toggle(key="aff.thr").set_value(True).run()
     assert any(m.label == "thresholded Q" for m in at.metric)
     open_tab(at, "Classify")
-    assert "needs a model trained on 28×28 images" in texts(at)
+    assert "not images, so classifying uploaded images is disabled" in texts(at)
     open_tab(at, "Diagnostics")                 # the colleague's tab gets the run's data and fitted model
     assert not at.error and "No trained model available" not in texts(at)
 

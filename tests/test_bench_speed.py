@@ -6,6 +6,7 @@ import json
 import pytest
 
 from bench import gpu_check, speed
+from sscn_core.params import PRESETS
 
 
 @pytest.mark.slow
@@ -15,7 +16,7 @@ def test_gpu_check_quick_runs_every_preset_on_the_device(tmp_path):
     doc = json.loads(out.read_text())
     assert doc["ok"] is True and doc["quick"] is True and doc["command"].startswith("python -m bench.gpu_check")
     rows = {r["preset"]: r for r in doc["presets"]}
-    assert set(rows) == {"paper", "conv-plus", "scattering", "scattering-triplet"}
+    assert set(rows) == set(PRESETS)
     for row in rows.values():
         assert row["off_device"] == [] and row["loaded_agrees"] == 1.0 and row["predict_images_per_second"] > 0
         assert row["peak_memory_bytes"]["fit"] > 0
@@ -33,7 +34,7 @@ def test_speed_quick_end_to_end(tmp_path):
                        "--out", str(out)]) == 0
     doc = json.loads(out.read_text())
     assert doc["transform"]["relative_error"] < 1e-4 and doc["transform"]["ratio"] > 0
-    assert set(doc["predict"]) == {"paper", "conv-plus", "scattering", "scattering-triplet"}
+    assert set(doc["predict"]) == set(PRESETS)
     run = doc["accurate_runs"][0]
     assert run["total_seconds"] >= run["fit_seconds"] > 0 and 0 <= run["in_sample"]["acc"] <= 1
     assert len(doc["targets"]) == 6 and all("quick run" in t["note"] for t in doc["targets"])
@@ -59,4 +60,6 @@ def test_app_latency_quick_times_two_starts(tmp_path):
     doc = json.loads(out.read_text())
     for run in (doc["cold"], doc["cached"]):
         assert run["state"] == "finished"
-        assert 0 < run["first_loss_seconds"] <= run["first_metrics_seconds"] <= run["total_seconds"]
+        # an analysis may come before the first loss point (right after the front-end's features)
+        assert 0 < run["first_loss_seconds"] <= run["total_seconds"]
+        assert 0 < run["first_metrics_seconds"] <= run["total_seconds"]
