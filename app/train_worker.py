@@ -18,6 +18,7 @@ import sys
 import tempfile
 import threading
 import time
+import warnings
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -145,12 +146,16 @@ class _Run:
 
     def run(self) -> None:
         from app.job import JobError
+        from sscn_core.health import SSCNWarning
 
         if self.threads is None:
             self.threads = self.spec.threads
         self.apply_threads()
         try:
-            self.model.fit(self.spec.probe.train.X, callback=self.on_event)
+            with warnings.catch_warnings():
+                # The fit's warnings reach the page through its report (Metrics tab), not stderr.
+                warnings.simplefilter("ignore", SSCNWarning)
+                self.model.fit(self.spec.probe.train.X, callback=self.on_event)
             if not hasattr(self.model, "net_"):
                 raise RuntimeError("fit returned without a network")
             self.flush()
