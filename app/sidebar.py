@@ -302,7 +302,7 @@ def render() -> SidebarResult:
         values = model_params(_model_config_from_state())
         with st.expander("More settings"):
             _param_widgets([p for p in WIDGET_PARAMS if p.paper], slots, values)
-            st.caption("**Beyond the paper** (the defaults are the paper's method)")
+            st.caption("**Beyond the paper** ('auto' values follow the data; the paper preset sets the reference's)")
             if info.image_shape == (28, 28):
                 _param_widget(PARAMS["frontend"], slots)
             _param_widgets([p for p in WIDGET_PARAMS if not p.paper], slots, values)
