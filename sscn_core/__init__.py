@@ -2,7 +2,8 @@
 
     from sscn_core import SSCN, load_dataset
     data = load_dataset("mnist")
-    model = SSCN(pretrained="mnist").fit(data.X)
+    model = SSCN(n_clusters=10).fit(data.X)     # every other setting follows the data
+    model.settings_                              # the plan: each setting with its reason (sscn_core.plan)
 
 ``SSCN`` (and with it torch) is imported on first use, so that torch-free parts such as
 :mod:`sscn_core.umap_layout` load without it.

@@ -70,15 +70,15 @@ class DSCNet:
         template = SSCN.from_preset("paper", n_clusters=self.n_clusters, subspace_dim=self.subspace_dim,
                                     autoencoder=self.autoencoder, pretrained=self.pretrained, device=self.device,
                                     seed=self.seed)
-        template._validate_params()
-        x = template._check_input(X, fitting=True)
+        x = template._planned(X)
         n = x.shape[0]
         if n > MAX_DSC_POINTS:
             raise ValueError(f"DSC-Net stores an N×N matrix; {n} points would need {n * n * 16 / 2**30:.0f} GiB "
                              f"with Adam's moments. Use at most {MAX_DSC_POINTS} points")
         device = resolve_device(self.device)
         generator = torch.Generator().manual_seed(int(self.seed))
-        net = template._build_network(template._build_frontend(x.shape[1], "none"), generator)
+        net = template._build_network(template._build_frontend(x.shape[1], "pixels", "none"), generator,
+                                      template.params_["autoencoder"])
         if self.pretrained is not None:
             template._load_pretrained(net)
         ae = net.autoencoder.to(device)

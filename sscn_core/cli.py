@@ -7,10 +7,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import sys
 import threading
 import time
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, NoReturn
@@ -22,6 +24,7 @@ from .checkpoint import CheckpointError
 from .data import DataError, Dataset, load_dataset
 from .device import resolve_device
 from .estimator import ASSETS_DIR, SSCN, save_autoencoder
+from .health import SSCNWarning
 from .metrics import PeakMemory, evaluate, format_bytes
 from .models import ConvAutoEncoder, reset_parameters
 from .params import PARAMETERS, PARAMS, PRESETS, PRETRAINED, Param
@@ -135,30 +138,29 @@ def _train(args: argparse.Namespace) -> int:
     overrides.setdefault("device", preset["device"])
     data = load_dataset("file", path=args.data, n_samples=args.n_samples, seed=overrides["seed"]) if args.data else \
         load_dataset(args.dataset, n_samples=args.n_samples, seed=overrides["seed"])
-    if data.image_shape is None or min(data.image_shape) < 16:
-        overrides.setdefault("autoencoder", "mlp")               # vectors or tiny images: little to convolve
-    elif overrides.get("autoencoder", preset["autoencoder"]) == "conv":
+    # Every setting the user did not give follows the data through the library's plan (sscn_core.plan);
+    # the shape of the images is a fact of the data set, not a setting.
+    if data.image_shape is not None:
         overrides.setdefault("image_shape", data.image_shape)
-    if data.image_shape != (28, 28):
-        overrides.setdefault("frontend", "pixels")
-    if not args.data and args.dataset in PRETRAINED and overrides.get("autoencoder", preset["autoencoder"]) == "conv":
-        overrides.setdefault("pretrained", args.dataset)     # the bundled weights for this data set
-    overrides.setdefault("pretrained", None)
     model = SSCN.from_preset(args.preset, **overrides)
-    bar = ProgressBar(enabled=not args.quiet and main_process, phases=model.planned_phases())
+    bar = ProgressBar(enabled=not args.quiet and main_process, phases=model.planned_phases(data.n_features))
     start = time.perf_counter()
-    model.fit(data.X, callback=bar)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", SSCNWarning)     # they are in the report, printed once below
+        model.fit(data.X, callback=bar)
     bar.close()
     fit_seconds = time.perf_counter() - start
     report: dict[str, Any] = {
         "dataset": data.name, "n": len(data), "preset": args.preset, "seed": model.seed, "device": model.device_,
-        "params": {k: v for k, v in model.get_params().items() if k in overrides or k in ("autoencoder", "pretrained")},
+        "params": {k: v for k, v in model.get_params().items() if k in overrides},
         "n_parameters": sum(p.numel() for p in model.net_.parameters()),
         "phase_seconds": {k: round(v, 2) for k, v in model.phase_times_.items()},
         "fit_seconds": round(fit_seconds, 2),
         "peak_memory_bytes": model.peak_memory_,
         **(model.fit_report() if model.labels_ is not None else {}),
     }
+    if data.preprocessing:
+        report["preprocessing"] = data.preprocessing
     if distributed.is_distributed():
         report["processes"] = distributed.world_size()
     if data.y is not None and model.labels_ is not None:
@@ -177,15 +179,33 @@ def _train(args: argparse.Namespace) -> int:
     if args.out:
         report["saved"] = str(model.save(args.out))
     if args.json:
-        print(json.dumps(report, indent=2))
+        print(to_json(report))
     else:
         _print_report(report)
     return 0
 
 
+def _finite(value: Any) -> Any:
+    """``value`` with every non-finite float (NaN, ±inf) replaced by None, recursively."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(v) for v in value]
+    return value
+
+
+def to_json(value: Any) -> str:
+    """Strict JSON (RFC 8259): NaN and infinities, which JSON has no words for, become null."""
+    return json.dumps(_finite(value), indent=2, allow_nan=False)
+
+
 def _print_report(r: dict[str, Any]) -> None:
     print(f"SSCN ({r['preset']} preset) on {r['dataset']} (n={r['n']}, seed {r['seed']}, {r['device']}), "
           f"{r['n_parameters']:,} parameters")
+    if r.get("preprocessing"):
+        print(f"  images prepared {r['preprocessing']}")
     for name, key in (("in-sample (classifier)", "in_sample"), ("pseudo-labels (spectral)", "pseudo_labels"),
                       ("out-of-sample", "out_of_sample")):
         m = r.get(key)
@@ -201,6 +221,8 @@ def _print_report(r: dict[str, Any]) -> None:
         print(f"  {PHASE_LABELS.get(phase, phase):21s} {seconds:8.2f} s   peak memory {format_bytes(mem) if mem else '-'}")
     if r.get("agreement") is not None:
         print(f"  classifier agreement with its pseudo-labels: {r['agreement']:.2%}")
+    if r.get("probabilities"):
+        print(f"  probabilities: {r['probabilities']['note']}")
     for phase, c in r.get("convergence", {}).items():
         print(f"  {PHASE_LABELS.get(phase, phase):21s} {c['steps']:,} of {c['budget']:,} steps, stopped by "
               f"{c['stopped_by']} (last relative improvement {c['relative_change']:.2g})")
@@ -228,7 +250,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
         rows.append({"file": name, "cluster": int(proba.argmax()), "probability": round(float(proba.max()), 4),
                      "probabilities": [round(float(p), 4) for p in proba]})
     if args.json:
-        print(json.dumps(rows, indent=2))
+        print(to_json(rows))
     for row in rows:
         if "error" in row:
             print(f"error: {row['file']}: {row['error']}", file=sys.stderr)
@@ -260,7 +282,7 @@ def cmd_pretrain(args: argparse.Namespace) -> int:
             "lr": args.lr, "seed": args.seed, "final_loss": history[-1]["total"] if history else None,
             "seconds": round(seconds, 1), "command": "sscn pretrain " + " ".join(sys.argv[2:])}
     save_autoencoder(ae.cpu(), out, meta)
-    print(json.dumps({"saved": str(out), **meta, "peak_memory": format_bytes(mem.peak_bytes)}, indent=2))
+    print(to_json({"saved": str(out), **meta, "peak_memory": format_bytes(mem.peak_bytes)}))
     return 0
 
 
@@ -320,8 +342,9 @@ def build_parser(prog: str = "sscn") -> argparse.ArgumentParser:
     source.add_argument("--data", default=None, metavar="PATH",
                         help="your own data: an .npz/.npy file, a folder or .zip of images (any size, grey or RGB; "
                              "labels optional, used only to score); give --n-clusters")
-    t.add_argument("--preset", default="paper", choices=sorted(PRESETS),
-                   help="'auto': the settings follow the data (rules in sscn_core.schedule); 'paper': the paper's")
+    t.add_argument("--preset", default="auto", choices=sorted(PRESETS),
+                   help="'auto' (default): every setting you do not give follows the data (rules in sscn_core.plan); "
+                        "'paper': the paper's method")
     t.add_argument("--n-samples", type=int, default=None, help="train on a random subset of this size (drawn with "
                    "--seed)")
     t.add_argument("--set", dest="set", metavar="NAME=VALUE", action="append", type=_parameter, default=[],

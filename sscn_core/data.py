@@ -817,11 +817,10 @@ def _prepare_set(arrays: list[np.ndarray], names: list[str], source: str) -> tup
     """Preprocessing that follows the data: digit-style when most pictures are drawings on a plain
     background, else photo-style at one common shape (``preprocess.STYLES``). Returns the inputs
     and a sentence saying what was applied."""
-    from .preprocess import STYLES, ImageError, is_digit_like, photo_shape, prepare_for
+    from .preprocess import STYLES, ImageError, photo_shape, prepare_for, style_of
 
-    digits = sum(is_digit_like(a) for a in arrays) * 2 > len(arrays)
-    style = "digit" if digits else "photo"
-    shape = (28, 28) if digits else photo_shape([a.shape for a in arrays])
+    style = style_of(arrays)
+    shape = (28, 28) if style == "digit" else photo_shape([a.shape for a in arrays])
     out = []
     for name, a in zip(names, arrays):
         try:

@@ -1,6 +1,8 @@
 """SSCN: a scikit-learn-style estimator over the models and the training phases."""
 from __future__ import annotations
 
+import functools
+import hashlib
 import os
 import platform
 import threading
@@ -30,9 +32,11 @@ from .models import (ConvAutoEncoder, IdentityAutoEncoder, MLPAutoEncoder, SSCNN
 from .health import SSCNWarning, fit_warnings
 from .params import DEFAULTS, PRESETS, PRETRAINED, docstring, problems, signature
 from .postprocess import spectral_pseudo_labels
-from .schedule import resolve_settings, window
-from .theory import independence_report, stratified_sample
-from .trainer import (PHASES, Convergence, TrainingEvent, TrainingStopped, closed_form_h_init, embed_all,
+from .preprocess import STYLES, style_of
+from .plan import NORMALIZE_REASONS, cross_cluster_share, make_plan, normalize_for, window
+from .theory import diagnose, independence_report, stratified_sample
+from .trainer import (PHASES, Convergence, TrainingEvent, TrainingStopped, calibration_scale, closed_form_h_init,
+                      embed_all,
                       pretrain_autoencoder, self_train, subspace_rotation, train_classifier, train_classifier_triplet,
                       train_self_expression)
 
@@ -41,6 +45,8 @@ AUTOENCODER_KIND = "autoencoder"
 MODEL_KIND = "sscn"
 MAX_AFFINITY_POINTS = 20_000
 INDEPENDENCE_SAMPLE = 2000   # points of the pseudo-clusters on which the independence verdict is computed
+CHOICE_SAMPLE = 4000         # points (a seeded uniform sample) on which frontend="auto" compares its candidates
+CALIBRATION_SMOOTHING = 0.01  # predict_proba's scale fits the pseudo-labels smoothed by this much (finite when all agree)
 
 
 @dataclass
@@ -149,8 +155,6 @@ class SSCN(ClusterMixin, TransformerMixin, BaseEstimator):
             row = int(np.argwhere(bad)[0, 0])
             raise ValueError(f"X contains NaN or infinite values ({int(bad.sum())} entries; first in row {row})")
         if fitting:
-            if self.frontend == "scattering" or self.autoencoder == "conv":
-                self._image_shape(X.shape[1])
             if X.shape[0] < 2 * self.n_clusters:
                 raise ValueError(f"need at least 2·n_clusters = {2 * self.n_clusters} points, got {X.shape[0]}")
         elif X.shape[1] != self.n_features_in_:
@@ -163,42 +167,41 @@ class SSCN(ClusterMixin, TransformerMixin, BaseEstimator):
             raise NotFittedError("this SSCN is not fitted yet: call fit(X) first, or SSCN.load(path)")
 
     def _image_shape(self, n_features: int) -> tuple[int, int]:
-        """(height, width) of the images the conv auto-encoder and the scattering front-end read:
-        ``image_shape`` or a square."""
-        if self.image_shape is not None:
-            shape = (int(self.image_shape[0]), int(self.image_shape[1]))
-            if shape[0] * shape[1] != n_features:
-                raise ValueError(f"image_shape {shape} holds {shape[0] * shape[1]} pixels, but X has {n_features} "
-                                 f"features per row")
-            return shape
-        side = int(round(n_features ** 0.5))
-        if side * side != n_features:
-            raise ValueError(f"the {'scattering front-end' if self.frontend == 'scattering' else 'conv auto-encoder'} "
-                             f"reads images: X has {n_features} features per row, which is not a square; pass "
-                             f"image_shape=(height, width), or use frontend='pixels' with autoencoder='mlp' or None")
-        return side, side
+        """(height, width) of the images the conv auto-encoder and the scattering front-end read (the plan's)."""
+        shape = self.params_["image_shape"]
+        if shape is not None and shape[0] * shape[1] != n_features:
+            raise ValueError(f"image_shape {tuple(shape)} holds {shape[0] * shape[1]} pixels, but X has {n_features} "
+                             f"features per row")
+        if shape is None:
+            what = "scattering front-end" if self.params_["frontend"] == "scattering" else "conv auto-encoder"
+            raise ValueError(f"the {what} reads images: X has {n_features} features per row, which is not a square; "
+                             f"pass image_shape=(height, width) or a stack of images (N, H, W), or use "
+                             f"frontend='pixels' with autoencoder='mlp' or None")
+        return int(shape[0]), int(shape[1])
 
-    def _build_frontend(self, input_dim: int, normalize: str) -> PixelFrontEnd | ScatteringFrontEnd:
-        if self.frontend == "pixels":
+    def _build_frontend(self, input_dim: int, frontend: str, normalize: str) -> PixelFrontEnd | ScatteringFrontEnd:
+        if frontend == "pixels":
             return PixelFrontEnd(input_dim, unit_rows=normalize == "unit_rows")
         return ScatteringFrontEnd(dim=self.frontend_dim, image_shape=self._image_shape(input_dim))
 
-    def _build_network(self, frontend: PixelFrontEnd | ScatteringFrontEnd, generator: torch.Generator) -> SSCNNetwork:
+    def _build_network(self, frontend: PixelFrontEnd | ScatteringFrontEnd, generator: torch.Generator,
+                       autoencoder: str | None) -> SSCNNetwork:
         """A freshly initialised network on top of a (fitted) front-end."""
         dim = frontend.output_dim
-        if self.autoencoder == "conv":
+        if autoencoder == "conv":
             ae = ConvAutoEncoder(self._image_shape(dim))
-        elif self.autoencoder == "mlp":
+        elif autoencoder == "mlp":
             ae = MLPAutoEncoder(dim, tuple(self.hidden_dims), self.latent_dim)
         else:
             ae = IdentityAutoEncoder(dim)
-        net = SSCNNetwork(frontend, ae, self.n_clusters, self.subspace_dim, self.classifier_temperature)
+        net = SSCNNetwork(frontend, ae, self.n_clusters, self.params_["subspace_dim"], self.classifier_temperature)
         reset_parameters(net.autoencoder, generator)
         net.h.reset(generator)
         return net
 
     def _load_pretrained(self, net: SSCNNetwork) -> None:
-        path = Path(ASSETS_DIR / PRETRAINED[self.pretrained]) if self.pretrained in PRETRAINED else Path(self.pretrained)
+        pretrained = self.params_["pretrained"]
+        path = Path(ASSETS_DIR / PRETRAINED[pretrained]) if pretrained in PRETRAINED else Path(pretrained)
         ckpt = load_checkpoint(path, expected_kind=AUTOENCODER_KIND)
         if ckpt.config != net.autoencoder.config():
             raise CheckpointError(f"pre-trained auto-encoder {path.name!r} has configuration {ckpt.config}, "
@@ -231,8 +234,7 @@ class SSCN(ClusterMixin, TransformerMixin, BaseEstimator):
         """
         previous = {k: v for k, v in self.__dict__.items() if _is_fitted_attribute(k)}
         try:
-            self._validate_params()
-            x = self._check_input(X, fitting=True)
+            x = self._planned(X)
             self._check_memory(x.shape)
             self._fit(x, callback)
         except BaseException:
@@ -244,18 +246,60 @@ class SSCN(ClusterMixin, TransformerMixin, BaseEstimator):
             self._stop_event.clear()
         return self
 
+    def plan(self, X: Any) -> dict[str, dict[str, Any]]:
+        """What ``fit(X)`` will use and why, before any training: {setting: {"value", "reason"}}.
+
+        The rules are those of :mod:`sscn_core.plan`; the label-free choice of the front-end among
+        candidates (a tuple under "frontend") is made by ``fit`` and recorded in ``settings_``.
+        Nothing is fitted and no fitted attribute changes.
+        """
+        previous = {k: v for k, v in self.__dict__.items() if k in ("params_", "settings_")}
+        try:
+            self._planned(X)
+            return self.settings_
+        finally:
+            for name in ("params_", "settings_"):
+                self.__dict__.pop(name, None)
+            self.__dict__.update(previous)
+
+    def _planned(self, X: Any) -> torch.Tensor:
+        """Check the parameters and X, and set ``settings_`` (the plan) and ``params_`` (every
+        parameter with its concrete value); returns X as a float32 tensor."""
+        self._validate_params()
+        stack = _stack_shape(X)
+        x = self._check_input(X, fitting=True)
+        params = self.get_params()
+        if params["image_shape"] is None and stack is not None:
+            params["image_shape"] = stack
+        look_up = params["autoencoder"] == "conv" and params["pretrained"] is None
+        self.settings_ = make_plan(params, x.shape[0], x.shape[1],
+                                   bundled=bundled_weights_for(x.numpy()) if look_up else None)
+        if stack is not None and self.image_shape is None:
+            self.settings_["image_shape"]["reason"] = "from the shape of the image stack X (N, H, W)"
+        shape = self.settings_["image_shape"]["value"]
+        if shape is not None:
+            style = style_of(x.numpy().reshape(-1, *shape))
+            self.settings_["input_style"] = {"value": style, "reason": f"how new images are prepared for predict: "
+                                             f"{STYLES[style]} (the style most training images have)"}
+        self.params_ = {name: self.settings_[name]["value"] if name in self.settings_ else value
+                        for name, value in params.items()}
+        if (self.params_["frontend"] == "scattering" or self.params_["autoencoder"] == "conv"):
+            self._image_shape(x.shape[1])
+        return x
+
     def _check_memory(self, shape: tuple[int, int]) -> None:
         """Refuse, before allocating anything, a network too large for the memory of the device."""
         n, n_features = shape
-        input_dim = self.frontend_dim if self.frontend == "scattering" else n_features
-        batch_size = resolve_settings(self.get_params(), n)["batch_size"]["value"]   # None = auto: what fit will use
-        need = estimate_training_bytes(self.autoencoder, input_dim, tuple(self.hidden_dims), self.latent_dim,
-                                       self.n_clusters, self.subspace_dim, batch_size, n)
+        p = self.params_
+        input_dim = n_features if "pixels" in p["frontend"] else self.frontend_dim
+        batch_size = p["batch_size"]
+        need = estimate_training_bytes(p["autoencoder"], input_dim, tuple(self.hidden_dims), self.latent_dim,
+                                       self.n_clusters, p["subspace_dim"], batch_size, n)
         device = resolve_device(self.device)
         available = torch.cuda.mem_get_info(device)[0] if device.type == "cuda" else psutil.virtual_memory().available
         if need > available:
             raise ValueError(f"this network would need about {format_bytes(need)} to train (subspace_dim="
-                             f"{self.subspace_dim}, n_clusters={self.n_clusters}, hidden_dims={tuple(self.hidden_dims)}, "
+                             f"{p['subspace_dim']}, n_clusters={self.n_clusters}, hidden_dims={tuple(self.hidden_dims)}, "
                              f"latent_dim={self.latent_dim}, batch_size={batch_size}) but only "
                              f"{format_bytes(available)} is available on {device}; choose smaller sizes")
 
@@ -275,21 +319,27 @@ class SSCN(ClusterMixin, TransformerMixin, BaseEstimator):
         self.pseudo_label_indices_: np.ndarray | None = None
         self.pseudo_label_solver_: dict[str, Any] | None = None
         self.stopped_ = False
-        self.settings_ = resolve_settings(self.get_params(), x.shape[0])
+        self.model_choice_: dict[str, float] | None = None
+        self.proba_scale_ = 1.0
         self.convergence_: dict[str, dict[str, Any]] = {}
         self.agreement_: float | None = None
         self.independence_: dict[str, Any] | None = None
         self.warnings_: list[str] = []
-        settings = {name: entry["value"] for name, entry in self.settings_.items()}
 
         def report(event: TrainingEvent) -> None:
             event.model = self
             if callback is not None:
                 callback(event)
 
-        phases = self.planned_phases()
+        phases = _phases(self.params_)
+        if "model_choice" in phases:
+            try:
+                self._choose_frontend(x, device, report)
+            except TrainingStopped:
+                self.stopped_ = True
+                return
         start = time.perf_counter()
-        frontend = self._build_frontend(x.shape[1], settings["normalize"]).to(device)
+        frontend = self._build_frontend(x.shape[1], self.params_["frontend"], self.params_["normalize"]).to(device)
         if "features" in phases:
             report(TrainingEvent("phase", "features", 0, 1))
         # The auto-encoder trains on front-end features, computed once (pixels: X itself).
@@ -297,18 +347,18 @@ class SSCN(ClusterMixin, TransformerMixin, BaseEstimator):
         if "features" in phases:
             self.phase_times_["features"] = time.perf_counter() - start
             report(TrainingEvent("done", "features", 1, 1, {}, self.phase_times_["features"]))
-        self.net_ = self._build_network(frontend, generator).to(device)
+        self.net_ = self._build_network(frontend, generator, self.params_["autoencoder"]).to(device)
 
         common = dict(device=device, generator=generator, report=report, stop_flag=stop_flag, history=self.history_)
-        run = _Run(features, device, generator, report, common, settings)
+        run = _Run(features, device, generator, report, common, {k: v["value"] for k, v in self.settings_.items()})
         try:
             if stop_flag.is_set():            # requested before this fit began: nothing is trained
                 raise TrainingStopped("start")
-            if self.pretrained is not None:
+            if self.params_["pretrained"] is not None:
                 self._load_pretrained(self.net_)
                 self.net_.to(device)
             for phase in phases:
-                if phase != "features":
+                if phase not in ("model_choice", "features"):
                     with PeakMemory(device) as mem:
                         getattr(self, f"_fit_{phase}")(run)
                     self.peak_memory_[phase] = mem.peak_bytes
@@ -323,15 +373,67 @@ class SSCN(ClusterMixin, TransformerMixin, BaseEstimator):
         except TrainingStopped:
             self.stopped_ = True
 
-    def planned_phases(self) -> tuple[str, ...]:
-        """The phases ``fit`` goes through with the current parameters, in order (``trainer.PHASES``)."""
-        runs = {"features": self.frontend != "pixels",
-                "pretrain": self.autoencoder is not None and self.pretrained is None and self.pretrain_epochs > 0,
-                "self_expression": True,
-                "pseudo_labels": self.classifier_loss == "cross_entropy",
-                "classifier": True,
-                "self_training": self.self_training_rounds > 0}
-        return tuple(phase for phase in PHASES if runs[phase])
+    def planned_phases(self, n_features: int | None = None) -> tuple[str, ...]:
+        """The phases ``fit`` goes through with the current parameters, in order (``trainer.PHASES``).
+
+        ``n_features``, when known, settles what the plan decides from the shape of the rows (whether
+        a front-end is chosen among candidates); a conv auto-encoder counts as pre-trained here unless
+        ``pretrained`` names weights (the fit may still find the data's bundled weights).
+        """
+        values = self.get_params()
+        if n_features is not None:
+            plan = make_plan(values, max(2 * self.n_clusters, 1), n_features)
+            values = {name: plan[name]["value"] if name in plan else value for name, value in values.items()}
+        else:
+            linear = values["autoencoder"] in (None, "auto")
+            values["autoencoder"] = None if linear else values["autoencoder"]
+            if values["frontend"] == "auto":
+                values["frontend"] = ("pixels", "scattering") if linear else "pixels"
+        return _phases(values)
+
+    def _choose_frontend(self, x: torch.Tensor, device: torch.device, report: Callable[[TrainingEvent], None]) -> None:
+        """frontend="auto": of the candidate front-ends (``params_["frontend"]``, a tuple), keep the one
+        whose Theorem-1 affinity is the more subspace-preserving on its own spectral clusters
+        (:func:`~sscn_core.plan.cross_cluster_share`, no labels), on a seeded sample of at most
+        CHOICE_SAMPLE points. Sets ``params_``, ``settings_`` and ``model_choice_``."""
+        candidates, p = tuple(self.params_["frontend"]), self.params_
+        start = time.perf_counter()
+        report(TrainingEvent("phase", "model_choice", 0, len(candidates)))
+        n = x.shape[0]
+        sample = x
+        if n > CHOICE_SAMPLE:
+            order = torch.randperm(n, generator=torch.Generator().manual_seed(int(self.seed)))
+            sample = x[order[:CHOICE_SAMPLE].sort().values]
+        shares: dict[str, float] = {}
+        for i, name in enumerate(candidates):
+            front = self._build_frontend(x.shape[1], name, normalize_for(name, None, self.normalize)).to(device)
+            features = front.fit_transform(sample)
+            net = self._build_network(front, torch.Generator().manual_seed(int(self.seed)), None).to(device)
+            closed_form_h_init(net, features, lam=self.lambda1 + self.lambda2,
+                               batch_size=min(p["batch_size"], sample.shape[0]), device=device)
+            h = embed_all(net, features, device, raw=False).double()
+            q = (h @ h.T).numpy()
+            labels = spectral_pseudo_labels(q, self.n_clusters, p["subspace_dim"], rho=self.rho, alpha=self.alpha,
+                                            seed=int(self.seed), restarts=self.n_restarts, variant=self.postprocess)
+            shares[name] = cross_cluster_share(q, labels, self.n_clusters)
+            del q
+            report(TrainingEvent("step", "model_choice", i + 1, len(candidates), {"total": shares[name]},
+                                 time.perf_counter() - start))
+            if self._stop_event.is_set():
+                raise TrainingStopped("model_choice")
+        winner = min(shares, key=shares.get)
+        self.model_choice_ = shares
+        p["frontend"], p["normalize"] = winner, normalize_for(winner, None, self.normalize)
+        listed = ", ".join(f"{name} {share:.3f}" for name, share in shares.items())
+        self.settings_["frontend"] = {"value": winner, "reason": (
+            f"{winner}: of the candidates, its affinity keeps the most mass inside its own spectral clusters "
+            f"(share of |Q| across clusters, lower is better: {listed}; Theorem-1 start on {sample.shape[0]:,} points, "
+            f"no labels)")}
+        if self.normalize == "auto":
+            self.settings_["normalize"] = {"value": p["normalize"], "reason": NORMALIZE_REASONS[(p["normalize"], True)]}
+        self.phase_times_["model_choice"] = time.perf_counter() - start
+        report(TrainingEvent("done", "model_choice", len(candidates), len(candidates), {},
+                             self.phase_times_["model_choice"]))
 
     # One method per phase (after "features"), called by fit in the order of planned_phases.
     def _fit_pretrain(self, run: _Run) -> None:
@@ -368,15 +470,16 @@ class SSCN(ClusterMixin, TransformerMixin, BaseEstimator):
         if run.settings["classifier_init"] == "subspaces":
             with torch.no_grad():
                 self.net_.classifier.R.copy_(subspace_rotation(run.h_train, targets, self.n_clusters,
-                                                               self.subspace_dim).to(run.device))
+                                                               self.params_["subspace_dim"]).to(run.device))
         steps = run.settings["classifier_steps"]
         converge = Convergence(run.settings["tol"], window(run.h_train.shape[0] // batch, self.classifier_iters))
         self.phase_times_["classifier"] = train_classifier(self.net_, run.h_train, targets, steps=steps,
                                                            convergence=converge, **classifier)
         self.convergence_["classifier"] = converge.summary(steps)
         with torch.no_grad():
-            predicted = self.net_.classifier(run.h_train.to(run.device)).argmax(dim=1).cpu()
-        self.agreement_ = float((predicted == targets).double().mean())
+            logits = self.net_.classifier(run.h_train.to(run.device)).cpu()
+        self.agreement_ = float((logits.argmax(dim=1) == targets).double().mean())
+        self.proba_scale_ = calibration_scale(logits, targets, CALIBRATION_SMOOTHING)
         self.independence_ = self._independence(run.features, run.device)
 
     def _independence(self, features: torch.Tensor, device: torch.device) -> dict[str, Any]:
@@ -385,17 +488,41 @@ class SSCN(ClusterMixin, TransformerMixin, BaseEstimator):
         index = self.pseudo_label_indices_
         rows = torch.from_numpy(keep if index is None else index[keep])
         z = embed_all(self.net_, features[rows], device, space="z", raw=False).double().numpy()
-        report = independence_report(X=z, labels=self.pseudo_labels_[keep]).to_dict()
-        report["note"] = ("exact recovery is promised (independent, noise-free subspaces)" if report["independent"] else
-                          "the pseudo-clusters' spans are not independent, so Theorem 1 promises no exact recovery")
-        return report
+        labels = self.pseudo_labels_[keep]
+        exact = independence_report(X=z, labels=labels)
+        counts = [int((labels == c).sum()) for c in np.unique(labels)]
+        if all(dim < count for dim, count in zip(exact.dims, counts)):
+            # Every pseudo-cluster lies in a subspace of fewer dimensions than it has points: the noise-free
+            # case of Theorem 1, judged exactly (numerical rank).
+            report = {"verdict": exact.verdict, "independent": exact.independent, "measure": "exact",
+                      "sum_dims": exact.sum_dims, "union_rank": exact.union_rank, "deficit": exact.deficit}
+            report["note"] = (
+                "exact recovery is promised (independent, noise-free subspaces)" if exact.independent else
+                f"the pseudo-clusters' spans are not independent (Σ dims {exact.sum_dims} > rank {exact.union_rank}), "
+                f"so Theorem 1 promises no exact recovery")
+            return report
+        # Noisy clusters span as many dimensions as they have points, so their exact spans say nothing:
+        # the Diagnostics tab's measure (effective dimensions), so that the report and the tab agree.
+        d = diagnose(z, labels, n_clusters=self.n_clusters, space="Z", label_kind="pseudo-labels", seed=int(self.seed))
+        return {"verdict": d.verdict, "independent": False, "measure": "effective", "sum_dims": int(d.sum_dims),
+                "union_rank": int(d.union_rank), "deficit": int(d.sum_dims - d.union_rank),
+                "note": f"the pseudo-clusters are not noise-free subspaces (their points span as many dimensions as "
+                        f"there are points); in effective dimensions (as in the Diagnostics tab) they are "
+                        f"{d.verdict}, and Theorem 1 promises no exact recovery"}
 
     def fit_report(self) -> dict[str, Any]:
         """What a fit chose and how it went: settings with reasons, convergence per phase, the
         classifier's agreement with its pseudo-labels, the independence verdict and the warnings."""
         self._check_fitted()
-        return {"settings": getattr(self, "settings_", {}), "convergence": getattr(self, "convergence_", {}),
-                "agreement": getattr(self, "agreement_", None), "independence": getattr(self, "independence_", None),
+        scale = getattr(self, "proba_scale_", 1.0)
+        probabilities = {"scale": scale, "note": (
+            "calibrated by temperature scaling to the classifier's pseudo-labels (smoothed by 1 %): a probability "
+            "says how surely a point falls into its block, not whether its cluster is the true class")
+            if self.pseudo_labels_ is not None else
+            "not calibrated: the triplet classifier has no pseudo-labels to calibrate against"}
+        return {"settings": getattr(self, "settings_", {}), "model_choice": getattr(self, "model_choice_", None),
+                "convergence": getattr(self, "convergence_", {}), "agreement": getattr(self, "agreement_", None),
+                "independence": getattr(self, "independence_", None), "probabilities": probabilities,
                 "warnings": list(getattr(self, "warnings_", []))}
 
     def _fit_self_training(self, run: _Run) -> None:
@@ -424,7 +551,7 @@ class SSCN(ClusterMixin, TransformerMixin, BaseEstimator):
             raise TrainingStopped("pseudo_labels")
         q = (h @ h.T).numpy()
         solver: dict[str, Any] = {}
-        labels = spectral_pseudo_labels(q, self.n_clusters, self.subspace_dim, rho=self.rho, alpha=self.alpha,
+        labels = spectral_pseudo_labels(q, self.n_clusters, self.params_["subspace_dim"], rho=self.rho, alpha=self.alpha,
                                         seed=int(self.seed), restarts=self.n_restarts, variant=self.postprocess,
                                         solver=solver)
         self.pseudo_label_solver_ = solver
@@ -452,15 +579,21 @@ class SSCN(ClusterMixin, TransformerMixin, BaseEstimator):
         return self._predict_tensor(self._check_input(X, fitting=False))
 
     def predict_proba(self, X: Any) -> np.ndarray:
-        """Softmax over clusters of minus the energy outside each block, (N, K)."""
+        """Softmax over clusters of minus the energy outside each block, (N, K), scaled by ``proba_scale_``.
+
+        The scale is fitted after training (temperature scaling) so that the probabilities match how
+        often the classifier reproduces its pseudo-labels on the training points, smoothed by 1 %
+        (no labels: a probability says how surely a point falls into its block, not whether the
+        cluster is the true class). It does not change ``predict``.
+        """
         x = self._check_input(X, fitting=False)
         logits = embed_all(self.net_, x, self._device(), space="logits")
-        return torch.softmax(logits.double(), dim=1).float().numpy()
+        return torch.softmax(logits.double() * getattr(self, "proba_scale_", 1.0), dim=1).float().numpy()
 
     def block_energy(self, X: Any) -> np.ndarray:
         """Share of each point's energy ‖H R‖² inside each of the K blocks, (N, K); rows sum to 1."""
         rotated = torch.from_numpy(self.transform(X, space="rotated"))
-        inside = (rotated ** 2).reshape(rotated.shape[0], self.n_clusters, self.subspace_dim).sum(dim=2)
+        inside = (rotated ** 2).reshape(rotated.shape[0], self.n_clusters, -1).sum(dim=2)
         return (inside / inside.sum(dim=1, keepdim=True).clamp_min(1e-30)).numpy()
 
     def affinity(self, X: Any) -> np.ndarray:
@@ -485,13 +618,12 @@ class SSCN(ClusterMixin, TransformerMixin, BaseEstimator):
             value = getattr(self, name, None)
             if value is not None:
                 state[f"fitted.{name}"] = torch.from_numpy(np.asarray(value, dtype=np.int64))
-        params = self.get_params()
-        params["hidden_dims"] = list(params["hidden_dims"])
-        params["image_shape"] = None if self.image_shape is None else list(self.image_shape)
-        config = {"params": params, "n_features_in": int(self.n_features_in_),
+        config = {"params": _json_params(self.get_params()), "n_features_in": int(self.n_features_in_),
+                  "resolved": _json_params(self.params_), "proba_scale": float(self.proba_scale_),
                   "frontend": self.net_.frontend.config(), "autoencoder": self.net_.autoencoder.config()}
         meta = {"sscn_core": __version__, "torch": torch.__version__, "python": platform.python_version(),
                 "saved_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "history": self.history_,
+                "settings": getattr(self, "settings_", {}), "model_choice": getattr(self, "model_choice_", None),
                 "phase_times": self.phase_times_, "peak_memory": self.peak_memory_,
                 "pseudo_label_solver": self.pseudo_label_solver_, "stopped": bool(self.stopped_)}
         return save_checkpoint(path, Checkpoint(MODEL_KIND, state, config, meta))
@@ -501,15 +633,14 @@ class SSCN(ClusterMixin, TransformerMixin, BaseEstimator):
         """Read a model written by ``save``; raises CheckpointError on a corrupt or mismatched file."""
         ckpt = load_checkpoint(path, expected_kind=MODEL_KIND)
         try:
-            params = dict(ckpt.config["params"])
-            params["hidden_dims"] = tuple(params["hidden_dims"])
-            if params.get("image_shape") is not None:
-                params["image_shape"] = tuple(params["image_shape"])
-            params["device"] = device
+            params = _params_from_json(ckpt.config["params"], device)
             model = cls(**params)
             model._validate_params()
+            # Files before the plan (format 2 without "resolved") hold concrete parameters only.
+            model.params_ = _params_from_json(ckpt.config.get("resolved", ckpt.config["params"]), device)
+            model.proba_scale_ = float(ckpt.config.get("proba_scale", 1.0))
             net = SSCNNetwork(build_frontend(ckpt.config["frontend"]), build_autoencoder(ckpt.config["autoencoder"]),
-                              model.n_clusters, model.subspace_dim, model.classifier_temperature)
+                              model.n_clusters, int(model.params_["subspace_dim"]), model.classifier_temperature)
             net.load_state_dict({k[4:]: v for k, v in ckpt.state.items() if k.startswith("net.")})
             model.n_features_in_ = int(ckpt.config["n_features_in"])
         except (KeyError, TypeError, ValueError, RuntimeError) as exc:
@@ -523,8 +654,73 @@ class SSCN(ClusterMixin, TransformerMixin, BaseEstimator):
         model.phase_times_ = ckpt.meta.get("phase_times", {})
         model.peak_memory_ = ckpt.meta.get("peak_memory", {})
         model.pseudo_label_solver_ = ckpt.meta.get("pseudo_label_solver")
+        model.settings_ = ckpt.meta.get("settings", {})
+        model.model_choice_ = ckpt.meta.get("model_choice")
         model.stopped_ = bool(ckpt.meta.get("stopped", False))
         return model
+
+
+@functools.lru_cache(maxsize=None)
+def _bundled_rows(name: str) -> frozenset[bytes] | None:
+    """Digests of the rows a bundled auto-encoder was pre-trained on (its data set's 10k test images),
+    or None when that data set is not on this machine."""
+    from .data import DataError, load_dataset
+
+    try:
+        X = load_dataset(name, **({"download": False} if name != "mnist" else {})).X
+    except DataError:
+        return None
+    return frozenset(hashlib.sha256(row.tobytes()).digest() for row in np.ascontiguousarray(X, dtype=np.float32))
+
+
+def bundled_weights_for(X: np.ndarray) -> str | None:
+    """The bundled pre-trained conv auto-encoder ("mnist", "fashion-mnist") whose training images
+    include every row of X (float32 bytes compared), or None."""
+    X = np.ascontiguousarray(X, dtype=np.float32)
+    if X.shape[1] != 28 * 28:
+        return None
+    digests = {hashlib.sha256(row.tobytes()).digest() for row in X}
+    for name in PRETRAINED:
+        rows = _bundled_rows(name) if (ASSETS_DIR / PRETRAINED[name]).is_file() else None
+        if rows is not None and digests <= rows:
+            return name
+    return None
+
+
+def _json_params(values: dict[str, Any]) -> dict[str, Any]:
+    """Parameter values as JSON holds them (tuples as lists)."""
+    return {name: list(value) if isinstance(value, tuple) else value for name, value in values.items()}
+
+
+def _params_from_json(values: dict[str, Any], device: str) -> dict[str, Any]:
+    """Parameter values read back from a checkpoint (lists as tuples), on ``device``."""
+    out = dict(values)
+    out["hidden_dims"] = tuple(out["hidden_dims"])
+    if out.get("image_shape") is not None:
+        out["image_shape"] = tuple(out["image_shape"])
+    out["device"] = device
+    return out
+
+
+def _phases(values: dict[str, Any]) -> tuple[str, ...]:
+    """The phases a fit with these (planned) parameter values goes through, in order."""
+    frontend, autoencoder = values["frontend"], values["autoencoder"]
+    runs = {"model_choice": isinstance(frontend, tuple),
+            "features": frontend != "pixels",
+            "pretrain": autoencoder is not None and values["pretrained"] is None and values["pretrain_epochs"] > 0,
+            "self_expression": True,
+            "pseudo_labels": values["classifier_loss"] == "cross_entropy",
+            "classifier": True,
+            "self_training": values["self_training_rounds"] > 0}
+    return tuple(phase for phase in PHASES if runs[phase])
+
+
+def _stack_shape(X: Any) -> tuple[int, int] | None:
+    """(H, W) when X is a stack of grey images, (N, H, W) or (N, 1, H, W); else None."""
+    shape = getattr(X, "shape", None)
+    if shape is None or len(shape) not in (3, 4) or (len(shape) == 4 and shape[1] != 1):
+        return None
+    return int(shape[-2]), int(shape[-1])
 
 
 def _is_fitted_attribute(name: str) -> bool:

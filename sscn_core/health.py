@@ -28,11 +28,12 @@ def cluster_warnings(labels: np.ndarray | None, n_clusters: int, what: str) -> l
     out = []
     empty = int((counts == 0).sum())
     if empty:
-        out.append(f"{what}: {empty} of the {n_clusters} clusters are empty")
+        out.append(f"{what}: {empty} of the {n_clusters} clusters are empty; try a smaller n_clusters or "
+                   f"subspace_dim, or the defaults (autoencoder='auto', frontend='auto')")
     share = counts.max() / counts.sum()
     if n_clusters >= 3 and share > DOMINANT_SHARE:
-        out.append(f"{what}: one cluster holds {share:.0%} of the points (degenerate: check the data, "
-                   f"n_clusters or the settings)")
+        out.append(f"{what}: one cluster holds {share:.0%} of the points (degenerate); check n_clusters, try "
+                   f"normalize='unit_rows' or a smaller subspace_dim")
     return out
 
 
@@ -43,7 +44,8 @@ def rank_warning(h: np.ndarray | None, n_clusters: int) -> list[str]:
     s = np.linalg.svd(np.asarray(h, dtype=np.float64), compute_uv=False)
     rank = int((s > s[0] * 1e-6).sum()) if s[0] > 0 else 0
     if rank < n_clusters:
-        return [f"H has rank {rank} < n_clusters = {n_clusters}: the embedding has collapsed"]
+        return [f"H has rank {rank} < n_clusters = {n_clusters}: the embedding has collapsed; try h_init="
+                f"'closed_form', a lower lr, or autoencoder=None"]
     return []
 
 
@@ -56,14 +58,15 @@ def loss_warnings(history: list[dict[str, Any]]) -> list[str]:
     for phase, losses in phases.items():
         first, last = abs(losses[0]), abs(losses[-1])
         if len(losses) > 1 and first > 0 and last > EXPLOSION * first:
-            out.append(f"{phase}: the loss grew from {losses[0]:.3g} to {losses[-1]:.3g} (exploding; lower lr)")
+            out.append(f"{phase}: the loss grew from {losses[0]:.3g} to {losses[-1]:.3g} (exploding); try a lr ten "
+                       f"times lower")
     return out
 
 
 def convergence_warnings(convergence: dict[str, dict[str, Any]]) -> list[str]:
     """Phases whose step budget ran out before the loss settled."""
     return [f"{phase}: the step budget ({c['budget']:,}) ran out while the loss was still improving (last "
-            f"relative improvement {c['relative_change']:.2g} ≥ tol {c['tol']:g})"
+            f"relative improvement {c['relative_change']:.2g} ≥ tol {c['tol']:g}); try more epochs or a larger tol"
             for phase, c in convergence.items() if c["stopped_by"] == "budget"]
 
 
@@ -72,7 +75,8 @@ def agreement_warning(agreement: float | None) -> list[str]:
     if agreement is None or agreement >= AGREEMENT_MIN:
         return []
     return [f"the classifier reproduces only {agreement:.1%} of the pseudo-labels it was trained on "
-            f"(below {AGREEMENT_MIN:.0%}): its predictions and the spectral clusters disagree"]
+            f"(below {AGREEMENT_MIN:.0%}): its predictions and the spectral clusters disagree; try more "
+            f"classifier_epochs or classifier_temperature=20"]
 
 
 def fit_warnings(*, labels: np.ndarray | None, pseudo_labels: np.ndarray | None, h: np.ndarray | None,

@@ -24,6 +24,7 @@ from .device import resolve_device
 
 KINDS = ("int", "float", "choice", "ints", "text")
 # Bundled pre-trained auto-encoders (``pretrained="mnist"``): name -> file in the assets folder.
+# Each was made by ``sscn pretrain --dataset NAME`` on that data set's 10k test images (load_dataset(NAME)).
 PRETRAINED = {"mnist": "mnist_conv_ae.pt", "fashion-mnist": "fashion_mnist_conv_ae.pt"}
 
 
@@ -187,12 +188,13 @@ _TRIPLET = {"classifier_loss": ("triplet",)}
 # The table. Order: the order of SSCN's signature and of the app's and the CLI's listings.
 PARAMETERS: tuple[Param, ...] = (
     P("n_clusters", "int", 10, "K clusters", "K, the number of clusters (subspaces).", low=2),
-    P("subspace_dim", "int", 9, "q subspace dim.", "q, the dimension of each cluster's block; H has d_H = K·q columns.",
-      low=1),
-    P("autoencoder", "choice", "conv", "Auto-encoder",
+    P("subspace_dim", "int", None, "q subspace dim.", "q, the dimension of each cluster's block; H has d_H = K·q columns.",
+      low=1, none="from the data: min(9, ⌊N / 3K⌋), see sscn_core.plan"),
+    P("autoencoder", "choice", "auto", "Auto-encoder",
       "The auto-encoder Z = enc(X): the paper's conv net (for grey images of any shape, see image_shape), an MLP "
-      "for vectors, or none (Z = X, the linear model).",
-      choices={"conv": "Conv (images)", "mlp": "MLP (vectors)", None: "None (linear model: Z = X)"}),
+      "for vectors, or none (Z = X, the linear model); auto follows the data (sscn_core.plan).",
+      choices={"conv": "Conv (images)", "mlp": "MLP (vectors)", None: "None (linear model: Z = X)",
+               "auto": "Auto: the linear model (see sscn_core.plan)"}),
     P("image_shape", "ints", None, "Image shape (height, width)",
       "The shape of the flattened grey images the conv auto-encoder and the scattering front-end read (any "
       "size; the scattering front-end zero-pads each side to a multiple of 8).",
@@ -201,10 +203,12 @@ PARAMETERS: tuple[Param, ...] = (
       "Scale each input row to unit length before the network (a scaled point stays in its subspace).",
       choices={"none": "As given (the paper)", "unit_rows": "Unit rows",
                "auto": "Auto: unit rows for the linear model on pixels"}, paper=False),
-    P("frontend", "choice", "pixels", "Front-end",
+    P("frontend", "choice", "auto", "Front-end",
       "Features before the auto-encoder: the data as given, or images → wavelet scattering → PCA to "
-      "frontend_dim → unit rows (then use the MLP auto-encoder or none).",
-      choices={"pixels": "Pixels (the data as given)", "scattering": "Wavelet scattering + PCA (images)"},
+      "frontend_dim → unit rows (then use the MLP auto-encoder or none); auto tries both on images and keeps the "
+      "one whose affinity is more subspace-preserving on its own clusters (no labels).",
+      choices={"pixels": "Pixels (the data as given)", "scattering": "Wavelet scattering + PCA (images)",
+               "auto": "Auto: the more subspace-preserving of the two (no labels)"},
       paper=False),
     P("frontend_dim", "int", 500, "Scattering PCA dim.", "Components the scattering front-end's PCA keeps.", low=1,
       paper=False, needs={"frontend": ("scattering",)}),
@@ -314,8 +318,9 @@ DEFAULTS: dict[str, Any] = {p.name: p.default for p in PARAMETERS}
 # every one of those rules back to the reference's choice.
 _CHANGES: dict[str, dict[str, Any]] = {
     "auto": {},
-    "paper": dict(batch_size=1000, classifier_batch_size=1000, schedule="epochs", normalize="none", h_init="random",
-                  classifier_init="identity", postprocess="paper", n_restarts=1),
+    "paper": dict(subspace_dim=9, autoencoder="conv", frontend="pixels", batch_size=1000, classifier_batch_size=1000,
+                  schedule="epochs", normalize="none", h_init="random", classifier_init="identity",
+                  postprocess="paper", n_restarts=1),
 }
 # Beyond the paper (README "Beyond the paper"): the pseudo-labels come from a uniform sample of
 # 4,000 points (memory flat in N) and the classifier reads unit rows of H with temperature 20.
@@ -338,9 +343,9 @@ def problems(values: Mapping[str, Any]) -> dict[str, str]:
     found = {name: msg for name, p in PARAMS.items() if (msg := p.problem(values[name])) is not None}
     ok = set(PARAMS) - set(found)
     if {"frontend", "autoencoder"} <= ok and values["frontend"] == "scattering" and values["autoencoder"] == "conv":
-        found["frontend"] = ("the conv auto-encoder reads 28×28 pixels; with frontend='scattering' use "
+        found["frontend"] = ("the conv auto-encoder reads pixels; with frontend='scattering' use "
                              "autoencoder='mlp' or None")
-    if {"pretrained", "autoencoder"} <= ok and values["pretrained"] is not None and values["autoencoder"] is None:
+    if {"pretrained", "autoencoder"} <= ok and values["pretrained"] is not None and values["autoencoder"] in (None, "auto"):
         found["pretrained"] = "pretrained weights need an auto-encoder; set autoencoder='conv' or 'mlp'"
     size = values["pseudo_sample_size"]
     if {"pseudo_sample_size", "n_clusters"} <= ok and size is not None and size < 2 * values["n_clusters"]:
@@ -370,6 +375,7 @@ def docstring() -> str:
 # The app (and anyone who wants one list) offers auto-encoder and weights as one choice:
 # "pretrained-<name>" is the conv auto-encoder with bundled weights <name>.
 AUTOENCODER_OPTIONS: dict[str, str] = {
+    "auto": "Auto: follows the data (sscn_core.plan)",
     "pretrained-mnist": "Conv, pre-trained on MNIST (bundled)",
     "pretrained-fashion-mnist": "Conv, pre-trained on Fashion-MNIST",
     "conv": "Conv, trained here",

@@ -31,6 +31,7 @@ import numpy as np
 import psutil
 import torch
 from scipy import sparse
+from scipy.sparse import csgraph
 
 __all__ = ["PostprocessError", "affinity_from_coefficients", "normalized_cut", "threshold_columns",
            "spectral_pseudo_labels"]
@@ -520,6 +521,42 @@ def _spectral_clustering(L: torch.Tensor, k: int, seed: int, restarts: int = 1,
     return best
 
 
+def _components_as_clusters(affinity: torch.Tensor, Q: Any, k: int, chunk: int = 2048) -> np.ndarray | None:
+    """When the affinity falls apart into at least k connected components, those components are the
+    clusters (beyond the paper, with the subspace variant): spectral clustering cannot tell them apart
+    then — every grouping of components has normalised cut 0, and k of the more than k unit
+    eigenvectors are an arbitrary choice that may merge two subspaces. Components beyond k are merged,
+    smallest first, into the component its points are most self-expressed by (the largest sum of |Q|
+    between them). Returns None when there are fewer than k components (the spectral step decides)."""
+    n_comp, comp = csgraph.connected_components(sparse.csr_matrix(affinity.numpy() > 0), directed=False)
+    if n_comp < k:
+        return None
+    q = torch.as_tensor(np.asarray(Q) if not isinstance(Q, torch.Tensor) else Q).cpu()
+    one_hot = torch.nn.functional.one_hot(torch.from_numpy(comp).long(), n_comp).double()
+    between = torch.zeros(n_comp, n_comp, dtype=torch.float64)
+    for start in range(0, q.shape[0], chunk):
+        block = q[start:start + chunk].abs().double()
+        between += one_hot[start:start + chunk].T @ (block @ one_hot)
+    between.fill_diagonal_(0.0)
+    sizes = one_hot.sum(dim=0)
+    alive = list(range(n_comp))
+    owner = np.arange(n_comp)
+    while len(alive) > k:
+        small = min(alive, key=lambda c: (float(sizes[c]), c))
+        others = [c for c in alive if c != small]
+        target = max(others, key=lambda c: (float(between[small, c]), -c))
+        between[target] += between[small]
+        between[:, target] += between[:, small]
+        between[target, target] = 0.0
+        sizes[target] += sizes[small]
+        owner[owner == small] = target
+        alive.remove(small)
+    labels = owner[comp]
+    _, first = np.unique(labels, return_index=True)
+    order = {value: i for i, value in enumerate(labels[np.sort(first)])}
+    return np.array([order[v] for v in labels], dtype=np.int64)
+
+
 def normalized_cut(L: Any, labels: Any, n_clusters: int) -> float:
     """Shi–Malik normalised cut Σ_k cut(A_k, Ā_k) / vol(A_k) of a partition of the affinity L.
 
@@ -556,6 +593,12 @@ def spectral_pseudo_labels(Q: Any, n_clusters: int, subspace_dim: int, *, rho: f
     affinity = torch.from_numpy(affinity_from_coefficients(Q, n_clusters, subspace_dim, rho, alpha, seed=seed,
                                                            variant=variant, timings=clock_sink))
     start = time.perf_counter()
-    labels = _spectral_clustering(affinity, int(n_clusters), seed, _check_positive_int(restarts, "restarts"), solver)
+    labels = _components_as_clusters(affinity, Q, int(n_clusters)) if variant == "subspace" else None
+    if labels is not None:
+        if solver is not None:
+            solver.update({"method": "connected components", "status": "converged"})
+    else:
+        labels = _spectral_clustering(affinity, int(n_clusters), seed, _check_positive_int(restarts, "restarts"),
+                                      solver)
     clock_sink["spectral"] = time.perf_counter() - start
     return (labels, affinity.numpy()) if return_affinity else labels

@@ -244,10 +244,17 @@ def prepare_image(img: Image.Image | np.ndarray | ImageSource, *, size: int = 28
     return out
 
 
-# A picture is digit-like (a drawing on a plain background) when at most this share of its pixels
-# differs from the background by more than DIGIT_CONTRAST; faces and objects fill the frame.
+# A picture is digit-like (strokes drawn on a plain background) when, measured against its
+# strongest contrast with the background (the "ink"): the border is plain (its spread below
+# DIGIT_BORDER_SPREAD of the ink), at most DIGIT_INK_SHARE of the pixels carry ink (above
+# DIGIT_CONTRAST of the strongest), and most of the drawing is solid strokes (at least
+# DIGIT_SOLID_SHARE of the pixels above a tenth of the ink reach half of it). Faces and photos
+# have textured borders and soft shading; objects fill the frame or are shaded. All three are
+# relative to the ink, so a dark face is not mistaken for a faint drawing.
+DIGIT_BORDER_SPREAD = 0.1
 DIGIT_INK_SHARE = 0.35
 DIGIT_CONTRAST = 0.25
+DIGIT_SOLID_SHARE = 0.5
 PHOTO_SIDE = 32          # photos larger than MAX_PHOTO_SIDE are cropped to a square and resized to this side
 MAX_PHOTO_SIDE = 64
 STYLES = {"digit": "digit-style: ink made bright on black, cropped, fitted into 20×20 and centred by mass in 28×28 "
@@ -266,9 +273,27 @@ def grey_levels(img: Image.Image | np.ndarray | ImageSource) -> np.ndarray:
 
 
 def is_digit_like(grey: np.ndarray) -> bool:
-    """A drawing on a plain background (a digit, a sketch) rather than a photo that fills the frame."""
-    background = float(np.median(_border(grey)))
-    return float((np.abs(grey - background) > DIGIT_CONTRAST).mean()) <= DIGIT_INK_SHARE
+    """Strokes on a plain background (a digit, a sketch) rather than a face, an object or a photo."""
+    border = _border(grey)
+    background = float(np.median(border))
+    contrast = np.abs(grey - background)
+    peak = float(contrast.max())
+    if peak < MIN_INK:
+        return False                      # a blank picture is no drawing
+    relative = contrast / peak
+    drawn = relative[relative > 0.1]
+    return (float(np.std(border)) / peak <= DIGIT_BORDER_SPREAD
+            and float((relative > DIGIT_CONTRAST).mean()) <= DIGIT_INK_SHARE
+            and float((drawn > 0.5).mean()) >= DIGIT_SOLID_SHARE)
+
+
+def style_of(pictures: Any, sample: int = 500) -> str:
+    """"digit" when most of the pictures (grey arrays; at most ``sample`` of them, evenly spread) are
+    digit-like (:func:`is_digit_like`), else "photo": the one rule for a set of images, used when a
+    folder is read and when a model records how its new inputs are to be prepared."""
+    step = max(1, len(pictures) // sample)
+    votes = [is_digit_like(np.asarray(p, dtype=np.float64)) for p in pictures[::step]]
+    return "digit" if sum(votes) * 2 > len(votes) else "photo"
 
 
 def photo_shape(shapes: list[tuple[int, int]]) -> tuple[int, int]:
@@ -282,7 +307,10 @@ def photo_shape(shapes: list[tuple[int, int]]) -> tuple[int, int]:
 def prepare_photo(grey: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
     """A face or object photo (grey levels in [0, 1]) as a ``shape`` float32 input: centre-cropped to
     the target's aspect ratio and resized (LANCZOS); brightness kept as it is (light is the signal
-    that puts faces on their subspaces)."""
+    that puts faces on their subspaces). A picture of one single grey level carries nothing and is
+    refused; a very dark face (Yale B has some three grey levels deep) is kept."""
+    if float(grey.max()) == float(grey.min()):
+        raise ImageError("no ink found: the image is blank (a single colour)")
     h, w = grey.shape
     th, tw = shape
     if h * tw > w * th:          # too tall: crop rows
@@ -310,15 +338,19 @@ def prepare_for(img: Image.Image | np.ndarray | ImageSource, style: str, shape: 
 def input_style(model: Any) -> tuple[str, tuple[int, int]]:
     """How a new picture becomes an input of a fitted ``SSCN``: (style, (height, width)).
 
-    28×28 models read digit-style inputs (MNIST and the bundled weights); any other image model
-    reads photo-style inputs of its ``image_shape`` (or the square its features make). Raises
-    ImageError for a model fitted on vectors that are not images.
+    The style its training images had (the plan's "input_style", found by :func:`style_of`), at
+    the plan's image shape; models saved before the plan: digit-style at 28×28, else photo-style.
+    Raises ImageError for a model fitted on vectors that are not images.
     """
     n = int(model.n_features_in_)
-    shape = tuple(int(v) for v in model.image_shape) if getattr(model, "image_shape", None) else None
+    planned = model.params_.get("image_shape")
+    shape = tuple(int(v) for v in planned) if planned else None
     if shape is None:
         side = int(round(n ** 0.5))
         if side * side != n:
             raise ImageError(f"this model was fitted on {n}-dimensional vectors, not images")
         shape = (side, side)
-    return ("digit" if shape == (28, 28) else "photo"), shape  # type: ignore[return-value]
+    style = getattr(model, "settings_", {}).get("input_style", {}).get("value")
+    if style is None:
+        style = "digit" if shape == (28, 28) else "photo"
+    return style, shape  # type: ignore[return-value]

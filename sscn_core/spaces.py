@@ -81,7 +81,7 @@ def sample_spaces(dataset: Dataset, model: SSCN | None, *, use_true_labels: bool
     spaces = {"X": x}
     q = q_rows = None
     if model is not None:
-        if model.autoencoder is None and getattr(model, "frontend", "pixels") == "pixels":
+        if model.params_["autoencoder"] is None and model.params_["frontend"] == "pixels":
             notes.append("This model has no auto-encoder (Z = X), so Z is not shown separately.")
         else:
             spaces["Z"] = model.transform(x, space="z")

@@ -23,7 +23,7 @@ from .models import AutoEncoder, SSCNNetwork
 from .stiefel import CayleyAdam
 
 # The phases in the order they run (the one declaration of that order), with their labels.
-PHASE_LABELS = {"features": "features (front-end)", "pretrain": "pre-training", "self_expression": "self-expression",
+PHASE_LABELS = {"model_choice": "model choice", "features": "features (front-end)", "pretrain": "pre-training", "self_expression": "self-expression",
                 "pseudo_labels": "pseudo-labels", "classifier": "classifier", "self_training": "self-training"}
 PHASES = tuple(PHASE_LABELS)
 LOSS_TERMS = ("total", "q_norm", "self_expression", "reconstruction", "classifier", "balance")
@@ -250,6 +250,8 @@ def train_self_expression(net: SSCNNetwork, x: torch.Tensor, *, steps: int, batc
         loss = terms["q_norm"] + lambda1 * terms["self_expression"] + lambda2 * terms["reconstruction"]
         if stationarity(loss, params) < STATIONARY:
             convergence.converged = convergence.stationary_start = True
+            # One point of history: the loss of the start, which is the optimum (nothing is stepped).
+            phase.record({"total": loss.item(), **{k: v.item() for k, v in terms.items()}})
             return phase.end()
     for idx in cycle_batches(n, batch_size, generator, steps):
         if sharded is None:
@@ -352,6 +354,29 @@ def embed_all(net: SSCNNetwork, x: torch.Tensor, device: torch.device, batch_siz
         out.append(part.float().cpu())
     net.train(was_training)
     return torch.cat(out) if out else torch.empty(0)
+
+
+@torch.no_grad()
+def calibration_scale(logits: torch.Tensor, targets: torch.Tensor, smoothing: float = 0.01) -> float:
+    """Temperature scaling: the s > 0 for which softmax(s · logits) best fits the targets smoothed by ``smoothing``.
+
+    Minimises the cross-entropy against (1 − ε)·one-hot + ε/K over a log grid of s spanning nine
+    decades around 1 / (median gap between the two largest logits). The smoothing keeps s finite
+    when every point is classified as its target. Returns 1.0 when the logits carry no spread.
+    """
+    z = logits.double()
+    k = z.shape[1]
+    if z.shape[0] == 0 or k < 2:
+        return 1.0
+    top2 = z.topk(2, dim=1).values
+    gap = float((top2[:, 0] - top2[:, 1]).median())
+    if not math.isfinite(gap) or gap <= 0:
+        return 1.0
+    target = torch.full_like(z, smoothing / k)
+    target[torch.arange(z.shape[0]), targets.long()] += 1.0 - smoothing
+    scales = torch.logspace(-3, 6, 361, dtype=torch.float64) / gap
+    losses = torch.stack([-(target * torch.log_softmax(z * s, dim=1)).sum(dim=1).mean() for s in scales])
+    return float(scales[int(torch.argmin(losses))])
 
 
 # ---------------------------------------------------------------------------- beyond the paper

@@ -54,11 +54,27 @@ def _labels(case: str) -> dict[str, str]:
     return {k: "".join(str(int(v)) for v in np.asarray(a)) for k, a in out.items()}
 
 
+def _partition(labels: dict[str, str]) -> dict[str, str]:
+    """The labels with cluster ids renamed in order of first appearance (the classifier's map for
+    ``predict``): the same partition under another numbering of the clusters compares equal. The
+    spectral step's numbering may differ between thread counts; the partition may not."""
+    def first_seen(text: str) -> dict[str, str]:
+        order: dict[str, str] = {}
+        for c in text:
+            order.setdefault(c, str(len(order)))
+        return order
+    ids = first_seen(labels["labels"])
+    out = {k: "".join(ids.get(c, c) for c in v) for k, v in labels.items() if k != "pseudo_labels"}
+    if "pseudo_labels" in labels:
+        out["pseudo_labels"] = "".join(first_seen(labels["pseudo_labels"])[c] for c in labels["pseudo_labels"])
+    return out
+
+
 def test_fits_give_the_pinned_labels() -> None:
     pinned = json.loads(PINNED.read_text())
     assert set(pinned) == set(CASES)
     for case in CASES:
-        assert _labels(case) == pinned[case], case
+        assert _partition(_labels(case)) == _partition(pinned[case]), case
 
 
 if __name__ == "__main__":

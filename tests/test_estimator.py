@@ -181,7 +181,8 @@ def test_mlp_autoencoder_on_digits_runs_all_phases() -> None:
 
 def test_bundled_mnist_autoencoder_and_pseudo_label_sample() -> None:
     data = load_dataset("mnist", n_samples=600, seed=0)
-    model = SSCN(pretrained="mnist", batch_size=200, epochs=2, classifier_epochs=2, pseudo_sample_size=300, seed=0)
+    model = SSCN(autoencoder="conv", pretrained="mnist", batch_size=200, epochs=2, classifier_epochs=2,
+                 pseudo_sample_size=300, seed=0)
     model.fit(data.X)
     assert model.pseudo_labels_.shape == (300,) and model.pseudo_label_indices_.shape == (300,)
     assert model.labels_.shape == (600,)

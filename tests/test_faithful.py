@@ -78,7 +78,8 @@ def test_dsc_net_loss_is_the_reference_sum_up_to_one_factor() -> None:
     model = DSCNet(pretrained="mnist", epochs=1, device="cpu", seed=0, init=1e-3)
     # Recompute with the same auto-encoder and C before DSC-Net's single Adam step.
     template = SSCN.from_preset("paper", pretrained="mnist", device="cpu")
-    net = template._build_network(PixelFrontEnd(784), torch.Generator().manual_seed(0))
+    template._planned(x)     # the concrete parameters the network is built from
+    net = template._build_network(PixelFrontEnd(784), torch.Generator().manual_seed(0), "conv")
     template._load_pretrained(net)
     c = torch.full((30, 30), 1e-3)
     with torch.no_grad():

@@ -67,10 +67,11 @@ def test_scattering_takes_any_image_shape() -> None:
     assert fe.fit_transform(faces).shape == (30, 20)
     assert build_frontend(fe.config()).image_shape == (24, 40)
     scattering = dict(frontend="scattering", autoencoder="mlp")
-    assert SSCN(**scattering)._image_shape(1024) == (32, 32)
-    assert SSCN(**scattering, image_shape=(24, 40))._image_shape(960) == (24, 40)
+    rows = np.zeros((40, 1024), np.float32)
+    assert SSCN(**scattering).plan(rows)["image_shape"]["value"] == (32, 32)
+    assert SSCN(**scattering, image_shape=(24, 40)).plan(rows[:, :960])["image_shape"]["value"] == (24, 40)
     with pytest.raises(ValueError, match="scattering front-end reads images.*image_shape=\\(height, width\\)"):
-        SSCN(**scattering)._image_shape(960)
+        SSCN(**scattering).plan(rows[:, :960])
     with pytest.raises(ValueError, match="downscale"):
         ScatteringFrontEnd(image_shape=(128, 128))
 

@@ -228,3 +228,63 @@ def test_mnist_digits_round_trip() -> None:
     corr = np.array(corr)
     # MNIST placed each digit by a whole-pixel shift, so a thin stroke can land one pixel off.
     assert np.median(corr) > 0.9 and (corr > 0.8).mean() >= 0.85, corr.round(2)
+
+
+# ------------------------------------------------------------------ which style a set of pictures gets
+def _photo_crops() -> list[np.ndarray]:
+    """64×64 grey crops of the two photographs scikit-learn ships (a temple, a flower)."""
+    from sklearn.datasets import load_sample_images
+
+    out = []
+    for rgb in load_sample_images().images:
+        grey = np.asarray(Image.fromarray(rgb).convert("L"), dtype=np.float32) / 255.0
+        out += [grey[i:i + 64, j:j + 64] for i in range(0, grey.shape[0] - 64, 80) for j in range(0, grey.shape[1] - 64, 90)]
+    return out
+
+
+def _objects() -> list[np.ndarray]:
+    """Objects on a turntable in front of a black cloth, as COIL-20 photographs them: each fills a good
+    part of the frame, lit from one side (Lambertian shading) with a printed texture."""
+    yy, xx = np.mgrid[-1:1:32j, -1:1:32j]
+    rng = np.random.default_rng(0)
+    out = []
+    for angle in np.linspace(0, np.pi, 12):
+        c, s = np.cos(angle), np.sin(angle)
+        u, v = c * xx + s * yy, -s * xx + c * yy
+        texture = 0.8 + 0.2 * np.sin(9 * u) * np.cos(7 * v) + 0.03 * rng.standard_normal(u.shape)
+        body = np.clip(1 - (u / 0.9) ** 2 - (v / 0.7) ** 2, 0, None)
+        out.append(np.sqrt(body) * (0.55 + 0.45 * xx) * texture)                       # a lit bottle
+        box = ((np.abs(u) < 0.75) & (np.abs(v) < 0.6)) * (0.25 + 0.45 * (v + 0.6)) * texture
+        out.append(np.clip(box, 0, 1))                                                   # a shaded box
+        r = np.hypot(u, v * 1.2)
+        cup = np.clip(1 - np.abs(r - 0.5) / 0.35, 0, 1) ** 0.5 * (0.4 + 0.4 * np.cos(np.arctan2(v, u)))
+        out.append(np.clip(cup * texture, 0, 1))                                         # a cup from above
+    return out
+
+
+def test_the_style_detector_on_faces_objects_digits_and_photos() -> None:
+    from sscn_core import load_dataset
+    from sscn_core.preprocess import is_digit_like
+
+    faces = load_dataset("yaleb").X.reshape(-1, 32, 32)
+    dark = faces[faces.reshape(len(faces), -1).mean(axis=1) < 0.1]          # faces in the dark, still faces
+    digits = load_dataset("mnist").X[:1000].reshape(-1, 28, 28)
+    share = {name: float(np.mean([is_digit_like(a) for a in arrays]))
+             for name, arrays in (("faces", faces), ("dark faces", dark), ("objects", _objects()),
+                                  ("photos", _photo_crops()), ("digits", digits))}
+    assert len(dark) > 50
+    assert share["faces"] < 0.02 and share["dark faces"] < 0.02 and share["photos"] < 0.05, share
+    assert share["objects"] < 0.2, share
+    assert share["digits"] > 0.98, share
+
+
+def test_a_folder_of_dark_faces_is_read_as_photos(tmp_path: Path) -> None:
+    """Extended Yale B's darkest faces were refused as blank drawings ("no ink found")."""
+    from sscn_core import load_dataset
+
+    faces = load_dataset("yaleb")
+    dark = np.argsort(faces.X.mean(axis=1))[:20]
+    for i in dark:
+        Image.fromarray(np.round(faces.X[i].reshape(32, 32) * 255).astype(np.uint8)).save(tmp_path / f"{i}.png")
+    data = load_dataset("file", path=tmp_path)
+    assert data.preprocessing.startswith("photo-style") and data.image_shape == (32, 32) and len(data) == 20

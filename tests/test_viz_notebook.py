@@ -162,8 +162,8 @@ def test_views_of_a_fitted_model(data: Dataset, model: SSCN, monkeypatch: pytest
 def test_embedding_of_images_shows_them_on_hover(model: SSCN, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr("sscn_core.viz.notebook.run_umap", lambda x, **kw: np.asarray(x, dtype=np.float32)[:, :2])
     digits = load_dataset("mnist", n_samples=200)
-    mnist_model = SSCN(pretrained="mnist", epochs=1, batch_size=100, classifier_epochs=1, classifier_batch_size=100,
-                       seed=0).fit(digits.X)
+    mnist_model = SSCN(autoencoder="conv", pretrained="mnist", epochs=1, batch_size=100, classifier_epochs=1,
+                       classifier_batch_size=100, seed=0).fit(digits.X)
     view = viz.embedding(mnist_model, digits, points=100)
     assert isinstance(view, viz.HoverImages) and len(view.images) == 100
     page = view._repr_html_()

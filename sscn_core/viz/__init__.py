@@ -6,7 +6,7 @@ fitted model and its data in one line, and :class:`LiveProgress` shows training 
 
     from sscn_core import SSCN, load_dataset, viz
     data = load_dataset("mnist", n_samples=2000)
-    model = SSCN(pretrained="mnist", epochs=3).fit(data.X, callback=viz.LiveProgress())
+    model = SSCN(n_clusters=10).fit(data.X, callback=viz.LiveProgress())
     viz.affinity(model, data)
 """
 from . import family, figures, subspaces

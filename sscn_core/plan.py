@@ -1,0 +1,229 @@
+"""The plan of a fit: every setting that follows the data, with its reason, written down once.
+
+:func:`make_plan` turns the estimator's parameters and the shape of the training data into the
+concrete values a fit uses, each with the reason it was chosen. ``SSCN.fit`` follows it (and
+stores it in ``settings_``); the CLI, the app, the notebooks and the benchmarks pass only what a
+user set and show the same plan, so no front door chooses settings of its own. The ``paper``
+preset sets every one of these parameters explicitly, so nothing here changes the authors' method.
+
+The rules (no labels are looked at; the same rule for every data set):
+
+- ``autoencoder`` "auto": the linear model (Z = the front-end's features). h then starts at
+  Theorem 1's optimum, which is exact on independent subspaces; an auto-encoder trained from a
+  random start without pre-training on the data collapsed on faces (Yale B 5 %).
+- ``frontend`` "auto", for the linear model on images (a known image shape, or rows whose length is
+  a square of at least 8×8): both pixels and wavelet scattering are tried, and the one whose
+  Theorem-1 affinity |Q| keeps more of its mass inside its own spectral clusters is kept (the
+  normalised cut of |Q| by its pseudo-labels, :func:`cross_cluster_share`; lower is better).
+  Scattering's translation invariance helps digits and objects and destroys the illumination
+  structure of faces; this criterion tells them apart without labels. Vectors: pixels.
+- ``subspace_dim`` None: q = min(9, ⌊N / 3K⌋). Nine is the dimension of a face's illumination
+  subspace (Basri & Jacobs) and the paper's q for digits; a cluster of about N/K points needs at
+  least 3q of them so that every point is expressed by 2q others of its own subspace (the
+  post-processing keeps at least 2q entries per column). 40 people with 10 faces each: q = 3.
+- ``pretrained`` None with the conv auto-encoder: when every training image is one of the images a
+  bundled auto-encoder was pre-trained on (the same bytes), those weights are that pre-training,
+  cached; otherwise the auto-encoder is pre-trained here.
+- ``batch_size`` / ``classifier_batch_size`` None: the full batch when N ≤ 4,096 (Q is then at most
+  4,096² floats, 64 MiB, and the mini-batch objective is the exact one), else 1,000 (the paper's).
+- ``normalize`` "auto": unit rows when the features go straight into h (``autoencoder=None`` on
+  pixels): scaling a point keeps it in its subspace, and without it the brightest images dominate
+  ‖Z − QZ‖² (Yale B: EDSC 83 → 93 % ACC). No scaling in front of an auto-encoder (it learns its
+  own scale; the bundled ones were trained on [0, 1] pixels) or of the scattering front-end (its
+  rows are unit already).
+- ``h_init`` "auto": Theorem 1's optimum when h reads the features directly (then it *is* the
+  optimum and training only confirms it); Xavier's random start in front of an auto-encoder that
+  is still to be trained (the closed form of a random encoder is a poor start: measured 40 % ACC
+  with the conv auto-encoder on MNIST against 69 % from Xavier).
+- ``classifier_init`` "auto": R starts from the pseudo-clusters' spans (``subspace_rotation``), so
+  the classifier starts where the theory says a rotation exists, instead of at the identity.
+- ``schedule`` "auto": each phase runs until its loss stops improving (relative improvement between two
+  windows of steps below ``tol``) within a step budget of 30 epochs (the paper's), at least 300
+  and at most 3,000 steps; the classifier counts its ``classifier_iters`` steps per batch.
+  ``schedule="epochs"`` runs exactly ``epochs`` / ``classifier_epochs`` (the paper).
+
+How new points are prepared (digit-style or photo-style, :mod:`sscn_core.preprocess`) is decided
+when a folder of images is read, and recorded in the data set's ``preprocessing``; the plan shows it.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+FULL_BATCH_MAX = 4096
+PAPER_BATCH = 1000
+MIN_STEPS, MAX_STEPS, BUDGET_EPOCHS = 300, 3000, 30
+SCHEDULES = ("auto", "epochs")
+NORMALIZATIONS = ("auto", "none", "unit_rows")
+CLASSIFIER_INITS = ("auto", "identity", "subspaces")
+
+
+def _batch(value: int | None, n: int) -> tuple[int, str]:
+    if value is not None:
+        return min(int(value), n), GIVEN + (f" (cut to N = {n})" if value > n else "")
+    if n <= FULL_BATCH_MAX:
+        return n, f"full batch: N = {n:,} ≤ {FULL_BATCH_MAX:,}, so Q fits and each step sees the exact objective"
+    return PAPER_BATCH, f"N = {n:,} > {FULL_BATCH_MAX:,}: mini-batches of {PAPER_BATCH:,} (the paper's)"
+
+
+def _budget(epochs: int, steps_per_epoch: int, schedule: str, per_batch: int = 1) -> tuple[int, str]:
+    if schedule == "epochs":
+        return epochs * steps_per_epoch * per_batch, f"{epochs} epochs × {steps_per_epoch} batches" + \
+            (f" × {per_batch} steps" if per_batch > 1 else "") + " (fixed schedule)"
+    steps = max(MIN_STEPS, min(MAX_STEPS, BUDGET_EPOCHS * steps_per_epoch * per_batch))
+    return steps, (f"until the loss settles, at most {steps:,} steps ({BUDGET_EPOCHS} epochs of "
+                   f"{steps_per_epoch} batch{'es' if steps_per_epoch > 1 else ''}"
+                   + (f" × {per_batch} steps" if per_batch > 1 else "") + f", kept within {MIN_STEPS}–{MAX_STEPS:,})")
+
+
+GIVEN = "given"               # the reason of a value the caller (or a preset) set
+Q_MAX, Q_POINTS = 9, 3        # q = min(Q_MAX, ⌊N / (Q_POINTS·K)⌋)
+MIN_SCATTERING_SIDE = 8       # the smallest images the scattering front-end is tried on
+
+
+def _given(value: Any) -> str:
+    return f"{GIVEN} ({value!r}); the data-following default is 'auto'" if isinstance(value, str) else GIVEN
+
+
+def image_shape_of(params: dict[str, Any], n_features: int) -> tuple[tuple[int, int] | None, str]:
+    """(height, width) of the rows as images, or None for plain vectors, with the reason."""
+    if params["image_shape"] is not None:
+        return (int(params["image_shape"][0]), int(params["image_shape"][1])), "given"
+    side = int(round(n_features ** 0.5))
+    if side * side == n_features and side >= MIN_SCATTERING_SIDE:
+        return (side, side), f"rows of {n_features:,} values read as {side}×{side} images (a square)"
+    return None, f"rows of {n_features:,} values: vectors, not square images"
+
+
+def subspace_dim_rule(n: int, n_clusters: int) -> tuple[int, str]:
+    """q for N points in K clusters (see the module doc)."""
+    per = n / n_clusters
+    q = int(max(1, min(Q_MAX, n // (Q_POINTS * n_clusters))))
+    if q == Q_MAX:
+        return q, (f"{Q_MAX}: a face's illumination subspace (Basri & Jacobs), the paper's q; the {per:,.0f} points "
+                   f"per cluster hold at least {Q_POINTS}q")
+    return q, (f"{q} = ⌊N / {Q_POINTS}K⌋: about {per:,.1f} points per cluster, and each point needs 2q others of its "
+               f"own subspace (q ≤ {Q_MAX})")
+
+
+def make_plan(params: dict[str, Any], n: int, n_features: int, *,
+              bundled: str | None = None) -> dict[str, dict[str, Any]]:
+    """The concrete value of every data-dependent setting of a fit on N points of D features, with its reason.
+
+    ``params`` are the estimator's ``get_params()``; ``bundled`` names the bundled pre-trained
+    auto-encoder whose training images include every training point (``estimator.bundled_weights_for``),
+    if any. Returns {name: {"value": …, "reason": str}}; the
+    entry "frontend" holds a tuple of candidates when a label-free choice among them is left to
+    the fit (``frontend="auto"`` on images), decided by :func:`cross_cluster_share`.
+    """
+    out: dict[str, dict[str, Any]] = {}
+
+    def put(name: str, value: Any, reason: str) -> None:
+        out[name] = {"value": value, "reason": reason}
+
+    k = params["n_clusters"]
+    shape, shape_reason = image_shape_of(params, n_features)
+    put("image_shape", shape, shape_reason)
+
+    ae = params["autoencoder"]
+    if ae == "auto":
+        put("autoencoder", None, "the linear model (Z = the features): h starts at Theorem 1's optimum, exact on "
+                                 "independent subspaces; no auto-encoder is pre-trained without a rule that needs no labels")
+    else:
+        put("autoencoder", ae, _given(ae) if ae is not None else GIVEN)
+    linear = out["autoencoder"]["value"] is None
+
+    fe = params["frontend"]
+    if fe != "auto":
+        put("frontend", fe, _given(fe))
+    elif not linear:
+        put("frontend", "pixels", "pixels: an auto-encoder learns its own features")
+    elif shape is None:
+        put("frontend", "pixels", "pixels: the rows are vectors, not images")
+    else:
+        put("frontend", ("pixels", "scattering"),
+            "tried both on these images; the one whose affinity |Q| keeps more of its mass inside its own "
+            "spectral clusters is kept (normalised cut of |Q|, no labels)")
+
+    pre = params["pretrained"]
+    if pre is not None:
+        put("pretrained", pre, GIVEN)
+    elif not linear:
+        name = bundled if ae == "conv" else None
+        put("pretrained", name, f"the bundled weights '{name}' were pre-trained on these images (every row is one "
+                                f"of their training images): that pre-training, cached" if name else
+            f"pre-trained here for {params['pretrain_epochs']} epochs (reconstruction only)")
+    else:
+        put("pretrained", None, "no auto-encoder")
+
+    q = params["subspace_dim"]
+    put("subspace_dim", *((q, GIVEN) if q is not None else subspace_dim_rule(n, k)))
+
+    # The classifier trains on the pseudo-label sample when there is one.
+    n_classifier = n if params["pseudo_sample_size"] is None else min(n, params["pseudo_sample_size"])
+    put("batch_size", *_batch(params["batch_size"], n))
+    put("classifier_batch_size", *_batch(params["classifier_batch_size"], n_classifier))
+    spe = max(1, n // out["batch_size"]["value"])
+    cspe = max(1, n_classifier // out["classifier_batch_size"]["value"])
+    put("self_expression_steps", *_budget(params["epochs"], spe, params["schedule"]))
+    put("classifier_steps", *_budget(params["classifier_epochs"], cspe, params["schedule"], params["classifier_iters"]))
+    put("tol", params["tol"] if params["schedule"] == "auto" else None,
+        "relative loss improvement below which a phase ends" if params["schedule"] == "auto" else "fixed schedule: no early stop")
+
+    norm, front = params["normalize"], out["frontend"]["value"]
+    if norm != "auto":
+        put("normalize", norm, _given(norm))
+    elif isinstance(front, tuple):
+        put("normalize", "auto", "per candidate: unit rows for pixels (scaling keeps every point in its subspace), "
+                                 "none for scattering (its rows are unit already)")
+    else:
+        value = normalize_for(front, out["autoencoder"]["value"], norm)
+        put("normalize", value, NORMALIZE_REASONS[(value, linear)])
+
+    h_init = params["h_init"]
+    if h_init == "auto":
+        put("h_init", "closed_form" if linear else "random",
+            "Theorem 1's optimum: exact for the linear model" if linear else
+            "Xavier: the closed form of an untrained encoder is a poor start")
+    else:
+        put("h_init", h_init, _given(h_init))
+
+    c_init = params["classifier_init"]
+    put("classifier_init", "subspaces" if c_init == "auto" else c_init,
+        "R starts from the pseudo-clusters' spans" if c_init == "auto" else _given(c_init))
+    return out
+
+
+NORMALIZE_REASONS = {
+    ("unit_rows", True): "unit rows: h reads the pixels directly, and scaling keeps every point in its subspace",
+    ("none", True): "none: scattering rows are unit already",
+    ("none", False): "none: the auto-encoder learns its own scale",
+}
+
+
+def normalize_for(frontend: str, autoencoder: str | None, normalize: str) -> str:
+    """The input scaling of a concrete front-end (the rule of ``normalize="auto"``)."""
+    if normalize != "auto":
+        return normalize
+    return "unit_rows" if autoencoder is None and frontend == "pixels" else "none"
+
+
+def cross_cluster_share(q: Any, labels: Any, n_clusters: int) -> float:
+    """The share of |Q|'s off-diagonal mass that links a point to other clusters, averaged over clusters.
+
+    The normalised cut of the graph |Q| (diagonal removed) by the partition ``labels``, divided by
+    K: 0 when Q is block-diagonal on the partition (subspace-preserving), towards 1 − 1/K for no
+    structure at all. Needs no ground truth: of two self-expression matrices of the same points,
+    the one with the smaller share is the more subspace-preserving on its own clusters.
+    """
+    import torch
+
+    from .postprocess import normalized_cut
+
+    a = torch.as_tensor(q, dtype=torch.float64).abs()
+    a.fill_diagonal_(0.0)
+    return normalized_cut(a, labels, n_clusters) / n_clusters
+
+
+def window(steps_per_epoch: int, per_batch: int = 1) -> int:
+    """Steps per convergence window: one epoch, at least 10 steps."""
+    return max(10, steps_per_epoch * per_batch)

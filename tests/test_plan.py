@@ -1,0 +1,117 @@
+"""The plan (sscn_core.plan): every data-dependent setting with its reason, and the label-free model choice."""
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+
+from sscn_core import SSCN, load_dataset
+from sscn_core.data import make_subspaces
+from sscn_core.metrics import evaluate
+from sscn_core.plan import GIVEN, cross_cluster_share, make_plan, subspace_dim_rule
+
+
+def _plan(n: int, d: int, **params: object) -> dict:
+    return make_plan(SSCN(**params).get_params(), n, d)
+
+
+def test_q_follows_the_points_per_cluster() -> None:
+    assert subspace_dim_rule(2414, 38)[0] == 9            # Yale B: 63 faces a person
+    assert subspace_dim_rule(400, 40)[0] == 3             # 40 people, 10 faces each
+    assert subspace_dim_rule(40, 20)[0] == 1              # two points a cluster: the least there is
+    assert subspace_dim_rule(10_000, 10)[0] == 9
+    assert _plan(400, 1024, n_clusters=40)["subspace_dim"]["value"] == 3
+    assert _plan(400, 1024, n_clusters=40, subspace_dim=5)["subspace_dim"] == {"value": 5, "reason": GIVEN}
+
+
+def test_the_front_end_is_chosen_only_where_there_is_a_choice() -> None:
+    images = _plan(500, 32 * 32, n_clusters=5)
+    assert images["frontend"]["value"] == ("pixels", "scattering") and images["autoencoder"]["value"] is None
+    assert images["image_shape"]["value"] == (32, 32)
+    assert _plan(500, 30, n_clusters=5)["frontend"]["value"] == "pixels"                     # vectors
+    assert _plan(500, 48 * 42, n_clusters=5)["frontend"]["value"] == "pixels"                # not a square...
+    assert _plan(500, 48 * 42, n_clusters=5, image_shape=(48, 42))["frontend"]["value"] == ("pixels", "scattering")
+    conv = _plan(500, 784, n_clusters=5, autoencoder="conv")
+    assert conv["frontend"]["value"] == "pixels" and conv["normalize"]["value"] == "none"
+    assert "pre-trained here" in conv["pretrained"]["reason"]
+
+
+def test_defaults_are_explained_and_given_values_say_so() -> None:
+    plan = _plan(1000, 784, n_clusters=10)
+    for name in ("autoencoder", "frontend", "subspace_dim", "batch_size", "h_init", "classifier_init"):
+        assert not plan[name]["reason"].startswith(GIVEN), name
+    paper = make_plan(SSCN.from_preset("paper", n_clusters=10).get_params(), 1000, 784)
+    assert paper["autoencoder"]["reason"].startswith(GIVEN) and paper["batch_size"]["reason"].startswith(GIVEN)
+
+
+def test_the_bundled_weights_are_found_by_the_images_they_were_trained_on() -> None:
+    model = SSCN.from_preset("paper", n_clusters=10)
+    assert model.plan(load_dataset("mnist", n_samples=500).X)["pretrained"]["value"] == "mnist"
+    other = model.plan(load_dataset("mnist-oos", n_samples=500).X)["pretrained"]     # other digits: pre-trained on them
+    assert other["value"] is None and "pre-trained here" in other["reason"]
+
+
+def test_cross_cluster_share_is_zero_on_blocks_and_grows_with_leakage() -> None:
+    labels = np.repeat([0, 1, 2], 4)
+    blocks = np.kron(np.eye(3), np.ones((4, 4)))
+    assert cross_cluster_share(blocks, labels, 3) == 0.0
+    leaky = blocks + 0.1
+    assert 0.0 < cross_cluster_share(leaky, labels, 3) < cross_cluster_share(np.ones((12, 12)), labels, 3)
+
+
+def _faces(people: int = 8) -> tuple[np.ndarray, np.ndarray]:
+    ds = load_dataset("yaleb")
+    keep = np.isin(ds.y, np.arange(people))
+    return ds.X[keep].reshape(-1, 32, 32), ds.y[keep]
+
+
+def test_the_model_choice_keeps_pixels_for_faces_and_scattering_for_digits() -> None:
+    """The label-free rule on two kinds of images: illumination subspaces (faces) need the pixels,
+    handwriting is better seen through translation-stable scattering."""
+    faces, y_faces = _faces()
+    digits = load_dataset("mnist", n_samples=1000, seed=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        face_model = SSCN(n_clusters=8, seed=0).fit(faces)
+        digit_model = SSCN(n_clusters=10, seed=0).fit(digits.X)
+    assert face_model.params_["frontend"] == "pixels", face_model.model_choice_
+    assert digit_model.params_["frontend"] == "scattering", digit_model.model_choice_
+    assert "lower is better" in face_model.settings_["frontend"]["reason"]
+    assert evaluate(y_faces, face_model.labels_)["acc"] > 0.9
+    assert evaluate(digits.y, digit_model.labels_)["acc"] > 0.8
+
+
+def test_probabilities_carry_information() -> None:
+    """Not 1/K for every point: calibrated to the pseudo-labels, confident where the classifier agrees."""
+    X = make_subspaces(4, 2, 12, n_per_cluster=40, noise=0.05, seed=1).X
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model = SSCN(n_clusters=4, seed=0).fit(X)
+    proba = model.predict_proba(X)
+    assert np.allclose(proba.sum(axis=1), 1.0, atol=1e-5)
+    assert proba.max(axis=1).mean() > 0.9                              # not flat
+    assert np.array_equal(proba.argmax(axis=1), model.predict(X))      # the scale does not change predict
+    assert model.proba_scale_ > 1.0 and "calibrated" in model.fit_report()["probabilities"]["note"]
+
+
+def test_the_independence_verdict_matches_the_diagnostics() -> None:
+    """The report and the Diagnostics tab use one measure (effective dimensions of Z)."""
+    from sscn_core.theory import diagnose
+
+    faces, _ = _faces(5)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model = SSCN(n_clusters=5, seed=0).fit(faces)
+    z = model.transform(faces, space="z")
+    tab = diagnose(z, model.pseudo_labels_, n_clusters=5, seed=0)
+    assert model.independence_["verdict"] == tab.verdict and model.independence_["measure"] == "effective"
+    assert not model.independence_["independent"] and "promises no exact recovery" in model.independence_["note"]
+
+
+@pytest.mark.parametrize("stack", [False, True])
+def test_a_stack_of_images_gives_its_shape(stack: bool) -> None:
+    faces, _ = _faces(3)
+    X = faces if stack else faces.reshape(len(faces), -1)[:, : 32 * 30]   # 32×30 crops as flat rows
+    plan = SSCN(n_clusters=3).plan(X if stack else X)
+    assert plan["image_shape"]["value"] == ((32, 32) if stack else None)
