@@ -16,6 +16,7 @@ import numpy as np
 from sscn_core import SSCN, Dataset, DataError, load_dataset
 from sscn_core.data import RELATIONS, make_subspace_bases
 from sscn_core.estimator import ASSETS_DIR
+from sscn_core.plan import Q_MAX
 from sscn_core.params import (AUTOENCODER_OPTIONS, PARAMETERS, PARAMS, PRETRAINED, Param, join_autoencoder, problems,
                               split_autoencoder)
 
@@ -37,6 +38,7 @@ HOLDOUTS: dict[str, str] = {
     "mnist": "MNIST test digits (bundled)",
 }
 
+PRETRAINED_SHAPE = (28, 28)   # the image shape the bundled auto-encoders were trained on
 MAX_CLUSTERS = 50
 MAX_SUBSPACE_DIM = 50
 MAX_EMBED_DIM = 2000          # d_H = K·q
@@ -167,13 +169,15 @@ def pretrained_available(name: str) -> bool:
 
 
 def autoencoder_choices(image_shape: tuple[int, int] | None) -> list[str]:
-    """Keys of AUTOENCODER_OPTIONS that fit data of this image shape (conv ones need 28×28 images)."""
+    """Keys of AUTOENCODER_OPTIONS that fit data of this image shape: the conv auto-encoder needs images,
+    bundled weights images of the shape they were trained on (and the file on disk)."""
     keys = []
     for key in AUTOENCODER_OPTIONS:
         parts = split_autoencoder(key)
-        if parts["autoencoder"] == "conv" and image_shape != (28, 28):
+        if parts["autoencoder"] == "conv" and image_shape is None:
             continue
-        if parts["pretrained"] is not None and not pretrained_available(parts["pretrained"]):
+        if parts["pretrained"] is not None and not (pretrained_available(parts["pretrained"])
+                                                    and image_shape == PRETRAINED_SHAPE):
             continue
         keys.append(key)
     return keys
@@ -193,38 +197,24 @@ def holdout_choices(source: str, n_total: int | None, n_samples: int) -> list[st
 
 def preset_for(source: str, *, n_total: int | None, n_classes: int | None, image_shape: tuple[int, int] | None,
                synthetic: SyntheticConfig | None = None) -> dict[str, object]:
-    """Starting values for a data source that train in well under a minute on a 2-core CPU.
+    """Starting values of the data fields for a source: how many points to train on, the held-out
+    set, and K (the number of classes when the labels are known).
 
-    Keys are DataConfig/ModelConfig field names (n_samples, holdout, holdout_size, n_clusters,
-    subspace_dim, autoencoder, batch_size, classifier_batch_size, epochs, lr, pretrain_epochs,
-    classifier_epochs); the other SSCN parameters keep the library's defaults.
+    Keys are DataConfig/ModelConfig field names (n_samples, holdout, holdout_size, n_clusters). Every
+    model setting stays at the library's default, which follows the data (:mod:`sscn_core.plan`),
+    so the app chooses no setting of its own. At most 2,000 points of a large set train here (a
+    quick first run); a set of up to 2,500 trains whole.
     """
-    quick = dict(pretrain_epochs=50)
     if source == "synthetic":
         s = synthetic or SyntheticConfig()
-        return dict(quick, n_samples=100 * s.n_clusters, holdout="rest", holdout_size=50 * s.n_clusters,
-                    n_clusters=s.n_clusters, subspace_dim=s.subspace_dim, autoencoder="none", batch_size=100,
-                    classifier_batch_size=100, epochs=100, lr=1e-2, classifier_epochs=30)
+        return dict(n_samples=100 * s.n_clusters, holdout="rest", holdout_size=50 * s.n_clusters,
+                    n_clusters=s.n_clusters)
     k = n_classes if n_classes and n_classes >= 2 else 10
     total = n_total or 2000
-    n = min(total, 2000) if total > 2500 else max(2 * k, int(total * 0.7))
-    choices = autoencoder_choices(image_shape)
-    if source == "fashion-mnist" and "pretrained-fashion-mnist" in choices:
-        ae = "pretrained-fashion-mnist"
-    elif "pretrained-mnist" in choices:
-        ae = "pretrained-mnist"
-    else:
-        ae = "none"   # on small vectors (8×8 digits) the linear model beats a briefly trained MLP
+    n = min(total, 2000) if total > 2500 else total
     holdout = {"mnist": "mnist-oos", "mnist-oos": "mnist"}.get(source, "rest" if total > n else "none")
-    image = image_shape == (28, 28)
-    start = dict(quick, n_samples=n, holdout=holdout,
-                 holdout_size=min(1000, max(1, total - n)) if holdout == "rest" else 1000, n_clusters=k,
-                 # q = 9: one face's illumination subspace (Basri & Jacobs), the paper's choice for images
-                 subspace_dim=9 if image_shape is not None and min(image_shape) >= 16 else 5, autoencoder=ae, lr=1e-3)
-    if ae == "none":   # the linear model: the library's rules (full batch, until converged)
-        return dict(start, batch_size=None, classifier_batch_size=None)
-    return dict(start, batch_size=min(500, n), classifier_batch_size=min(500, n), epochs=10 if image else 100,
-                classifier_epochs=10 if image else 30, schedule="epochs")
+    return dict(n_samples=n, holdout=holdout,
+                holdout_size=min(1000, max(1, total - n)) if holdout == "rest" else 1000, n_clusters=k)
 
 
 # ------------------------------------------------------------------------------------------ validation
@@ -249,11 +239,11 @@ def _model_problems(m: ModelConfig, *, image_shape: tuple[int, int] | None, n_fe
     if m.autoencoder not in AUTOENCODER_OPTIONS:
         errors["autoencoder"] = f"unknown auto-encoder {m.autoencoder!r}"
     elif m.autoencoder not in autoencoder_choices(image_shape) and n_features is not None:
-        errors["autoencoder"] = (f"{AUTOENCODER_OPTIONS[m.autoencoder]} needs 28×28 images; this data has "
-                                 f"{n_features} features per point")
-    if m.frontend == "scattering" and n_features is not None and image_shape != (28, 28):
-        shape = "plain vectors" if image_shape is None else "{}×{}".format(*image_shape)
-        errors["frontend"] = f"the scattering front-end reads 28×28 images; this data is {shape}"
+        shape = "plain vectors" if image_shape is None else "{}×{} images".format(*image_shape)
+        need = "{}×{} images".format(*PRETRAINED_SHAPE) if m.autoencoder.startswith("pretrained-") else "images"
+        errors["autoencoder"] = f"{AUTOENCODER_OPTIONS[m.autoencoder]} needs {need}; this data is {shape}"
+    if m.frontend == "scattering" and n_features is not None and image_shape is None:
+        errors["frontend"] = "the scattering front-end reads images; this data is plain vectors"
     values = None if "autoencoder" in errors else model_params(m)
     for p in WIDGET_PARAMS:
         if p.name in errors or p.name == "autoencoder" or (values is not None and not p.used(values)):
@@ -309,8 +299,9 @@ def validate(config: AppConfig, *, n_available: int | None, n_features: int | No
         _in_range(errors, "holdout_size", d.holdout_size, 1, MAX_HOLDOUT, "held-out size")
 
     errors.update(_model_problems(m, image_shape=image_shape, n_features=n_features))
-    if "n_clusters" not in errors and "subspace_dim" not in errors and m.n_clusters * m.subspace_dim > MAX_EMBED_DIM:
-        errors["subspace_dim"] = (f"K·q = {m.n_clusters * m.subspace_dim} is the width of H; at most "
+    q = m.subspace_dim or Q_MAX          # 0 = from the data: at most Q_MAX
+    if "n_clusters" not in errors and "subspace_dim" not in errors and m.n_clusters * q > MAX_EMBED_DIM:
+        errors["subspace_dim"] = (f"K·q = {m.n_clusters * q} is the width of H; at most "
                                   f"{MAX_EMBED_DIM} here")
     if "batch_size" not in errors and "n_samples" not in errors and not waiting_for_upload \
             and m.batch_size > d.n_samples:
@@ -368,9 +359,16 @@ def load_data(config: DataConfig) -> tuple[Dataset, Dataset | None]:
     return train, rest if config.holdout == "rest" else None
 
 
-def build_model(config: ModelConfig) -> SSCN:
-    """An unfitted SSCN with these settings (validation of values happens in ``fit``)."""
-    return SSCN(**model_params(config))
+def build_model(config: ModelConfig, image_shape: tuple[int, int] | None = None) -> SSCN:
+    """An unfitted SSCN with these settings (validation of values happens in ``fit``).
+
+    ``image_shape``: the training images' (height, width), a fact of the data (not a setting),
+    used unless the user gave one; every setting left at its default follows the data in ``fit``.
+    """
+    params = model_params(config)
+    if params["image_shape"] is None:
+        params["image_shape"] = image_shape
+    return SSCN(**params)
 
 
 def with_model(config: AppConfig, **changes: object) -> AppConfig:

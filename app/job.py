@@ -241,7 +241,7 @@ class Job:
         self._queue_info: Callable[[Job], tuple[int, float | None]] | None = None
         self._state = "ready"
         self._phase: str | None = None
-        self._phases = model.planned_phases()
+        self._phases = model.planned_phases(probe.train.n_features)
         self._step = 0
         self._total = 0
         self._phase_started = 0.0

@@ -297,13 +297,13 @@ def render() -> SidebarResult:
         if _get("device") not in device_options:
             _set("device", "auto")
         st.selectbox("Device", device_options, key=P + "device", help=PARAMS["device"].help)
-        if info.image_shape != (28, 28) and _get("frontend") != "pixels":
-            _set("frontend", "pixels")       # the scattering front-end reads 28×28 images
+        if info.image_shape is None and _get("frontend") == "scattering":
+            _set("frontend", "auto")         # the scattering front-end reads images; auto keeps pixels for vectors
         values = model_params(_model_config_from_state())
         with st.expander("More settings"):
             _param_widgets([p for p in WIDGET_PARAMS if p.paper], slots, values)
             st.caption("**Beyond the paper** ('auto' values follow the data; the paper preset sets the reference's)")
-            if info.image_shape == (28, 28):
+            if info.image_shape is not None:
                 _param_widget(PARAMS["frontend"], slots)
             _param_widgets([p for p in WIDGET_PARAMS if not p.paper], slots, values)
 

@@ -4,13 +4,14 @@ Protocol, fixed before any result was seen and the same for every data set:
 
 * data: Extended Yale B (2,414 faces, 38 people, 32×32, bundled), the MNIST test set (10k, bundled),
   the Fashion-MNIST test set (10k, from ``../shared`` or a download) and scikit-learn's 8×8 digits
-  (1,797); pixels in [0, 1]; K = the number of classes; q = 9 (SSCN's default, the dimension of a
-  face's illumination subspace); labels are used only to score.
+  (1,797); pixels in [0, 1]; K = the number of classes; every other setting from the library's plan
+  (``sscn_core.plan``: q = min(9, ⌊N / 3K⌋), the front-end chosen without labels, ...); labels are
+  used only to score.
 * methods (each seeded, each in its own process, so its peak memory is its own):
-  ``sscn`` — ``SSCN(n_clusters=K, autoencoder=None, seed=s)``: the defaults (``preset="auto"``,
-  rules in ``sscn_core.schedule``) with the linear model; ``sscn-scattering`` — the ``scattering``
-  preset (28×28 sets); ``edsc`` — EDSC's closed form on the same unit-row pixels with the same
-  post-processing as ``sscn`` (λ = λ1 + λ2, the λ whose optimum SSCN's h starts from);
+  ``sscn`` — ``SSCN(n_clusters=K, image_shape=…, seed=s)``: the defaults, the plan of
+  ``sscn_core.plan`` (what ``sscn train --data`` and the app use); ``sscn-scattering`` — the
+  ``scattering`` preset; ``edsc`` — EDSC's closed form on the same unit-row pixels with the same
+  post-processing and q as ``sscn`` (λ = λ1 + λ2, the λ whose optimum SSCN's h starts from);
   ``edsc-paper`` — EDSC on [0, 1] pixels with the paper's post-processing (λ = 1);
   ``spectral`` — spectral clustering of a 10-NN graph; ``kmeans`` — k-means (10 starts).
 * scores: ACC (Hungarian), ARI, NMI of the in-sample labels (SSCN: its classifier's); wall time
@@ -35,7 +36,7 @@ from .common import (RESULTS_DIR, log, memory_budget, result_header, run_isolate
 MODULE = "bench.standard"
 DATASETS = {"yaleb": {}, "mnist": {}, "fashion-mnist": {"split": "test"}, "digits": {}}
 METHODS = ("sscn", "sscn-scattering", "edsc", "edsc-paper", "spectral", "kmeans")
-SUBSPACE_DIM = 9
+SUBSPACE_DIM = 9      # the paper's q, for the paper's EDSC row
 ANCHORS = {"yaleb": {"DSC-Net-L2 (published, 48×42 crops)": 97.33},
            "fashion-mnist": {"N2D (published, AE + UMAP + GMM, all 70k)": 67.2}}
 
@@ -57,29 +58,39 @@ def _unit_rows(X: np.ndarray) -> np.ndarray:
     return X / np.where(norms > 0, norms, 1.0)
 
 
+def sscn_model(data: Any, n_clusters: int, seed: int) -> Any:
+    """The ``sscn`` row's model: the library's defaults (its plan) for these data, as every front door builds it."""
+    from sscn_core import SSCN
+
+    return SSCN(n_clusters=n_clusters, image_shape=data.image_shape, seed=seed)
+
+
 def case(dataset: str, method: str, seed: int) -> dict[str, Any]:
     """One seeded run of one method on one data set (worker side)."""
     from sscn_core import SSCN, baselines
     from sscn_core.health import SSCNWarning
+    from sscn_core.plan import subspace_dim_rule
 
     data = _load(dataset)
     K = int(data.y.max()) + 1
     start = time.perf_counter()
     extra: dict[str, Any] = {}
     if method in ("sscn", "sscn-scattering"):
-        model = SSCN(n_clusters=K, subspace_dim=SUBSPACE_DIM, autoencoder=None, seed=seed) if method == "sscn" else \
-            SSCN.from_preset("scattering", n_clusters=K, subspace_dim=SUBSPACE_DIM, seed=seed)
+        model = sscn_model(data, K, seed) if method == "sscn" else \
+            SSCN.from_preset("scattering", n_clusters=K, image_shape=data.image_shape, seed=seed)
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", SSCNWarning)
             model.fit(data.X)
         labels = model.labels_
         report = model.fit_report()
         extra = {"agreement": report["agreement"], "warnings": [str(w.message) for w in caught],
+                 "frontend": model.params_["frontend"], "model_choice": report["model_choice"],
                  "convergence": report["convergence"],
                  "pseudo_labels": _scores(data.y, model.pseudo_labels_) if model.pseudo_labels_ is not None else None}
     elif method == "edsc":
-        model = SSCN(n_clusters=K, subspace_dim=SUBSPACE_DIM, autoencoder=None)
-        labels = baselines.edsc_labels(_unit_rows(data.X), K, SUBSPACE_DIM, model.lambda1 + model.lambda2, seed=seed,
+        model = SSCN(n_clusters=K)
+        q = subspace_dim_rule(len(data), K)[0]
+        labels = baselines.edsc_labels(_unit_rows(data.X), K, q, model.lambda1 + model.lambda2, seed=seed,
                                        variant=model.postprocess, restarts=model.n_restarts)
     elif method == "edsc-paper":
         labels = baselines.edsc_labels(data.X, K, SUBSPACE_DIM, 1.0, seed=seed)
@@ -98,8 +109,6 @@ def case(dataset: str, method: str, seed: int) -> dict[str, Any]:
 
 def applies(dataset: str, method: str) -> str | None:
     """Why a method does not run on a data set (None when it does)."""
-    if method == "sscn-scattering" and dataset not in ("mnist", "fashion-mnist"):
-        return "the scattering front-end reads 28×28 images"
     return None
 
 

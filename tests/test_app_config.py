@@ -1,7 +1,7 @@
 """app.config: validation messages, presets, data loading and model building; sscn_core.analysis helpers."""
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import fields, replace
 
 import numpy as np
 import pytest
@@ -43,12 +43,17 @@ def test_data_problems_are_refused() -> None:
     assert "at least 2·K = 20" in validate(too_few, **MNIST)["n_samples"]
     upload = replace(AppConfig(), data=DataConfig(source="upload", holdout="none"))
     assert "upload" in validate(upload, n_available=None, n_features=None, image_shape=None)
-    conv_on_vectors = validate(AppConfig(), n_available=1797, n_features=64, image_shape=(8, 8))
-    assert "needs 28×28 images" in conv_on_vectors["autoencoder"]
-    scattering = with_model(AppConfig(), frontend="scattering")
+    mnist_weights = with_model(AppConfig(), autoencoder="pretrained-mnist")
+    small = validate(mnist_weights, n_available=1797, n_features=64, image_shape=(8, 8))
+    assert "needs 28×28 images; this data is 8×8 images" in small["autoencoder"]
+    vectors = dict(n_available=1797, n_features=64, image_shape=None)
+    assert "needs images; this data is plain vectors" in validate(with_model(AppConfig(), autoencoder="conv"),
+                                                                  **vectors)["autoencoder"]
+    assert "autoencoder" not in validate(with_model(AppConfig(), autoencoder="conv"), n_available=1797,
+                                         n_features=64, image_shape=(8, 8))   # the conv net reads any image size
+    scattering = with_model(AppConfig(), frontend="scattering", autoencoder="conv")
     assert "autoencoder='mlp' or None" in validate(scattering, **MNIST)["frontend"]
-    digits = dict(n_available=1797, n_features=64, image_shape=(8, 8))
-    assert "this data is 8×8" in validate(with_model(scattering, autoencoder="none"), **digits)["frontend"]
+    assert "plain vectors" in validate(with_model(scattering, autoencoder="none"), **vectors)["frontend"]
 
 
 def test_synthetic_relations_are_checked_by_the_library() -> None:
@@ -63,13 +68,17 @@ def test_synthetic_relations_are_checked_by_the_library() -> None:
 
 
 def test_choices_and_presets() -> None:
-    assert "conv" in autoencoder_choices((28, 28)) and "conv" not in autoencoder_choices((8, 8))
+    assert "conv" in autoencoder_choices((28, 28)) and "conv" in autoencoder_choices((32, 32))   # any image size
+    assert "conv" not in autoencoder_choices(None) and "pretrained-mnist" not in autoencoder_choices((32, 32))
+    assert autoencoder_choices((32, 32))[0] == "auto"
     assert holdout_choices("mnist", 10_000, 2000) == ["none", "mnist-oos", "rest"]
     assert holdout_choices("digits", 1797, 1797) == ["none"]
     p = preset_for("digits", n_total=1797, n_classes=10, image_shape=(8, 8))
-    assert p["autoencoder"] == "none" and p["n_samples"] < 1797 and p["holdout"] == "rest"
+    assert p == {"n_samples": 1797, "holdout": "none", "holdout_size": 1000, "n_clusters": 10}   # data fields only
+    faces = preset_for("yaleb", n_total=2414, n_classes=38, image_shape=(32, 32))
+    assert faces["n_samples"] == 2414 and faces["n_clusters"] == 38 and set(faces) <= {f.name for f in fields(DataConfig)} | {"n_clusters"}
     s = preset_for("synthetic", n_total=None, n_classes=None, image_shape=None, synthetic=SyntheticConfig(4, 2))
-    assert s["n_clusters"] == 4 and s["subspace_dim"] == 2 and s["n_samples"] == 400
+    assert s["n_clusters"] == 4 and "subspace_dim" not in s and s["n_samples"] == 400
 
 
 def test_split_is_seeded_and_disjoint() -> None:

@@ -242,8 +242,10 @@ def test_a_failing_analysis_does_not_end_training() -> None:
 
 def test_planned_phases_follow_the_parameters() -> None:
     assert SSCN(autoencoder="mlp", pretrain_epochs=5).planned_phases()[0] == "pretrain"
-    assert SSCN(pretrained="mnist").planned_phases()[0] == "self_expression"
-    assert SSCN(autoencoder=None).planned_phases()[0] == "self_expression"
+    assert SSCN(autoencoder="conv", pretrained="mnist").planned_phases()[0] == "self_expression"
+    assert SSCN(autoencoder=None, frontend="pixels").planned_phases()[0] == "self_expression"
+    assert SSCN(autoencoder=None).planned_phases(30)[0] == "self_expression"          # vectors: nothing to choose
+    assert SSCN().planned_phases(784)[:2] == ("model_choice", "features")              # images: pixels or scattering
     assert SSCN.from_preset("scattering-triplet").planned_phases() == ("features", "self_expression", "classifier")
     assert SSCN(self_training_rounds=1).planned_phases()[-2:] == ("classifier", "self_training")
 

@@ -88,7 +88,7 @@ def test_first_page(at: AppTest) -> None:
     assert [b.label for b in at.button] == ["Start", "Pause", "Stop", "Reset"]
     assert not button(at, "Start").disabled and button(at, "Pause").disabled and button(at, "Stop").disabled
     assert at.selectbox(key="cfg.source").value == "mnist"
-    assert at.selectbox(key="cfg.autoencoder").value == "pretrained-mnist"
+    assert at.selectbox(key="cfg.autoencoder").value == "auto"          # the library's plan chooses
     assert at.selectbox(key="cfg.holdout").value == "mnist-oos"
     assert any("\\min" in l.value for l in at.latex)
     assert not at.error and not at.warning
@@ -170,8 +170,8 @@ def test_an_error_in_training_is_shown_and_the_app_stays_usable(at: AppTest,
                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
     import app.views.controls as controls
 
-    monkeypatch.setattr(controls, "build_model", lambda config: SSCN(n_clusters=3, subspace_dim=2, autoencoder=None,
-                                                                      lr=-1.0, device="cpu"))
+    monkeypatch.setattr(controls, "build_model", lambda config, shape=None: SSCN(n_clusters=3, subspace_dim=2,
+                                                                                  autoencoder=None, lr=-1.0, device="cpu"))
     use_synthetic(at)
     button(at, "Start").click().run()
     wait_until(at, lambda a: progress(a).startswith("Failed"))
@@ -205,7 +205,7 @@ def test_a_good_data_upload_trains(at: AppTest) -> None:
     at.run()
     assert not at.sidebar.error, [e.value for e in at.sidebar.error]
     assert at.number_input(key="cfg.n_clusters").value == 3
-    assert at.selectbox(key="cfg.autoencoder").value == "none"
+    assert at.selectbox(key="cfg.autoencoder").value == "auto"      # the library's plan chooses (the linear model)
     button(at, "Start").click().run()
     wait_until(at, lambda a: progress(a).startswith("Finished"))
 
@@ -314,7 +314,9 @@ def test_every_tab_renders_before_any_training(at: AppTest) -> None:
 
 def test_start_uses_a_setting_changed_together_with_the_click(at: AppTest) -> None:
     use_synthetic(at)
-    at.number_input(key="cfg.epochs").set_value(3)     # reaches the server with the click, as in a browser
+    at.selectbox(key="cfg.schedule").set_value("epochs")    # these reach the server with the click, as in a browser
+    at.number_input(key="cfg.batch_size").set_value(100)
+    at.number_input(key="cfg.epochs").set_value(3)
     button(at, "Start").click().run()
     wait_until(at, lambda a: progress(a).startswith("Finished"))
     assert "settings changed since this run started" not in texts(at)

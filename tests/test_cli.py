@@ -29,8 +29,8 @@ def mnist_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_train_reports_in_and_out_of_sample_metrics(capsys: pytest.CaptureFixture, tmp_path: Path) -> None:
-    code, out, err = run(capsys, "train", "--dataset", "mnist", "--n-samples", "400", "--epochs", "1",
-                         "--batch-size", "200", "--classifier-epochs", "1", "--json", "--quiet")
+    code, out, err = run(capsys, "train", "--preset", "paper", "--dataset", "mnist", "--n-samples", "400", "--epochs",
+                         "1", "--batch-size", "200", "--classifier-epochs", "1", "--json", "--quiet")
     assert code == 0, err
     report = json.loads(out)
     assert set(report["in_sample"]) == {"acc", "ari", "nmi"}
@@ -104,7 +104,8 @@ def test_train_checks_out_before_training(capsys: pytest.CaptureFixture, tmp_pat
     assert code == 2 and "is a folder" in err
 
 
-@pytest.mark.parametrize("flags", [["--subspace-dim", "1000000"], ["--set", "hidden_dims=(1000000000,)"]])
+@pytest.mark.parametrize("flags", [["--subspace-dim", "1000000"],
+                                   ["--autoencoder", "mlp", "--set", "hidden_dims=(1000000000,)"]])
 def test_sizes_that_cannot_fit_are_refused_with_one_line(capsys: pytest.CaptureFixture, flags: list[str]) -> None:
     code, _, err = run(capsys, "train", "--dataset", "digits", "--quiet", *flags)
     assert code == 2 and err.startswith("error: this network would need about") and err.count("\n") == 1, err

@@ -31,7 +31,7 @@ def start_training(state: AppState) -> None:
     except DataError as exc:
         state.notice = Notice("error", f"Could not load the data: {exc}")
         return
-    job = Job(build_model(config.model), make_probe(train, holdout, seed=config.data.seed))
+    job = Job(build_model(config.model, train.image_shape), make_probe(train, holdout, seed=config.data.seed))
     state.notice = None
     state.start(job, config)
 

@@ -148,7 +148,7 @@ def render(dataset: Dataset | None, model: SSCN | None) -> None:
     st.caption(f"ℓ2 (what SSCN learns) against the sparse and low-rank priors on the points of {SPACE_TITLES[space]}, "
                f"grouped by {sample.label_kind}: see the Learn tab for what to look for.")
     fam.section(sample.spaces[space], sample.labels, len(sample.clusters),
-                model.subspace_dim if model is not None else max(1, int(np.median(diags[space].effective_dims))),
+                model.params_["subspace_dim"] if model is not None else max(1, int(np.median(diags[space].effective_dims))),
                 prefix=KEY + "family.", data_key=(sample.key, space), names=dict(zip(sample.clusters, sample.names)),
                 max_points=FAMILY_POINTS)
 

@@ -109,7 +109,7 @@ def _load_checkpoint() -> None:
         return
     state.discard_job()
     state.loaded = LoadedModel(model, upload.name)
-    state.notice = Notice("success", f"Loaded {upload.name}: K = {model.n_clusters}, q = {model.subspace_dim}, "
+    state.notice = Notice("success", f"Loaded {upload.name}: K = {model.n_clusters}, q = {model.params_['subspace_dim']}, "
                                      f"{model.n_features_in_} features per point.")
 
 
