@@ -79,9 +79,10 @@ def probe_size(raw: bytes) -> tuple[int, int] | None:
     Image.init()
     for fmt in Image.ID:
         factory, accept = Image.OPEN[fmt]
-        if accept is not None and not accept(raw[:16]):
-            continue
         try:
+            # Some format checks unpack bytes without a length check (struct.error below 4 bytes).
+            if accept is not None and not accept(raw[:16]):
+                continue
             return factory(io.BytesIO(raw), "").size
         except _DECODE_ERRORS:
             continue

@@ -152,3 +152,13 @@ def test_set_passes_any_estimator_parameter(capsys: pytest.CaptureFixture) -> No
         err = capsys.readouterr().err
         assert exit_.value.code == 2 and err.startswith("error:") and err.count("\n") == 1, err
         assert ("classifier_loss" if "hinge" in bad[1] else "lr") in err
+
+
+def test_train_on_a_folder_with_a_zero_byte_image(capsys: pytest.CaptureFixture, tmp_path: Path) -> None:
+    digit = (load_dataset("mnist", n_samples=1).X[0].reshape(28, 28) * 255).astype(np.uint8)
+    for i in range(3):
+        Image.fromarray(digit).save(tmp_path / f"{i}.png")
+    (tmp_path / "empty.png").write_bytes(b"")
+    code, out, err = run(capsys, "train", "--data", str(tmp_path), "--n-clusters", "2", "--quiet")
+    assert code == 2 and out == ""
+    assert err.startswith("error: empty.png: the file is empty") and err.count("\n") == 1, err
