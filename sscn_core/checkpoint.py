@@ -42,6 +42,10 @@ class Checkpoint:
     config: dict[str, Any]
     meta: dict[str, Any] = field(default_factory=dict)
 
+    def tensor_bytes(self) -> int:
+        """Bytes of all the tensors in ``state``."""
+        return sum(t.numel() * t.element_size() for t in self.state.values())
+
 
 def content_hash(kind: str, config_json: str, meta_json: str, state: dict[str, torch.Tensor]) -> str:
     """SHA-256 (hex) of a checkpoint's content: kind, configuration, metadata and every tensor."""
@@ -128,6 +132,10 @@ def load_checkpoint(path: str | os.PathLike, expected_kind: str | None = None) -
     if version >= HASHED_SINCE_VERSION and payload.get("sha256") != content_hash(str(kind), config_json, meta_json, state):
         raise CheckpointError(f"{path.name!r} is corrupt: its content does not match the SHA-256 stored when it "
                               f"was saved (a changed byte in the weights or settings)")
+    bad = next((name for name, t in state.items() if t.is_floating_point() and not bool(torch.isfinite(t).all())), None)
+    if bad is not None:
+        raise CheckpointError(f"{path.name!r} is unusable: the weights contain NaN or infinite values (in {bad}), "
+                              f"so the training that wrote it diverged; train it again with a smaller learning rate")
     try:
         config = json.loads(config_json)
         meta = json.loads(meta_json)

@@ -26,7 +26,7 @@ from .device import resolve_device
 from .features import PixelFrontEnd, ScatteringFrontEnd, build_frontend
 from .metrics import PeakMemory, format_bytes
 from .models import (ConvAutoEncoder, IdentityAutoEncoder, MLPAutoEncoder, SSCNNetwork, build_autoencoder,
-                     estimate_training_bytes, reset_parameters)
+                     check_network_size, estimate_training_bytes, reset_parameters)
 from .health import SSCNWarning, fit_warnings
 from .params import DEFAULTS, PRESETS, PRETRAINED, docstring, problems, signature
 from .postprocess import spectral_pseudo_labels
@@ -508,6 +508,7 @@ class SSCN(ClusterMixin, TransformerMixin, BaseEstimator):
             params["device"] = device
             model = cls(**params)
             model._validate_params()
+            check_network_size(ckpt.config["autoencoder"], model.n_clusters, model.subspace_dim, ckpt.tensor_bytes())
             net = SSCNNetwork(build_frontend(ckpt.config["frontend"]), build_autoencoder(ckpt.config["autoencoder"]),
                               model.n_clusters, model.subspace_dim, model.classifier_temperature)
             net.load_state_dict({k[4:]: v for k, v in ckpt.state.items() if k.startswith("net.")})

@@ -5,10 +5,13 @@ import pickle
 import random
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
+from sscn_core import SSCN, estimator
 from sscn_core.checkpoint import Checkpoint, CheckpointError, load_checkpoint, save_checkpoint
+from sscn_core.data import make_subspaces
 
 
 def make() -> Checkpoint:
@@ -124,3 +127,41 @@ def test_version_1_files_without_a_hash_still_load(tmp_path: Path) -> None:
                 "config_json": "{}", "meta_json": "{}"}, current)
     with pytest.raises(CheckpointError, match="SHA-256"):          # a version-2 file always has its hash
         load_checkpoint(current)
+
+
+@pytest.fixture(scope="module")
+def small_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny fitted MLP model's checkpoint (8 features, 2 clusters)."""
+    ds = make_subspaces(n_clusters=2, subspace_dim=2, ambient_dim=8, n_per_cluster=20, noise=0.0, seed=1)
+    model = SSCN(n_clusters=2, subspace_dim=2, autoencoder="mlp", hidden_dims=(8,), latent_dim=4, epochs=2,
+                 pretrain_epochs=1, classifier_epochs=1, seed=0, schedule="epochs")
+    with pytest.warns():   # a two-epoch fit is warned about; it is only a file to edit here
+        model.fit(ds.X)
+    return model.save(tmp_path_factory.mktemp("small") / "small.pt")
+
+
+def test_a_config_describing_a_huge_network_is_refused_before_building(
+        small_model: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    ckpt = load_checkpoint(small_model)
+    for part in (ckpt.config["autoencoder"], ckpt.config["params"]):
+        part["hidden_dims"] = [1_000_000]
+    path = save_checkpoint(tmp_path / "huge.pt", ckpt)   # a valid SHA-256: only its configuration is wrong
+
+    def must_not_build(*args: object, **kwargs: object) -> None:
+        raise AssertionError("a network was built from the configuration")
+
+    monkeypatch.setattr(estimator, "build_autoencoder", must_not_build)
+    monkeypatch.setattr(estimator, "SSCNNetwork", must_not_build)
+    with pytest.raises(CheckpointError, match=r"^'huge.pt' does not describe a valid SSCN model: .*describes "
+                                              r"\d+\.\d+ MiB of weights but the file holds"):
+        SSCN.load(path)
+
+
+def test_nan_or_infinite_weights_are_refused(small_model: Path, tmp_path: Path) -> None:
+    for value in (float("nan"), float("inf")):
+        ckpt = load_checkpoint(small_model)
+        ckpt.state["net.h.linear.weight"][0, 0] = value
+        path = save_checkpoint(tmp_path / "diverged.pt", ckpt)
+        with pytest.raises(CheckpointError, match=r"the weights contain NaN or infinite values \(in net\.h\."):
+            SSCN.load(path)
+    assert np.isfinite(SSCN.load(small_model).predict_proba(np.ones((2, 8), np.float32))).all()

@@ -9,7 +9,7 @@ import pytest
 from PIL import Image
 
 from sscn_core import load_dataset
-from sscn_core.checkpoint import load_checkpoint
+from sscn_core.checkpoint import load_checkpoint, save_checkpoint
 from sscn_core.cli import main
 
 
@@ -162,3 +162,13 @@ def test_train_on_a_folder_with_a_zero_byte_image(capsys: pytest.CaptureFixture,
     code, out, err = run(capsys, "train", "--data", str(tmp_path), "--n-clusters", "2", "--quiet")
     assert code == 2 and out == ""
     assert err.startswith("error: empty.png: the file is empty") and err.count("\n") == 1, err
+
+
+def test_predict_with_nan_weights_exits_2(capsys: pytest.CaptureFixture, mnist_model: Path, tmp_path: Path) -> None:
+    ckpt = load_checkpoint(mnist_model)
+    ckpt.state["net.classifier.R"][0, 0] = float("nan")
+    bad = save_checkpoint(tmp_path / "nan.pt", ckpt)
+    image = tmp_path / "digit.png"
+    Image.new("L", (28, 28)).save(image)
+    code, out, err = run(capsys, "predict", "--model", str(bad), str(image))
+    assert code == 2 and out == "" and "the weights contain NaN or infinite values" in err and err.count("\n") == 1
