@@ -439,13 +439,17 @@ class SSCN(ClusterMixin, TransformerMixin, BaseEstimator):
     def _device(self) -> torch.device:
         return next(self.net_.parameters()).device
 
+    def _embed(self, x: torch.Tensor, space: str = "h") -> torch.Tensor:
+        """``embed_all`` of checked input, refusing outputs that overflowed."""
+        return _finite(embed_all(self.net_, x, self._device(), space=space), x)
+
     def _predict_tensor(self, x: torch.Tensor) -> np.ndarray:
-        return embed_all(self.net_, x, self._device(), space="logits").argmax(dim=1).numpy()
+        return self._embed(x, space="logits").argmax(dim=1).numpy()
 
     def transform(self, X: Any, space: str = "h") -> np.ndarray:
         """Embed new points: ``space="h"`` → H (N, d_H), ``"rotated"`` → H R, ``"z"`` → Z = enc(X)."""
         x = self._check_input(X, fitting=False)
-        return embed_all(self.net_, x, self._device(), space=space).numpy()
+        return self._embed(x, space=space).numpy()
 
     def predict(self, X: Any) -> np.ndarray:
         """Cluster of each new point: the block of R holding most of its energy (argmax of the logits)."""
@@ -454,14 +458,14 @@ class SSCN(ClusterMixin, TransformerMixin, BaseEstimator):
     def predict_proba(self, X: Any) -> np.ndarray:
         """Softmax over clusters of minus the energy outside each block, (N, K)."""
         x = self._check_input(X, fitting=False)
-        logits = embed_all(self.net_, x, self._device(), space="logits")
+        logits = self._embed(x, space="logits")
         return torch.softmax(logits.double(), dim=1).float().numpy()
 
     def block_energy(self, X: Any) -> np.ndarray:
         """Share of each point's energy ‖H R‖² inside each of the K blocks, (N, K); rows sum to 1."""
-        rotated = torch.from_numpy(self.transform(X, space="rotated"))
+        rotated = torch.from_numpy(self.transform(X, space="rotated")).double()   # squares of large H overflow float32
         inside = (rotated ** 2).reshape(rotated.shape[0], self.n_clusters, self.subspace_dim).sum(dim=2)
-        return (inside / inside.sum(dim=1, keepdim=True).clamp_min(1e-30)).numpy()
+        return (inside / inside.sum(dim=1, keepdim=True).clamp_min(1e-30)).float().numpy()
 
     def affinity(self, X: Any) -> np.ndarray:
         """The learned self-expression matrix Q = H Hᵀ of a (small) set of points, (n, n)."""
@@ -469,8 +473,8 @@ class SSCN(ClusterMixin, TransformerMixin, BaseEstimator):
         if x.shape[0] > MAX_AFFINITY_POINTS:
             raise ValueError(f"affinity of {x.shape[0]} points would need an {x.shape[0]}² matrix; pass at most "
                              f"{MAX_AFFINITY_POINTS} points (a sample)")
-        h = embed_all(self.net_, x, self._device())
-        return (h @ h.T).numpy()
+        h = self._embed(x)
+        return _finite(h @ h.T, x).numpy()
 
     def fit_predict(self, X: Any, y: Any = None, **kwargs: Any) -> np.ndarray:
         """Fit on X and return the classifier's in-sample clusters (``labels_``)."""
@@ -526,6 +530,15 @@ class SSCN(ClusterMixin, TransformerMixin, BaseEstimator):
         model.pseudo_label_solver_ = ckpt.meta.get("pseudo_label_solver")
         model.stopped_ = bool(ckpt.meta.get("stopped", False))
         return model
+
+
+def _finite(out: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """``out`` computed from inputs ``x``; ValueError when it overflowed to NaN or infinity."""
+    if not bool(torch.isfinite(out).all()):
+        raise ValueError(f"the values are too large for this model: its outputs overflow to NaN or infinity (the "
+                         f"largest |value| in X is {float(x.abs().max()):.3g}); give data on the scale of the "
+                         f"training data (pixels in [0, 1])")
+    return out
 
 
 def _is_fitted_attribute(name: str) -> bool:

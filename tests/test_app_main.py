@@ -394,3 +394,28 @@ def test_random_bytes_and_a_flipped_bit_as_checkpoint_are_refused(at: AppTest, t
         assert not at.exception, at.exception
         assert any(f"Could not load {name}" in e.value for e in at.error), [e.value for e in at.error]
     assert not button(at, "Start").disabled
+
+
+def test_data_too_large_for_a_loaded_model_is_one_message_and_the_tabs_stay(at: AppTest, tmp_path: Path) -> None:
+    data = load_dataset("synthetic", n_clusters=3, subspace_dim=2, ambient_dim=12, n_per_cluster=50, noise=0.01)
+    model = SSCN(n_clusters=3, subspace_dim=2, autoencoder="mlp", hidden_dims=(16,), latent_dim=6, batch_size=50,
+                 epochs=5, pretrain_epochs=1, classifier_epochs=1, device="cpu").fit(data.X)
+    at.file_uploader(key="train.load").set_value(("model.pt", model.save(tmp_path / "m.pt").read_bytes(),
+                                                  "application/octet-stream"))
+    at.run()
+    buf = io.BytesIO()
+    np.savez(buf, X=np.full((150, 12), 3e37, np.float32))
+    at.selectbox(key="cfg.source").set_value("upload").run()
+    at.file_uploader(key="cfg.upload").set_value(("huge-values.npz", buf.getvalue(), "application/octet-stream"))
+    at.run()
+    assert not at.exception, at.exception
+    assert len(at.tabs) == 7 and not at.error
+    open_tab(at, "Metrics")
+    assert len(at.tabs) == 7 and not at.error
+    assert [i.value for i in at.info] == ["The loaded model cannot be applied to the chosen data: the values are too "
+                                          "large for this model: its outputs overflow to NaN or infinity (the largest "
+                                          "|value| in X is 3e+37); give data on the scale of the training data "
+                                          "(pixels in [0, 1])"]
+    for tab in ("Affinity", "Embeddings", "Classify", "Diagnostics"):
+        open_tab(at, tab)
+        assert len(at.tabs) == 7 and len(at.error) <= 1, (tab, [e.value for e in at.error])
