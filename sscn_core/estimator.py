@@ -29,7 +29,7 @@ from .models import (ConvAutoEncoder, IdentityAutoEncoder, MLPAutoEncoder, SSCNN
                      check_network_size, estimate_training_bytes, reset_parameters)
 from .health import SSCNWarning, fit_warnings
 from .params import DEFAULTS, PRESETS, PRETRAINED, docstring, problems, signature
-from .postprocess import spectral_pseudo_labels
+from .postprocess import estimate_pseudo_label_bytes, max_pseudo_label_points, spectral_pseudo_labels
 from .schedule import resolve_settings, window
 from .theory import independence_report, stratified_sample
 from .trainer import (PHASES, Convergence, TrainingEvent, TrainingStopped, closed_form_h_init, embed_all,
@@ -234,6 +234,7 @@ class SSCN(ClusterMixin, TransformerMixin, BaseEstimator):
             self._validate_params()
             x = self._check_input(X, fitting=True)
             self._check_memory(x.shape)
+            self._check_pseudo_label_memory(x.shape[0])
             self._fit(x, callback)
         except BaseException:
             for name in [k for k in self.__dict__ if _is_fitted_attribute(k)]:
@@ -258,6 +259,19 @@ class SSCN(ClusterMixin, TransformerMixin, BaseEstimator):
                              f"{self.subspace_dim}, n_clusters={self.n_clusters}, hidden_dims={tuple(self.hidden_dims)}, "
                              f"latent_dim={self.latent_dim}, batch_size={batch_size}) but only "
                              f"{format_bytes(available)} is available on {device}; choose smaller sizes")
+
+    def _check_pseudo_label_memory(self, n: int) -> None:
+        """Refuse, before training, a pseudo-label phase whose dense matrices (two of n × n float32,
+        on the CPU) cannot fit in the memory available now; suggest a ``pseudo_sample_size`` that fits."""
+        if "pseudo_labels" not in self.planned_phases():
+            return
+        points = n if self.pseudo_sample_size is None else min(n, int(self.pseudo_sample_size))
+        need, available = estimate_pseudo_label_bytes(points), psutil.virtual_memory().available
+        if need > available:
+            raise ValueError(f"the pseudo-labels of {points:,} points need two dense {points:,} × {points:,} matrices, "
+                             f"about {format_bytes(need)}, but only {format_bytes(available)} of memory is available; "
+                             f"set pseudo_sample_size to at most {max_pseudo_label_points(available):,} (the "
+                             f"clustering and the classifier then use a uniform sample of that size)")
 
     def _fit(self, x: torch.Tensor, callback: Callable[[TrainingEvent], None] | None) -> None:
         """The phases of ``fit`` on checked input; sets the fitted attributes as it goes."""
