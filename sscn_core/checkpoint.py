@@ -15,6 +15,7 @@ import hashlib
 import json
 import os
 import pickle
+import re
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -110,8 +111,10 @@ def load_checkpoint(path: str | os.PathLike, expected_kind: str | None = None) -
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
-        raise CheckpointError(f"{path.name!r} was refused by the safe loader (it holds objects other "
-                              f"than weights and plain values): {_one_line(exc)}") from exc
+        found = re.search(r"Unsupported global: GLOBAL (\S+)", str(exc))
+        what = f" (it refers to {found.group(1)})" if found else ""
+        raise CheckpointError(f"{path.name!r} holds pickled Python objects other than tensors and plain values{what}; "
+                              f"it is refused for safety: only checkpoints written by sscn_core are loaded") from exc
     except Exception as exc:   # a damaged archive can make the unpickler fail in any way (even IndexError)
         raise CheckpointError(f"{unreadable}: {_one_line(exc)}") from exc
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
@@ -144,7 +147,18 @@ def load_checkpoint(path: str | os.PathLike, expected_kind: str | None = None) -
     return Checkpoint(kind=str(kind), state=state, config=config, meta=meta)
 
 
+_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")   # terminal colour and bold codes
+MAX_MESSAGE = 300
+
+
 def _one_line(exc: BaseException) -> str:
-    """An exception's message on one line, at most 200 characters."""
-    text = " ".join(str(exc).split()) or type(exc).__name__
-    return text if len(text) <= 200 else text[:197] + "..."
+    """An exception's message for people: one line, terminal codes removed, at most about
+    MAX_MESSAGE characters, cut after a whole sentence (or a whole word when the first is longer)."""
+    text = " ".join(_ANSI.sub("", str(exc)).split()) or type(exc).__name__
+    if len(text) <= MAX_MESSAGE:
+        return text
+    end = text.rfind(". ", 0, MAX_MESSAGE)
+    if end > 0:
+        return text[:end + 1]
+    cut = text.rfind(" ", 0, MAX_MESSAGE - 1)
+    return text[:cut if cut > 0 else MAX_MESSAGE - 1].rstrip(" ,;:") + "…"

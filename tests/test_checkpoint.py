@@ -64,8 +64,12 @@ class Evil:
 def test_pickled_code_is_not_executed(tmp_path: Path) -> None:
     path = tmp_path / "evil.pt"
     torch.save({"format": "sscn-checkpoint", "evil": Evil()}, path)
-    with pytest.raises(CheckpointError, match="safe loader"):
+    with pytest.raises(CheckpointError) as refused:
         load_checkpoint(path)
+    # Torch's own text (cut mid-sentence at 200 characters, with terminal bold codes) advised weights_only=False.
+    assert str(refused.value) == ("'evil.pt' holds pickled Python objects other than tensors and plain values (it "
+                                  "refers to print); it is refused for safety: only checkpoints written by sscn_core "
+                                  "are loaded")
     raw = tmp_path / "raw.pkl"
     raw.write_bytes(pickle.dumps(Evil()))
     with pytest.raises(CheckpointError):
@@ -165,3 +169,15 @@ def test_nan_or_infinite_weights_are_refused(small_model: Path, tmp_path: Path) 
         with pytest.raises(CheckpointError, match=r"the weights contain NaN or infinite values \(in net\.h\."):
             SSCN.load(path)
     assert np.isfinite(SSCN.load(small_model).predict_proba(np.ones((2, 8), np.float32))).all()
+
+
+def test_messages_from_other_libraries_are_one_clean_line() -> None:
+    from sscn_core.checkpoint import MAX_MESSAGE, _one_line
+
+    assert _one_line(ValueError("\x1b[1mbold\x1b[0m and\n\tplain")) == "bold and plain"
+    long = ValueError("First sentence is short. " + "word " * 100)
+    assert _one_line(long) == "First sentence is short."
+    cut = _one_line(ValueError("word " * 100))
+    assert cut.endswith("word…") and len(cut) <= MAX_MESSAGE
+    assert _one_line(ValueError("x" * 1000)) == "x" * (MAX_MESSAGE - 1) + "…"
+    assert _one_line(ValueError("")) == "ValueError"
