@@ -419,3 +419,17 @@ def test_data_too_large_for_a_loaded_model_is_one_message_and_the_tabs_stay(at: 
     for tab in ("Affinity", "Embeddings", "Classify", "Diagnostics"):
         open_tab(at, tab)
         assert len(at.tabs) == 7 and len(at.error) <= 1, (tab, [e.value for e in at.error])
+
+
+def test_a_rejected_upload_gives_one_error_naming_the_users_file(at: AppTest) -> None:
+    at.selectbox(key="cfg.source").set_value("upload").run()
+    at.file_uploader(key="cfg.upload").set_value(("my digits.zip", b"PK\x03\x04 not really a zip", "application/zip"))
+    at.run()
+    assert not at.exception, at.exception
+    errors = [e.value for e in at.sidebar.error]
+    assert len(errors) == 1 and errors[0].startswith("Could not load the data: my digits.zip: not a valid zip"), errors
+    assert button(at, "Start").disabled
+    at.file_uploader(key="train.load").set_value(("my model.pt", b"PK\x03\x04 not a model", "application/octet-stream"))
+    at.run()
+    shown = [e.value for e in at.error]
+    assert any(e.startswith("Could not load my model.pt: 'my model.pt' is not a readable") for e in shown), shown
