@@ -33,8 +33,10 @@ NOISE_FLOOR = 0.05
 
 ImageSource = Union[bytes, bytearray, memoryview, str, PathLike, IO[bytes]]
 
-# Errors PIL raises for damaged files besides OSError (which covers UnidentifiedImageError).
-_DECODE_ERRORS = (OSError, SyntaxError, ValueError, EOFError, IndexError, struct.error, zlib.error)
+# Errors PIL raises for damaged files besides OSError (which covers UnidentifiedImageError); TIFF tags
+# that are missing or of the wrong type raise KeyError and TypeError.
+_DECODE_ERRORS = (OSError, SyntaxError, ValueError, EOFError, IndexError, KeyError, TypeError, struct.error,
+                  zlib.error)
 # ``warnings.catch_warnings`` edits process-wide state; serialise our use of it.
 _WARNINGS_LOCK = threading.Lock()
 
@@ -84,7 +86,7 @@ def probe_size(raw: bytes) -> tuple[int, int] | None:
             if accept is not None and not accept(raw[:16]):
                 continue
             return factory(io.BytesIO(raw), "").size
-        except _DECODE_ERRORS:
+        except (*_DECODE_ERRORS, Image.DecompressionBombError):   # a plugin may check the size itself
             continue
     return None
 
