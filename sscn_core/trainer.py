@@ -232,7 +232,7 @@ def pretrain_autoencoder(autoencoder: AutoEncoder, x: torch.Tensor, *, epochs: i
 
 
 def _pretrain_diverged(what: str, lr: float) -> str:
-    return f"pre-training diverged: {what}; lower the learning rate (pretrain_lr={lr:g}; the default is 0.001)"
+    return f"pre-training diverged: {what}; lower the learning rate (pretrain_lr={lr:g}) or scale the data to about [0, 1]"
 
 
 def train_self_expression(net: SSCNNetwork, x: torch.Tensor, *, steps: int, batch_size: int, lr: float,

@@ -117,7 +117,7 @@ def test_pretrain_that_diverges_writes_nothing(capsys: pytest.CaptureFixture, tm
     code, out, err = run(capsys, "pretrain", "--lr", "1000", "--epochs", "1", "--batch-size", "1000", "--out",
                          str(good), "--quiet")
     assert code == 2 and out == "" and err.count("\n") == 1, err
-    assert err.startswith("error: pre-training diverged: ") and "lower the learning rate (pretrain_lr=1000" in err
+    assert err.startswith("error: pre-training diverged: ") and "lower the learning rate (pretrain_lr=1000)" in err
     assert good.read_bytes() == b"good weights" and [p.name for p in tmp_path.iterdir()] == ["good.pt"]
 
 
