@@ -284,9 +284,10 @@ def validate(config: AppConfig, *, n_available: int | None, n_features: int | No
                 errors["relation"] = str(exc)
         if d.n_samples > MAX_SYNTHETIC_POINTS:
             errors["n_samples"] = f"at most {MAX_SYNTHETIC_POINTS:,} synthetic points; got {d.n_samples:,}"
-    waiting_for_upload = d.source == "upload" and d.upload_path is None
+    # An upload that is missing or failed to load (its own error says why) has no sizes to check yet.
+    waiting_for_upload = d.source == "upload" and (d.upload_path is None or n_available is None)
     if waiting_for_upload:
-        pass   # sizes are checked once the file is there
+        pass
     elif d.n_samples < 2 * m.n_clusters:
         errors["n_samples"] = f"need at least 2·K = {2 * m.n_clusters} training points; got {d.n_samples}"
     elif n_available is not None and d.source != "synthetic" and d.n_samples > n_available:

@@ -86,13 +86,14 @@ class AppState:
 
     # ------------------------------------------------------------------ files
     def save_upload(self, name: str, data: bytes) -> Path:
-        """Write an uploaded file into the session's temp folder (named by content hash); return its path."""
+        """Write an uploaded file into the session's temp folder, in a sub-folder named by its content
+        hash, under the user's own file name (what the loaders' messages then name); return its path."""
         digest = hashlib.sha256(data).hexdigest()[:16]
-        safe = re.sub(r"[^A-Za-z0-9._-]+", "_", Path(name).name)[-80:] or "upload"
-        path = self.tempdir / f"{digest}_{safe}"
+        safe = re.sub(r"[\x00-\x1f\x7f/\\]+", "_", Path(name).name)[-80:]
+        path = self.tempdir / digest / (safe if safe.strip(". ") else "upload")
         if not path.exists():
-            self.tempdir.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_suffix(path.suffix + ".part")
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_name(f".{digest}.part")
             tmp.write_bytes(data)
             tmp.replace(path)
         return path

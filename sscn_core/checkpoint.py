@@ -15,6 +15,7 @@ import hashlib
 import json
 import os
 import pickle
+import re
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -41,6 +42,10 @@ class Checkpoint:
     state: dict[str, torch.Tensor]
     config: dict[str, Any]
     meta: dict[str, Any] = field(default_factory=dict)
+
+    def tensor_bytes(self) -> int:
+        """Bytes of all the tensors in ``state``."""
+        return sum(t.numel() * t.element_size() for t in self.state.values())
 
 
 def content_hash(kind: str, config_json: str, meta_json: str, state: dict[str, torch.Tensor]) -> str:
@@ -106,8 +111,10 @@ def load_checkpoint(path: str | os.PathLike, expected_kind: str | None = None) -
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
-        raise CheckpointError(f"{path.name!r} was refused by the safe loader (it holds objects other "
-                              f"than weights and plain values): {_one_line(exc)}") from exc
+        found = re.search(r"Unsupported global: GLOBAL (\S+)", str(exc))
+        what = f" (it refers to {found.group(1)})" if found else ""
+        raise CheckpointError(f"{path.name!r} holds pickled Python objects other than tensors and plain values{what}; "
+                              f"it is refused for safety: only checkpoints written by sscn_core are loaded") from exc
     except Exception as exc:   # a damaged archive can make the unpickler fail in any way (even IndexError)
         raise CheckpointError(f"{unreadable}: {_one_line(exc)}") from exc
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
@@ -128,6 +135,10 @@ def load_checkpoint(path: str | os.PathLike, expected_kind: str | None = None) -
     if version >= HASHED_SINCE_VERSION and payload.get("sha256") != content_hash(str(kind), config_json, meta_json, state):
         raise CheckpointError(f"{path.name!r} is corrupt: its content does not match the SHA-256 stored when it "
                               f"was saved (a changed byte in the weights or settings)")
+    bad = next((name for name, t in state.items() if t.is_floating_point() and not bool(torch.isfinite(t).all())), None)
+    if bad is not None:
+        raise CheckpointError(f"{path.name!r} is unusable: the weights contain NaN or infinite values (in {bad}), "
+                              f"so the training that wrote it diverged; train it again with a smaller learning rate")
     try:
         config = json.loads(config_json)
         meta = json.loads(meta_json)
@@ -136,7 +147,18 @@ def load_checkpoint(path: str | os.PathLike, expected_kind: str | None = None) -
     return Checkpoint(kind=str(kind), state=state, config=config, meta=meta)
 
 
+_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")   # terminal colour and bold codes
+MAX_MESSAGE = 300
+
+
 def _one_line(exc: BaseException) -> str:
-    """An exception's message on one line, at most 200 characters."""
-    text = " ".join(str(exc).split()) or type(exc).__name__
-    return text if len(text) <= 200 else text[:197] + "..."
+    """An exception's message for people: one line, terminal codes removed, at most about
+    MAX_MESSAGE characters, cut after a whole sentence (or a whole word when the first is longer)."""
+    text = " ".join(_ANSI.sub("", str(exc)).split()) or type(exc).__name__
+    if len(text) <= MAX_MESSAGE:
+        return text
+    end = text.rfind(". ", 0, MAX_MESSAGE)
+    if end > 0:
+        return text[:end + 1]
+    cut = text.rfind(" ", 0, MAX_MESSAGE - 1)
+    return text[:cut if cut > 0 else MAX_MESSAGE - 1].rstrip(" ,;:") + "…"

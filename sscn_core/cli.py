@@ -94,10 +94,14 @@ def _timed_eval(model: SSCN, data: Dataset) -> dict[str, Any]:
     return out
 
 
-def check_output_path(path: str | os.PathLike) -> Path:
+def check_output_path(path: str | os.PathLike, force: bool = False) -> Path:
     """Refuse, before any work, an output path that cannot be written: a folder, or under a file or
-    a folder without write permission. Missing parent folders are fine (they are created)."""
+    a folder without write permission, or (unless ``force``) an existing file of the bundled assets
+    folder. Missing parent folders are fine (they are created)."""
     target = Path(path).expanduser()
+    if not force and target.is_file() and target.resolve().is_relative_to(Path(ASSETS_DIR).resolve()):
+        raise ValueError(f"{target.name} is a file bundled with sscn_core (in its {Path(ASSETS_DIR).name}/ folder) "
+                         f"that other commands need; give --out another file, or --force to replace it")
     if target.is_dir():
         raise ValueError(f"--out {str(target)!r} is a folder; give a file name such as {str(target / 'model.pt')!r}")
     if target.exists() and not os.access(target, os.W_OK):
@@ -129,7 +133,7 @@ def _train(args: argparse.Namespace) -> int:
     # Every process trains the same model; only rank 0 shows progress, prints and writes files.
     main_process = distributed.rank() == 0
     if args.out:
-        check_output_path(args.out)
+        check_output_path(args.out, force=args.force)
     preset = PRESETS[args.preset]
     # The SSCN parameters given by flag or --set; seed and device always (the seed also draws the subset).
     overrides: dict[str, Any] = {name: getattr(args, name) for name in PARAMS if hasattr(args, name)}
@@ -260,9 +264,8 @@ def cmd_predict(args: argparse.Namespace) -> int:
 
 
 def cmd_pretrain(args: argparse.Namespace) -> int:
-    out = check_output_path(args.out) if args.out else ASSETS_DIR / PRETRAINED.get(args.dataset, f"{args.dataset}_conv_ae.pt")
-    if not args.out and out.exists() and not args.force:
-        raise ValueError(f"this would replace the bundled {out.name}; give --out FILE, or --force to replace it")
+    out = check_output_path(args.out or ASSETS_DIR / PRETRAINED.get(args.dataset, f"{args.dataset}_conv_ae.pt"),
+                            force=args.force)
     data = load_dataset(args.dataset)
     if data.image_shape != (28, 28):
         raise ValueError(f"pretrain builds the conv auto-encoder for 28×28 images; {args.dataset} is not")
@@ -351,6 +354,7 @@ def build_parser(prog: str = "sscn") -> argparse.ArgumentParser:
                    help="any SSCN parameter by name, as its flag reads it, e.g. --set classifier_loss=triplet "
                         "(the same as --classifier-loss triplet); repeatable")
     t.add_argument("--out", default=None, help="write the trained model to this checkpoint file")
+    t.add_argument("--force", action="store_true", help="allow --out to replace a file bundled in assets/")
     t.add_argument("--json", action="store_true", help="print the report as JSON")
     t.add_argument("--quiet", action="store_true", help="no progress bar")
     _add_parameter_flags(t)
@@ -373,7 +377,8 @@ def build_parser(prog: str = "sscn") -> argparse.ArgumentParser:
                         help=param.describe())
     pt.add_argument("--out", default=None, help="checkpoint file to write (default: the bundled file in assets/, "
                                                 "which needs --force)")
-    pt.add_argument("--force", action="store_true", help="allow replacing the bundled auto-encoder in assets/")
+    pt.add_argument("--force", action="store_true", help="allow replacing a file bundled in assets/ (the default "
+                                                         "--out included)")
     pt.add_argument("--quiet", action="store_true")
     pt.set_defaults(func=cmd_pretrain)
     return p

@@ -27,6 +27,7 @@ import io
 import math
 import os
 import tempfile
+import tokenize
 import urllib.request
 import zipfile
 import zlib
@@ -700,7 +701,7 @@ def _npy_header(fh: IO[bytes], source: str) -> tuple[tuple[int, ...], np.dtype]:
             shape, _, dtype = np.lib.format.read_array_header_2_0(fh)
         else:
             raise DataError(f"{source}: .npy format version {version} is not supported; save with numpy.save")
-    except (ValueError, EOFError) as exc:
+    except (ValueError, EOFError, SyntaxError, tokenize.TokenError) as exc:   # the header is Python literal text
         raise DataError(f"{source}: not a valid .npy header ({' '.join(str(exc).split())})") from None
     return tuple(int(n) for n in shape), dtype
 
@@ -770,6 +771,8 @@ def _load_array_file(path: Path, image_shape: tuple[int, int] | None) -> Dataset
         raise DataError(f"{path.name}: not a valid NumPy file ({exc})") from None
     except (OSError, EOFError, zipfile.BadZipFile, zlib.error, KeyError) as exc:
         raise DataError(f"{path.name}: not a valid NumPy file or it is truncated ({exc})") from None
+    except (RuntimeError, NotImplementedError) as exc:   # zipfile: an encrypted member, an unknown compression
+        raise DataError(f"{path.name}: cannot read the archive ({exc}); save it with numpy.savez") from None
     except MemoryError:
         raise DataError(f"{path.name}: not enough memory to load its arrays") from None
     X, shape = _array_to_rows(arr, path.name, image_shape)

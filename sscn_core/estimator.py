@@ -28,10 +28,10 @@ from .device import resolve_device
 from .features import PixelFrontEnd, ScatteringFrontEnd, build_frontend
 from .metrics import PeakMemory, format_bytes
 from .models import (ConvAutoEncoder, IdentityAutoEncoder, MLPAutoEncoder, SSCNNetwork, build_autoencoder,
-                     estimate_training_bytes, reset_parameters)
+                     check_network_size, estimate_training_bytes, reset_parameters)
 from .health import SSCNWarning, fit_warnings
 from .params import DEFAULTS, PRESETS, PRETRAINED, docstring, problems, signature
-from .postprocess import spectral_pseudo_labels
+from .postprocess import estimate_pseudo_label_bytes, max_pseudo_label_points, spectral_pseudo_labels
 from .preprocess import STYLES, style_of
 from .plan import NORMALIZE_REASONS, cross_cluster_share, make_plan, normalize_for, window
 from .theory import diagnose, independence_report, stratified_sample
@@ -236,6 +236,7 @@ class SSCN(ClusterMixin, TransformerMixin, BaseEstimator):
         try:
             x = self._planned(X)
             self._check_memory(x.shape)
+            self._check_pseudo_label_memory(x.shape[0])
             self._fit(x, callback)
         except BaseException:
             for name in [k for k in self.__dict__ if _is_fitted_attribute(k)]:
@@ -302,6 +303,19 @@ class SSCN(ClusterMixin, TransformerMixin, BaseEstimator):
                              f"{p['subspace_dim']}, n_clusters={self.n_clusters}, hidden_dims={tuple(self.hidden_dims)}, "
                              f"latent_dim={self.latent_dim}, batch_size={batch_size}) but only "
                              f"{format_bytes(available)} is available on {device}; choose smaller sizes")
+
+    def _check_pseudo_label_memory(self, n: int) -> None:
+        """Refuse, before training, a pseudo-label phase whose dense matrices (two of n × n float32,
+        on the CPU) cannot fit in the memory available now; suggest a ``pseudo_sample_size`` that fits."""
+        if "pseudo_labels" not in _phases(self.params_):
+            return
+        points = n if self.pseudo_sample_size is None else min(n, int(self.pseudo_sample_size))
+        need, available = estimate_pseudo_label_bytes(points), psutil.virtual_memory().available
+        if need > available:
+            raise ValueError(f"the pseudo-labels of {points:,} points need two dense {points:,} × {points:,} matrices, "
+                             f"about {format_bytes(need)}, but only {format_bytes(available)} of memory is available; "
+                             f"set pseudo_sample_size to at most {max_pseudo_label_points(available):,} (the "
+                             f"clustering and the classifier then use a uniform sample of that size)")
 
     def _fit(self, x: torch.Tensor, callback: Callable[[TrainingEvent], None] | None) -> None:
         """The phases of ``fit`` on checked input; sets the fitted attributes as it goes."""
@@ -566,13 +580,17 @@ class SSCN(ClusterMixin, TransformerMixin, BaseEstimator):
     def _device(self) -> torch.device:
         return next(self.net_.parameters()).device
 
+    def _embed(self, x: torch.Tensor, space: str = "h") -> torch.Tensor:
+        """``embed_all`` of checked input, refusing outputs that overflowed."""
+        return _finite(embed_all(self.net_, x, self._device(), space=space), x)
+
     def _predict_tensor(self, x: torch.Tensor) -> np.ndarray:
-        return embed_all(self.net_, x, self._device(), space="logits").argmax(dim=1).numpy()
+        return self._embed(x, space="logits").argmax(dim=1).numpy()
 
     def transform(self, X: Any, space: str = "h") -> np.ndarray:
         """Embed new points: ``space="h"`` → H (N, d_H), ``"rotated"`` → H R, ``"z"`` → Z = enc(X)."""
         x = self._check_input(X, fitting=False)
-        return embed_all(self.net_, x, self._device(), space=space).numpy()
+        return self._embed(x, space=space).numpy()
 
     def predict(self, X: Any) -> np.ndarray:
         """Cluster of each new point: the block of R holding most of its energy (argmax of the logits)."""
@@ -587,14 +605,14 @@ class SSCN(ClusterMixin, TransformerMixin, BaseEstimator):
         cluster is the true class). It does not change ``predict``.
         """
         x = self._check_input(X, fitting=False)
-        logits = embed_all(self.net_, x, self._device(), space="logits")
+        logits = self._embed(x, space="logits")
         return torch.softmax(logits.double() * getattr(self, "proba_scale_", 1.0), dim=1).float().numpy()
 
     def block_energy(self, X: Any) -> np.ndarray:
         """Share of each point's energy ‖H R‖² inside each of the K blocks, (N, K); rows sum to 1."""
-        rotated = torch.from_numpy(self.transform(X, space="rotated"))
+        rotated = torch.from_numpy(self.transform(X, space="rotated")).double()   # squares of large H overflow float32
         inside = (rotated ** 2).reshape(rotated.shape[0], self.n_clusters, -1).sum(dim=2)
-        return (inside / inside.sum(dim=1, keepdim=True).clamp_min(1e-30)).numpy()
+        return (inside / inside.sum(dim=1, keepdim=True).clamp_min(1e-30)).float().numpy()
 
     def affinity(self, X: Any) -> np.ndarray:
         """The learned self-expression matrix Q = H Hᵀ of a (small) set of points, (n, n)."""
@@ -602,8 +620,8 @@ class SSCN(ClusterMixin, TransformerMixin, BaseEstimator):
         if x.shape[0] > MAX_AFFINITY_POINTS:
             raise ValueError(f"affinity of {x.shape[0]} points would need an {x.shape[0]}² matrix; pass at most "
                              f"{MAX_AFFINITY_POINTS} points (a sample)")
-        h = embed_all(self.net_, x, self._device())
-        return (h @ h.T).numpy()
+        h = self._embed(x)
+        return _finite(h @ h.T, x).numpy()
 
     def fit_predict(self, X: Any, y: Any = None, **kwargs: Any) -> np.ndarray:
         """Fit on X and return the classifier's in-sample clusters (``labels_``)."""
@@ -639,6 +657,8 @@ class SSCN(ClusterMixin, TransformerMixin, BaseEstimator):
             # Files before the plan (format 2 without "resolved") hold concrete parameters only.
             model.params_ = _params_from_json(ckpt.config.get("resolved", ckpt.config["params"]), device)
             model.proba_scale_ = float(ckpt.config.get("proba_scale", 1.0))
+            check_network_size(ckpt.config["autoencoder"], model.n_clusters, int(model.params_["subspace_dim"]),
+                               ckpt.tensor_bytes())
             net = SSCNNetwork(build_frontend(ckpt.config["frontend"]), build_autoencoder(ckpt.config["autoencoder"]),
                               model.n_clusters, int(model.params_["subspace_dim"]), model.classifier_temperature)
             net.load_state_dict({k[4:]: v for k, v in ckpt.state.items() if k.startswith("net.")})
@@ -721,6 +741,15 @@ def _stack_shape(X: Any) -> tuple[int, int] | None:
     if shape is None or len(shape) not in (3, 4) or (len(shape) == 4 and shape[1] != 1):
         return None
     return int(shape[-2]), int(shape[-1])
+
+
+def _finite(out: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """``out`` computed from inputs ``x``; ValueError when it overflowed to NaN or infinity."""
+    if not bool(torch.isfinite(out).all()):
+        raise ValueError(f"the values are too large for this model: its outputs overflow to NaN or infinity (the "
+                         f"largest |value| in X is {float(x.abs().max()):.3g}); give data on the scale of the "
+                         f"training data (pixels in [0, 1])")
+    return out
 
 
 def _is_fitted_attribute(name: str) -> bool:

@@ -20,7 +20,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from .scattering import Scattering2D
+from .scattering import Scattering2D, n_channels, padded_size
 
 # The PCA works on the (coefficients × coefficients) covariance: keep it a few hundred MB.
 MAX_COEFFICIENTS = 16_384
@@ -75,13 +75,15 @@ class ScatteringFrontEnd(nn.Module):
         # A black border up to the next multiple of 2^J (a digit keeps its black surround).
         step = 2 ** self.J
         self.canvas = tuple(max(-(-s // step), 2) * step for s in self.image_shape)
-        # The filters are non-persistent buffers: rebuilt from the configuration, moved with .to().
-        self.transform = Scattering2D(self.canvas, self.J, self.L)
-        self.n_coefficients = math.prod(self.transform.output_shape)
+        # Counted before the filters are built: their size grows with the canvas and L.
+        self.n_coefficients = n_channels(self.J, self.L) * math.prod(padded_size(s, self.J) // step - 2
+                                                                     for s in self.canvas)
         if self.n_coefficients > MAX_COEFFICIENTS:
             raise ValueError(f"{self.image_shape[0]}×{self.image_shape[1]} images give {self.n_coefficients:,} "
                              f"scattering coefficients with J={self.J}, L={self.L}; the PCA takes at most "
                              f"{MAX_COEFFICIENTS:,}: downscale the images (64×64 gives 13,888)")
+        # The filters are non-persistent buffers: rebuilt from the configuration, moved with .to().
+        self.transform = Scattering2D(self.canvas, self.J, self.L)
         self.register_buffer("mean", torch.zeros(0))
         self.register_buffer("components", torch.zeros(0, self.output_dim))
 

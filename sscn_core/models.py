@@ -8,6 +8,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from .metrics import format_bytes
+
 MNIST_SIDE = 28
 
 
@@ -188,8 +190,7 @@ def estimate_training_bytes(autoencoder: str | None, input_dim: int, hidden_dims
         params, latent, activations = CONV_PARAMETERS, 30 * 4 * 4, 2 * CONV_ACTIVATIONS
     elif autoencoder == "mlp":
         widths = [input_dim, *hidden_dims, latent_dim]
-        params = sum(a * b + b for a, b in zip(widths[:-1], widths[1:])) \
-            + sum(a * b + a for a, b in zip(widths[:-1], widths[1:]))
+        params = _mlp_parameters(widths) + _mlp_parameters(widths[::-1])
         latent, activations = latent_dim, 2 * sum(widths)
     else:
         params, latent, activations = 0, input_dim, input_dim
@@ -197,6 +198,43 @@ def estimate_training_bytes(autoencoder: str | None, input_dim: int, hidden_dims
     batch = min(batch_size, n_samples)
     per_batch = batch * (activations + input_dim + 2 * d_h) + batch * batch
     return 4 * (4 * params + 3 * per_batch + n_samples * d_h)
+
+
+def _mlp_parameters(widths: list[int]) -> int:
+    """Weights and biases of the Linear layers of ``_mlp(widths)``."""
+    return sum(a * b + b for a, b in zip(widths[:-1], widths[1:]))
+
+
+def network_parameters(autoencoder: dict, n_clusters: int, subspace_dim: int) -> int:
+    """Parameters of the network that ``autoencoder`` (a ``config()`` dict, as stored in checkpoints)
+    with h and R for K = ``n_clusters`` blocks of ``subspace_dim`` describes, by arithmetic alone:
+    what rebuilding it would allocate, known before anything is built."""
+    kind = autoencoder.get("kind")
+    if kind == "conv":
+        height, width = (int(s) for s in autoencoder.get("image_shape", (MNIST_SIDE, MNIST_SIDE)))
+        params, latent = CONV_PARAMETERS, 30 * _conv_sizes(height)[3] * _conv_sizes(width)[3]
+    elif kind == "mlp":
+        widths = [int(autoencoder["input_dim"]), *(int(h) for h in autoencoder["hidden_dims"]),
+                  int(autoencoder["latent_dim"])]
+        params, latent = _mlp_parameters(widths) + _mlp_parameters(widths[::-1]), widths[-1]
+    elif kind == "none":
+        params, latent = 0, int(autoencoder["input_dim"])
+    else:
+        raise ValueError(f"unknown auto-encoder kind {kind!r}; expected 'conv', 'mlp' or 'none'")
+    d_h = int(n_clusters) * int(subspace_dim)
+    return params + latent * d_h + d_h * d_h
+
+
+def check_network_size(autoencoder: dict, n_clusters: int, subspace_dim: int, limit_bytes: int) -> None:
+    """Raise ValueError, before anything is built, when the network a checkpoint's configuration
+    describes (see :func:`network_parameters`) has more float32 weights than ``limit_bytes`` (the
+    bytes of tensors the file holds: a larger network cannot be what was saved)."""
+    need = 4 * network_parameters(autoencoder, n_clusters, subspace_dim)
+    if need > limit_bytes:
+        raise ValueError(f"its configuration (auto-encoder {autoencoder}, n_clusters={n_clusters}, subspace_dim="
+                         f"{subspace_dim}) describes {format_bytes(need)} of weights but the file holds "
+                         f"{format_bytes(limit_bytes)} of tensors; the file was edited or damaged, so nothing "
+                         f"is built from it: save the model again")
 
 
 class SelfExpression(nn.Module):

@@ -33,8 +33,10 @@ NOISE_FLOOR = 0.05
 
 ImageSource = Union[bytes, bytearray, memoryview, str, PathLike, IO[bytes]]
 
-# Errors PIL raises for damaged files besides OSError (which covers UnidentifiedImageError).
-_DECODE_ERRORS = (OSError, SyntaxError, ValueError, EOFError, IndexError, struct.error, zlib.error)
+# Errors PIL raises for damaged files besides OSError (which covers UnidentifiedImageError); TIFF tags
+# that are missing or of the wrong type raise KeyError and TypeError.
+_DECODE_ERRORS = (OSError, SyntaxError, ValueError, EOFError, IndexError, KeyError, TypeError, struct.error,
+                  zlib.error)
 # ``warnings.catch_warnings`` edits process-wide state; serialise our use of it.
 _WARNINGS_LOCK = threading.Lock()
 
@@ -79,11 +81,12 @@ def probe_size(raw: bytes) -> tuple[int, int] | None:
     Image.init()
     for fmt in Image.ID:
         factory, accept = Image.OPEN[fmt]
-        if accept is not None and not accept(raw[:16]):
-            continue
         try:
+            # Some format checks unpack bytes without a length check (struct.error below 4 bytes).
+            if accept is not None and not accept(raw[:16]):
+                continue
             return factory(io.BytesIO(raw), "").size
-        except _DECODE_ERRORS:
+        except (*_DECODE_ERRORS, Image.DecompressionBombError):   # a plugin may check the size itself
             continue
     return None
 

@@ -219,11 +219,20 @@ def pretrain_autoencoder(autoencoder: AutoEncoder, x: torch.Tensor, *, epochs: i
             for idx in batches(n, bs, generator):
                 xb = x[idx].to(device, non_blocking=True)
                 loss = _sq(xb.reshape(xb.shape[0], -1) - autoencoder.decode(autoencoder.encode(xb)), "sum")
+                if not math.isfinite(loss.item()):
+                    raise FloatingPointError(_pretrain_diverged(f"the reconstruction loss became {loss.item()} at "
+                                                                f"step {phase.step + 1}", lr))
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
                 opt.step()
                 phase.record({"total": loss.item(), "reconstruction": loss.item()})
+        if not all(bool(torch.isfinite(p).all()) for p in params):
+            raise FloatingPointError(_pretrain_diverged("the weights became NaN or infinite", lr))
     return phase.end()
+
+
+def _pretrain_diverged(what: str, lr: float) -> str:
+    return f"pre-training diverged: {what}; lower the learning rate (pretrain_lr={lr:g}) or scale the data to about [0, 1]"
 
 
 def train_self_expression(net: SSCNNetwork, x: torch.Tensor, *, steps: int, batch_size: int, lr: float,

@@ -56,6 +56,24 @@ def test_data_problems_are_refused() -> None:
     assert "plain vectors" in validate(with_model(scattering, autoencoder="none"), **vectors)["frontend"]
 
 
+def test_an_upload_that_failed_to_load_gets_no_size_errors() -> None:
+    # Its data error is the one message; "need at least 2·K points" on top of it was false.
+    failed = replace(AppConfig(), data=DataConfig(source="upload", n_samples=10, holdout="none",
+                                                  upload_path="/tmp/x/broken.zip", upload_name="broken.zip"))
+    assert validate(failed, n_available=None, n_features=None, image_shape=None) == {}
+    assert "at least 2·K = 20" in validate(failed, n_available=500, n_features=784, image_shape=(28, 28))["n_samples"]
+
+
+def test_uploads_keep_the_users_file_name(tmp_path) -> None:
+    from app.state import AppState
+
+    state = AppState(umap=None, scheduler=None, tempdir=tmp_path)   # type: ignore[arg-type]
+    path = state.save_upload("my digits.zip", b"abc")
+    assert path.name == "my digits.zip" and path.read_bytes() == b"abc" and path.parent.parent == tmp_path
+    assert state.save_upload("my digits.zip", b"abc") == path and state.save_upload("other.zip", b"abc") != path
+    assert state.save_upload("..", b"x").name == "upload" and state.save_upload("a/b\\c\x00.npz", b"y").name == "b_c_.npz"
+
+
 def test_synthetic_relations_are_checked_by_the_library() -> None:
     data = DataConfig(source="synthetic", n_samples=300, holdout="none",
                       synthetic=SyntheticConfig(n_clusters=5, subspace_dim=3, ambient_dim=10))

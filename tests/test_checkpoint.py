@@ -5,10 +5,13 @@ import pickle
 import random
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
+from sscn_core import SSCN, estimator
 from sscn_core.checkpoint import Checkpoint, CheckpointError, load_checkpoint, save_checkpoint
+from sscn_core.data import make_subspaces
 
 
 def make() -> Checkpoint:
@@ -61,8 +64,12 @@ class Evil:
 def test_pickled_code_is_not_executed(tmp_path: Path) -> None:
     path = tmp_path / "evil.pt"
     torch.save({"format": "sscn-checkpoint", "evil": Evil()}, path)
-    with pytest.raises(CheckpointError, match="safe loader"):
+    with pytest.raises(CheckpointError) as refused:
         load_checkpoint(path)
+    # Torch's own text (cut mid-sentence at 200 characters, with terminal bold codes) advised weights_only=False.
+    assert str(refused.value) == ("'evil.pt' holds pickled Python objects other than tensors and plain values (it "
+                                  "refers to print); it is refused for safety: only checkpoints written by sscn_core "
+                                  "are loaded")
     raw = tmp_path / "raw.pkl"
     raw.write_bytes(pickle.dumps(Evil()))
     with pytest.raises(CheckpointError):
@@ -124,3 +131,53 @@ def test_version_1_files_without_a_hash_still_load(tmp_path: Path) -> None:
                 "config_json": "{}", "meta_json": "{}"}, current)
     with pytest.raises(CheckpointError, match="SHA-256"):          # a version-2 file always has its hash
         load_checkpoint(current)
+
+
+@pytest.fixture(scope="module")
+def small_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny fitted MLP model's checkpoint (8 features, 2 clusters)."""
+    ds = make_subspaces(n_clusters=2, subspace_dim=2, ambient_dim=8, n_per_cluster=20, noise=0.0, seed=1)
+    model = SSCN(n_clusters=2, subspace_dim=2, autoencoder="mlp", hidden_dims=(8,), latent_dim=4, epochs=2,
+                 pretrain_epochs=1, classifier_epochs=1, seed=0, schedule="epochs")
+    with pytest.warns():   # a two-epoch fit is warned about; it is only a file to edit here
+        model.fit(ds.X)
+    return model.save(tmp_path_factory.mktemp("small") / "small.pt")
+
+
+def test_a_config_describing_a_huge_network_is_refused_before_building(
+        small_model: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    ckpt = load_checkpoint(small_model)
+    for part in (ckpt.config["autoencoder"], ckpt.config["params"]):
+        part["hidden_dims"] = [1_000_000]
+    path = save_checkpoint(tmp_path / "huge.pt", ckpt)   # a valid SHA-256: only its configuration is wrong
+
+    def must_not_build(*args: object, **kwargs: object) -> None:
+        raise AssertionError("a network was built from the configuration")
+
+    monkeypatch.setattr(estimator, "build_autoencoder", must_not_build)
+    monkeypatch.setattr(estimator, "SSCNNetwork", must_not_build)
+    with pytest.raises(CheckpointError, match=r"^'huge.pt' does not describe a valid SSCN model: .*describes "
+                                              r"\d+\.\d+ MiB of weights but the file holds"):
+        SSCN.load(path)
+
+
+def test_nan_or_infinite_weights_are_refused(small_model: Path, tmp_path: Path) -> None:
+    for value in (float("nan"), float("inf")):
+        ckpt = load_checkpoint(small_model)
+        ckpt.state["net.h.linear.weight"][0, 0] = value
+        path = save_checkpoint(tmp_path / "diverged.pt", ckpt)
+        with pytest.raises(CheckpointError, match=r"the weights contain NaN or infinite values \(in net\.h\."):
+            SSCN.load(path)
+    assert np.isfinite(SSCN.load(small_model).predict_proba(np.ones((2, 8), np.float32))).all()
+
+
+def test_messages_from_other_libraries_are_one_clean_line() -> None:
+    from sscn_core.checkpoint import MAX_MESSAGE, _one_line
+
+    assert _one_line(ValueError("\x1b[1mbold\x1b[0m and\n\tplain")) == "bold and plain"
+    long = ValueError("First sentence is short. " + "word " * 100)
+    assert _one_line(long) == "First sentence is short."
+    cut = _one_line(ValueError("word " * 100))
+    assert cut.endswith("word…") and len(cut) <= MAX_MESSAGE
+    assert _one_line(ValueError("x" * 1000)) == "x" * (MAX_MESSAGE - 1) + "…"
+    assert _one_line(ValueError("")) == "ValueError"

@@ -9,7 +9,7 @@ import pytest
 from PIL import Image
 
 from sscn_core import load_dataset
-from sscn_core.checkpoint import load_checkpoint
+from sscn_core.checkpoint import load_checkpoint, save_checkpoint
 from sscn_core.cli import main
 
 
@@ -87,7 +87,38 @@ def test_predict_with_a_text_file_or_random_bytes_as_model(capsys: pytest.Captur
 
 def test_pretrain_refuses_to_replace_the_bundled_autoencoder_silently(capsys: pytest.CaptureFixture) -> None:
     code, _, err = run(capsys, "pretrain", "--dataset", "mnist", "--epochs", "1", "--quiet")
-    assert code == 2 and "give --out FILE, or --force" in err and err.count("\n") == 1
+    assert code == 2 and "give --out another file, or --force to replace it" in err and err.count("\n") == 1
+
+
+@pytest.mark.parametrize("command", ["train", "pretrain"])
+def test_out_never_replaces_a_bundled_file_without_force(capsys: pytest.CaptureFixture, tmp_path: Path,
+                                                         monkeypatch: pytest.MonkeyPatch, command: str) -> None:
+    import sscn_core.cli as cli
+
+    assets = tmp_path / "assets"
+    (assets / "sub").mkdir(parents=True)
+    bundled = assets / "mnist_conv_ae.pt"
+    bundled.write_bytes(b"the bundled weights")
+    (tmp_path / "link").symlink_to(assets)
+    monkeypatch.setattr(cli, "ASSETS_DIR", assets)
+    monkeypatch.setattr(cli, "load_dataset", lambda *a, **k: pytest.fail("work started before checking --out"))
+    for out in (bundled, tmp_path / "link" / bundled.name, assets / "sub" / ".." / bundled.name):
+        code, stdout, err = run(capsys, command, "--out", str(out), "--quiet")
+        assert code == 2 and stdout == "" and err.count("\n") == 1, err
+        assert err.startswith("error: mnist_conv_ae.pt is a file bundled with sscn_core (in its assets/ folder)"), err
+    assert bundled.read_bytes() == b"the bundled weights"
+    assert cli.check_output_path(bundled, force=True) == bundled
+    assert cli.check_output_path(assets / "new.pt") == assets / "new.pt"     # a new file replaces nothing
+
+
+def test_pretrain_that_diverges_writes_nothing(capsys: pytest.CaptureFixture, tmp_path: Path) -> None:
+    good = tmp_path / "good.pt"
+    good.write_bytes(b"good weights")
+    code, out, err = run(capsys, "pretrain", "--lr", "1000", "--epochs", "1", "--batch-size", "1000", "--out",
+                         str(good), "--quiet")
+    assert code == 2 and out == "" and err.count("\n") == 1, err
+    assert err.startswith("error: pre-training diverged: ") and "lower the learning rate (pretrain_lr=1000)" in err
+    assert good.read_bytes() == b"good weights" and [p.name for p in tmp_path.iterdir()] == ["good.pt"]
 
 
 def test_train_checks_out_before_training(capsys: pytest.CaptureFixture, tmp_path: Path,
@@ -153,3 +184,23 @@ def test_set_passes_any_estimator_parameter(capsys: pytest.CaptureFixture) -> No
         err = capsys.readouterr().err
         assert exit_.value.code == 2 and err.startswith("error:") and err.count("\n") == 1, err
         assert ("classifier_loss" if "hinge" in bad[1] else "lr") in err
+
+
+def test_train_on_a_folder_with_a_zero_byte_image(capsys: pytest.CaptureFixture, tmp_path: Path) -> None:
+    digit = (load_dataset("mnist", n_samples=1).X[0].reshape(28, 28) * 255).astype(np.uint8)
+    for i in range(3):
+        Image.fromarray(digit).save(tmp_path / f"{i}.png")
+    (tmp_path / "empty.png").write_bytes(b"")
+    code, out, err = run(capsys, "train", "--data", str(tmp_path), "--n-clusters", "2", "--quiet")
+    assert code == 2 and out == ""
+    assert err.startswith("error: empty.png: the file is empty") and err.count("\n") == 1, err
+
+
+def test_predict_with_nan_weights_exits_2(capsys: pytest.CaptureFixture, mnist_model: Path, tmp_path: Path) -> None:
+    ckpt = load_checkpoint(mnist_model)
+    ckpt.state["net.classifier.R"][0, 0] = float("nan")
+    bad = save_checkpoint(tmp_path / "nan.pt", ckpt)
+    image = tmp_path / "digit.png"
+    Image.new("L", (28, 28)).save(image)
+    code, out, err = run(capsys, "predict", "--model", str(bad), str(image))
+    assert code == 2 and out == "" and "the weights contain NaN or infinite values" in err and err.count("\n") == 1

@@ -638,6 +638,18 @@ def test_zip_corrupt_and_bad_members(tmp_path: Path) -> None:
         load_dataset("file", path=tmp_path / "none.zip")
 
 
+@pytest.mark.parametrize("size", [0, 1, 2, 3])
+def test_tiny_image_files_are_refused_by_name(tmp_path: Path, size: int) -> None:
+    # PIL's header checks read 4 bytes unguarded: these files once ended in a struct.error traceback.
+    make_image_tree(tmp_path / "set", {"a": 2})
+    (tmp_path / "set" / "a" / "tiny.png").write_bytes(b"\x89PNG"[:size])
+    with pytest.raises(DataError, match=r"^a/tiny.png: (the file is empty|this file is not an image)"):
+        load_dataset("file", path=tmp_path / "set")
+    write_zip(tmp_path / "t.zip", {"d/a.png": digit_png(seed=1), "d/tiny.gif": b"GIF"[:size]})
+    with pytest.raises(DataError, match=r"^t.zip:d/tiny.gif: (the file is empty|this file is not an image)"):
+        load_dataset("file", path=tmp_path / "t.zip")
+
+
 def test_single_image_file(tmp_path: Path) -> None:
     (tmp_path / "one.png").write_bytes(digit_png())
     ds = load_dataset("file", path=tmp_path / "one.png")

@@ -282,3 +282,37 @@ def test_a_flipped_bit_in_saved_weights_is_refused_on_load(fitted: SSCN, tmp_pat
     path.write_bytes(bytes(raw))
     with pytest.raises(CheckpointError, match="SHA-256"):
         SSCN.load(path)
+
+
+def test_values_too_large_for_the_model_are_refused() -> None:
+    data = make_subspaces(n_clusters=2, subspace_dim=2, ambient_dim=8, n_per_cluster=20, noise=0.0, seed=1)
+    model = SSCN(n_clusters=2, subspace_dim=2, autoencoder="mlp", hidden_dims=(8,), latent_dim=4, epochs=2,
+                 pretrain_epochs=1, classifier_epochs=1, seed=0, schedule="epochs")
+    with pytest.warns():   # a two-epoch fit is warned about
+        model.fit(data.X)
+    huge = np.full((3, 8), 3e37, np.float32)
+    for method in (model.predict, model.predict_proba, model.affinity):
+        with pytest.raises(ValueError, match=r"^the values are too large for this model: .* 3e\+37\)"):
+            method(huge)
+    assert np.isfinite(model.block_energy(np.full((3, 8), 1e20, np.float32))).all()   # squares beyond float32
+
+
+def test_a_pseudo_label_phase_too_large_for_memory_is_refused_before_training(monkeypatch: pytest.MonkeyPatch) -> None:
+    import types
+
+    import psutil
+
+    from sscn_core import estimator, postprocess
+
+    points = 20_000
+    available = postprocess.estimate_pseudo_label_bytes(points) // 2
+    monkeypatch.setattr(psutil, "virtual_memory", lambda: types.SimpleNamespace(available=available))
+    monkeypatch.setattr(estimator, "estimate_training_bytes", lambda *args: 0)    # the network itself fits
+    monkeypatch.setattr(SSCN, "_fit", lambda *args: pytest.fail("training started"))
+    X = np.random.default_rng(0).random((points, 4), dtype=np.float32)
+    fits = postprocess.max_pseudo_label_points(available)
+    with pytest.raises(ValueError, match=rf"^the pseudo-labels of 20,000 points need two dense .* set "
+                                         rf"pseudo_sample_size to at most {fits:,} "):
+        SSCN(autoencoder=None, n_clusters=2, subspace_dim=2).fit(X)
+    SSCN(autoencoder=None, n_clusters=2, subspace_dim=2, pseudo_sample_size=fits)._check_pseudo_label_memory(points)
+    SSCN(autoencoder=None, n_clusters=2, subspace_dim=2, classifier_loss="triplet")._check_pseudo_label_memory(points)

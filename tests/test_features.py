@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from sscn_core import SSCN, load_dataset
+from sscn_core import SSCN, features, load_dataset
 from sscn_core.features import PixelFrontEnd, ScatteringFrontEnd, build_frontend, clear_cache
 
 
@@ -74,6 +74,17 @@ def test_scattering_takes_any_image_shape() -> None:
         SSCN(**scattering).plan(rows[:, :960])
     with pytest.raises(ValueError, match="downscale"):
         ScatteringFrontEnd(image_shape=(128, 128))
+
+
+@pytest.mark.parametrize("config", [{"J": 40}, {"L": 100_000}, {"image_shape": (100_000, 100_000)}])
+def test_scattering_sizes_are_refused_before_the_filters_are_built(config: dict, monkeypatch: pytest.MonkeyPatch) -> None:
+    # A checkpoint's configuration is untrusted: the filters of these would take gigabytes.
+    def must_not_build(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the filters were built")
+
+    monkeypatch.setattr(features, "Scattering2D", must_not_build)
+    with pytest.raises(ValueError, match="scattering coefficients with .*downscale"):
+        build_frontend({"kind": "scattering", "J": 3, "dim": 10, **config})
 
 
 def test_checkpoints_without_a_shape_mean_28x28_digits(digits: torch.Tensor) -> None:

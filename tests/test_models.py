@@ -6,7 +6,8 @@ import torch
 
 from sscn_core.features import PixelFrontEnd
 from sscn_core.models import (ConvAutoEncoder, IdentityAutoEncoder, MLPAutoEncoder, SSCNNetwork, SelfExpression,
-                              SubspaceClassifier, build_autoencoder, reset_parameters)
+                              SubspaceClassifier, build_autoencoder, check_network_size, network_parameters,
+                              reset_parameters)
 
 
 def n_params(m: torch.nn.Module) -> int:
@@ -43,6 +44,20 @@ def test_build_autoencoder_round_trip(ae: torch.nn.Module) -> None:
     rebuilt = build_autoencoder(ae.config())
     assert type(rebuilt) is type(ae) and rebuilt.config() == ae.config()
     rebuilt.load_state_dict(ae.state_dict())
+
+
+@pytest.mark.parametrize("ae", [ConvAutoEncoder(), ConvAutoEncoder((32, 20)), MLPAutoEncoder(20, (8, 6), 4),
+                                IdentityAutoEncoder(6)])
+def test_network_parameters_is_the_built_count(ae: torch.nn.Module) -> None:
+    net = SSCNNetwork(PixelFrontEnd(ae.input_dim), ae, n_clusters=3, subspace_dim=2)
+    assert network_parameters(ae.config(), 3, 2) == n_params(net)
+
+
+def test_check_network_size_refuses_a_huge_config_without_building_it() -> None:
+    config = {"kind": "mlp", "input_dim": 784, "hidden_dims": [1_000_000], "latent_dim": 32}
+    with pytest.raises(ValueError, match=r"describes 6\.09 GiB of weights but the file holds 1\.00 MiB"):
+        check_network_size(config, 10, 9, 2**20)
+    check_network_size(ConvAutoEncoder().config(), 10, 9, 4 * 66_291)   # the paper's network, exactly
 
 
 def test_build_autoencoder_rejects_unknown_kind() -> None:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -261,3 +262,67 @@ def test_refuses_an_affinity_that_cannot_fit_in_memory(monkeypatch: pytest.Monke
     monkeypatch.setattr(postprocess.psutil, "virtual_memory", lambda: Tiny())
     with pytest.raises(PostprocessError, match="subset"):
         spectral_pseudo_labels(np.eye(100), 2, 1)
+
+
+# ---------------------------------------------------------------------------- memory of the pseudo-label phase
+PEAK_SCRIPT = """
+import re, sys, numpy as np, torch
+torch.set_num_threads(1)
+from sscn_core import postprocess as pp
+def reset_peak():  # Linux: writing 5 to clear_refs resets the peak resident set size (VmHWM)
+    with open("/proc/self/clear_refs", "w") as fh:
+        fh.write("5")
+    return peak()
+def peak():
+    with open("/proc/self/status") as fh:
+        return int(re.search(r"VmHWM:\\s+(\\d+) kB", fh.read()).group(1)) * 1024
+n, what = int(sys.argv[1]), sys.argv[2]
+rng = np.random.default_rng(0)
+bases = [np.linalg.qr(rng.normal(size=(90, 9)))[0] for _ in range(10)]
+h = torch.from_numpy(np.concatenate([rng.normal(size=(n // 10, 9)) @ b.T for b in bases]).astype(np.float32))
+labels = np.repeat(np.arange(10), n // 10)
+pp.spectral_pseudo_labels((h[:1200] @ h[:1200].T).numpy(), 10, 9, variant="subspace", restarts=2)  # warm up
+if what == "phase":                        # what SSCN's pseudo-label phase holds: Q, then L from it
+    base = reset_peak()
+    Q = (h @ h.T).numpy()
+    pp.spectral_pseudo_labels(Q, 10, 9, variant="subspace", restarts=2)
+else:                                      # the spectral step and the cut on a given affinity
+    L = torch.rand(n, n)
+    base = reset_peak()
+    pp._normalized_top_eigenvectors(L, 10, 0)
+    pp.normalized_cut(L, labels, 10)
+print(peak() - base)
+"""
+
+
+def measured_peak(n: int, what: str) -> int:
+    """Growth of the peak resident memory of a fresh process running ``what`` on ``n`` points (torch's
+    CPU allocations are invisible to tracemalloc)."""
+    import subprocess
+    import sys
+
+    if not Path("/proc/self/clear_refs").exists():
+        pytest.skip("needs Linux's /proc/self/clear_refs to reset the peak memory")
+
+    done = subprocess.run([sys.executable, "-c", PEAK_SCRIPT, str(n), what], capture_output=True, text=True,
+                          check=True, timeout=120)
+    return int(done.stdout.split()[-1])
+
+
+def test_the_spectral_step_makes_no_float64_copy_of_the_affinity() -> None:
+    # sum(dtype=float64) and .double() of the N × N affinity once held 8·N² bytes more (7 GiB at N = 20k).
+    n = 4000
+    assert measured_peak(n, "spectral") < 4 * n * n       # less than one more float32 copy
+
+
+def test_the_pseudo_label_estimate_matches_the_measured_peak() -> None:
+    n = 3000
+    ratio = postprocess.estimate_pseudo_label_bytes(n) / measured_peak(n, "phase")
+    assert 1 / 1.5 < ratio < 1.5, ratio
+
+
+def test_max_pseudo_label_points_is_the_largest_that_fits() -> None:
+    for available in (10**8, 2 * 10**9, 16 * 2**30):
+        n = postprocess.max_pseudo_label_points(available)
+        assert postprocess.estimate_pseudo_label_bytes(n) <= available
+        assert postprocess.estimate_pseudo_label_bytes(int(n * 1.02) + 1) > available

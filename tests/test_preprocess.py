@@ -11,7 +11,7 @@ import pytest
 from PIL import Image, ImageDraw
 
 from sscn_core.data import load_dataset
-from sscn_core.preprocess import ImageError, open_image_safely, prepare_image
+from sscn_core.preprocess import ImageError, open_image_safely, prepare_image, probe_size
 
 
 def png_bytes(img: Image.Image, fmt: str = "PNG", **kwargs: object) -> bytes:
@@ -74,6 +74,12 @@ def test_open_from_bytes_path_and_file_object(tmp_path: Path) -> None:
 def test_refuses_non_images(data: bytes, message: str) -> None:
     with pytest.raises(ImageError, match=message):
         open_image_safely(data)
+
+
+@pytest.mark.parametrize("raw", [b"", b"\x89", b"BM", b"GIF", b"II*", b"\xff\xd8\xff"])
+def test_probe_size_of_a_few_bytes_is_none(raw: bytes) -> None:
+    # PIL's format checks unpack 4 bytes without a length check (struct.error on shorter input).
+    assert probe_size(raw) is None
 
 
 def test_refuses_truncated_png() -> None:

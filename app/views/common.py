@@ -80,9 +80,13 @@ def current(state: AppState, sidebar: SidebarResult) -> Current:
                                f"sidebar has {train.n_features}. Choose matching data.")
     key = repr(sidebar.config.data)
     if loaded.analysis_key != key:
-        with st.spinner("Looking at the loaded model on the chosen data…"):
-            loaded.analysis = analyse(loaded.model, make_probe(train, holdout, seed=sidebar.config.data.seed),
-                                      phase="loaded", classifier_trained=True)
+        try:
+            with st.spinner("Looking at the loaded model on the chosen data…"):
+                loaded.analysis = analyse(loaded.model, make_probe(train, holdout, seed=sidebar.config.data.seed),
+                                          phase="loaded", classifier_trained=True)
+        except ValueError as exc:   # e.g. values so large that the network's outputs overflow
+            return Current("loaded", slot, loaded.model, None, None, None, 0, None,
+                           problem=f"The loaded model cannot be applied to the chosen data: {exc}")
         loaded.analysis_key, loaded.train = key, train
     version = abs(hash(key)) % 1_000_000
     return Current("loaded", f"{slot}-{version}", loaded.model, train, holdout, loaded.analysis, version, None)

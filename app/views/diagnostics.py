@@ -108,13 +108,17 @@ def render(dataset: Dataset | None, model: SSCN | None) -> None:
     sample: SpaceSample | None = st.session_state.get(STATE_KEY)
     # One BLAS thread: on a 2-core machine shared with training and UMAP, two OpenBLAS threads spin-wait
     # for each other and the same SVDs take ten times longer.
-    with threadpool_limits(limits=1, user_api="blas"):
-        if sample is None or sample.key != wanted:
-            with st.spinner("Embedding a sample and computing spectra…"):
-                sample = sample_spaces(dataset, model, use_true_labels=label_choice == TRUE)
-            st.session_state[STATE_KEY] = sample
-        with st.spinner("Computing diagnostics…"):
-            diags = compute(sample, energy=float(energy), rank_tol=float(rank_tol))
+    try:
+        with threadpool_limits(limits=1, user_api="blas"):
+            if sample is None or sample.key != wanted:
+                with st.spinner("Embedding a sample and computing spectra…"):
+                    sample = sample_spaces(dataset, model, use_true_labels=label_choice == TRUE)
+                st.session_state[STATE_KEY] = sample
+            with st.spinner("Computing diagnostics…"):
+                diags = compute(sample, energy=float(energy), rank_tol=float(rank_tol))
+    except ValueError as exc:   # e.g. values so large that the model's outputs overflow
+        st.error(f"No diagnostics for this data: {exc}")
+        return
 
     first = next(iter(diags.values()))
     st.caption(f"Points grouped by **{sample.label_kind}** ({len(sample.clusters)} groups); "

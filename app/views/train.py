@@ -64,8 +64,9 @@ def render(state: AppState, cur: Current, sidebar: SidebarResult) -> None:
 def _run_facts(snap: Snapshot) -> None:
     if snap.error is not None:
         st.error(f"Training failed: **{snap.error.type}**: {snap.error.message}")
-        with st.expander("Traceback"):
-            st.code(snap.error.traceback, language=None)
+        if st.get_option("client.showErrorDetails") == "full":   # a developer's server: tracebacks name its paths
+            with st.expander("Traceback"):
+                st.code(snap.error.traceback, language=None)
     if snap.analysis_error is not None:
         st.warning(f"The live views could not be updated: {snap.analysis_error.type}: {snap.analysis_error.message}")
     facts = []
