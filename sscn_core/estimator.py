@@ -278,6 +278,9 @@ class SSCN(ClusterMixin, TransformerMixin, BaseEstimator):
         if stack is not None and self.image_shape is None:
             self.settings_["image_shape"]["reason"] = "from the shape of the image stack X (N, H, W)"
         shape = self.settings_["image_shape"]["value"]
+        if shape is not None and shape[0] * shape[1] != x.shape[1]:
+            raise ValueError(f"image_shape {tuple(shape)} holds {shape[0] * shape[1]} pixels, but X has {x.shape[1]} "
+                             f"features per row")
         if shape is not None:
             style = style_of(x.numpy().reshape(-1, *shape))
             self.settings_["input_style"] = {"value": style, "reason": f"how new images are prepared for predict: "

@@ -31,7 +31,6 @@ import numpy as np
 import psutil
 import torch
 from scipy import sparse
-from scipy.sparse import csgraph
 
 __all__ = ["PostprocessError", "affinity_from_coefficients", "estimate_pseudo_label_bytes",
            "max_pseudo_label_points", "normalized_cut", "threshold_columns", "spectral_pseudo_labels"]
@@ -561,14 +560,37 @@ def _spectral_clustering(L: torch.Tensor, k: int, seed: int, restarts: int = 1,
     return best
 
 
-def _components_as_clusters(affinity: torch.Tensor, Q: Any, k: int, chunk: int = 2048) -> np.ndarray | None:
+def _connected_components(affinity: torch.Tensor, chunk: int = 256, max_rounds: int = 64) -> np.ndarray | None:
+    """A component id per point of the graph ``affinity > 0`` (symmetric), by min-label propagation
+    in row blocks: memory ``chunk`` × N, N² work a round, as many rounds as the graph's diameter.
+    None when it has not settled within ``max_rounds`` (a long chain: leave it to the spectral step)."""
+    n = affinity.shape[0]
+    labels = torch.arange(n)
+    for _ in range(max_rounds):
+        new = labels.clone()
+        for start in range(0, n, chunk):
+            block = affinity[start:start + chunk] > 0
+            reach = torch.where(block, labels[None, :], n).min(dim=1).values
+            new[start:start + chunk] = torch.minimum(new[start:start + chunk], reach)
+        new = new[new]                          # jump along the labels found (pointer jumping)
+        if torch.equal(new, labels):
+            return labels.numpy()
+        labels = new
+    return None
+
+
+def _components_as_clusters(affinity: torch.Tensor, Q: Any, k: int, chunk: int = 512) -> np.ndarray | None:
     """When the affinity falls apart into at least k connected components, those components are the
     clusters (beyond the paper, with the subspace variant): spectral clustering cannot tell them apart
     then — every grouping of components has normalised cut 0, and k of the more than k unit
     eigenvectors are an arbitrary choice that may merge two subspaces. Components beyond k are merged,
     smallest first, into the component its points are most self-expressed by (the largest sum of |Q|
     between them). Returns None when there are fewer than k components (the spectral step decides)."""
-    n_comp, comp = csgraph.connected_components(sparse.csr_matrix(affinity.numpy() > 0), directed=False)
+    comp = _connected_components(affinity)
+    if comp is None:
+        return None
+    values, comp = np.unique(comp, return_inverse=True)
+    n_comp = len(values)
     if n_comp < k:
         return None
     q = torch.as_tensor(np.asarray(Q) if not isinstance(Q, torch.Tensor) else Q).cpu()

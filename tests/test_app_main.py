@@ -149,7 +149,8 @@ def test_train_synthetic_see_loss_metrics_affinity_then_reset(at: AppTest) -> No
 
 
 def test_pause_resume_stop(at: AppTest) -> None:
-    use_synthetic(at, epochs=1000)
+    at.selectbox(key="cfg.schedule").set_value("epochs")       # a long fixed run (the defaults end at the optimum)
+    use_synthetic(at, epochs=1000, batch_size=100)
     button(at, "Start").click().run()
     button(at, "Pause").click().run()
     wait_until(at, lambda a: progress(a).startswith("Paused"))
