@@ -106,3 +106,25 @@ def test_bench_door(faces: Path, library_labels: np.ndarray) -> None:
         warnings.simplefilter("ignore")
         labels = sscn_model(data, PEOPLE, seed=0).fit(data.X).labels_
     assert np.array_equal(labels, library_labels)
+
+
+def test_cli_prints_each_warning_once(capsys: pytest.CaptureFixture) -> None:
+    """The report lists the fit's warnings; Python's warning machinery no longer prints them again."""
+    assert main(["train", "--dataset", "digits", "--n-clusters", "10", "--quiet"]) == 0
+    out, err = capsys.readouterr()
+    warned = [line for line in (out + err).splitlines() if "WARNING" in line or "SSCNWarning" in line]
+    assert warned, "the defaults on the 8×8 digits warn (the classifier reproduces 98.5 % of its pseudo-labels)"
+    assert not any("SSCNWarning" in line for line in warned)
+    messages = [line.split("WARNING: ", 1)[1] for line in warned]
+    assert len(messages) == len(set(messages))
+
+
+def test_a_preset_front_end_is_kept_on_any_image_size(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """`--preset scattering` on 32×32 faces was silently turned into pixels by the CLI."""
+    ds = load_dataset("yaleb")
+    keep = np.isin(ds.y, [0, 1, 2])
+    np.savez(tmp_path / "faces.npz", X=ds.X[keep].reshape(-1, 32, 32), y=ds.y[keep])
+    assert main(["train", "--data", str(tmp_path / "faces.npz"), "--n-clusters", "3", "--preset", "scattering",
+                 "--quiet", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["settings"]["frontend"]["value"] == "scattering"
