@@ -58,7 +58,7 @@ UI_BOUNDS: dict[str, tuple[float | None, float | None]] = {
     "classifier_lr": (None, 10.0), "classifier_batch_size": (None, MAX_BATCH), "classifier_iters": (None, 100),
     "classifier_temperature": (None, 1000.0), "triplet_neighbors": (None, 1000), "triplet_margin": (None, 100.0),
     "triplet_balance": (None, 1e6), "self_training_rounds": (None, 20), "self_training_epochs": (1, MAX_EPOCHS),
-    "lambda3": (None, 1e9), "seed": (None, 2**31 - 1),
+    "lambda3": (None, 1e9), "student_epochs": (None, MAX_EPOCHS), "seed": (None, 2**31 - 1),
 }
 # Parameters with a widget of their own: all but "pretrained", which is part of the auto-encoder choice.
 WIDGET_PARAMS: tuple[Param, ...] = tuple(p for p in PARAMETERS if p.name != "pretrained")

@@ -29,8 +29,8 @@ import numpy as np
 
 from sscn_core import SSCN
 from sscn_core.analysis import Analysis, Probe, analyse
+from sscn_core.trainer import CACHED, TrainingEvent
 from sscn_core.trainer import PHASE_LABELS as TRAINER_PHASE_LABELS
-from sscn_core.trainer import TrainingEvent
 
 from .ipc import frame, receive
 
@@ -68,7 +68,8 @@ class Snapshot:
     ``queue_ahead``/``queue_wait``: while queued, how many runs start before this one and about
     how many seconds until it starts (None when unknown). ``result_bytes``: memory the job holds
     for the page (analysis, loss history, model copy), at most ``result_cap`` bytes of it counted
-    against the session's cap.
+    against the session's cap. ``cached_phases``: phases that were read from a cache instead of
+    trained (an earlier fit's pre-training of the same images).
     """
 
     job_id: int
@@ -93,6 +94,7 @@ class Snapshot:
     result_cap: int = RESULT_CAP_BYTES
     note: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    cached_phases: tuple[str, ...] = ()
 
     @property
     def active(self) -> bool:
@@ -252,6 +254,7 @@ class Job:
         self._ended: float | None = None
         self._first_loss: float | None = None
         self._history: list[dict[str, Any]] = []
+        self._cached_phases: tuple[str, ...] = ()     # phases read from a cache instead of trained
         self._history_bytes_cap = max(HISTORY_ROW_BYTES * 100, self.result_cap // 8)
         self._global_step = 0
         self._analysis: Analysis | None = None
@@ -406,6 +409,7 @@ class Job:
                 model_stopped=self._model_stopped, queue_ahead=ahead if self._state == "queued" else None,
                 queue_wait=wait if self._state == "queued" else None, threads=self._threads,
                 result_bytes=result, result_cap=self.result_cap, note=self._note,
+                cached_phases=self._cached_phases,
             )
 
     # ------------------------------------------------------------------ the reader thread
@@ -464,6 +468,8 @@ class Job:
                 else:
                     self._step, self._total = step, total
                     self._phase_elapsed = t - self._phase_started
+                if kind == "done" and losses.get(CACHED):
+                    self._cached_phases += (phase,)
                 if kind == "step" and losses:
                     self._global_step += 1
                     self._history.append({"phase": phase, "step": step, "i": self._global_step,

@@ -29,7 +29,7 @@ from .metrics import PeakMemory, evaluate, format_bytes
 from .models import ConvAutoEncoder, reset_parameters
 from .params import PARAMETERS, PARAMS, PRESETS, PRETRAINED, Param
 from .preprocess import ImageError, input_style, open_image_safely, prepare_for
-from .trainer import PHASE_LABELS, TrainingEvent, pretrain_autoencoder
+from .trainer import CACHED, PHASE_LABELS, TrainingEvent, pretrain_autoencoder
 
 # The held-out set that goes with each training set: the paper predicts the MNIST training digits.
 HELD_OUT = {"mnist": "mnist-oos", "fashion-mnist": ("fashion-mnist", {"split": "train"})}
@@ -61,6 +61,8 @@ class ProgressBar:
         elif event.kind == "done":
             if self.bar is not None:
                 self.bar.n = event.total_steps
+                if event.losses.get(CACHED):      # read from the cache: no steps to count
+                    self.bar.bar_format = "{desc}: cached"
                 self.bar.refresh()
             self.close()
 
@@ -225,11 +227,22 @@ def _print_report(r: dict[str, Any]) -> None:
         print(f"  {PHASE_LABELS.get(phase, phase):21s} {seconds:8.2f} s   peak memory {format_bytes(mem) if mem else '-'}")
     if r.get("agreement") is not None:
         print(f"  classifier agreement with its pseudo-labels: {r['agreement']:.2%}")
+    if r.get("student"):
+        student = r["student"]
+        used = "teacher" if r["params"].get("predict_with") == "teacher" else "student"
+        print(f"  student agreement with the model on the training images: {student['agreement']:.2%} "
+              f"({student['steps']:,} steps, {student['seconds']:.1f} s); new points are predicted by the {used}")
     if r.get("probabilities"):
         print(f"  probabilities: {r['probabilities']['note']}")
     for phase, c in r.get("convergence", {}).items():
         print(f"  {PHASE_LABELS.get(phase, phase):21s} {c['steps']:,} of {c['budget']:,} steps, stopped by "
               f"{c['stopped_by']} (last relative improvement {c['relative_change']:.2g})")
+    pretrain = r.get("pretrain")
+    if pretrain:
+        by = " by an earlier fit" if pretrain["cached"] else ""
+        loss = "" if pretrain["final_loss"] is None else f", final loss {pretrain['final_loss']:.4g} per point"
+        print(f"  pre-training{by}: {pretrain['steps']:,} steps ({pretrain['epochs']:g} epochs){loss}; "
+              f"{pretrain['cache']}")
     if r.get("independence"):
         print(f"  independence of the pseudo-clusters: {r['independence']['verdict']}: {r['independence']['note']}")
     for name, entry in r.get("settings", {}).items():
@@ -241,6 +254,8 @@ def _print_report(r: dict[str, Any]) -> None:
 
 def cmd_predict(args: argparse.Namespace) -> int:
     model = SSCN.load(args.model, device=args.device)
+    if args.predict_with is not None:
+        model.set_params(predict_with=args.predict_with)
     style, shape = input_style(model)
     rows, failures = [], 0
     for name in args.images:
@@ -365,6 +380,9 @@ def build_parser(prog: str = "sscn") -> argparse.ArgumentParser:
     pr.add_argument("images", nargs="+")
     pr.add_argument("--device", default=PARAMS["device"].default, type=_flag_type(PARAMS["device"]),
                     help=PARAMS["device"].describe())
+    pr.add_argument("--predict-with", default=None, type=_flag_type(PARAMS["predict_with"]),
+                    metavar=_metavar(PARAMS["predict_with"]),
+                    help=f"{PARAMS['predict_with'].help} Default: the saved model's setting.")
     pr.add_argument("--json", action="store_true")
     pr.set_defaults(func=cmd_predict)
 

@@ -22,6 +22,7 @@ from sklearn.exceptions import NotFittedError
 from sklearn.utils import Tags, TransformerTags
 
 from . import __version__, distributed
+from .cache import autoencoder_file, fingerprint
 from .checkpoint import Checkpoint, CheckpointError, load_checkpoint, save_checkpoint
 from .data import assets_dir
 from .device import resolve_device
@@ -30,15 +31,15 @@ from .metrics import PeakMemory, format_bytes
 from .models import (ConvAutoEncoder, IdentityAutoEncoder, MLPAutoEncoder, SSCNNetwork, build_autoencoder,
                      check_network_size, estimate_training_bytes, reset_parameters)
 from .health import SSCNWarning, fit_warnings
-from .params import DEFAULTS, PRESETS, PRETRAINED, docstring, problems, signature
+from .params import DEFAULTS, PARAMS, PRESETS, PRETRAINED, docstring, problems, signature
 from .postprocess import estimate_pseudo_label_bytes, max_pseudo_label_points, spectral_pseudo_labels
 from .preprocess import STYLES, style_of
 from .plan import NORMALIZE_REASONS, cross_cluster_share, make_plan, normalize_for, window
+from .student import ConvStudent, build_student, distill, embed_student, multiply_adds, student_parameters
 from .theory import diagnose, independence_report, stratified_sample
-from .trainer import (PHASES, Convergence, TrainingEvent, TrainingStopped, calibration_scale, closed_form_h_init,
-                      embed_all,
-                      pretrain_autoencoder, self_train, subspace_rotation, train_classifier, train_classifier_triplet,
-                      train_self_expression)
+from .trainer import (CACHED, PHASES, Convergence, TrainingEvent, TrainingStopped, calibration_scale,
+                      closed_form_h_init, embed_all, pretrain_autoencoder, self_train, steps_per_epoch,
+                      subspace_rotation, train_classifier, train_classifier_triplet, train_self_expression)
 
 ASSETS_DIR = assets_dir()
 AUTOENCODER_KIND = "autoencoder"
@@ -46,7 +47,10 @@ MODEL_KIND = "sscn"
 MAX_AFFINITY_POINTS = 20_000
 INDEPENDENCE_SAMPLE = 2000   # points of the pseudo-clusters on which the independence verdict is computed
 CHOICE_SAMPLE = 4000         # points (a seeded uniform sample) on which frontend="auto" compares its candidates
+STUDENT_PREFIX = "student."   # the key prefix of the student's weights in a checkpoint's state
 CALIBRATION_SMOOTHING = 0.01  # predict_proba's scale fits the pseudo-labels smoothed by this much (finite when all agree)
+# What ``pretrain_`` and a cached auto-encoder's metadata record of the pre-training that made the weights.
+PRETRAIN_RECORD = ("fingerprint", "seconds", "steps", "epochs", "final_loss")
 
 
 @dataclass
@@ -61,6 +65,7 @@ class _Run:
     settings: dict[str, Any]
     h_train: torch.Tensor | None = None
     labels: np.ndarray | None = None
+    pixels: torch.Tensor | None = None     # the training rows as given (the student reads them)
 
 
 class SSCN(ClusterMixin, TransformerMixin, BaseEstimator):
@@ -76,7 +81,10 @@ class SSCN(ClusterMixin, TransformerMixin, BaseEstimator):
     until their loss settles, unit rows and Theorem 1's start for the linear model, R started from
     the pseudo-clusters' spans, the subspace post-processing); ``SSCN.from_preset("paper")`` is the
     paper's reference configuration exactly. ``settings_`` records what a fit chose and why, and
-    ``fit_report()`` adds convergence, agreement, independence and warnings. ``pseudo_label_solver_``
+    ``fit_report()`` adds convergence, agreement, independence and warnings. ``pretrain_`` records the
+    auto-encoder's pre-training in this fit (fingerprint of data and settings, seconds, steps, epochs,
+    final loss per point, whether it was read from the cache of an earlier fit; None when nothing was
+    pre-trained here). ``pseudo_label_solver_``
     says how the spectral eigenvectors were found (status "converged", "stalled" or "not
     converged", residual, rounds). The parameters, all
     keyword-only, are declared in :mod:`sscn_core.params` (listed below).
@@ -289,6 +297,10 @@ class SSCN(ClusterMixin, TransformerMixin, BaseEstimator):
                         for name, value in params.items()}
         if (self.params_["frontend"] == "scattering" or self.params_["autoencoder"] == "conv"):
             self._image_shape(x.shape[1])
+        if self.params_["student"] != "none" and self.params_["image_shape"] is None:
+            raise ValueError(f"the conv student reads images: X has {x.shape[1]} features per row, which is not a "
+                             f"square; pass image_shape=(height, width) or a stack of images (N, H, W), or use "
+                             f"student='none'")
         return x
 
     def _check_memory(self, shape: tuple[int, int]) -> None:
@@ -342,6 +354,9 @@ class SSCN(ClusterMixin, TransformerMixin, BaseEstimator):
         self.agreement_: float | None = None
         self.independence_: dict[str, Any] | None = None
         self.warnings_: list[str] = []
+        self.pretrain_: dict[str, Any] | None = None
+        self.student_: ConvStudent | None = None
+        self.student_report_: dict[str, Any] | None = None
 
         def report(event: TrainingEvent) -> None:
             event.model = self
@@ -367,7 +382,8 @@ class SSCN(ClusterMixin, TransformerMixin, BaseEstimator):
         self.net_ = self._build_network(frontend, generator, self.params_["autoencoder"]).to(device)
 
         common = dict(device=device, generator=generator, report=report, stop_flag=stop_flag, history=self.history_)
-        run = _Run(features, device, generator, report, common, {k: v["value"] for k, v in self.settings_.items()})
+        run = _Run(features, device, generator, report, common, {k: v["value"] for k, v in self.settings_.items()},
+                   pixels=x)
         try:
             if stop_flag.is_set():            # requested before this fit began: nothing is trained
                 raise TrainingStopped("start")
@@ -454,9 +470,70 @@ class SSCN(ClusterMixin, TransformerMixin, BaseEstimator):
 
     # One method per phase (after "features"), called by fit in the order of planned_phases.
     def _fit_pretrain(self, run: _Run) -> None:
-        self.phase_times_["pretrain"] = pretrain_autoencoder(
-            self.net_.autoencoder, run.features, epochs=self.pretrain_epochs, batch_size=self.pretrain_batch_size,
-            lr=self.pretrain_lr, **run.common)
+        """Pre-train the auto-encoder on the features, or (``pretrain_cache``) read an earlier fit's
+        pre-training of the same features and settings from the cache; sets ``pretrain_``."""
+        ae, n = self.net_.autoencoder, run.features.shape[0]
+        epochs, batch, tol = int(self.pretrain_epochs), run.settings["pretrain_batch_size"], run.settings["tol"]
+        fp = fingerprint(run.features, ae.config(), {"epochs": epochs, "batch_size": batch, "lr": self.pretrain_lr,
+                                                     "tol": tol, "schedule": self.schedule, "seed": int(self.seed)})
+        path = autoencoder_file(fp)
+        if self.pretrain_cache and self._pretrain_from_cache(run, path, fp):
+            return
+        per_epoch = steps_per_epoch(n, batch)
+        converge = Convergence(tol, window(per_epoch))
+        # A random stream (batch order) of its own: the phases after it draw the same numbers whether the
+        # weights are trained here or read from the cache, so both fits end alike.
+        common = {**run.common, "generator": torch.Generator().manual_seed(int(self.seed))}
+        seconds = pretrain_autoencoder(ae, run.features, epochs=epochs, batch_size=batch, lr=self.pretrain_lr,
+                                       convergence=converge, **common)
+        self.phase_times_["pretrain"] = seconds
+        self.convergence_["pretrain"] = converge.summary(epochs * per_epoch)
+        steps = len(converge.losses)
+        self.pretrain_ = {"fingerprint": fp, "seconds": seconds, "steps": steps, "epochs": round(steps / per_epoch, 2),
+                          "final_loss": converge.losses[-1] if steps else None, "cached": False}
+        self.pretrain_["cache"] = self._cache_pretrained(path) if self.pretrain_cache else "off (pretrain_cache=False)"
+
+    def _pretrain_from_cache(self, run: _Run, path: Path, fp: str) -> bool:
+        """Load the cached pre-training of fingerprint ``fp`` and report the phase as cached; False when
+        there is none that can be used (the auto-encoder is then untouched and is pre-trained again)."""
+        start = time.perf_counter()
+        meta = self._read_cached(path, fp)
+        if meta is None:
+            return False
+        run.report(TrainingEvent("phase", "pretrain", 0, 0))
+        self.convergence_["pretrain"] = meta["convergence"]
+        self.pretrain_ = {**{key: meta[key] for key in PRETRAIN_RECORD}, "cached": True, "cache": f"read from {path}"}
+        self.settings_["pretrained"] = {"value": None, "reason": f"cached: pre-trained on these images by an "
+                                                                 f"earlier fit ({path.name})"}
+        self.phase_times_["pretrain"] = time.perf_counter() - start
+        run.report(TrainingEvent("done", "pretrain", 0, 0, {CACHED: 1.0}, self.phase_times_["pretrain"]))
+        return True
+
+    def _read_cached(self, path: Path, fp: str) -> dict[str, Any] | None:
+        """The metadata of the cache file ``path`` once its weights are in the auto-encoder; None when the
+        file is missing, corrupt, refused or of other data or settings (the auto-encoder is left as it was)."""
+        ae = self.net_.autoencoder
+        try:
+            ckpt = load_checkpoint(path, expected_kind=AUTOENCODER_KIND)
+            if ckpt.meta.get("fingerprint") != fp or ckpt.config != ae.config() or \
+                    not {*PRETRAIN_RECORD, "convergence"} <= set(ckpt.meta):
+                return None
+            spare = build_autoencoder(ckpt.config)
+            spare.load_state_dict(ckpt.state)          # a file whose weights do not fit leaves ``ae`` untouched
+        except (OSError, ValueError, RuntimeError):    # CheckpointError is a ValueError: pre-train again
+            return None
+        ae.load_state_dict(spare.state_dict())
+        return ckpt.meta
+
+    def _cache_pretrained(self, path: Path) -> str:
+        """Write the pre-trained auto-encoder to the cache (atomic); what happened, in words. A cache folder
+        that cannot be written only means that the weights are not kept."""
+        meta = {**{key: self.pretrain_[key] for key in PRETRAIN_RECORD}, "convergence": self.convergence_["pretrain"]}
+        try:
+            save_autoencoder(self.net_.autoencoder, path, meta)
+        except OSError as exc:
+            return f"not kept: {path.parent} cannot be written ({exc.strerror or exc})"
+        return f"written to {path}"
 
     def _fit_self_expression(self, run: _Run) -> None:
         batch, steps = run.settings["batch_size"], run.settings["self_expression_steps"]
@@ -529,7 +606,8 @@ class SSCN(ClusterMixin, TransformerMixin, BaseEstimator):
 
     def fit_report(self) -> dict[str, Any]:
         """What a fit chose and how it went: settings with reasons, convergence per phase, the
-        classifier's agreement with its pseudo-labels, the independence verdict and the warnings."""
+        pre-training (``pretrain_``), the classifier's agreement with its pseudo-labels, the
+        independence verdict and the warnings."""
         self._check_fitted()
         scale = getattr(self, "proba_scale_", 1.0)
         probabilities = {"scale": scale, "note": (
@@ -538,9 +616,36 @@ class SSCN(ClusterMixin, TransformerMixin, BaseEstimator):
             if self.pseudo_labels_ is not None else
             "not calibrated: the triplet classifier has no pseudo-labels to calibrate against"}
         return {"settings": getattr(self, "settings_", {}), "model_choice": getattr(self, "model_choice_", None),
-                "convergence": getattr(self, "convergence_", {}), "agreement": getattr(self, "agreement_", None),
+                "convergence": getattr(self, "convergence_", {}), "pretrain": getattr(self, "pretrain_", None),
+                "agreement": getattr(self, "agreement_", None),
                 "independence": getattr(self, "independence_", None), "probabilities": probabilities,
-                "warnings": list(getattr(self, "warnings_", []))}
+                "warnings": list(getattr(self, "warnings_", [])), "student": getattr(self, "student_report_", None)}
+
+    def _fit_student(self, run: _Run) -> None:
+        """Distil the fitted model (the teacher) into a conv student on the training images
+        (:mod:`sscn_core.student`, no labels); sets ``student_`` and ``student_report_``.
+
+        The teacher's H of the training images comes from the features already computed, so the
+        phase costs no further front-end pass. Its agreement is the share of training images that
+        the student puts into the teacher's cluster (those of ``labels_``).
+        """
+        with torch.no_grad():
+            h = embed_all(self.net_, run.features, run.device, raw=False)
+            teacher = self.net_.classifier(h.to(run.device)).argmax(dim=1).cpu()
+        student = ConvStudent(self._image_shape(run.pixels.shape[1]), h.shape[1])
+        reset_parameters(student, run.generator)
+        student.to(run.device)
+        seconds, converge, budget = distill(student, run.pixels, h, self.net_.classifier, self.proba_scale_,
+                                            epochs=int(self.student_epochs), tol=run.settings["tol"], **run.common)
+        agree = embed_student(student, self.net_.classifier, run.pixels, run.device, space="logits").argmax(dim=1)
+        self.phase_times_["student"] = seconds
+        self.convergence_["student"] = converge.summary(budget)
+        self.student_ = student
+        self.student_report_ = {
+            "agreement": float((agree == teacher).double().mean()), "seconds": seconds, "steps": len(converge.losses),
+            "multiply_adds_per_image": multiply_adds(student),
+            "n_parameters": sum(p.numel() for p in student.parameters()),
+            "note": "agreement: the share of the training images that the student puts into the teacher's cluster"}
 
     def _fit_self_training(self, run: _Run) -> None:
         self.phase_times_["self_training"] = self_train(
@@ -584,19 +689,42 @@ class SSCN(ClusterMixin, TransformerMixin, BaseEstimator):
         return next(self.net_.parameters()).device
 
     def _embed(self, x: torch.Tensor, space: str = "h") -> torch.Tensor:
-        """``embed_all`` of checked input, refusing outputs that overflowed."""
+        """``embed_all`` of checked input (the student's H, H R or logits when ``predict_with`` says so; Z is
+        always the teacher's), refusing outputs that overflowed."""
+        if space != "z" and self._uses_student():
+            return _finite(embed_student(self.student_, self.net_.classifier, x, self._device(), space=space), x)
         return _finite(embed_all(self.net_, x, self._device(), space=space), x)
+
+    def _uses_student(self) -> bool:
+        """Whether new points go through the distilled student: ``predict_with`` "student", or "auto" on a
+        model that has one. ValueError when "student" is asked of a model without one."""
+        problem = PARAMS["predict_with"].problem(self.predict_with)
+        if problem is not None:
+            raise ValueError(problem)
+        student = getattr(self, "student_", None)
+        if self.predict_with == "student" and student is None:
+            raise ValueError("predict_with='student', but this model has no student: fit it with student='conv' (a "
+                             "fit stopped before its student phase has none), or set predict_with='teacher'")
+        return student is not None and self.predict_with != "teacher"
 
     def _predict_tensor(self, x: torch.Tensor) -> np.ndarray:
         return self._embed(x, space="logits").argmax(dim=1).numpy()
 
     def transform(self, X: Any, space: str = "h") -> np.ndarray:
-        """Embed new points: ``space="h"`` → H (N, d_H), ``"rotated"`` → H R, ``"z"`` → Z = enc(X)."""
+        """Embed new points: ``space="h"`` → H (N, d_H), ``"rotated"`` → H R, ``"z"`` → Z = enc(X).
+
+        H and H R come from the distilled student when ``predict_with`` says so (see ``predict``); Z is
+        always the teacher's (the student has none)."""
         x = self._check_input(X, fitting=False)
         return self._embed(x, space=space).numpy()
 
     def predict(self, X: Any) -> np.ndarray:
-        """Cluster of each new point: the block of R holding most of its energy (argmax of the logits)."""
+        """Cluster of each new point: the block of R holding most of its energy (argmax of the logits).
+
+        With ``predict_with`` "student" (or "auto" on a model fitted with ``student="conv"``) H comes
+        from the distilled student (:mod:`sscn_core.student`), which reads the pixels directly; R is the
+        model's own. ``predict_proba``, ``transform``, ``block_energy`` and ``affinity`` follow the same
+        choice; the in-sample ``labels_`` are the teacher's."""
         return self._predict_tensor(self._check_input(X, fitting=False))
 
     def predict_proba(self, X: Any) -> np.ndarray:
@@ -646,7 +774,13 @@ class SSCN(ClusterMixin, TransformerMixin, BaseEstimator):
                 "saved_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "history": self.history_,
                 "settings": getattr(self, "settings_", {}), "model_choice": getattr(self, "model_choice_", None),
                 "phase_times": self.phase_times_, "peak_memory": self.peak_memory_,
-                "pseudo_label_solver": self.pseudo_label_solver_, "stopped": bool(self.stopped_)}
+                "pseudo_label_solver": self.pseudo_label_solver_, "stopped": bool(self.stopped_),
+                "pretrain": getattr(self, "pretrain_", None)}
+        student = getattr(self, "student_", None)
+        if student is not None:
+            state.update({f"{STUDENT_PREFIX}{k}": v for k, v in student.state_dict().items()})
+            config["student"] = student.config()
+            meta["student"] = self.student_report_
         return save_checkpoint(path, Checkpoint(MODEL_KIND, state, config, meta))
 
     @classmethod
@@ -680,6 +814,10 @@ class SSCN(ClusterMixin, TransformerMixin, BaseEstimator):
         model.settings_ = ckpt.meta.get("settings", {})
         model.model_choice_ = ckpt.meta.get("model_choice")
         model.stopped_ = bool(ckpt.meta.get("stopped", False))
+        model.pretrain_ = ckpt.meta.get("pretrain")
+        student = _student_from(ckpt, Path(path).name, net.h.embed_dim)
+        model.student_ = None if student is None else student.to(resolve_device(device)).eval()
+        model.student_report_ = ckpt.meta.get("student") if student is not None else None
         return model
 
 
@@ -734,8 +872,35 @@ def _phases(values: dict[str, Any]) -> tuple[str, ...]:
             "self_expression": True,
             "pseudo_labels": values["classifier_loss"] == "cross_entropy",
             "classifier": True,
-            "self_training": values["self_training_rounds"] > 0}
+            "self_training": values["self_training_rounds"] > 0,
+            "student": values["student"] != "none"}
     return tuple(phase for phase in PHASES if runs[phase])
+
+
+def _student_from(ckpt: Checkpoint, name: str, embed_dim: int) -> ConvStudent | None:
+    """The student a checkpoint holds (None when it holds none); CheckpointError when its configuration and
+    weights do not go together. The size its configuration describes is checked before anything is built."""
+    config = ckpt.config.get("student")
+    weights = {k[len(STUDENT_PREFIX):]: v for k, v in ckpt.state.items() if k.startswith(STUDENT_PREFIX)}
+    if config is None:
+        if weights:
+            raise CheckpointError(f"{name!r} holds student weights but no student configuration; the file was edited "
+                                  f"or damaged: save the model again")
+        return None
+    try:
+        need = 4 * student_parameters(config)
+        if need > ckpt.tensor_bytes():
+            raise ValueError(f"it describes {format_bytes(need)} of weights but the file holds "
+                             f"{format_bytes(ckpt.tensor_bytes())} of tensors")
+        if int(config["embed_dim"]) != embed_dim:
+            raise ValueError(f"it outputs {config['embed_dim']} columns of H but the model's H has {embed_dim}")
+        student = build_student(config)
+        student.load_state_dict(weights)
+    except (KeyError, TypeError, ValueError, RuntimeError) as exc:
+        raise CheckpointError(f"{name!r}: its student configuration {config} does not match the student weights it "
+                              f"holds ({' '.join(str(exc).split())}); the file was edited or damaged: save the model "
+                              f"again") from exc
+    return student
 
 
 def _stack_shape(X: Any) -> tuple[int, int] | None:

@@ -235,12 +235,19 @@ PARAMETERS: tuple[Param, ...] = (
       low_open=True, paper=False, needs={"schedule": ("auto",)}),
     P("lr", "float", 1e-3, "Learning rate", "Adam's learning rate for encoder, decoder and h.", low=0, low_open=True),
     P("pretrain_epochs", "int", 100, "Pre-training epochs",
-      "Epochs of auto-encoder pre-training (reconstruction only) before self-expression.", low=0,
+      "At most this many epochs of auto-encoder pre-training (reconstruction only) before self-expression: with "
+      "schedule 'auto' it ends once its loss settles (tol), with 'epochs' it runs them all.", low=0,
       needs=_TRAINED_HERE),
     P("pretrain_batch_size", "int", None, "Pre-training batch size", "Mini-batch size of auto-encoder pre-training.",
-      low=1, none="the full batch", needs=_TRAINED_HERE),
+      low=1, none="mini-batches of 128 points (N if smaller) with schedule 'auto', the full batch (the paper's) with "
+                  "'epochs'; see sscn_core.plan", needs=_TRAINED_HERE),
     P("pretrain_lr", "float", 1e-3, "Pre-training learning rate", "Adam's learning rate in pre-training.", low=0,
       low_open=True, needs=_TRAINED_HERE),
+    P("pretrain_cache", "choice", True, "Pre-training cache",
+      "Keep the auto-encoder pre-trained here in the cache folder ($SSCN_CACHE_DIR, else ~/.cache/sscn-explorer), "
+      "found again by a fingerprint of the training data and the pre-training settings: a later fit on the same "
+      "data loads it instead of pre-training again.",
+      choices={True: "Cache by data fingerprint", False: "Always pre-train"}, paper=False, needs=_TRAINED_HERE),
     P("rho", "float", 0.1, "ρ (kept mass per column)",
       "Post-processing keeps, per column of |Q|, the largest entries up to this share of its mass.", low=0, high=1,
       low_open=True),
@@ -297,6 +304,19 @@ PARAMETERS: tuple[Param, ...] = (
       paper=False),
     P("lambda3", "float", 1.0, "λ3 self-training", "Weight of the classifier's cross-entropy in self-training.", low=0,
       paper=False),
+    P("student", "choice", "none", "Student",
+      "After the fit, distil the model into a small conv net on the pixels (sscn_core.student): it learns to "
+      "reproduce the model's H on the training images (no labels) and predicts at the conv auto-encoder's speed, "
+      "the model's classifier R turning its H into clusters. Needs images.",
+      choices={"none": "None", "conv": "Conv student (fast predict)"}, paper=False),
+    P("student_epochs", "int", 30, "Student epochs",
+      "At most this many epochs of distillation (mini-batches of 128, images moved by up to 1 pixel); with "
+      "schedule 'auto' it ends once its loss settles (tol).", low=1, paper=False, needs={"student": ("conv",)}),
+    P("predict_with", "choice", "auto", "Predict with",
+      "Which network predict, predict_proba and transform use for new points: the model itself (the teacher) or "
+      "its distilled student; the in-sample labels_ are always the teacher's.",
+      choices={"teacher": "The model (teacher)", "student": "The distilled student",
+               "auto": "Auto: the student when one was trained"}, paper=False, needs={"student": ("conv",)}),
     P("device", "text", "auto", "Device", "auto (a CUDA GPU when present, else the CPU), cpu or cuda[:i].",
       check=_device_problem),
     P("seed", "int", 0, "Seed", "Seeds initialisation, batch order, sampling and spectral clustering.", low=0),
@@ -347,6 +367,8 @@ def problems(values: Mapping[str, Any]) -> dict[str, str]:
                              "autoencoder='mlp' or None")
     if {"pretrained", "autoencoder"} <= ok and values["pretrained"] is not None and values["autoencoder"] in (None, "auto"):
         found["pretrained"] = "pretrained weights need an auto-encoder; set autoencoder='conv' or 'mlp'"
+    if {"predict_with", "student"} <= ok and values["predict_with"] == "student" and values["student"] == "none":
+        found["predict_with"] = "predict_with='student' needs a student; set student='conv'"
     size = values["pseudo_sample_size"]
     if {"pseudo_sample_size", "n_clusters"} <= ok and size is not None and size < 2 * values["n_clusters"]:
         found["pseudo_sample_size"] = (f"pseudo_sample_size must hold at least 2·n_clusters = "

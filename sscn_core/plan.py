@@ -23,7 +23,13 @@ The rules (no labels are looked at; the same rule for every data set):
   post-processing keeps at least 2q entries per column). 40 people with 10 faces each: q = 3.
 - ``pretrained`` None with the conv auto-encoder: when every training image is one of the images a
   bundled auto-encoder was pre-trained on (the same bytes), those weights are that pre-training,
-  cached; otherwise the auto-encoder is pre-trained here.
+  cached; otherwise the auto-encoder is pre-trained here: with ``schedule="auto"`` until its
+  reconstruction loss settles, within ``pretrain_epochs`` (and an earlier fit's pre-training on the
+  same data and settings is read from the cache, :mod:`sscn_core.cache`).
+- ``pretrain_batch_size`` None, when an auto-encoder is pre-trained here: mini-batches of 128 points
+  (N if smaller) with ``schedule="auto"`` (measured on Extended Yale B, 2,414 faces, 2 cores: 200
+  epochs of them took 46 s and reached a squared error of 0.002 per pixel; 200 full-batch epochs
+  61 s and 0.008), the full batch with ``schedule="epochs"`` (the paper's reference).
 - ``batch_size`` / ``classifier_batch_size`` None: the full batch when N ≤ 4,096 (Q is then at most
   4,096² floats, 64 MiB, and the mini-batch objective is the exact one), else 1,000 (the paper's).
 - ``normalize`` "auto": unit rows when the features go straight into h (``autoencoder=None`` on
@@ -51,6 +57,7 @@ from typing import Any
 
 FULL_BATCH_MAX = 4096
 PAPER_BATCH = 1000
+PRETRAIN_BATCH = 128
 MIN_STEPS, MAX_STEPS, BUDGET_EPOCHS = 300, 3000, 30
 SCHEDULES = ("auto", "epochs")
 NORMALIZATIONS = ("auto", "none", "unit_rows")
@@ -63,6 +70,23 @@ def _batch(value: int | None, n: int) -> tuple[int, str]:
     if n <= FULL_BATCH_MAX:
         return n, f"full batch: N = {n:,} ≤ {FULL_BATCH_MAX:,}, so Q fits and each step sees the exact objective"
     return PAPER_BATCH, f"N = {n:,} > {FULL_BATCH_MAX:,}: mini-batches of {PAPER_BATCH:,} (the paper's)"
+
+
+def _pretrain_reason(epochs: int, schedule: str) -> str:
+    if schedule == "epochs":
+        return f"pre-trained here for {epochs} epochs (reconstruction only; fixed schedule)"
+    return f"pre-trained here until its reconstruction loss settles, at most {epochs} epochs"
+
+
+def _pretrain_batch(value: int | None, n: int, schedule: str) -> tuple[int, str]:
+    if value is not None:
+        return _batch(value, n)
+    if schedule == "epochs":
+        return n, f"full batch (N = {n:,}): the paper's reference pre-trains on all points at once"
+    return min(PRETRAIN_BATCH, n), (
+        f"mini-batches of {PRETRAIN_BATCH} points{f' (N = {n} is smaller)' if n < PRETRAIN_BATCH else ''}: on "
+        f"Extended Yale B (2,414 faces, 2 CPU cores) 200 epochs of them took 46 s and reached a squared error of "
+        f"0.002 per pixel, 200 full-batch epochs 61 s and 0.008")
 
 
 def _budget(epochs: int, steps_per_epoch: int, schedule: str, per_batch: int = 1) -> tuple[int, str]:
@@ -151,7 +175,9 @@ def make_plan(params: dict[str, Any], n: int, n_features: int, *,
         name = bundled if ae == "conv" else None
         put("pretrained", name, f"the bundled weights '{name}' were pre-trained on these images (every row is one "
                                 f"of their training images): that pre-training, cached" if name else
-            f"pre-trained here for {params['pretrain_epochs']} epochs (reconstruction only)")
+            _pretrain_reason(params["pretrain_epochs"], params["schedule"]))
+        if name is None and params["pretrain_epochs"] > 0:
+            put("pretrain_batch_size", *_pretrain_batch(params["pretrain_batch_size"], n, params["schedule"]))
     else:
         put("pretrained", None, "no auto-encoder")
 

@@ -4,8 +4,9 @@ Phases, in order: ``features`` (a front-end such as scattering, when used), ``pr
 (auto-encoder reconstruction), ``self_expression`` (Definition 3 on mini-batches),
 ``pseudo_labels`` (spectral post-processing of Q), ``classifier`` (R on the Stiefel manifold with
 Cayley-Adam, H frozen: cross-entropy on the pseudo-labels, or the Q-driven triplet loss with no
-pseudo-labels) and ``self_training`` (beyond the paper: the classifier's assignments feed back into
-encoder and h).
+pseudo-labels), ``self_training`` (beyond the paper: the classifier's assignments feed back into
+encoder and h) and ``student`` (beyond the paper: a small conv net distilled from the fitted model,
+:mod:`sscn_core.student`).
 """
 from __future__ import annotations
 
@@ -24,9 +25,11 @@ from .stiefel import CayleyAdam
 
 # The phases in the order they run (the one declaration of that order), with their labels.
 PHASE_LABELS = {"model_choice": "model choice", "features": "features (front-end)", "pretrain": "pre-training", "self_expression": "self-expression",
-                "pseudo_labels": "pseudo-labels", "classifier": "classifier", "self_training": "self-training"}
+                "pseudo_labels": "pseudo-labels", "classifier": "classifier", "self_training": "self-training",
+                "student": "student (distillation)"}
 PHASES = tuple(PHASE_LABELS)
-LOSS_TERMS = ("total", "q_norm", "self_expression", "reconstruction", "classifier", "balance")
+LOSS_TERMS = ("total", "q_norm", "self_expression", "reconstruction", "classifier", "balance", "distillation")
+CACHED = "cached"   # the key of a "done" event's losses that says the phase was read from a cache
 
 
 @dataclass
@@ -34,8 +37,9 @@ class TrainingEvent:
     """One progress report from a running fit.
 
     kind: "phase" (a phase starts; step 0), "step" (after an optimisation step) or "done" (a phase
-    ended). ``losses`` holds the terms of this step (keys from LOSS_TERMS). ``model`` is the
-    estimator being fitted (None when the trainer runs without one).
+    ended). ``losses`` holds the terms of this step (keys from LOSS_TERMS); the "done" event of a
+    phase whose result was read from a cache instead of trained holds ``{CACHED: 1.0}`` (and the
+    phase has no steps). ``model`` is the estimator being fitted (None when the trainer runs without one).
     """
 
     kind: str
@@ -205,27 +209,39 @@ def self_expression_terms(net: SSCNNetwork, x: torch.Tensor, reduction: str = "s
 
 def pretrain_autoencoder(autoencoder: AutoEncoder, x: torch.Tensor, *, epochs: int, batch_size: int | None,
                          lr: float, device: torch.device, generator: torch.Generator, report: Reporter,
-                         stop_flag: threading.Event, history: list[dict[str, Any]]) -> float:
-    """Train the auto-encoder on reconstruction alone (sum of squared errors, Adam). Returns seconds."""
+                         stop_flag: threading.Event, history: list[dict[str, Any]],
+                         convergence: Convergence | None = None) -> float:
+    """Train the auto-encoder on reconstruction alone (Adam on the batch's sum of squared errors) for at
+    most ``epochs`` epochs; with a ``convergence`` rule of a set tolerance the phase ends once the loss
+    has settled. Returns seconds.
+
+    The loss recorded (and fed to ``convergence``) is the batch's sum of squares per point. Every
+    drop_last batch holds the same number of points, so the steps of an epoch are comparable and a
+    window's mean is a mean over (almost) all points; per point, the number also reads the same
+    whatever the batch size (the full batch's sum grows with N). Adam's steps do not depend on that
+    scale, so the objective stays the paper's sum.
+    """
     n = x.shape[0]
-    bs = n if batch_size is None else batch_size
+    bs = n if batch_size is None else min(batch_size, n)
     phase = Phase("pretrain", epochs * steps_per_epoch(n, bs), report, stop_flag, history)
     phase.begin()
     params = list(autoencoder.parameters())
     if params:
         opt = torch.optim.Adam(params, lr=lr)
         autoencoder.train()
-        for _ in range(epochs):
-            for idx in batches(n, bs, generator):
-                xb = x[idx].to(device, non_blocking=True)
-                loss = _sq(xb.reshape(xb.shape[0], -1) - autoencoder.decode(autoencoder.encode(xb)), "sum")
-                if not math.isfinite(loss.item()):
-                    raise FloatingPointError(_pretrain_diverged(f"the reconstruction loss became {loss.item()} at "
-                                                                f"step {phase.step + 1}", lr))
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                opt.step()
-                phase.record({"total": loss.item(), "reconstruction": loss.item()})
+        for idx in cycle_batches(n, bs, generator, phase.total_steps):
+            xb = x[idx].to(device, non_blocking=True)
+            loss = _sq(xb.reshape(xb.shape[0], -1) - autoencoder.decode(autoencoder.encode(xb)), "sum")
+            per_point = loss.item() / xb.shape[0]
+            if not math.isfinite(per_point):
+                raise FloatingPointError(_pretrain_diverged(f"the reconstruction loss became {loss.item()} at "
+                                                            f"step {phase.step + 1}", lr))
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            phase.record({"total": per_point, "reconstruction": per_point})
+            if convergence is not None and convergence.update(per_point):
+                break
         if not all(bool(torch.isfinite(p).all()) for p in params):
             raise FloatingPointError(_pretrain_diverged("the weights became NaN or infinite", lr))
     return phase.end()

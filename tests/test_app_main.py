@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 from streamlit.runtime.caching import clear_session_resource_cache
 from streamlit.testing.v1 import AppTest
@@ -20,6 +21,7 @@ from streamlit.testing.v1 import AppTest
 from app.config import ModelConfig, preset_for
 from sscn_core import SSCN, load_dataset
 from sscn_core.params import DEFAULTS
+from sscn_core.preprocess import input_style, open_image_safely, prepare_for
 from test_data import npz_declaring
 
 MAIN = str(Path(__file__).resolve().parents[1] / "app" / "main.py")
@@ -268,6 +270,7 @@ def test_classify_images_with_a_small_mnist_model(at: AppTest) -> None:
     assert not at.exception, at.exception
     verdicts = [m.value for m in at.markdown if m.value.startswith("**Cluster")]
     assert len(verdicts) == 2 and all("most training points of this cluster are" in v for v in verdicts)
+    assert not [r for r in at.radio if r.key == "cls.network"]        # no student: no choice of network
     errors = [e.value for e in at.error]
     assert any(e.startswith("**broken.png**") for e in errors)
     assert any(e.startswith("**empty.png**") for e in errors)
@@ -292,6 +295,42 @@ def test_load_a_checkpoint_and_refuse_a_corrupt_one(at: AppTest, tmp_path: Path)
     at.file_uploader(key="train.load").set_value(("junk.pt", b"not a checkpoint", "application/octet-stream"))
     at.run()
     assert any("Could not load junk.pt" in e.value for e in at.error)
+
+
+def test_classify_with_the_student_or_the_teacher(at: AppTest, tmp_path: Path) -> None:
+    data = load_dataset("mnist", n_samples=300, seed=0)
+    model = SSCN.from_preset("scattering", student="conv", student_epochs=2, seed=0, device="cpu").fit(data.X)
+    png, _ = digit_png(0)
+    style, shape = input_style(model)
+    prepared = prepare_for(open_image_safely(png), style, shape).reshape(1, -1)   # as the tab prepares it
+    teacher = int(model.set_params(predict_with="teacher").predict(prepared)[0])
+    model.set_params(predict_with="auto")
+    # A student that always answers block k ≠ the teacher's: H = R's first column of block k, whatever the image.
+    k, q = (teacher + 1) % 10, model.params_["subspace_dim"]
+    with torch.no_grad():
+        model.student_.head.weight.zero_()
+        model.student_.head.bias.copy_(model.net_.classifier.R[:, k * q] / model.student_.scale)
+    path = model.save(tmp_path / "student.pt")
+    at.slider(key="cfg.n_samples").set_value(300)
+    at.number_input(key="cfg.holdout_size").set_value(100)
+    at.run()
+    at.file_uploader(key="train.load").set_value(("student.pt", path.read_bytes(), "application/octet-stream"))
+    at.run()
+    open_tab(at, "Classify")
+    at.file_uploader(key="cls.files").set_value([("digit.png", png, "image/png")])
+    at.run()
+    assert not at.exception, at.exception
+    choice = at.radio(key="cls.network")
+    assert choice.value == "student" and "teacher's answer on" in choice.help
+
+    def verdict() -> str:
+        return next(m.value for m in at.markdown if m.value.startswith("**Cluster"))
+    assert verdict().startswith(f"**Cluster {k}**")
+    choice.set_value("teacher").run()
+    assert not at.exception, at.exception
+    assert verdict().startswith(f"**Cluster {teacher}**")  # the teacher classifies (the student would say k)
+    open_tab(at, "Metrics")                                # the other tabs keep the model's own choice
+    assert len([m for m in at.metric if m.label == "ACC"]) >= 1
 
 
 def test_ending_the_session_stops_training(at: AppTest) -> None:

@@ -4,7 +4,9 @@
 before the refactor; a change of training behaviour shows up here as a changed label. Re-pinned
 when issue 15 made auto-encoders start Xavier-uniform with zero biases (as the reference): that
 changes the MLP's start and the generator's draws after it (so h's start with a pre-trained AE);
-the linear case did not change.
+the linear case did not change. Re-pinned (the MLP case only) when pre-training got a random stream
+of its own, so that a fit whose pre-training is read from the cache ends like one that trained it:
+the MLP's batch order in pre-training and the draws of the phases after it changed.
 """
 from __future__ import annotations
 

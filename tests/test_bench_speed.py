@@ -34,22 +34,36 @@ def test_speed_quick_end_to_end(tmp_path):
                        "--out", str(out)]) == 0
     doc = json.loads(out.read_text())
     assert doc["transform"]["relative_error"] < 1e-4 and doc["transform"]["ratio"] > 0
-    assert set(doc["predict"]) == set(PRESETS)
+    assert set(doc["predict"]) == set(PRESETS) | {speed.STUDENT}
+    assert doc["predict"][speed.STUDENT]["images_per_second"] > 0
     run = doc["accurate_runs"][0]
     assert run["total_seconds"] >= run["fit_seconds"] > 0 and 0 <= run["in_sample"]["acc"] <= 1
-    assert len(doc["targets"]) == 6 and all("quick run" in t["note"] for t in doc["targets"])
+    assert run["fit_seconds"] > run["phase_seconds"]["student"] > 0 and run["teacher_predict_seconds"] > 0
+    assert 0 <= run["student_out_of_sample"]["acc"] <= 1 and 0 <= run["out_of_sample"]["acc"] <= 1
+    assert 0 <= run["student"]["agreement"] <= 1 and 0 <= run["student"]["held_out_agreement"] <= 1
+    assert len(doc["targets"]) == 8 and all("quick run" in t["note"] for t in doc["targets"])
+    assert all(t["measured"] is not None for t in doc["targets"][-2:])        # the student's rows are measured
 
 
 def test_speed_targets_judge_the_measurements():
-    runs = [{"seed": 0, "in_sample": {"acc": 0.951}, "out_of_sample": {"acc": 0.94}, "total_seconds": 40.0}]
+    runs = [{"seed": 0, "in_sample": {"acc": 0.951}, "out_of_sample": {"acc": 0.94}, "total_seconds": 40.0,
+             "student_out_of_sample": {"acc": 0.937}},
+            {"seed": 1, "in_sample": {"acc": 0.951}, "out_of_sample": {"acc": 0.94}, "total_seconds": 40.0,
+             "student_out_of_sample": {"acc": 0.951}}]
     doc = {"accurate_runs": runs, "predict": {"scattering": {"images_per_second": 1000.0},
-                                              "conv-plus": {"images_per_second": 100_000.0}},
+                                              "conv-plus": {"images_per_second": 100_000.0},
+                                              speed.STUDENT: {"images_per_second": 30_000.0}},
            "kymatio_same_seeds": {"0": {"in_sample": 0.953, "out_of_sample": 0.93}}}
     targets = speed.compute_targets(doc)
-    assert [t["met"] for t in targets] == [True, False, False, False, True, False]
+    assert [t["met"] for t in targets] == [True, False, False, False, True, False, True, True]
     assert targets[4]["measured"] == pytest.approx(0.2) and targets[5]["measured"] == pytest.approx(1.0)
+    assert targets[6]["measured"] == pytest.approx(0.3) and targets[7]["measured"] == pytest.approx(-0.4)
+    assert "field best EnSC" in targets[0]["note"]
+    runs[1]["student_out_of_sample"]["acc"] = 0.925           # 1.5 points below the teacher: the mean gap is 0.9
+    assert speed.compute_targets(doc)[7]["met"] is False
     doc["kymatio_same_seeds"] = {}
-    assert speed.compute_targets(doc)[4]["met"] is None
+    doc["predict"].pop(speed.STUDENT)
+    assert [speed.compute_targets(doc)[i]["met"] for i in (4, 6)] == [None, None]
 
 
 @pytest.mark.slow

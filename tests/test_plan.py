@@ -52,6 +52,23 @@ def test_the_bundled_weights_are_found_by_the_images_they_were_trained_on() -> N
     assert other["value"] is None and "pre-trained here" in other["reason"]
 
 
+def test_the_pretraining_batch_follows_the_schedule_only_where_an_autoencoder_is_pretrained_here() -> None:
+    auto = _plan(2414, 32 * 32, n_clusters=38, autoencoder="conv")["pretrain_batch_size"]
+    assert auto["value"] == 128 and "46 s" in auto["reason"] and "0.002 per pixel" in auto["reason"]
+    assert _plan(60, 64, n_clusters=3, autoencoder="mlp")["pretrain_batch_size"]["value"] == 60
+    paper = make_plan(SSCN.from_preset("paper", n_clusters=38).get_params(), 2414, 32 * 32)
+    assert paper["pretrain_batch_size"]["value"] == 2414 and "full batch" in paper["pretrain_batch_size"]["reason"]
+    assert "for 100 epochs" in paper["pretrained"]["reason"]
+    assert "until its reconstruction loss settles, at most 100 epochs" in \
+        _plan(2414, 32 * 32, n_clusters=38, autoencoder="conv")["pretrained"]["reason"]
+    assert _plan(2414, 1024, n_clusters=38, autoencoder="conv", pretrain_batch_size=5000)["pretrain_batch_size"] == \
+        {"value": 2414, "reason": f"{GIVEN} (cut to N = 2414)"}
+    for params in (dict(), dict(autoencoder="conv", pretrained="mnist"), dict(autoencoder="conv", pretrain_epochs=0)):
+        assert "pretrain_batch_size" not in _plan(500, 784, n_clusters=5, **params), params
+    bundled = make_plan(SSCN(autoencoder="conv").get_params(), 500, 784, bundled="mnist")
+    assert bundled["pretrained"]["value"] == "mnist" and "pretrain_batch_size" not in bundled
+
+
 def test_cross_cluster_share_is_zero_on_blocks_and_grows_with_leakage() -> None:
     labels = np.repeat([0, 1, 2], 4)
     blocks = np.kron(np.eye(3), np.ones((4, 4)))

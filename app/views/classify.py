@@ -1,6 +1,8 @@
 """Classify tab: upload images, see them prepared as the model's data was, their cluster and class probabilities."""
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 import streamlit as st
 from PIL import Image
@@ -16,6 +18,8 @@ from .common import Current, label_name, refreshed, sample_images, show_nothing
 IMAGE_TYPES = ["png", "jpg", "jpeg", "bmp", "gif", "tif", "tiff", "webp", "pgm", "ppm"]
 MAX_FILES = 24
 EXAMPLES = 6
+# Which network classifies, when the model has a distilled student (SSCN's predict_with): key -> label.
+NETWORKS = {"student": "Student (fast copy)", "teacher": "Teacher (the trained model)"}
 
 
 def render(state: AppState, cur: Current) -> None:
@@ -38,6 +42,7 @@ def render(state: AppState, cur: Current) -> None:
     if (now.train.preprocessing or "").startswith("photo") or now.train.name == "yaleb":
         style = "photo"
     st.caption(f"Preprocessing: {STYLES[style]}; {shape[0]}×{shape[1]} inputs.")
+    network = _network_choice(now.model)
     files = st.file_uploader("Images", type=IMAGE_TYPES, accept_multiple_files=True, key="cls.files")
     if not files:
         st.caption("PNG, JPEG, BMP, GIF, TIFF, WebP…; dark ink on light paper or light on dark both work.")
@@ -48,9 +53,27 @@ def render(state: AppState, cur: Current) -> None:
         if model is None:
             st.info("Classification is available when training is paused, stopped or finished.")
             return
+        if network is not None:
+            # A shallow copy shares the weights; the choice stays on this tab (the other tabs keep the model's own).
+            model = copy.copy(model).set_params(predict_with=network)
         for i, upload in enumerate(files[:MAX_FILES]):
             with st.container(border=True):
                 _classify_one(i, upload.name, upload.getvalue(), model, now, now.analysis, style, shape)
+
+
+def _network_choice(model: SSCN) -> str | None:
+    """The network the user picks to classify with ("student" or "teacher") when the model has a
+    distilled student; None when it has none (the model classifies)."""
+    if getattr(model, "student_", None) is None:
+        return None
+    report = getattr(model, "student_report_", None) or {}
+    agreement = f" It gives the teacher's answer on {report['agreement']:.0%} of the training images." \
+        if "agreement" in report else ""
+    default = "teacher" if model.predict_with == "teacher" else "student"
+    return st.radio("Classify with", list(NETWORKS), index=list(NETWORKS).index(default), format_func=NETWORKS.get,
+                    horizontal=True, key="cls.network",
+                    help="The student is a small, fast network trained after the model to give the same answers "
+                         f"as the model (the teacher), without labels.{agreement}")
 
 
 def _thumbnail(raw: bytes) -> Image.Image | None:

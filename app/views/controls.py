@@ -74,10 +74,10 @@ def progress_text(snap: Snapshot) -> str:
         return " · ".join(parts + [f"{format_seconds(snap.elapsed)} in all"])
     if snap.phase is None and snap.state == "running":
         parts.append("starting the training process")
-    if snap.phase in snap.phases:
-        parts.append(f"phase {snap.phases.index(snap.phase) + 1}/{len(snap.phases)}: {PHASE_LABELS[snap.phase]}")
-    elif snap.phase:
-        parts.append(PHASE_LABELS.get(snap.phase, snap.phase))
+    if snap.phase:
+        label = PHASE_LABELS.get(snap.phase, snap.phase) + (": cached" if snap.phase in snap.cached_phases else "")
+        of = f"phase {snap.phases.index(snap.phase) + 1}/{len(snap.phases)}: " if snap.phase in snap.phases else ""
+        parts.append(of + label)
     if snap.total_steps > 1 and snap.phase != "analysis":
         parts.append(f"step {snap.step:,}/{snap.total_steps:,}")
     if snap.eta_seconds is not None and snap.phase not in ("pseudo_labels", "analysis"):

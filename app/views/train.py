@@ -69,7 +69,8 @@ def _run_facts(snap: Snapshot) -> None:
                 st.code(snap.error.traceback, language=None)
     if snap.analysis_error is not None:
         st.warning(f"The live views could not be updated: {snap.analysis_error.type}: {snap.analysis_error.message}")
-    facts = []
+    facts = [f"{PHASE_LABELS.get(phase, phase)}: cached (an earlier fit's, on these images)"
+             for phase in snap.cached_phases]
     if snap.first_loss_after is not None:
         facts.append(f"first loss point {snap.first_loss_after:.1f} s after Start")
     if snap.history:

@@ -25,10 +25,10 @@ from sscn_core.trainer import PHASE_LABELS
 PALETTE = ("#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442", "#000000",
            "#8C564B", "#7F7F7F", "#17BECF", "#BCBD22")
 TERM_COLOURS = {"total": "#000000", "q_norm": "#0072B2", "self_expression": "#D55E00",
-                "reconstruction": "#009E73", "classifier": "#CC79A7"}
+                "reconstruction": "#009E73", "classifier": "#CC79A7", "distillation": "#E69F00"}
 TERM_LABELS = {"total": "total", "q_norm": "½‖Q‖²", "self_expression": "½‖Z − QZ‖²",
                "reconstruction": "½‖X − dec(QZ)‖²", "classifier": "classifier loss",
-               "balance": "balance (−entropy)"}
+               "balance": "balance (−entropy)", "distillation": "student: distance to the model's H"}
 FONT = dict(size=14)
 
 

@@ -18,7 +18,7 @@ from typing import Any
 
 import plotly.graph_objects as go
 
-from ..trainer import PHASE_LABELS, TrainingEvent
+from ..trainer import CACHED, PHASE_LABELS, TrainingEvent
 from . import figures
 
 TERMS = ("total", "q_norm", "self_expression", "reconstruction", "classifier")
@@ -70,11 +70,17 @@ class LiveProgress:
         index = self._phases.index(event.phase) + 1 if event.phase in self._phases else 0
         of = f"phase {index}/{len(self._phases)}: " if index else ""
         done = event.kind == "done" and event.phase == (self._phases[-1] if self._phases else None)
-        state = "finished" if done else f"{of}{phase}, step {event.step}/{event.total_steps}"
+        cached = event.kind == "done" and bool(event.losses.get(CACHED))   # read from the cache: no steps
+        if done:
+            state = "finished"
+        elif cached:
+            state = f"{of}{phase}: cached"
+        else:
+            state = f"{of}{phase}, step {event.step}/{event.total_steps}"
         elapsed = time.perf_counter() - self._started
         last = self.history[-1]["total"] if self.history and "total" in self.history[-1] else None
         text = f"{state} · {elapsed:.1f} s" + (f" · loss {last:.4g}" if last is not None else "")
-        share = 1.0 if done else (event.step / event.total_steps if event.total_steps else 0.0)
+        share = 1.0 if done or cached else (event.step / event.total_steps if event.total_steps else 0.0)
         bar = (f"<progress value='{share:.3f}' max='1' style='width:240px;vertical-align:middle'></progress> "
                f"<span style='font-family:monospace'>{html.escape(text)}</span>")
         return text, bar
