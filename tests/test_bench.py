@@ -4,6 +4,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import math
+import os
 import time
 from pathlib import Path
 from typing import Any
@@ -11,7 +12,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from bench import common, report, scaling, table1
+from bench import common, report, scaling, standard, table1
 
 HAVE_THEORY = importlib.util.find_spec("sscn_core.theory") is not None
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -447,3 +448,155 @@ def test_ablation_render():
     assert "| Xavier (paper) | paper's logits | 85.00 ± 7.07 (80.0–90.0)" in text
     assert "| Theorem 1 | unit rows, τ = 20 | 95.00 ± 0.00" in text
     assert "| 0 | 73.20 | 71.40 |" in text
+
+
+# ------------------------------------------------------------------------------------- bench.standard
+def _standard_run(seed: int, acc: float, seconds: float = 10.0, oos_acc: float | None = None,
+                  pretrained: str | None = None) -> dict[str, Any]:
+    result: dict[str, Any] = {"seed": seed, "n": 2414, "K": 38, "seconds": seconds, "acc": acc, "ari": acc - 5,
+                              "nmi": acc + 1, "largest_cluster_share": 0.05, "empty_clusters": 0}
+    if oos_acc is not None:
+        result |= {"oos_acc": oos_acc, "oos_ari": oos_acc - 5, "oos_nmi": oos_acc + 1, "oos_seconds": 2 * seconds,
+                   "oos_n": 483, "oos_protocol": "seeded split", "warnings": [], "pretrained": pretrained}
+    return {"status": "ok", "result": result, "worker_peak_rss_bytes": 500 * 2**20}
+
+
+def _standard_row(accs: list[float], seconds: float = 10.0, oos: list[float] | None = None,
+                  pretrained: str | None = None) -> dict[str, Any]:
+    return standard.aggregate([_standard_run(i, a, seconds + i, None if oos is None else oos[i], pretrained)
+                               for i, a in enumerate(accs)])
+
+
+def test_standard_holdout_split_is_a_seeded_disjoint_80_20_cover():
+    fit, held = standard.holdout_split(2414, seed=3)
+    assert len(fit) == 1931 and len(held) == 483
+    assert np.array_equal(np.sort(np.concatenate([fit, held])), np.arange(2414))
+    assert np.all(np.diff(fit) > 0) and np.all(np.diff(held) > 0)
+    again, _ = standard.holdout_split(2414, seed=3)
+    other, _ = standard.holdout_split(2414, seed=4)
+    assert np.array_equal(fit, again) and not np.array_equal(fit, other)
+
+
+def test_standard_applies_skips_family_members_by_their_measured_cost():
+    assert all(standard.applies(d, m) is None for d in standard.DATASETS for m in ("sscn", "sscn-scattering", "edsc"))
+    assert all(standard.applies(d, f"family-{m}") is None for d in ("yaleb", "digits") for m in standard.FAMILY)
+    ssc = standard.applies("mnist", "family-ssc")
+    assert ssc and "3,906 s" in ssc and "N = 2,414" in ssc and "1,800 s" in ssc      # 227.6 s × (10,000 / 2,414)²
+    assert standard.applies("fashion-mnist", "family-ensc") and standard.applies("mnist", "family-ssc_omp")
+    assert standard.applies("mnist", "family-lrr") is None                           # closed form: ~208 s
+    assert standard.applies("mnist", "family-ssc", n=2000) is None                   # a smaller sample fits
+    assert standard.applies("mnist", "family-ssc", time_limit_s=4000.0) is None
+    memory = standard.applies("mnist", "family-lrr", memory_limit_bytes=2**30)
+    assert memory and "6.8 GiB" in memory and "Method.memory_bytes" in memory
+    assert set(standard.DEFAULT_METHODS) == {"sscn", "sscn-scattering", "edsc", "family-ssc", "family-ssc_omp",
+                                             "family-ensc", "family-lrr"}
+    assert standard.build_parser().parse_args([]).seeds == 3
+
+
+def test_standard_aggregate_summarizes_in_and_out_of_sample_scores():
+    runs = [_standard_run(0, 90.0, 10.0, 88.0), _standard_run(1, 92.0, 14.0, 90.0),
+            {"status": "timeout", "message": "timed out", "worker_peak_rss_bytes": 0}]
+    row = standard.aggregate(runs)
+    assert row["runs"] == 3 and row["finished"] == 2 and row["errors"] == ["timed out"]
+    assert row["acc"]["mean"] == pytest.approx(91.0) and row["acc"]["min"] == pytest.approx(90.0)
+    assert row["oos_acc"]["mean"] == pytest.approx(89.0) and row["oos_acc"]["std"] == pytest.approx(math.sqrt(2))
+    assert row["oos_nmi"]["mean"] == pytest.approx(90.0) and row["oos_ari"]["mean"] == pytest.approx(84.0)
+    assert row["oos_seconds"]["mean"] == pytest.approx(24.0) and row["seconds"]["max"] == pytest.approx(14.0)
+    assert row["oos_protocol"] == "seeded split" and row["bundled_weights"] == []
+    assert _standard_row([90.0], oos=[89.0], pretrained="mnist")["bundled_weights"] == ["mnist"]
+    linear = standard.aggregate([_standard_run(0, 80.0)])
+    assert linear["oos_acc"] is None and linear["oos_seconds"] is None and linear["oos_protocol"] is None
+
+
+def test_standard_targets_follow_issue_21():
+    rows = {"yaleb": {"sscn": _standard_row([97.0, 98.0, 99.0], seconds=298.0, oos=[96.0, 97.0, 98.0]),
+                      "edsc": _standard_row([98.5, 98.5, 98.5])},
+            "digits": {"sscn": _standard_row([80.0, 81.0], oos=[79.0, 80.0]), "edsc": _standard_row([80.5, 81.0])},
+            "mnist": {"sscn": _standard_row([91.0, 92.0], oos=[90.0, 91.0]), "edsc": {"skipped": "why"},
+                      "sscn-scattering": _standard_row([94.0, 95.0], oos=[94.0, 95.0])}}
+    targets = {t["name"]: t for t in standard.compute_targets(rows)}
+    assert len(targets) == 7
+    assert targets["Yale B: SSCN mean ACC"]["measured"] == pytest.approx(98.0)
+    assert targets["Yale B: SSCN mean ACC"]["met"] is True
+    assert targets["Yale B: SSCN ACC std"]["measured"] == pytest.approx(1.0)
+    fit = targets["Yale B: SSCN whole fit, slowest seed, pre-training included"]
+    assert fit["measured"] == pytest.approx(300.0) and fit["threshold"] == 300.0 and fit["met"] is True
+    linear = {name.split(":")[0]: t for name, t in targets.items() if "EDSC's mean" in name}
+    assert set(linear) == {"yaleb", "digits"}                               # MNIST's EDSC row was skipped
+    assert linear["yaleb"]["measured"] == pytest.approx(-1.5) and linear["yaleb"]["met"] is False
+    assert linear["digits"]["measured"] == pytest.approx(-0.75) and linear["digits"]["met"] is True
+    mnist = targets["MNIST-10k: SSCN (defaults, no bundled weights) mean ACC"]
+    assert mnist["measured"] == pytest.approx(91.5) and mnist["met"] is True and mnist["threshold"] == 90.0
+    assert targets["MNIST: scattering mean ACC"]["met"] is False
+    rows["mnist"]["sscn"] = _standard_row([99.0, 99.0], oos=[99.0, 99.0], pretrained="mnist")
+    bundled = next(t for t in standard.compute_targets(rows) if t["name"].startswith("MNIST-10k"))
+    assert bundled["met"] is None and "mnist" in bundled["note"]
+    slow = {"yaleb": {"sscn": _standard_row([98.0, 98.0], seconds=300.5)}}
+    assert next(t for t in standard.compute_targets(slow) if "whole fit" in t["name"])["met"] is False
+    assert standard.compute_targets({"yaleb": {"sscn": {"skipped": "why"}}}) == []
+
+
+def test_standard_render_shows_out_of_sample_acc_anchors_and_the_unheld_note():
+    doc = {"rows": {"yaleb": {"sscn": _standard_row([91.0, 93.0], oos=[90.0, 92.0]),
+                              "edsc": _standard_row([91.3, 91.3]),
+                              "family-ssc": {"skipped": "skipped: C alone would take about 3,906 s"}}}}
+    lines = standard.render(doc).splitlines()
+    assert "out of sample ACC" in lines[0] and lines[0].count("|") == lines[1].count("|") == 10
+    sscn = next(line for line in lines if "| sscn |" in line)
+    assert "| 92.00 ± 1.41 | " in sscn and "| 91.00 ± 1.41 (+21.0) |" in sscn
+    edsc = next(line for line in lines if "| edsc |" in line)
+    assert edsc.split("|")[6].strip() == "–"
+    assert all(line.count("|") == 10 for line in lines if line.startswith("|"))
+    assert any("family-ssc | skipped: C alone" in line for line in lines)
+    assert any("DSC-Net-L2 (published, 48×42 crops) | 97.33" in line for line in lines)
+    assert "COIL-20 94.86 %" in lines[-1] and "ORL 86.00 %" in lines[-1] and "does not hold" in lines[-1]
+    assert not any("N2D" in line for line in lines)                          # Fashion's anchor only beside Fashion
+
+
+def test_standard_out_of_sample_uses_the_disjoint_set_or_a_second_fit(monkeypatch):
+    from sscn_core import load_dataset
+    from sscn_core.cache import CACHE_ENV
+
+    class Stub:
+        """Predicts the true class of every point it is given (looked up by its pixels)."""
+
+        def __init__(self, truth: dict[bytes, int]) -> None:
+            self.truth, self.fitted_on, self.cache = truth, 0, None
+
+        def fit(self, X: np.ndarray) -> Stub:
+            self.fitted_on, self.cache = len(X), Path(os.environ[CACHE_ENV])
+            assert self.cache.is_dir() and not any(self.cache.iterdir())
+            return self
+
+        def predict(self, X: np.ndarray) -> np.ndarray:
+            return np.array([self.truth[row.tobytes()] for row in X])
+
+    data = load_dataset("digits", n_samples=100, seed=0)
+    truth = {row.tobytes(): int(label) for row, label in zip(data.X, data.y)}
+    built: list[Stub] = []
+    monkeypatch.setattr(standard, "_sscn", lambda *a: built.append(Stub(truth)) or built[-1])
+    monkeypatch.delenv(CACHE_ENV, raising=False)
+    with standard._empty_pretrain_cache():
+        split = standard.out_of_sample("sscn", "digits", data, Stub(truth), 10, seed=1)
+    assert CACHE_ENV not in os.environ and not built[0].cache.exists()
+    assert len(built) == 1 and built[0].fitted_on == 80 and split["oos_n"] == 20
+    assert split["oos_acc"] == pytest.approx(100.0) and split["oos_seconds"] >= 0
+    assert "second fit on 80 of the 100 points" in split["oos_protocol"]
+
+    held = load_dataset("mnist-oos", n_samples=30, seed=0)
+    given = Stub({row.tobytes(): int(label) for row, label in zip(held.X, held.y)})
+    disjoint = standard.out_of_sample("sscn", "mnist", data, given, 10, seed=1, n_samples=30)
+    assert disjoint["oos_n"] == 30 and disjoint["oos_acc"] == pytest.approx(100.0) and len(built) == 1
+    assert disjoint["oos_protocol"].startswith("mnist-oos")
+    monkeypatch.setitem(standard.HELD_OUT, "mnist", ("file", {"path": "/nonexistent/held-out.npz"}))
+    missing = standard.out_of_sample("sscn", "mnist", data, given, 10, seed=1, n_samples=30)
+    assert missing["oos_protocol"].startswith("not available") and "oos_acc" not in missing
+
+
+@pytest.mark.slow  # two SSCN fits on 150 digits: ~10 s on a busy 2-core machine
+def test_standard_case_scores_sscn_in_and_out_of_sample():
+    result = standard.case("digits", "sscn", seed=0, n_samples=150)
+    assert result["n"] == 150 and result["K"] == 10 and result["oos_n"] == 30
+    assert 0 <= result["oos_acc"] <= 100 and result["oos_seconds"] > 0 and result["seconds"] > 0
+    assert result["acc"] > 30 and result["oos_acc"] > 30                     # chance is 10 %
+    assert result["pretrained"] is None and "second fit on 120" in result["oos_protocol"]
