@@ -335,6 +335,9 @@ def test_classify_with_the_student_or_the_teacher(at: AppTest, tmp_path: Path) -
 
 def test_ending_the_session_stops_training(at: AppTest) -> None:
     use_synthetic(at, epochs=1000)
+    # The fixed schedule runs all 1,000 epochs: under 'auto' this small linear fit can settle within
+    # one poll of the page, and the run would be over before the test sees it training.
+    at.selectbox(key="cfg.schedule").set_value("epochs").run()
     button(at, "Start").click().run()
     wait_until(at, lambda a: progress(a).startswith("Training") and "step 0/" not in progress(a))
     readers = [t for t in threading.enumerate() if t.name.startswith("sscn-job-") and t.is_alive()]
