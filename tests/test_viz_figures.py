@@ -124,3 +124,13 @@ def test_bar_and_confusion() -> None:
     assert list(bar.data[0].text) == ["10%", "90%"]
     conf = figures.confusion_figure(np.array([[5, 1], [0, 4]]), [0, 1], [1, 0], class_names=("cat", "dog"))
     assert list(conf.data[0].y) == ["cat", "dog"] and list(conf.data[0].x) == ["c1", "c0"]
+
+
+def test_phase_labels_of_short_phases_take_rows_of_their_own() -> None:
+    assert figures.label_rows([1, 2, 3, 50], 100) == [0, 1, 2, 0]      # three short phases, then a long one
+    assert figures.label_rows([1, 40, 80], 100) == [0, 0, 0]           # far apart: one row
+    history = [{"i": i + 1, "phase": phase, "total": 1.0} for i, phase in
+               enumerate(["model_choice", "self_expression", "classifier"] + ["student"] * 97)]   # four starts within 4 %
+    fig = figures.loss_figure(history, terms=["total"], smoothing=0.0)
+    shifts = [a.yshift or 0 for a in fig.layout.annotations]
+    assert sorted(set(shifts)) == [0, 16, 32, 48] and fig.layout.margin.t >= 20 + 4 * figures.LABEL_ROW_PX

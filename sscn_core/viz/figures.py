@@ -170,11 +170,13 @@ def loss_figure(history: Sequence[Mapping[str, Any]], *, terms: Sequence[str] = 
                                      line=dict(color=c, width=2.5), marker=dict(size=6),
                                      connectgaps=False,
                                      hovertemplate=f"{name}<br>step %{{x}}<br>%{{y:.4g}}<extra></extra>"))
-        for phase, start, stop in runs:
+        rows = label_rows([steps[start] for _, start, _ in runs], steps[-1] - steps[0] + 1)
+        for (phase, start, stop), row in zip(runs, rows):
             fig.add_vrect(x0=steps[start] - 0.5, x1=steps[stop - 1] + 0.5, line_width=0,
                           fillcolor="#999999" if start % 2 else "#dddddd", opacity=0.12)
             fig.add_annotation(x=steps[start], y=1.0, yref="paper", xanchor="left", yanchor="bottom",
-                               text=PHASE_LABELS.get(phase, phase), showarrow=False, font=dict(size=12))
+                               yshift=LABEL_ROW_PX * row, text=PHASE_LABELS.get(phase, phase), showarrow=False,
+                               font=dict(size=12))
     else:
         fig.add_annotation(text=empty_text,
                            showarrow=False, x=0.5, y=0.5, xref="paper", yref="paper", font=dict(size=16))
@@ -182,7 +184,29 @@ def loss_figure(history: Sequence[Mapping[str, Any]], *, terms: Sequence[str] = 
     if history and history[-1]["i"] < 10:   # a short run: show whole steps 0..10, not 0.6..1.4
         fig.update_xaxes(range=[0, 10.5], dtick=1)
     fig.update_yaxes(title="loss", type="log" if log_y else "linear")
-    return _layout(fig, height=height, legend=dict(orientation="h", y=-0.2), hovermode="x unified")
+    fig = _layout(fig, height=height, legend=dict(orientation="h", y=-0.2), hovermode="x unified")
+    if history:   # room above the plot for the rows of phase labels
+        fig.update_layout(margin=dict(t=20 + LABEL_ROW_PX * (max(rows) + 1)))
+    return fig
+
+
+LABEL_ROW_PX = 16      # height of one row of phase labels above the loss plot
+LABEL_GAP = 0.18       # a label needs this share of the x range before the next label in its row
+
+
+def label_rows(starts: Sequence[float], span: float) -> list[int]:
+    """Row of each phase label (0 = nearest the plot): a label goes to the lowest row whose last
+    label starts at least ``LABEL_GAP`` of the x range ``span`` before it, so short phases (a
+    stationary start, a cached pre-training) do not print their names on top of each other."""
+    last: list[float] = []
+    rows = []
+    for x in starts:
+        row = next((r for r, previous in enumerate(last) if x - previous >= LABEL_GAP * span), len(last))
+        if row == len(last):
+            last.append(x)
+        last[row] = x
+        rows.append(row)
+    return rows
 
 
 def affinity_figure(matrix: np.ndarray, groups: np.ndarray | None = None, *, group_names: Sequence[str] | None = None,
