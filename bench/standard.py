@@ -11,8 +11,10 @@ Protocol, fixed before any result was seen and the same for every data set:
 * methods (each seeded, each in its own process, so its peak memory is its own):
   ``sscn`` — ``SSCN(n_clusters=K, image_shape=…, seed=s)``: the defaults, the plan of
   ``sscn_core.plan`` (what ``sscn train --data`` and the app use); ``sscn-scattering`` — the
-  ``scattering`` preset; ``edsc`` — EDSC's closed form on the same unit-row pixels with the same
-  post-processing (SSCN's defaults: variant, restarts, ρ, α) and q as ``sscn`` (λ = λ1 + λ2, the λ
+  ``scattering`` preset; ``sscn-alpha8`` — the defaults with the paper's post-processing power
+  α = 8 given instead of chosen (what the defaults did before the α rule: what the rule changes);
+  ``edsc`` — EDSC's closed form on the same unit-row pixels with the same
+  post-processing (SSCN's defaults: variant, restarts, ρ, α chosen by the same rule) and q as ``sscn`` (λ = λ1 + λ2, the λ
   whose optimum SSCN's h starts from); ``family-ssc``, ``family-ssc_omp``, ``family-ensc``,
   ``family-lrr`` — the other members of ``sscn_core.family`` with their defaults (SSC-OMP: q
   points per point) on the same unit-row pixels and q, labels by ``family.cluster`` (the paper's
@@ -22,7 +24,7 @@ Protocol, fixed before any result was seen and the same for every data set:
   of C at a measured N, scaled by N²) or its memory need (``Method.memory_bytes``) exceed the
   case's time or memory budget; the skip names the figure.
 * every SSCN fit starts from an empty auto-encoder cache, so its time includes its pre-training.
-* out of sample (``sscn`` and ``sscn-scattering``): the fitted model's ``predict`` on points it
+* out of sample (the SSCN rows): the fitted model's ``predict`` on points it
   never saw. MNIST: the bundled 10k training digits disjoint from the test set (``mnist-oos``);
   Fashion-MNIST: 10,000 of the 60,000 training images, drawn with seed 0. Yale B and digits have
   no disjoint set: a label-free split drawn with the run's seed — a second model is fitted on a
@@ -62,7 +64,7 @@ HELD_OUT: dict[str, tuple[str, dict[str, Any]]] = {
     "fashion-mnist": ("fashion-mnist", {"split": "train", "n_samples": 10_000}),
 }
 FIT_SHARE = 0.8       # the share of the points the split's second model is fitted on
-SSCN_METHODS = ("sscn", "sscn-scattering")
+SSCN_METHODS = ("sscn", "sscn-scattering", "sscn-alpha8")
 FAMILY = ("ssc", "ssc_omp", "ensc", "lrr")      # sscn_core.family's members besides EDSC (the ``edsc`` row)
 # Seconds to compute C measured by bench.family (2-core Intel Xeon, one thread, unit-row pixels of
 # Yale B, D = 1024): bench/results/family-yaleb38.json (N = 2,414) and, for SSC-OMP, which was not
@@ -112,6 +114,8 @@ def _sscn(method: str, data: Any, n_clusters: int, seed: int) -> Any:
 
     if method == "sscn":
         return sscn_model(data, n_clusters, seed)
+    if method == "sscn-alpha8":
+        return sscn_model(data, n_clusters, seed).set_params(alpha=8.0)
     return SSCN.from_preset("scattering", n_clusters=n_clusters, image_shape=data.image_shape, seed=seed)
 
 
@@ -190,7 +194,7 @@ def _family_labels(name: str, X: np.ndarray, n_clusters: int, q: int, seed: int)
 def case(dataset: str, method: str, seed: int, n_samples: int | None = None) -> dict[str, Any]:
     """One seeded run of one method on one data set (worker side)."""
     from sscn_core import SSCN, baselines
-    from sscn_core.plan import subspace_dim_rule
+    from sscn_core.plan import ALPHA_CANDIDATES, subspace_dim_rule
 
     data = _load(dataset, DATASETS[dataset], n_samples)
     K = int(data.y.max()) + 1
@@ -205,12 +209,13 @@ def case(dataset: str, method: str, seed: int, n_samples: int | None = None) -> 
         report = model.fit_report()
         extra = {"agreement": report["agreement"], "warnings": caught, "frontend": model.params_["frontend"],
                  "pretrained": model.params_["pretrained"], "model_choice": report["model_choice"],
+                 "alpha": model.params_["alpha"],
                  "convergence": report["convergence"],
                  "pseudo_labels": _scores(data.y, model.pseudo_labels_) if model.pseudo_labels_ is not None else None}
     elif method == "edsc":
         model = SSCN(n_clusters=K)
         labels = baselines.edsc_labels(_unit_rows(data.X), K, q, model.lambda1 + model.lambda2, rho=model.rho,
-                                       alpha=model.alpha, seed=seed, variant=model.postprocess,
+                                       alpha=ALPHA_CANDIDATES if model.alpha is None else model.alpha, seed=seed, variant=model.postprocess,
                                        restarts=model.n_restarts)
     elif method.startswith("family-") and method[len("family-"):] in FAMILY:
         labels, coefficient_seconds = _family_labels(method[len("family-"):], data.X, K, q, seed)

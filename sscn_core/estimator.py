@@ -446,7 +446,7 @@ class SSCN(ClusterMixin, TransformerMixin, BaseEstimator):
                                batch_size=min(p["batch_size"], sample.shape[0]), device=device)
             h = embed_all(net, features, device, raw=False).double()
             q = (h @ h.T).numpy()
-            labels = spectral_pseudo_labels(q, self.n_clusters, p["subspace_dim"], rho=self.rho, alpha=self.alpha,
+            labels = spectral_pseudo_labels(q, self.n_clusters, p["subspace_dim"], rho=self.rho, alpha=p["alpha"],
                                             seed=int(self.seed), restarts=self.n_restarts, variant=self.postprocess)
             shares[name] = cross_cluster_share(q, labels, self.n_clusters)
             del q
@@ -673,16 +673,32 @@ class SSCN(ClusterMixin, TransformerMixin, BaseEstimator):
             raise TrainingStopped("pseudo_labels")
         q = (h @ h.T).numpy()
         solver: dict[str, Any] = {}
-        labels = spectral_pseudo_labels(q, self.n_clusters, self.params_["subspace_dim"], rho=self.rho, alpha=self.alpha,
-                                        seed=int(self.seed), restarts=self.n_restarts, variant=self.postprocess,
-                                        solver=solver)
+        choice: dict[str, Any] = {}
+        labels = spectral_pseudo_labels(q, self.n_clusters, self.params_["subspace_dim"], rho=self.rho,
+                                        alpha=self.params_["alpha"], seed=int(self.seed), restarts=self.n_restarts,
+                                        variant=self.postprocess, solver=solver, choice=choice)
         self.pseudo_label_solver_ = solver
+        self._record_alpha(choice)
         del q
         self.pseudo_labels_ = np.asarray(labels, dtype=np.int64)
         elapsed = time.perf_counter() - start
         self.phase_times_["pseudo_labels"] = elapsed
         report(TrainingEvent("done", "pseudo_labels", 1, 1, {}, elapsed))
         return h, self.pseudo_labels_
+
+    def _record_alpha(self, choice: dict[str, Any]) -> None:
+        """alpha=None: keep the power the post-processing chose, with the ratios it compared."""
+        if not isinstance(self.params_["alpha"], tuple):
+            return
+        self.params_["alpha"] = choice["alpha"]
+        if choice["ratios"]:
+            listed = ", ".join(f"α = {a:g}: {r:.3g}" for a, r in choice["ratios"].items())
+            reason = (f"{choice['alpha']:g}: of the candidates, its affinity falls most clearly into K clusters "
+                      f"(μ_(K+1)/μ_K of the normalised Laplacian, higher is better: {listed}; no labels)")
+        else:
+            reason = (f"{choice['alpha']:g}: the affinity's connected components are the K clusters, "
+                      f"so every power gives the same partition")
+        self.settings_["alpha"] = {"value": choice["alpha"], "reason": reason}
 
     # ------------------------------------------------------------------ inference
     def _device(self) -> torch.device:

@@ -251,8 +251,9 @@ PARAMETERS: tuple[Param, ...] = (
     P("rho", "float", 0.1, "ρ (kept mass per column)",
       "Post-processing keeps, per column of |Q|, the largest entries up to this share of its mass.", low=0, high=1,
       low_open=True),
-    P("alpha", "float", 8.0, "α (affinity power)", "Power α of the post-processed affinity |UUᵀ|^α.", low=0,
-      low_open=True),
+    P("alpha", "float", None, "α (affinity power)", "Power α of the post-processed affinity |UUᵀ|^α.", low=0,
+      low_open=True, none="each fit tries 8 (the paper's), 5 and 3.5 and keeps the power whose affinity falls most "
+                          "clearly into K clusters (the spectral ratio μ_{K+1}/μ_K; no labels; see sscn_core.plan)"),
     P("pseudo_sample_size", "int", None, "Pseudo-label sample",
       "Post-process Q of a uniform sample of this many points (at least 2·K; memory flat in N) and train the "
       "classifier on that sample.", low=2, none="post-process all N points", paper=False),
@@ -340,7 +341,7 @@ _CHANGES: dict[str, dict[str, Any]] = {
     "auto": {},
     "paper": dict(subspace_dim=9, autoencoder="conv", frontend="pixels", batch_size=1000, classifier_batch_size=1000,
                   schedule="epochs", normalize="none", h_init="random", classifier_init="identity",
-                  postprocess="paper", n_restarts=1),
+                  postprocess="paper", n_restarts=1, alpha=8.0),
 }
 # Beyond the paper (README "Beyond the paper"): the pseudo-labels come from a uniform sample of
 # 4,000 points (memory flat in N) and the classifier reads unit rows of H with temperature 20.

@@ -32,6 +32,15 @@ The rules (no labels are looked at; the same rule for every data set):
   (N if smaller) with ``schedule="auto"`` (measured on Extended Yale B, 2,414 faces, 2 cores: 200
   epochs of them took 46 s and reached a squared error of 0.002 per pixel; 200 full-batch epochs
   61 s and 0.008), the full batch with ``schedule="epochs"`` (the paper's reference).
+- ``alpha`` None: the post-processing's power α is chosen per fit among 8 (the paper's), 5 and 3.5
+  (DSC-Net's for faces). The affinity |ÛÛᵀ|^α is a cosine graph: a large α keeps only a point's
+  closest neighbours (right for manifold-like clusters: digits, objects turning), a small α keeps the
+  whole subspace together (faces under changing light; at α = 8 Extended Yale B's graph falls apart
+  into more pieces than people). Of the candidates, the one whose graph falls most clearly into K
+  clusters is kept: the largest ratio μ_{K+1}/μ_K of its normalised Laplacian's eigenvalues
+  (:func:`~sscn_core.postprocess.well_clustered_ratio`; Peng, Sun & Zanetti's condition for spectral
+  clustering to be right). Ties keep the paper's 8. Decided before scoring, and checked on data
+  with labels only afterwards (README "Label-free rules").
 - ``batch_size`` / ``classifier_batch_size`` None: the full batch when N ≤ 4,096 (Q is then at most
   4,096² floats, 64 MiB, and the mini-batch objective is the exact one), else 1,000 (the paper's).
 - ``normalize`` "auto": unit rows when the features go straight into h (``autoencoder=None`` on
@@ -102,8 +111,13 @@ def _budget(epochs: int, steps_per_epoch: int, schedule: str, per_batch: int = 1
 
 
 GIVEN = "given"               # the reason of a value the caller (or a preset) set
+ALPHA_CANDIDATES = (8.0, 5.0, 3.5)   # alpha=None: the paper's first (ties keep it)
 Q_MAX, Q_POINTS = 9, 3        # q = min(Q_MAX, ⌊N / (Q_POINTS·K)⌋)
 MIN_SCATTERING_SIDE = 8       # the smallest images the scattering front-end is tried on
+
+
+ALPHA_REASON = ("tried on the pseudo-labels' affinity: the power whose graph falls most clearly into K clusters "
+                "(largest μ_{K+1}/μ_K, no labels) is kept")
 
 
 def _given(value: Any) -> str:
@@ -185,6 +199,8 @@ def make_plan(params: dict[str, Any], n: int, n_features: int, *,
 
     q = params["subspace_dim"]
     put("subspace_dim", *((q, GIVEN) if q is not None else subspace_dim_rule(n, k)))
+    alpha = params["alpha"]
+    put("alpha", *((alpha, GIVEN) if alpha is not None else (ALPHA_CANDIDATES, ALPHA_REASON)))
 
     # The classifier trains on the pseudo-label sample when there is one.
     n_classifier = n if params["pseudo_sample_size"] is None else min(n, params["pseudo_sample_size"])

@@ -33,7 +33,8 @@ import torch
 from scipy import sparse
 
 __all__ = ["PostprocessError", "affinity_from_coefficients", "estimate_pseudo_label_bytes",
-           "max_pseudo_label_points", "normalized_cut", "threshold_columns", "spectral_pseudo_labels"]
+           "max_pseudo_label_points", "normalized_cut", "threshold_columns", "spectral_pseudo_labels",
+           "well_clustered_ratio"]
 
 _CHUNK = 1024          # columns of C thresholded at a time
 _FIRST_K = 64          # first guess of how many entries per column are kept
@@ -327,6 +328,20 @@ def affinity_from_coefficients(C: Any, n_clusters: int, subspace_dim: int, rho: 
     cluster has few points), and step 3 takes
     |ÛÛᵀ| (sign does not matter to a subspace). See ``threshold_columns``.
     """
+    s, u, signed = _spectral_basis(C, n_clusters, subspace_dim, rho, alpha, seed=seed, variant=variant,
+                                   timings=timings)
+    clock = _Clock(timings)
+    z = _affinity_from_embedding(u, s, alpha, signed=signed)
+    clock.lap("affinity")
+    return z.numpy()
+
+
+def _spectral_basis(C: Any, n_clusters: int, subspace_dim: int, rho: float, alpha: float, *, seed: int,
+                    variant: str, timings: dict[str, float] | None) -> tuple[np.ndarray, np.ndarray, bool]:
+    """Steps 1–3 up to the truncated SVD: (singular values, vectors, whether step 3 keeps signs).
+
+    ``alpha`` is only validated here (step 4 applies it), so a choice among several powers shares
+    these steps (see ``spectral_pseudo_labels``)."""
     if variant not in VARIANTS:
         raise PostprocessError(f"variant must be one of {VARIANTS}, got {variant!r}")
     subspace = variant == "subspace"
@@ -344,9 +359,7 @@ def affinity_from_coefficients(C: Any, n_clusters: int, subspace_dim: int, rho: 
     s, u = _top_singular_subspace(sym, _rank(n, k, d, extra=0 if subspace else 1), seed)
     del sym
     clock.lap("svd")
-    z = _affinity_from_embedding(u, s, alpha, signed=not subspace)
-    clock.lap("affinity")
-    return z.numpy()
+    return s, u, not subspace
 
 
 class _Clock:
@@ -397,7 +410,7 @@ def _check_seed(seed: Any) -> int:
 
 # ---------------------------------------------------------------------------- step 5
 def _normalized_top_eigenvectors(L: torch.Tensor, k: int, seed: int,
-                                 solver: dict[str, Any] | None = None) -> np.ndarray:
+                                 solver: dict[str, Any] | None = None) -> tuple[np.ndarray, np.ndarray]:
     """The spectral embedding sklearn's ``spectral_embedding(norm_laplacian=True, drop_first=False)`` computes.
 
     Self-loops are ignored (degrees d_i = Σ_{j≠i} L_ij, as in ``scipy.sparse.csgraph.laplacian``);
@@ -410,6 +423,7 @@ def _normalized_top_eigenvectors(L: torch.Tensor, k: int, seed: int,
     Plain Lanczos (ARPACK without shift-invert) is not used: it misses eigenvectors when the top
     eigenvalue is multiple, which is exactly the case of a well-separated (disconnected) affinity.
     ``solver``, when given, receives how the eigenvectors were found (see ``_top_eigenpairs``).
+    Returns (the k eigenvalues of M, descending; the k vectors).
     """
     n = L.shape[0]
     self_loops = L.diagonal().to(torch.float64)
@@ -418,7 +432,8 @@ def _normalized_top_eigenvectors(L: torch.Tensor, k: int, seed: int,
     if n <= _DENSE_MAX or k >= n - 1:
         m = (L.to(torch.float64) - torch.diag(self_loops)) * scale[:, None] * scale[None, :]
         w, v = torch.linalg.eigh(m)
-        vectors = v[:, torch.argsort(w, descending=True)[:k]].numpy()
+        order = torch.argsort(w, descending=True)[:k]
+        values, vectors = w[order].numpy(), v[:, order].numpy()
         report = {"method": "dense", "status": "converged"}
     else:
         scale32 = scale.float()[:, None]
@@ -428,14 +443,14 @@ def _normalized_top_eigenvectors(L: torch.Tensor, k: int, seed: int,
             y = x * scale32
             return (L @ y - loops32 * y) * scale32
 
-        _, found, report = _top_eigenpairs(apply, n, k, seed)
-        vectors = found.numpy()
+        found_values, found, report = _top_eigenpairs(apply, n, k, seed)
+        values, vectors = found_values.numpy(), found.numpy()
     if solver is not None:
         solver.update(report)
     vectors = vectors * scale.numpy()[:, None]
     # Deterministic signs: the entry of largest magnitude of each vector is positive.
     signs = np.sign(vectors[np.argmax(np.abs(vectors), axis=0), np.arange(vectors.shape[1])])
-    return vectors * np.where(signs == 0, 1.0, signs)
+    return values, vectors * np.where(signs == 0, 1.0, signs)
 
 
 def _top_eigenpairs(apply: Any, n: int, k: int, seed: int, *, tol: float = _EIGEN_TOL, degree: int = 6,
@@ -541,16 +556,19 @@ def _discretize(vectors: np.ndarray, rng: np.random.Generator, max_iter: int = 2
 
 
 def _spectral_clustering(L: torch.Tensor, k: int, seed: int, restarts: int = 1,
-                         solver: dict[str, Any] | None = None) -> np.ndarray:
+                         solver: dict[str, Any] | None = None, vectors: np.ndarray | None = None) -> np.ndarray:
     """Normalised spectral clustering of a precomputed affinity into k clusters (labels 0 … k−1).
 
     With ``restarts`` > 1 the discretisation starts from that many random rotations (seeds
     ``seed``, ``seed + 1``, …) and the partition of smallest normalised cut is kept. ``solver``,
-    when given, receives the eigen-solver's report (see ``_normalized_top_eigenvectors``).
+    when given, receives the eigen-solver's report (see ``_normalized_top_eigenvectors``); ``vectors``,
+    when given, are L's spectral embedding already computed (its first k columns are used).
     """
     if k == 1:
         return np.zeros(L.shape[0], dtype=np.int64)
-    vectors = _normalized_top_eigenvectors(L, k, seed, solver)
+    if vectors is None:
+        vectors = _normalized_top_eigenvectors(L, k, seed, solver)[1]
+    vectors = vectors[:, :k]
     best, best_cut = None, math.inf
     for r in range(restarts):
         labels = _discretize(vectors, np.random.default_rng(seed + r)).astype(np.int64)
@@ -634,11 +652,46 @@ def normalized_cut(L: Any, labels: Any, n_clusters: int) -> float:
     return float(ratio.sum())
 
 
-def spectral_pseudo_labels(Q: Any, n_clusters: int, subspace_dim: int, *, rho: float = 0.1, alpha: float = 8.0,
+def well_clustered_ratio(eigenvalues: Any, n_clusters: int) -> float:
+    """μ_{K+1} / μ_K: how clearly a graph falls into K clusters, from its normalised spectrum.
+
+    ``eigenvalues`` are the top K + 1 eigenvalues λ of the normalised affinity D^-½ A D^-½
+    (descending); μ = 1 − λ are the normalised Laplacian's smallest. μ_K small means K groups with
+    little weight between them, μ_{K+1} large that none of them splits further. It is the computable
+    side of Peng, Sun & Zanetti's (COLT 2015) Υ = μ_{K+1} / ρ(K), ρ(K) the K-way expansion (between
+    μ_K / 2 and O(K³)·√μ_K by the higher-order Cheeger inequalities): the larger Υ, the less of the
+    graph spectral clustering can misplace. Needs no labels, and compares affinities of the same
+    points. ∞ when μ_K = 0 < μ_{K+1} (exactly K components), 1 when nothing tells K from K + 1.
+    """
+    lam = np.asarray(eigenvalues, dtype=np.float64)
+    k = _check_positive_int(n_clusters, "n_clusters")
+    if lam.shape != (k + 1,):
+        raise PostprocessError(f"well_clustered_ratio needs the top K + 1 = {k + 1} eigenvalues, got shape {lam.shape}")
+    mu_k, mu_next = max(0.0, 1.0 - lam[k - 1]), max(0.0, 1.0 - lam[k])
+    if mu_k <= 1e-12:
+        return math.inf if mu_next > 1e-12 else 1.0
+    return mu_next / mu_k
+
+
+def _alphas(alpha: Any) -> tuple[float, ...]:
+    """``alpha`` as a non-empty tuple of candidate powers (a single number is one candidate)."""
+    values = tuple(alpha) if isinstance(alpha, (tuple, list)) else (alpha,)
+    if not values:
+        raise PostprocessError("alpha must be a positive number or a non-empty sequence of them, got ()")
+    for value in values:
+        if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)) \
+                or not math.isfinite(value) or value <= 0:
+            raise PostprocessError(f"alpha must be a positive finite number, got {value!r}")
+    return tuple(float(v) for v in values)
+
+
+def spectral_pseudo_labels(Q: Any, n_clusters: int, subspace_dim: int, *, rho: float = 0.1,
+                           alpha: float | tuple[float, ...] = 8.0,
                            seed: int = 0, restarts: int = 1, variant: str = "paper",
                            return_affinity: bool = False,
                            timings: dict[str, float] | None = None,
-                           solver: dict[str, Any] | None = None) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
+                           solver: dict[str, Any] | None = None,
+                           choice: dict[str, Any] | None = None) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
     """Pseudo-labels (N,) int64 in 0 … K−1 from a self-expression matrix Q (N × N), steps 1–5.
 
     Q may be a numpy array or torch tensor (any device; it is read on the CPU); it need not be
@@ -649,18 +702,47 @@ def spectral_pseudo_labels(Q: Any, n_clusters: int, subspace_dim: int, *, rho: f
     when given, receives the spectral eigen-solver's report: "method", "status" ("converged",
     "stalled" — a residual above the tolerance accepted because it stopped falling — or "not
     converged"), and for the iterative solver "residual", "tolerance" and "rounds".
+
+    ``alpha`` may be a sequence of candidate powers (beyond the paper): steps 1–3 run once, step 4
+    once per candidate, and the affinity whose spectrum says it falls most clearly into K clusters
+    (the largest :func:`well_clustered_ratio`; ties keep the earlier candidate) goes on to step 5.
+    ``choice``, when given, receives "alpha" (the power used) and "ratios" ({power: ratio}; empty
+    when there was one candidate or the affinity's connected components were the clusters).
     """
     seed = _check_seed(seed)
+    alphas = _alphas(alpha)
     clock_sink: dict[str, float] = {} if timings is None else timings
-    affinity = torch.from_numpy(affinity_from_coefficients(Q, n_clusters, subspace_dim, rho, alpha, seed=seed,
-                                                           variant=variant, timings=clock_sink))
+    s, u, signed = _spectral_basis(Q, n_clusters, subspace_dim, rho, alphas[0], seed=seed, variant=variant,
+                                   timings=clock_sink)
+    k = int(n_clusters)
+    restarts = _check_positive_int(restarts, "restarts")
     start = time.perf_counter()
-    labels = _components_as_clusters(affinity, Q, int(n_clusters)) if variant == "subspace" else None
+    affinity = _affinity_from_embedding(u, s, alphas[0], signed=signed)
+    clock_sink["affinity"] = time.perf_counter() - start
+    start = time.perf_counter()
+    chosen, ratios, vectors = alphas[0], {}, None
+    # The support of the affinity does not depend on α: its components are the same for every candidate.
+    labels = _components_as_clusters(affinity, Q, k) if variant == "subspace" else None
     if labels is not None:
         if solver is not None:
             solver.update({"method": "connected components", "status": "converged"})
     else:
-        labels = _spectral_clustering(affinity, int(n_clusters), seed, _check_positive_int(restarts, "restarts"),
-                                      solver)
+        if len(alphas) > 1 and k > 1 and k < affinity.shape[0] - 1:
+            best, kept = -1.0, affinity
+            for i, a in enumerate(alphas):
+                candidate = kept if i == 0 else _affinity_from_embedding(u, s, a, signed=signed)
+                report: dict[str, Any] = {}
+                values, found = _normalized_top_eigenvectors(candidate, k + 1, seed, report)
+                ratios[a] = float(well_clustered_ratio(values, k))
+                if ratios[a] > best:  # only the best affinity so far is kept besides the candidate
+                    best, chosen, vectors, kept = ratios[a], a, found, candidate
+                    if solver is not None:
+                        solver.clear()
+                        solver.update(report)
+                affinity = candidate = None
+            affinity = kept
+        labels = _spectral_clustering(affinity, k, seed, restarts, solver, vectors=vectors)
     clock_sink["spectral"] = time.perf_counter() - start
+    if choice is not None:
+        choice.update({"alpha": chosen, "ratios": ratios})
     return (labels, affinity.numpy()) if return_affinity else labels

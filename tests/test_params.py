@@ -32,8 +32,8 @@ def test_library_defaults_are_the_table_and_the_paper_preset() -> None:
         batch_size=1000, classifier_batch_size=1000, schedule="epochs", normalize="none", h_init="random",
         classifier_init="identity", postprocess="paper", n_restarts=1)
     # the paper's own rows keep their defaults, except those whose default follows the data: the batch
-    # sizes (None: from N), q (None: from N / K) and the auto-encoder ("auto": the plan's choice)
-    follows_data = {"batch_size", "classifier_batch_size", "subspace_dim", "autoencoder"}
+    # sizes (None: from N), q (None: from N / K), α (None: chosen per fit) and the auto-encoder ("auto": the plan's choice)
+    follows_data = {"batch_size", "classifier_batch_size", "subspace_dim", "autoencoder", "alpha"}
     assert all(paper[p.name] == p.default for p in PARAMETERS if p.paper and p.name not in follows_data)
     assert (paper["subspace_dim"], paper["autoencoder"], paper["frontend"]) == (9, "conv", "pixels")
     assert list(inspect.signature(SSCN).parameters) == [p.name for p in PARAMETERS]

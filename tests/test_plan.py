@@ -9,7 +9,7 @@ import pytest
 from sscn_core import SSCN, load_dataset
 from sscn_core.data import make_subspaces
 from sscn_core.metrics import evaluate
-from sscn_core.plan import GIVEN, cross_cluster_share, make_plan, subspace_dim_rule
+from sscn_core.plan import ALPHA_CANDIDATES, GIVEN, cross_cluster_share, make_plan, subspace_dim_rule
 
 
 def _plan(n: int, d: int, **params: object) -> dict:
@@ -43,6 +43,26 @@ def test_defaults_are_explained_and_given_values_say_so() -> None:
         assert not plan[name]["reason"].startswith(GIVEN), name
     paper = make_plan(SSCN.from_preset("paper", n_clusters=10).get_params(), 1000, 784)
     assert paper["autoencoder"]["reason"].startswith(GIVEN) and paper["batch_size"]["reason"].startswith(GIVEN)
+    assert plan["alpha"]["value"] == ALPHA_CANDIDATES == (8.0, 5.0, 3.5)   # the paper's first: ties keep it
+    assert paper["alpha"] == {"value": 8.0, "reason": GIVEN}
+
+
+def test_the_fit_keeps_the_chosen_power_with_its_reason(tmp_path) -> None:
+    data = make_subspaces(n_clusters=4, subspace_dim=4, ambient_dim=40, n_per_cluster=60, noise=0.1,
+                          relation="dependent", seed=2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model = SSCN(n_clusters=4, seed=0, classifier_epochs=2).fit(data.X)
+    alpha = model.params_["alpha"]
+    assert isinstance(alpha, float) and alpha in ALPHA_CANDIDATES
+    entry = model.settings_["alpha"]
+    assert entry["value"] == alpha and ("μ_(K+1)/μ_K" in entry["reason"] or "components" in entry["reason"])
+    assert model.fit_report()["settings"]["alpha"] == entry
+    again = SSCN.load(model.save(tmp_path / "model.pt"))
+    assert again.params_["alpha"] == alpha and again.settings_["alpha"] == entry
+    np.testing.assert_array_equal(again.predict(data.X), model.predict(data.X))
+    given = SSCN(n_clusters=4, alpha=5.0).plan(data.X)["alpha"]
+    assert given == {"value": 5.0, "reason": GIVEN}
 
 
 def test_the_bundled_weights_are_found_by_the_images_they_were_trained_on() -> None:
