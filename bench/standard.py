@@ -72,7 +72,7 @@ FAMILY = ("ssc", "ssc_omp", "ensc", "lrr")      # sscn_core.family's members bes
 FAMILY_COST: dict[str, tuple[int, float]] = {"ssc": (2414, 227.6), "ensc": (2414, 401.1), "lrr": (2414, 12.1),
                                              "ssc_omp": (640, 31.0)}
 METHODS = (*SSCN_METHODS, "edsc", *(f"family-{m}" for m in FAMILY), "edsc-paper", "spectral", "kmeans")
-DEFAULT_METHODS = (*SSCN_METHODS, "edsc", *(f"family-{m}" for m in FAMILY))
+DEFAULT_METHODS = ("sscn", "sscn-scattering", "edsc", *(f"family-{m}" for m in FAMILY))
 CASE_TIMEOUT_S = 1800.0
 SUBSPACE_DIM = 9      # the paper's q, for the paper's EDSC row
 ANCHORS = {"yaleb": {"DSC-Net-L2 (published, 48×42 crops)": 97.33},

@@ -488,6 +488,7 @@ def test_standard_applies_skips_family_members_by_their_measured_cost():
     assert standard.applies("mnist", "family-ssc", time_limit_s=4000.0) is None
     memory = standard.applies("mnist", "family-lrr", memory_limit_bytes=2**30)
     assert memory and "6.8 GiB" in memory and "Method.memory_bytes" in memory
+    assert "sscn-alpha8" in standard.METHODS and "sscn-alpha8" not in standard.DEFAULT_METHODS
     assert set(standard.DEFAULT_METHODS) == {"sscn", "sscn-scattering", "edsc", "family-ssc", "family-ssc_omp",
                                              "family-ensc", "family-lrr"}
     assert standard.build_parser().parse_args([]).seeds == 3
@@ -600,3 +601,39 @@ def test_standard_case_scores_sscn_in_and_out_of_sample():
     assert 0 <= result["oos_acc"] <= 100 and result["oos_seconds"] > 0 and result["seconds"] > 0
     assert result["acc"] > 30 and result["oos_acc"] > 30                     # chance is 10 %
     assert result["pretrained"] is None and "second fit on 120" in result["oos_protocol"]
+
+
+# ------------------------------------------------------------------------------------- bench.rules
+def test_rules_check_sets_are_built_here() -> None:
+    from bench import rules
+
+    y = np.repeat(np.arange(4), [5, 30, 30, 30])
+    keep = rules.per_class(y, 10)
+    assert np.bincount(y[keep]).tolist() == [5, 10, 10, 10] and np.all(np.diff(keep) > 0)
+    images = np.zeros((6, 28, 28), dtype=np.float32)
+    images[:, 10:18, 12:16] = 1.0                              # a bar: its rotations differ
+    views, owner = rules.turning_objects(images, np.array([0, 0, 1, 1, 2, 2]), per_class_objects=2, step_deg=90)
+    assert views.shape == (24, 32, 32) and np.bincount(owner).tolist() == [4] * 6
+    assert not np.allclose(views[0], views[1]) and np.allclose(views[0], views[2], atol=1e-5)   # 0° and 180°
+    x, labels = rules.check_set("yaleb-10")
+    assert x.shape == (380, 32, 32) and np.bincount(labels).tolist() == [10] * 38 and 0 <= x.min() and x.max() <= 1
+    with pytest.raises(ValueError, match="unknown check set"):
+        rules.check_set("coil-20")
+
+
+def test_rules_table_marks_the_choice_and_its_gain() -> None:
+    from bench import rules
+
+    row = {"set": "s", "n": 100, "K": 2, "frontend": "pixels", "chosen_alpha": 3.5,
+           "acc_by_alpha": {"8.0": 90.0, "5.0": 95.0, "3.5": 94.0}}
+    table = rules.markdown([row]).splitlines()
+    assert table[0].count("|") == table[1].count("|") == table[2].count("|")
+    assert "**94.00**" in table[2] and "| +4.00 | +1.00 |" in table[2]
+
+
+def test_the_alpha8_row_is_the_defaults_with_the_papers_power() -> None:
+    from bench import standard
+
+    data = type("D", (), {"image_shape": (32, 32)})()
+    model = standard._sscn("sscn-alpha8", data, 5, 0)
+    assert model.alpha == 8.0 and model.get_params() == {**standard._sscn("sscn", data, 5, 0).get_params(), "alpha": 8.0}
