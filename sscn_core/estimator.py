@@ -405,6 +405,10 @@ class SSCN(ClusterMixin, TransformerMixin, BaseEstimator):
                 warnings.warn(message, SSCNWarning, stacklevel=3)   # the caller of fit
         except TrainingStopped:
             self.stopped_ = True
+        if isinstance(self.params_["alpha"], tuple):    # no pseudo-labels were made (triplet classifier, or stopped)
+            self.params_["alpha"] = None
+            self.settings_["alpha"] = {"value": None, "reason": "not chosen: this fit made no spectral pseudo-labels "
+                                                                "(the triplet classifier needs none, or it stopped first)"}
 
     def planned_phases(self, n_features: int | None = None) -> tuple[str, ...]:
         """The phases ``fit`` goes through with the current parameters, in order (``trainer.PHASES``).

@@ -40,7 +40,7 @@ The rules (no labels are looked at; the same rule for every data set):
   clusters is kept: the largest ratio μ_{K+1}/μ_K of its normalised Laplacian's eigenvalues
   (:func:`~sscn_core.postprocess.well_clustered_ratio`; Peng, Sun & Zanetti's condition for spectral
   clustering to be right). Ties keep the paper's 8. Decided before scoring, and checked on data
-  with labels only afterwards (README "Label-free rules").
+  with labels only afterwards (README "The power α, chosen by the spectrum"; `python -m bench.rules`).
 - ``batch_size`` / ``classifier_batch_size`` None: the full batch when N ≤ 4,096 (Q is then at most
   4,096² floats, 64 MiB, and the mini-batch objective is the exact one), else 1,000 (the paper's).
 - ``normalize`` "auto": unit rows when the features go straight into h (``autoencoder=None`` on

@@ -63,6 +63,11 @@ def test_the_fit_keeps_the_chosen_power_with_its_reason(tmp_path) -> None:
     np.testing.assert_array_equal(again.predict(data.X), model.predict(data.X))
     given = SSCN(n_clusters=4, alpha=5.0).plan(data.X)["alpha"]
     assert given == {"value": 5.0, "reason": GIVEN}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        triplet = SSCN(n_clusters=4, seed=0, classifier_loss="triplet", classifier_epochs=1).fit(data.X)
+    assert triplet.params_["alpha"] is None and "made no spectral pseudo-labels" in triplet.settings_["alpha"]["reason"]
+    assert SSCN.load(triplet.save(tmp_path / "triplet.pt")).params_["alpha"] is None
 
 
 def test_the_bundled_weights_are_found_by_the_images_they_were_trained_on() -> None:
