@@ -52,6 +52,7 @@ MAX_AMBIENT_DIM = 2000
 UI_BOUNDS: dict[str, tuple[float | None, float | None]] = {
     "n_clusters": (None, MAX_CLUSTERS), "subspace_dim": (None, MAX_SUBSPACE_DIM), "frontend_dim": (None, 3472),
     "latent_dim": (None, MAX_EMBED_DIM), "lambda1": (None, 1e6), "lambda2": (None, 1e6),
+    "lambda_scale": (None, 1e6),
     "batch_size": (None, MAX_BATCH), "epochs": (1, MAX_EPOCHS), "lr": (None, 1.0),
     "pretrain_epochs": (None, MAX_EPOCHS), "pretrain_batch_size": (None, MAX_BATCH), "pretrain_lr": (None, 1.0),
     "alpha": (None, 100.0), "pseudo_sample_size": (None, 100_000), "classifier_epochs": (None, MAX_EPOCHS),

@@ -175,7 +175,8 @@ def _number(label: str, name: str, slots: _Slots, *, integer: bool = False, step
 
 # Step and format of the parameters' number boxes (display only; the rest comes from sscn_core.params).
 NUMBER_STYLE: dict[str, dict[str, Any]] = {
-    "lambda1": dict(step=0.1, fmt="%.3g"), "lambda2": dict(step=0.1, fmt="%.3g"), "lambda3": dict(step=0.1, fmt="%.3g"),
+    "lambda1": dict(step=0.1, fmt="%.3g"), "lambda2": dict(step=0.1, fmt="%.3g"),
+    "lambda_scale": dict(step=0.5, fmt="%.3g"), "lambda3": dict(step=0.1, fmt="%.3g"),
     "lr": dict(step=1e-4, fmt="%.1e"), "pretrain_lr": dict(step=1e-4, fmt="%.1e"),
     "classifier_lr": dict(step=0.01, fmt="%.3g"), "rho": dict(step=0.05, fmt="%.2f"), "alpha": dict(step=1.0, fmt="%.1f"),
     "classifier_temperature": dict(step=1.0, fmt="%.3g"), "self_training_confidence": dict(step=0.05, fmt="%.2f"),

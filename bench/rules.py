@@ -1,4 +1,4 @@
-"""What the label-free choice of the post-processing power α does, set by set: ``python -m bench.rules``.
+"""What the label-free choices by the spectrum do, set by set: ``python -m bench.rules``.
 
 For each check set, SSCN is fitted with its defaults (seed 0; the plan's rules, α chosen by the
 spectral ratio μ_{K+1}/μ_K, :func:`sscn_core.postprocess.well_clustered_ratio`); then the same
@@ -6,7 +6,9 @@ learned Q = H Hᵀ is post-processed once with each candidate power (``sscn_core
 with the fit's own q, ρ, variant, restarts and seed, and each partition is scored. Labels score only:
 the table shows which power the rule took, what each power would have given, and the best in
 hindsight — so a reader sees where the rule helps and where it costs, on more kinds of data than
-the four of ``bench.standard``.
+the four of ``bench.standard``. The same for the self-expression weight: the defaults (λ1 + λ2 set
+from the features' spectrum, ``sscn_core.theory.half_weight_lambda``) beside a fit with
+``lambda_scale=1`` (the paper's weights), everything else equal.
 
 Check sets (all built here, no download): Extended Yale B (2,414 faces of 38 people), the same with
 10 and with 20 faces per person (seeded subsets: few faces per person, as in ORL), scikit-learn's
@@ -103,6 +105,9 @@ def case(name: str, seed: int = 0) -> dict[str, Any]:
         warnings.simplefilter("ignore")
         model = SSCN(n_clusters=k, seed=seed).fit(x)
     seconds = time.perf_counter() - start
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        fixed = SSCN(n_clusters=k, seed=seed, lambda_scale=1.0).fit(x)
     q = model.affinity(x)
     p = model.params_
     scores = {}
@@ -114,7 +119,9 @@ def case(name: str, seed: int = 0) -> dict[str, Any]:
             "chosen_alpha": float(p["alpha"]), "alpha_reason": model.settings_["alpha"]["reason"],
             "acc_by_alpha": {str(a): s for a, s in scores.items()},
             "pseudo_acc": 100.0 * accuracy(y, model.pseudo_labels_), "acc": 100.0 * accuracy(y, model.labels_),
-            "seconds": seconds}
+            "chosen_lambda_scale": float(p["lambda_scale"]), "lambda_reason": model.settings_["lambda_scale"]["reason"],
+            "acc_lambda_scale_1": 100.0 * accuracy(y, fixed.labels_), "frontend_lambda_scale_1": fixed.params_["frontend"],
+            "alpha_lambda_scale_1": float(fixed.params_["alpha"]), "seconds": seconds}
 
 
 def markdown(rows: Sequence[dict[str, Any]]) -> str:
@@ -130,6 +137,18 @@ def markdown(rows: Sequence[dict[str, Any]]) -> str:
         chosen = acc[r["chosen_alpha"]]
         lines.append(f"| {r['set']} | {r['n']:,} | {r['K']} | {r['frontend']} | " + " | ".join(cells) +
                      f" | {r['chosen_alpha']:g} | {chosen - acc[8.0]:+.2f} | {max(acc.values()) - chosen:+.2f} |")
+    return "\n".join(lines)
+
+
+def markdown_lambda(rows: Sequence[dict[str, Any]]) -> str:
+    """The README's table of the weight rule: ACC with the rule's scale and with the paper's weights (1)."""
+    lines = ["| set | N | K | scale (rule) | ACC, rule (front-end, α) | ACC, scale 1 (front-end, α) | rule − 1 |",
+             "|" + "---|" * 7]
+    for r in rows:
+        lines.append(f"| {r['set']} | {r['n']:,} | {r['K']} | {r['chosen_lambda_scale']:.3g} | {r['acc']:.2f} "
+                     f"({r['frontend']}, {r['chosen_alpha']:g}) | {r['acc_lambda_scale_1']:.2f} "
+                     f"({r['frontend_lambda_scale_1']}, {r['alpha_lambda_scale_1']:g}) | "
+                     f"{r['acc'] - r['acc_lambda_scale_1']:+.2f} |")
     return "\n".join(lines)
 
 
@@ -153,8 +172,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             continue
         row = outcome["result"]
         rows.append(row)
-        log(f"  α = {row['chosen_alpha']:g}; ACC by α {row['acc_by_alpha']} in {row['seconds']:.1f} s")
-    table = markdown(rows)
+        log(f"  α = {row['chosen_alpha']:g}; ACC by α {row['acc_by_alpha']} in {row['seconds']:.1f} s; "
+            f"λ scale {row['chosen_lambda_scale']:.3g}: {row['acc']:.2f} (scale 1: {row['acc_lambda_scale_1']:.2f})")
+    table = markdown(rows) + "\n\n" + markdown_lambda(rows)
     print(table)
     write_json(args.out, {**result_header("rules", MODULE, argv), "rows": rows, "markdown": table})
     return 0

@@ -195,6 +195,7 @@ def case(dataset: str, method: str, seed: int, n_samples: int | None = None) -> 
     """One seeded run of one method on one data set (worker side)."""
     from sscn_core import SSCN, baselines
     from sscn_core.plan import ALPHA_CANDIDATES, subspace_dim_rule
+    from sscn_core.theory import half_weight_lambda
 
     data = _load(dataset, DATASETS[dataset], n_samples)
     K = int(data.y.max()) + 1
@@ -209,14 +210,19 @@ def case(dataset: str, method: str, seed: int, n_samples: int | None = None) -> 
         report = model.fit_report()
         extra = {"agreement": report["agreement"], "warnings": caught, "frontend": model.params_["frontend"],
                  "pretrained": model.params_["pretrained"], "model_choice": report["model_choice"],
-                 "alpha": model.params_["alpha"],
+                 "alpha": model.params_["alpha"], "lambda_scale": model.params_["lambda_scale"],
                  "convergence": report["convergence"],
                  "pseudo_labels": _scores(data.y, model.pseudo_labels_) if model.pseudo_labels_ is not None else None}
     elif method == "edsc":
-        model = SSCN(n_clusters=K)
-        labels = baselines.edsc_labels(_unit_rows(data.X), K, q, model.lambda1 + model.lambda2, rho=model.rho,
-                                       alpha=ALPHA_CANDIDATES if model.alpha is None else model.alpha, seed=seed, variant=model.postprocess,
-                                       restarts=model.n_restarts)
+        model = SSCN(n_clusters=K)        # the defaults' rules: λ from the spectrum, α chosen by it
+        z = _unit_rows(data.X)
+        lam = half_weight_lambda(np.linalg.eigvalsh(z.T.astype(np.float64) @ z), K * q) \
+            if model.lambda_scale is None else model.lambda_scale * (model.lambda1 + model.lambda2)
+        choice: dict[str, Any] = {}
+        labels = baselines.edsc_labels(z, K, q, lam, rho=model.rho,
+                                       alpha=ALPHA_CANDIDATES if model.alpha is None else model.alpha, seed=seed,
+                                       variant=model.postprocess, restarts=model.n_restarts, choice=choice)
+        extra = {"lam": lam, "alpha": choice["alpha"]}
     elif method.startswith("family-") and method[len("family-"):] in FAMILY:
         labels, coefficient_seconds = _family_labels(method[len("family-"):], data.X, K, q, seed)
         extra = {"coefficient_seconds": coefficient_seconds}

@@ -19,13 +19,13 @@ MAX_DSC_POINTS = 20_000
 
 def edsc_labels(features: np.ndarray, n_clusters: int, subspace_dim: int, lam: float, *, rho: float = 0.1,
                 alpha: float | tuple[float, ...] = 8.0, seed: int = 0, variant: str = "paper",
-                restarts: int = 1) -> np.ndarray:
+                restarts: int = 1, choice: dict[str, Any] | None = None) -> np.ndarray:
     """EDSC (Definition 1): closed-form C* = λ(I + λZZᵀ)⁻¹ZZᵀ, then the post-processing (the paper's,
     or ``variant="subspace"`` with ``restarts`` and candidate powers ``alpha`` as SSCN's defaults use;
-    see ``spectral_pseudo_labels``)."""
+    see ``spectral_pseudo_labels``, which fills ``choice``)."""
     c = edsc_closed_form(np.asarray(features, dtype=np.float64), lam)
     return spectral_pseudo_labels(c, n_clusters, subspace_dim, rho=rho, alpha=alpha, seed=seed, variant=variant,
-                                  restarts=restarts)
+                                  restarts=restarts, choice=choice)
 
 
 def kmeans_labels(features: np.ndarray, n_clusters: int, seed: int = 0) -> np.ndarray:

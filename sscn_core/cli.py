@@ -56,7 +56,7 @@ class ProgressBar:
             self.bar = tqdm(total=event.total_steps, desc=desc, file=sys.stderr, leave=True, dynamic_ncols=True)
         elif event.kind == "step" and self.bar is not None:
             self.bar.update(1)
-            if event.step % 10 == 0 or event.step == event.total_steps:
+            if "total" in event.losses and (event.step % 10 == 0 or event.step == event.total_steps):
                 self.bar.set_postfix(loss=f"{event.losses.get('total', float('nan')):.4g}", refresh=False)
         elif event.kind == "done":
             if self.bar is not None:

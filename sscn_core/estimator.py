@@ -36,10 +36,10 @@ from .postprocess import estimate_pseudo_label_bytes, max_pseudo_label_points, s
 from .preprocess import STYLES, style_of
 from .plan import NORMALIZE_REASONS, cross_cluster_share, make_plan, normalize_for, window
 from .student import ConvStudent, build_student, distill, embed_student, multiply_adds, student_parameters
-from .theory import diagnose, independence_report, stratified_sample
+from .theory import diagnose, half_weight_lambda, independence_report, stratified_sample
 from .trainer import (CACHED, PHASES, Convergence, TrainingEvent, TrainingStopped, calibration_scale,
-                      closed_form_h_init, embed_all, pretrain_autoencoder, self_train, steps_per_epoch,
-                      subspace_rotation, train_classifier, train_classifier_triplet, train_self_expression)
+                      closed_form_h_init, embed_all, pretrain_autoencoder, second_moment_eigenpairs, self_train,
+                      steps_per_epoch, subspace_rotation, train_classifier, train_classifier_triplet, train_self_expression)
 
 ASSETS_DIR = assets_dir()
 AUTOENCODER_KIND = "autoencoder"
@@ -369,6 +369,7 @@ class SSCN(ClusterMixin, TransformerMixin, BaseEstimator):
                 self._choose_frontend(x, device, report)
             except TrainingStopped:
                 self.stopped_ = True
+                self._record_unchosen()
                 return
         start = time.perf_counter()
         frontend = self._build_frontend(x.shape[1], self.params_["frontend"], self.params_["normalize"]).to(device)
@@ -405,10 +406,17 @@ class SSCN(ClusterMixin, TransformerMixin, BaseEstimator):
                 warnings.warn(message, SSCNWarning, stacklevel=3)   # the caller of fit
         except TrainingStopped:
             self.stopped_ = True
+        self._record_unchosen()
+
+    def _record_unchosen(self) -> None:
+        """Choices still open after the fit (it stopped first, or needed no choice) are recorded as such."""
         if isinstance(self.params_["alpha"], tuple):    # no pseudo-labels were made (triplet classifier, or stopped)
             self.params_["alpha"] = None
             self.settings_["alpha"] = {"value": None, "reason": "not chosen: this fit made no spectral pseudo-labels "
                                                                 "(the triplet classifier needs none, or it stopped first)"}
+        if self.params_["lambda_scale"] is None:
+            self.settings_["lambda_scale"] = {"value": None, "reason": "not set: the fit stopped before the "
+                                                                       "self-expression phase"}
 
     def planned_phases(self, n_features: int | None = None) -> tuple[str, ...]:
         """The phases ``fit`` goes through with the current parameters, in order (``trainer.PHASES``).
@@ -428,11 +436,29 @@ class SSCN(ClusterMixin, TransformerMixin, BaseEstimator):
                 values["frontend"] = ("pixels", "scattering") if linear else "pixels"
         return _phases(values)
 
+    def _lambdas(self) -> tuple[float, float]:
+        """λ1 and λ2 as this fit weighs them: the parameters times the (set) ``lambda_scale``."""
+        scale = float(self.params_["lambda_scale"])
+        return self.lambda1 * scale, self.lambda2 * scale
+
+    def _self_expression_lam(self) -> float | None:
+        """λ = λ1 + λ2 of the closed form, or None for the rule (``theory.half_weight_lambda``)."""
+        return None if self.params_["lambda_scale"] is None else sum(self._lambdas())
+
+    def _record_lambda(self, lam: float) -> None:
+        """lambda_scale=None: keep the scale that makes λ1 + λ2 the half-weight λ, with its reason."""
+        scale = lam / (self.lambda1 + self.lambda2)
+        self.params_["lambda_scale"] = scale
+        self.settings_["lambda_scale"] = {"value": scale, "reason": (
+            f"{scale:.3g}: λ1 + λ2 = {lam:.3g} = 1/s², s² = {1 / lam:.3g} the d-th largest eigenvalue of the features' "
+            f"second moment (d = d_H = K·q = {self.net_.h.embed_dim}, or the rank if smaller), so that Theorem 1's Q "
+            f"keeps the directions h has room for at half weight or more (no labels)")}
+
     def _choose_frontend(self, x: torch.Tensor, device: torch.device, report: Callable[[TrainingEvent], None]) -> None:
         """frontend="auto": of the candidate front-ends (``params_["frontend"]``, a tuple), keep the one
-        whose Theorem-1 affinity is the more subspace-preserving on its own spectral clusters
-        (:func:`~sscn_core.plan.cross_cluster_share`, no labels), on a seeded sample of at most
-        CHOICE_SAMPLE points. Sets ``params_``, ``settings_`` and ``model_choice_``."""
+        whose Theorem-1 affinity (at its own λ, as the fit would set it) is the more subspace-preserving
+        on its own spectral clusters (:func:`~sscn_core.plan.cross_cluster_share`, no labels), on a seeded
+        sample of at most CHOICE_SAMPLE points. Sets ``params_``, ``settings_`` and ``model_choice_``."""
         candidates, p = tuple(self.params_["frontend"]), self.params_
         start = time.perf_counter()
         report(TrainingEvent("phase", "model_choice", 0, len(candidates)))
@@ -446,7 +472,7 @@ class SSCN(ClusterMixin, TransformerMixin, BaseEstimator):
             front = self._build_frontend(x.shape[1], name, normalize_for(name, None, self.normalize)).to(device)
             features = front.fit_transform(sample)
             net = self._build_network(front, torch.Generator().manual_seed(int(self.seed)), None).to(device)
-            closed_form_h_init(net, features, lam=self.lambda1 + self.lambda2,
+            closed_form_h_init(net, features, lam=self._self_expression_lam(),
                                batch_size=min(p["batch_size"], sample.shape[0]), device=device)
             h = embed_all(net, features, device, raw=False).double()
             q = (h @ h.T).numpy()
@@ -541,14 +567,19 @@ class SSCN(ClusterMixin, TransformerMixin, BaseEstimator):
 
     def _fit_self_expression(self, run: _Run) -> None:
         batch, steps = run.settings["batch_size"], run.settings["self_expression_steps"]
+        lam = self._self_expression_lam()
         if run.settings["h_init"] == "closed_form":
-            closed_form_h_init(self.net_, run.features, lam=self.lambda1 + self.lambda2, batch_size=batch,
-                               device=run.device)
+            lam = closed_form_h_init(self.net_, run.features, lam=lam, batch_size=batch, device=run.device)
+        elif lam is None:
+            values = second_moment_eigenpairs(self.net_, run.features, batch_size=batch, device=run.device)[0]
+            lam = half_weight_lambda(values.cpu().numpy(), self.net_.h.embed_dim)
+        if self.params_["lambda_scale"] is None:        # the linear model's rule (sscn_core.plan)
+            self._record_lambda(lam)
         converge = Convergence(run.settings["tol"], window(run.features.shape[0] // batch))
         # Under torch.distributed each process computes a row block of every batch (see distributed.py).
         self.phase_times_["self_expression"] = train_self_expression(
-            self.net_, run.features, steps=steps, batch_size=batch, lr=self.lr, lambda1=self.lambda1,
-            lambda2=self.lambda2, reduction=self.reduction,
+            self.net_, run.features, steps=steps, batch_size=batch, lr=self.lr, lambda1=self._lambdas()[0],
+            lambda2=self._lambdas()[1], reduction=self.reduction,
             sharded=distributed.sharded_self_expression(self.net_, self.reduction), convergence=converge, **run.common)
         self.convergence_["self_expression"] = converge.summary(steps)
 
@@ -654,8 +685,8 @@ class SSCN(ClusterMixin, TransformerMixin, BaseEstimator):
     def _fit_self_training(self, run: _Run) -> None:
         self.phase_times_["self_training"] = self_train(
             self.net_, run.features, rounds=self.self_training_rounds, epochs=self.self_training_epochs,
-            batch_size=run.settings["batch_size"], lr=self.lr, classifier_lr=self.classifier_lr, lambda1=self.lambda1,
-            lambda2=self.lambda2, lambda3=self.lambda3, confidence=self.self_training_confidence,
+            batch_size=run.settings["batch_size"], lr=self.lr, classifier_lr=self.classifier_lr, lambda1=self._lambdas()[0],
+            lambda2=self._lambdas()[1], lambda3=self.lambda3, confidence=self.self_training_confidence,
             reduction=self.reduction, **run.common)
 
     def _classifier_sample(self, features: torch.Tensor, device: torch.device, generator: torch.Generator) -> torch.Tensor:

@@ -221,6 +221,11 @@ PARAMETERS: tuple[Param, ...] = (
       "pre-training.", none="train the auto-encoder here"),
     P("lambda1", "float", 0.5, "λ1 self-expr.", "Weight λ1 of the self-expression term ½‖Z − QZ‖².", low=0),
     P("lambda2", "float", 1.0, "λ2 reconstr.", "Weight λ2 of the reconstruction term ½‖X − dec(QZ)‖².", low=0),
+    P("lambda_scale", "float", None, "λ scale", "Factor on λ1 and λ2 together: the weight of the self-expression "
+      "against ½‖Q‖² (the linear model's λ = scale · (λ1 + λ2)).", low=0, low_open=True,
+      none="for the linear model, the scale that makes λ1 + λ2 = 1/s², s² the K·q-th largest eigenvalue of the "
+           "features' second moment (Theorem 1's Q keeps the K·q directions h has room for at half weight or more; "
+           "no labels; see sscn_core.plan); 1 with an auto-encoder", paper=False),
     P("reduction", "choice", "sum", "Loss reduction", "Sum the squared entries (the paper) or average them.",
       choices={"sum": "Sum (the paper)", "mean": "Mean"}),
     P("batch_size", "int", None, "Batch size", "Mini-batch size of self-expression training (and self-training).",
@@ -341,7 +346,8 @@ _CHANGES: dict[str, dict[str, Any]] = {
     "auto": {},
     "paper": dict(subspace_dim=9, autoencoder="conv", frontend="pixels", batch_size=1000, classifier_batch_size=1000,
                   schedule="epochs", normalize="none", h_init="random", classifier_init="identity",
-                  postprocess="paper", n_restarts=1, alpha=8.0),
+                  postprocess="paper", n_restarts=1, alpha=8.0,
+                  lambda_scale=1.0),
 }
 # Beyond the paper (README "Beyond the paper"): the pseudo-labels come from a uniform sample of
 # 4,000 points (memory flat in N) and the classifier reads unit rows of H with temperature 20.

@@ -41,6 +41,16 @@ The rules (no labels are looked at; the same rule for every data set):
   (:func:`~sscn_core.postprocess.well_clustered_ratio`; Peng, Sun & Zanetti's condition for spectral
   clustering to be right). Ties keep the paper's 8. Decided before scoring, and checked on data
   with labels only afterwards (README "The power α, chosen by the spectrum"; `python -m bench.rules`).
+- ``lambda_scale`` None, for the linear model: the weight of the self-expression against ½‖Q‖² follows
+  the spectrum of the features. Theorem 1's Q keeps the singular direction of s² (an eigenvalue of the
+  features' second moment ZᵀZ, the mini-batch one when training is in batches) with weight
+  f = λs²/(1 + λs²). h has room for d_H = K·q directions; λ = 1/s²_(K·q) keeps every one of them at
+  half weight or more and lets the rest fall off as λs² (:func:`~sscn_core.theory.half_weight_lambda`).
+  A fixed λ (the paper's λ1 + λ2 = 1.5) means something different on every data set: on faces with
+  few pictures a person it dropped the weak directions that tell people apart, on objects turning the
+  fine directions along each object's path. λs² is unchanged when the data are scaled, so this is one
+  rule for every set; λ1 and λ2 are both multiplied by the scale it gives (their ratio stays the
+  paper's). With an auto-encoder the scale is 1: its features move while it trains.
 - ``batch_size`` / ``classifier_batch_size`` None: the full batch when N ≤ 4,096 (Q is then at most
   4,096² floats, 64 MiB, and the mini-batch objective is the exact one), else 1,000 (the paper's).
 - ``normalize`` "auto": unit rows when the features go straight into h (``autoencoder=None`` on
@@ -153,7 +163,8 @@ def make_plan(params: dict[str, Any], n: int, n_features: int, *,
     auto-encoder whose training images include every training point (``estimator.bundled_weights_for``),
     if any. Returns {name: {"value": …, "reason": str}}; the
     entry "frontend" holds a tuple of candidates when a label-free choice among them is left to
-    the fit (``frontend="auto"`` on images), decided by :func:`cross_cluster_share`.
+    the fit (``frontend="auto"`` on images), decided by :func:`cross_cluster_share`; "alpha" holds the
+    candidate powers when the fit chooses one, "lambda_scale" None when the fit sets it from the features.
     """
     out: dict[str, dict[str, Any]] = {}
 
@@ -201,6 +212,15 @@ def make_plan(params: dict[str, Any], n: int, n_features: int, *,
     put("subspace_dim", *((q, GIVEN) if q is not None else subspace_dim_rule(n, k)))
     alpha = params["alpha"]
     put("alpha", *((alpha, GIVEN) if alpha is not None else (ALPHA_CANDIDATES, ALPHA_REASON)))
+
+    scale = params["lambda_scale"]
+    if scale is not None:
+        put("lambda_scale", scale, GIVEN)
+    elif linear:
+        put("lambda_scale", None, "set when the features are known: λ1 + λ2 = 1/s² of their K·q-th largest "
+                                  "eigenvalue, so Theorem 1's Q keeps the directions h has room for at half weight")
+    else:
+        put("lambda_scale", 1.0, "1, the paper's weights: the auto-encoder's features move while it trains")
 
     # The classifier trains on the pseudo-label sample when there is one.
     n_classifier = n if params["pseudo_sample_size"] is None else min(n, params["pseudo_sample_size"])

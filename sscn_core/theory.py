@@ -42,7 +42,7 @@ import scipy.linalg
 
 __all__ = [
     "Diagnostics", "IndependenceReport", "TheoryError", "diagnose", "edsc_closed_form", "effective_dimension",
-    "independence_report", "numerical_rank", "principal_angles", "q_diagnostics", "relative_error",
+    "half_weight_lambda", "independence_report", "numerical_rank", "principal_angles", "q_diagnostics", "relative_error",
     "singular_spectrum", "stratified_sample", "subspace_basis", "theorem1_solution",
 ]
 
@@ -225,6 +225,26 @@ def edsc_closed_form(X: Any, lam: float) -> np.ndarray:
     u, s, _ = _thin_svd(x)
     f = lam * s ** 2 / (1.0 + lam * s ** 2)
     return (u * f) @ u.T
+
+
+def half_weight_lambda(eigenvalues: Any, d_h: int) -> float:
+    """The self-expression weight that keeps the d_h-th direction of Theorem 1's Q at half weight.
+
+    ``eigenvalues``: those of the second moment ZᵀZ (s², any order; the mini-batch moment (B/N)·ZᵀZ
+    when training is in batches of B). Theorem 1's Q keeps the singular direction of s² with weight
+    f(s²) = λs²/(1 + λs²); λ = 1/s²_(d) makes f = ½ at the d-th largest, d = min(d_h, rank): the
+    directions h has room for are kept at ½ or more, those beyond fall off as λs². Unchanged when the
+    data are scaled (λs² is what counts), so it is one rule for every data set. Directions under
+    1e-8 of the largest eigenvalue count as zero (as ``closed_form_h_init`` drops them).
+    """
+    values = np.sort(np.asarray(eigenvalues, dtype=np.float64).ravel())[::-1]
+    if values.size == 0 or not np.all(np.isfinite(values)) or values[0] <= 0:
+        raise TheoryError("half_weight_lambda needs the eigenvalues of a non-zero second moment, finite")
+    d_h = int(d_h)
+    if d_h < 1:
+        raise TheoryError(f"d_h must be at least 1, got {d_h}")
+    rank = int((values > values[0] * 1e-8).sum())
+    return float(1.0 / values[min(d_h, rank) - 1])
 
 
 def theorem1_solution(X: Any, lam: float, d_h: int, *, truncate: bool = False,

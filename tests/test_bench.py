@@ -629,6 +629,11 @@ def test_rules_table_marks_the_choice_and_its_gain() -> None:
     table = rules.markdown([row]).splitlines()
     assert table[0].count("|") == table[1].count("|") == table[2].count("|")
     assert "**94.00**" in table[2] and "| +4.00 | +1.00 |" in table[2]
+    weight = rules.markdown_lambda([{**row, "chosen_lambda_scale": 9.79, "acc": 60.0, "acc_lambda_scale_1": 48.9,
+                                     "frontend_lambda_scale_1": "scattering", "alpha_lambda_scale_1": 8.0}])
+    lines = weight.splitlines()
+    assert lines[0].count("|") == lines[1].count("|") == lines[2].count("|")
+    assert "| 9.79 | 60.00 (pixels, 3.5) | 48.90 (scattering, 8) | +11.10 |" in lines[2]
 
 
 def test_the_alpha8_row_is_the_defaults_with_the_papers_power() -> None:

@@ -12,7 +12,8 @@ from sscn_core.features import PixelFrontEnd
 from sscn_core.metrics import evaluate
 from sscn_core.models import IdentityAutoEncoder, SSCNNetwork, SubspaceClassifier
 from sscn_core.theory import theorem1_solution
-from sscn_core.trainer import closed_form_h_init, q_neighbours, triplet_terms
+from sscn_core.trainer import (STATIONARY, closed_form_h_init, q_neighbours, self_expression_terms, stationarity,
+                               triplet_terms)
 
 
 @pytest.fixture(scope="module")
@@ -32,6 +33,27 @@ def test_closed_form_init_is_theorem_1_optimum() -> None:
     assert np.allclose((h @ h.T).numpy(), q_star, atol=1e-4 * np.abs(q_star).max())
     # d_H (10) > rank (8): the rows beyond the rank stay zero.
     assert torch.linalg.matrix_rank(net.h.linear.weight.double(), rtol=1e-6) == 8
+
+
+@pytest.mark.parametrize("lam", [0.5, 15.0, 150.0])
+def test_the_closed_form_is_recognised_as_stationary_whatever_the_weight(lam: float) -> None:
+    """The weighted terms' gradients cancel at Theorem 1's optimum (float32 leaves ~1e-3 at λ = 15 on
+    faces; ‖∇L‖·‖θ‖/|L| grew with λ past any fixed bound and let Adam step away, up to a 10⁵-fold loss);
+    from a random start they do not."""
+    rng = np.random.default_rng(1)
+    x = torch.from_numpy(rng.standard_normal((400, 30)) @ rng.standard_normal((30, 200))).float()
+    x = x / x.norm(dim=1, keepdim=True)
+    net = SSCNNetwork(PixelFrontEnd(200), IdentityAutoEncoder(200), n_clusters=4, subspace_dim=5)
+    params = list(net.h.parameters())
+
+    def measure() -> float:
+        terms = self_expression_terms(net, x, "sum")
+        return stationarity([terms["q_norm"], lam / 3 * terms["self_expression"], 2 * lam / 3 * terms["reconstruction"]],
+                            params)
+
+    assert measure() > 0.5                                # Xavier's start
+    closed_form_h_init(net, x, lam=lam, batch_size=400, device=torch.device("cpu"))
+    assert measure() < STATIONARY / 10
 
 
 def test_temperature_classifier_reads_directions_only() -> None:

@@ -10,6 +10,7 @@ from sscn_core import SSCN, load_dataset
 from sscn_core.data import make_subspaces
 from sscn_core.metrics import evaluate
 from sscn_core.plan import ALPHA_CANDIDATES, GIVEN, cross_cluster_share, make_plan, subspace_dim_rule
+from sscn_core.theory import half_weight_lambda
 
 
 def _plan(n: int, d: int, **params: object) -> dict:
@@ -68,6 +69,66 @@ def test_the_fit_keeps_the_chosen_power_with_its_reason(tmp_path) -> None:
         triplet = SSCN(n_clusters=4, seed=0, classifier_loss="triplet", classifier_epochs=1).fit(data.X)
     assert triplet.params_["alpha"] is None and "made no spectral pseudo-labels" in triplet.settings_["alpha"]["reason"]
     assert SSCN.load(triplet.save(tmp_path / "triplet.pt")).params_["alpha"] is None
+
+
+def test_half_weight_lambda_keeps_the_d_th_direction_at_half() -> None:
+    values = np.array([9.0, 4.0, 1.0, 0.25, 1e-12])
+    lam = half_weight_lambda(values, 3)
+    assert lam == pytest.approx(1.0) and lam * 1.0 / (1 + lam * 1.0) == pytest.approx(0.5)
+    assert half_weight_lambda(values[::-1], 3) == lam                     # any order
+    assert half_weight_lambda(10.0 * values, 3) == pytest.approx(lam / 10)  # λs² is what counts: scale-free
+    assert half_weight_lambda(values, 50) == pytest.approx(4.0)           # d beyond the rank: the last real one
+    with pytest.raises(ValueError):
+        half_weight_lambda(np.zeros(3), 2)
+
+
+def test_the_self_expression_weight_follows_the_spectrum_for_the_linear_model_only() -> None:
+    plan = _plan(1000, 784, n_clusters=10)
+    assert plan["lambda_scale"]["value"] is None and "1/s²" in plan["lambda_scale"]["reason"]
+    conv = _plan(1000, 784, n_clusters=10, autoencoder="conv")["lambda_scale"]
+    assert conv["value"] == 1.0 and "auto-encoder" in conv["reason"]
+    assert make_plan(SSCN.from_preset("paper", n_clusters=10).get_params(), 1000, 784)["lambda_scale"] == \
+        {"value": 1.0, "reason": GIVEN}
+    assert _plan(1000, 784, n_clusters=10, lambda_scale=2.0)["lambda_scale"] == {"value": 2.0, "reason": GIVEN}
+
+
+def test_the_fit_trains_with_the_spectrums_weight_and_records_why(tmp_path) -> None:
+    data = make_subspaces(n_clusters=4, subspace_dim=4, ambient_dim=40, n_per_cluster=60, noise=0.1,
+                          relation="dependent", seed=2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model = SSCN(n_clusters=4, seed=0, classifier_epochs=2).fit(data.X)
+    scale = model.params_["lambda_scale"]
+    x = data.X / np.linalg.norm(data.X, axis=1, keepdims=True)                # the plan's unit rows
+    lam = half_weight_lambda(np.linalg.eigvalsh(x.T.astype(np.float64) @ x), 4 * model.params_["subspace_dim"])
+    assert scale * 1.5 == pytest.approx(lam, rel=1e-4)
+    assert model._lambdas() == pytest.approx((0.5 * scale, 1.0 * scale))
+    entry = model.settings_["lambda_scale"]
+    assert entry["value"] == scale and "1/s²" in entry["reason"] and "half weight" in entry["reason"]
+    # Training started at Theorem 1's optimum for that weight: nothing to step.
+    assert model.convergence_["self_expression"]["stopped_by"] == "stationary start"
+    again = SSCN.load(model.save(tmp_path / "model.pt"))
+    assert again.params_["lambda_scale"] == scale and again.settings_["lambda_scale"] == entry
+    # Xavier's start for h: the same rule sets the weight training uses.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        random = SSCN(n_clusters=4, seed=0, h_init="random", classifier_epochs=1, epochs=1, schedule="epochs").fit(data.X)
+    assert random.params_["lambda_scale"] == pytest.approx(scale, rel=1e-4)
+
+
+def test_with_few_faces_a_person_the_spectrums_weight_keeps_the_weak_directions() -> None:
+    """Ten faces a person (Yale B's 38 people; ORL's size): the paper's λ1 + λ2 = 1.5 drops the weak
+    directions that tell people apart; 1/s²_(K·q) keeps them."""
+    ds = load_dataset("yaleb")
+    rng = np.random.default_rng(0)
+    keep = np.sort(np.concatenate([rng.choice(np.flatnonzero(ds.y == c), 10, replace=False) for c in range(38)]))
+    x, y = ds.X[keep], ds.y[keep]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        rule = SSCN(n_clusters=38, seed=0).fit(x)
+        paper = SSCN(n_clusters=38, seed=0, lambda_scale=1.0).fit(x)
+    assert rule.params_["lambda_scale"] > 3.0, rule.settings_["lambda_scale"]
+    assert evaluate(y, rule.labels_)["acc"] > evaluate(y, paper.labels_)["acc"] + 0.05
 
 
 def test_the_bundled_weights_are_found_by_the_images_they_were_trained_on() -> None:
