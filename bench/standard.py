@@ -216,8 +216,11 @@ def case(dataset: str, method: str, seed: int, n_samples: int | None = None) -> 
     elif method == "edsc":
         model = SSCN(n_clusters=K)        # the defaults' rules: λ from the spectrum, α chosen by it
         z = _unit_rows(data.X)
-        lam = half_weight_lambda(np.linalg.eigvalsh(z.T.astype(np.float64) @ z), K * q) \
-            if model.lambda_scale is None else model.lambda_scale * (model.lambda1 + model.lambda2)
+        lam = model.lambda1 + model.lambda2
+        if model.lambda_scale is None:
+            lam = half_weight_lambda(np.linalg.eigvalsh(z.T.astype(np.float64) @ z), K * q) or lam
+        else:
+            lam *= model.lambda_scale
         choice: dict[str, Any] = {}
         labels = baselines.edsc_labels(z, K, q, lam, rho=model.rho,
                                        alpha=ALPHA_CANDIDATES if model.alpha is None else model.alpha, seed=seed,

@@ -445,14 +445,24 @@ class SSCN(ClusterMixin, TransformerMixin, BaseEstimator):
         """λ = λ1 + λ2 of the closed form, or None for the rule (``theory.half_weight_lambda``)."""
         return None if self.params_["lambda_scale"] is None else sum(self._lambdas())
 
-    def _record_lambda(self, lam: float) -> None:
-        """lambda_scale=None: keep the scale that makes λ1 + λ2 the half-weight λ, with its reason."""
+    def _record_lambda(self, values: np.ndarray) -> None:
+        """lambda_scale=None: the scale that makes λ1 + λ2 the half-weight λ of the features' second-moment
+        eigenvalues ``values`` (1 where h has room for every direction), with its reason."""
+        d_h = self.net_.h.embed_dim
+        lam = half_weight_lambda(values, d_h)
+        if lam is None:
+            rank = int((values > values.max() * 1e-8).sum())
+            self.params_["lambda_scale"] = 1.0
+            self.settings_["lambda_scale"] = {"value": 1.0, "reason": (
+                f"1, the paper's weights: h has room for every direction of the features (rank {rank} ≤ d_H = K·q = "
+                f"{d_h}), so there is no boundary to set λ by")}
+            return
         scale = lam / (self.lambda1 + self.lambda2)
         self.params_["lambda_scale"] = scale
         self.settings_["lambda_scale"] = {"value": scale, "reason": (
-            f"{scale:.3g}: λ1 + λ2 = {lam:.3g} = 1/s², s² = {1 / lam:.3g} the d-th largest eigenvalue of the features' "
-            f"second moment (d = d_H = K·q = {self.net_.h.embed_dim}, or the rank if smaller), so that Theorem 1's Q "
-            f"keeps the directions h has room for at half weight or more (no labels)")}
+            f"{scale:.3g}: λ1 + λ2 = {lam:.3g} = 1/s², s² = {1 / lam:.3g} the {d_h}-th largest eigenvalue of the "
+            f"features' second moment (d_H = K·q = {d_h}), so that Theorem 1's Q keeps the directions h has room for "
+            f"at half weight or more (no labels)")}
 
     def _choose_frontend(self, x: torch.Tensor, device: torch.device, report: Callable[[TrainingEvent], None]) -> None:
         """frontend="auto": of the candidate front-ends (``params_["frontend"]``, a tuple), keep the one
@@ -472,7 +482,7 @@ class SSCN(ClusterMixin, TransformerMixin, BaseEstimator):
             front = self._build_frontend(x.shape[1], name, normalize_for(name, None, self.normalize)).to(device)
             features = front.fit_transform(sample)
             net = self._build_network(front, torch.Generator().manual_seed(int(self.seed)), None).to(device)
-            closed_form_h_init(net, features, lam=self._self_expression_lam(),
+            closed_form_h_init(net, features, lam=self._self_expression_lam(), default_lam=self.lambda1 + self.lambda2,
                                batch_size=min(p["batch_size"], sample.shape[0]), device=device)
             h = embed_all(net, features, device, raw=False).double()
             q = (h @ h.T).numpy()
@@ -567,14 +577,11 @@ class SSCN(ClusterMixin, TransformerMixin, BaseEstimator):
 
     def _fit_self_expression(self, run: _Run) -> None:
         batch, steps = run.settings["batch_size"], run.settings["self_expression_steps"]
-        lam = self._self_expression_lam()
-        if run.settings["h_init"] == "closed_form":
-            lam = closed_form_h_init(self.net_, run.features, lam=lam, batch_size=batch, device=run.device)
-        elif lam is None:
-            values = second_moment_eigenpairs(self.net_, run.features, batch_size=batch, device=run.device)[0]
-            lam = half_weight_lambda(values.cpu().numpy(), self.net_.h.embed_dim)
         if self.params_["lambda_scale"] is None:        # the linear model's rule (sscn_core.plan)
-            self._record_lambda(lam)
+            values = second_moment_eigenpairs(self.net_, run.features, batch_size=batch, device=run.device)[0]
+            self._record_lambda(values.cpu().numpy())
+        if run.settings["h_init"] == "closed_form":
+            closed_form_h_init(self.net_, run.features, lam=sum(self._lambdas()), batch_size=batch, device=run.device)
         converge = Convergence(run.settings["tol"], window(run.features.shape[0] // batch))
         # Under torch.distributed each process computes a row block of every batch (see distributed.py).
         self.phase_times_["self_expression"] = train_self_expression(

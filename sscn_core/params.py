@@ -225,7 +225,7 @@ PARAMETERS: tuple[Param, ...] = (
       "against ½‖Q‖² (the linear model's λ = scale · (λ1 + λ2)).", low=0, low_open=True,
       none="for the linear model, the scale that makes λ1 + λ2 = 1/s², s² the K·q-th largest eigenvalue of the "
            "features' second moment (Theorem 1's Q keeps the K·q directions h has room for at half weight or more; "
-           "no labels; see sscn_core.plan); 1 with an auto-encoder", paper=False),
+           "no labels; see sscn_core.plan); 1 where h has room for every direction, or with an auto-encoder", paper=False),
     P("reduction", "choice", "sum", "Loss reduction", "Sum the squared entries (the paper) or average them.",
       choices={"sum": "Sum (the paper)", "mean": "Mean"}),
     P("batch_size", "int", None, "Batch size", "Mini-batch size of self-expression training (and self-training).",

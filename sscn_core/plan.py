@@ -50,7 +50,8 @@ The rules (no labels are looked at; the same rule for every data set):
   few pictures a person it dropped the weak directions that tell people apart, on objects turning the
   fine directions along each object's path. λs² is unchanged when the data are scaled, so this is one
   rule for every set; λ1 and λ2 are both multiplied by the scale it gives (their ratio stays the
-  paper's). With an auto-encoder the scale is 1: its features move while it trains.
+  paper's). Where h has room for every direction (rank ≤ K·q) there is no boundary to set λ by, and
+  with an auto-encoder the features move while it trains: the scale is then 1, the paper's weights.
 - ``batch_size`` / ``classifier_batch_size`` None: the full batch when N ≤ 4,096 (Q is then at most
   4,096² floats, 64 MiB, and the mini-batch objective is the exact one), else 1,000 (the paper's).
 - ``normalize`` "auto": unit rows when the features go straight into h (``autoencoder=None`` on

@@ -227,15 +227,16 @@ def edsc_closed_form(X: Any, lam: float) -> np.ndarray:
     return (u * f) @ u.T
 
 
-def half_weight_lambda(eigenvalues: Any, d_h: int) -> float:
+def half_weight_lambda(eigenvalues: Any, d_h: int) -> float | None:
     """The self-expression weight that keeps the d_h-th direction of Theorem 1's Q at half weight.
 
     ``eigenvalues``: those of the second moment ZᵀZ (s², any order; the mini-batch moment (B/N)·ZᵀZ
     when training is in batches of B). Theorem 1's Q keeps the singular direction of s² with weight
-    f(s²) = λs²/(1 + λs²); λ = 1/s²_(d) makes f = ½ at the d-th largest, d = min(d_h, rank): the
-    directions h has room for are kept at ½ or more, those beyond fall off as λs². Unchanged when the
-    data are scaled (λs² is what counts), so it is one rule for every data set. Directions under
-    1e-8 of the largest eigenvalue count as zero (as ``closed_form_h_init`` drops them).
+    f(s²) = λs²/(1 + λs²); λ = 1/s²_(d_h) makes f = ½ at the d_h-th largest: the directions h has room
+    for are kept at ½ or more, those beyond fall off as λs². Unchanged when the data are scaled (λs²
+    is what counts), so it is one rule for every data set. None when h has room for every direction
+    (d_h ≥ the rank: eigenvalues under 1e-8 of the largest count as zero, as ``closed_form_h_init``
+    drops them): then there is no boundary to set λ by.
     """
     values = np.sort(np.asarray(eigenvalues, dtype=np.float64).ravel())[::-1]
     if values.size == 0 or not np.all(np.isfinite(values)) or values[0] <= 0:
@@ -244,7 +245,7 @@ def half_weight_lambda(eigenvalues: Any, d_h: int) -> float:
     if d_h < 1:
         raise TheoryError(f"d_h must be at least 1, got {d_h}")
     rank = int((values > values[0] * 1e-8).sum())
-    return float(1.0 / values[min(d_h, rank) - 1])
+    return float(1.0 / values[d_h - 1]) if d_h < rank else None
 
 
 def theorem1_solution(X: Any, lam: float, d_h: int, *, truncate: bool = False,

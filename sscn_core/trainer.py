@@ -436,20 +436,20 @@ def second_moment_eigenpairs(net: SSCNNetwork, features: torch.Tensor, *, batch_
 
 @torch.no_grad()
 def closed_form_h_init(net: SSCNNetwork, features: torch.Tensor, *, lam: float | None, batch_size: int,
-                       device: torch.device, chunk: int = 2048) -> float:
+                       device: torch.device, chunk: int = 2048, default_lam: float = 1.5) -> float:
     """Start h at Theorem 1's optimum for the current encoder: W = diag(√(λ/(1+λs²))) Vᵀ; returns λ.
 
     s² and V are the eigenpairs of the mini-batch second moment (B/N)·ZᵀZ of Z = enc(features)
     (:func:`second_moment_eigenpairs`); the d_H largest directions are kept (the best rank-d_H
     solution, see ``theory.theorem1_solution``) and rows beyond rank(Z) (eigenvalues under 1e-8 of
     the largest) stay zero. ``lam=None``: λ = ``theory.half_weight_lambda`` of these eigenvalues (the
-    d_H-th direction at half weight). With Z = X (no auto-encoder) this is the exact minimiser of the
+    d_H-th direction at half weight), or ``default_lam`` where h has room for every direction. With Z = X (no auto-encoder) this is the exact minimiser of the
     expected mini-batch loss up to batch-to-batch fluctuation, so training only refines it; from
     Xavier's random start 30 epochs land far from it (the paper's seed-to-seed spread).
     """
     values, vectors = second_moment_eigenpairs(net, features, batch_size=batch_size, device=device, chunk=chunk)
     if lam is None:
-        lam = half_weight_lambda(values.cpu().numpy(), net.h.embed_dim)
+        lam = half_weight_lambda(values.cpu().numpy(), net.h.embed_dim) or default_lam
     # Directions of (numerically) zero variance are not part of Theorem 1's solution: their weight
     # would be √λ and would only amplify whatever a new point has outside the data's span.
     rank = int((values > values[0].clamp_min(1e-300) * 1e-8).sum())

@@ -77,7 +77,8 @@ def test_half_weight_lambda_keeps_the_d_th_direction_at_half() -> None:
     assert lam == pytest.approx(1.0) and lam * 1.0 / (1 + lam * 1.0) == pytest.approx(0.5)
     assert half_weight_lambda(values[::-1], 3) == lam                     # any order
     assert half_weight_lambda(10.0 * values, 3) == pytest.approx(lam / 10)  # λs² is what counts: scale-free
-    assert half_weight_lambda(values, 50) == pytest.approx(4.0)           # d beyond the rank: the last real one
+    assert half_weight_lambda(values, 4) is None                          # h has room for every direction
+    assert half_weight_lambda(values, 50) is None
     with pytest.raises(ValueError):
         half_weight_lambda(np.zeros(3), 2)
 
@@ -101,6 +102,7 @@ def test_the_fit_trains_with_the_spectrums_weight_and_records_why(tmp_path) -> N
     scale = model.params_["lambda_scale"]
     x = data.X / np.linalg.norm(data.X, axis=1, keepdims=True)                # the plan's unit rows
     lam = half_weight_lambda(np.linalg.eigvalsh(x.T.astype(np.float64) @ x), 4 * model.params_["subspace_dim"])
+    assert lam is not None
     assert scale * 1.5 == pytest.approx(lam, rel=1e-4)
     assert model._lambdas() == pytest.approx((0.5 * scale, 1.0 * scale))
     entry = model.settings_["lambda_scale"]
@@ -114,6 +116,11 @@ def test_the_fit_trains_with_the_spectrums_weight_and_records_why(tmp_path) -> N
         warnings.simplefilter("ignore")
         random = SSCN(n_clusters=4, seed=0, h_init="random", classifier_epochs=1, epochs=1, schedule="epochs").fit(data.X)
     assert random.params_["lambda_scale"] == pytest.approx(scale, rel=1e-4)
+    # Rows of 8 values, K·q = 16 ≥ their rank: h holds every direction, so the paper's weights, and why.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        low = SSCN(n_clusters=4, subspace_dim=4, seed=0, classifier_epochs=1).fit(data.X[:, :8])
+    assert low.params_["lambda_scale"] == 1.0 and "room for every direction" in low.settings_["lambda_scale"]["reason"]
 
 
 def test_with_few_faces_a_person_the_spectrums_weight_keeps_the_weak_directions() -> None:
