@@ -30,7 +30,8 @@ def accurate_config(n_samples: int, holdout_size: int) -> Any:
     model = ModelConfig(autoencoder="none", frontend="scattering", h_init=p["h_init"],
                         classifier_temperature=p["classifier_temperature"], pseudo_sample_size=p["pseudo_sample_size"],
                         batch_size=min(p["batch_size"], n_samples), epochs=p["epochs"],
-                        classifier_epochs=p["classifier_epochs"], lambda1=p["lambda1"], lambda2=p["lambda2"])
+                        classifier_epochs=p["classifier_epochs"], lambda1=p["lambda1"], lambda2=p["lambda2"],
+                        lambda_scale=p["lambda_scale"])
     return AppConfig(data=replace(DataConfig(), n_samples=n_samples, holdout_size=holdout_size), model=model)
 
 

@@ -127,12 +127,12 @@ def run_playground(p: Playground, progress: Callable[[float, str], None] | None 
             notify(event.step / max(1, event.total_steps),
                    f"step {event.step}/{event.total_steps}: ‖Q − Q*‖/‖Q*‖ = {errors[-1]:.1%}")
 
-    # The library's defaults, except the three choices that make the lesson: start h at random and
-    # train the chosen number of steps on X as given, to watch Q reach Theorem 1's Q* (the defaults
-    # would start at Q* on unit rows and stop at once).
+    # The library's defaults, except the choices that make the lesson: the λ the user picked (not
+    # the spectrum's), h started at random and trained the chosen number of steps on X as given, to
+    # watch Q reach Theorem 1's Q* (the defaults would start at Q* on unit rows and stop at once).
     model = SSCN(n_clusters=p.n_clusters, subspace_dim=p.subspace_dim, autoencoder=None, lambda1=p.lam, lambda2=0.0,
-                 h_init="random", schedule="epochs", normalize="none", epochs=p.steps, lr=p.lr, rho=p.rho,
-                 device="cpu", seed=p.seed)
+                 lambda_scale=1.0, h_init="random", schedule="epochs", normalize="none", epochs=p.steps, lr=p.lr,
+                 rho=p.rho, device="cpu", seed=p.seed)
     start = time.perf_counter()
     model.fit(X, callback=on_event)
     seconds = time.perf_counter() - start

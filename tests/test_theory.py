@@ -274,7 +274,7 @@ def train_linear(ds, K: int, q: int, epochs: int, lam: float = 1.0) -> tuple[SSC
 
     model = SSCN(n_clusters=K, subspace_dim=q, autoencoder=None, batch_size=len(X), epochs=epochs, lr=0.1,
                  h_init="random", schedule="epochs", normalize="none",
-                 lambda1=lam, lambda2=0.0, rho=0.5, classifier_batch_size=len(X), classifier_epochs=10, device="cpu",
+                 lambda1=lam, lambda2=0.0, lambda_scale=1.0, rho=0.5, classifier_batch_size=len(X), classifier_epochs=10, device="cpu",
                  seed=0)
     model.fit(X, callback=record)
     return model, errors, q_star
