@@ -460,8 +460,8 @@ class SSCN(ClusterMixin, TransformerMixin, BaseEstimator):
         scale = lam / (self.lambda1 + self.lambda2)
         self.params_["lambda_scale"] = scale
         self.settings_["lambda_scale"] = {"value": scale, "reason": (
-            f"{scale:.3g}: λ1 + λ2 = {lam:.3g} = 1/s², s² = {1 / lam:.3g} the {d_h}-th largest eigenvalue of the "
-            f"features' second moment (d_H = K·q = {d_h}), so that Theorem 1's Q keeps the directions h has room for "
+            f"{scale:.3g}: λ1 + λ2 = {lam:.3g} = 1/s², s² = {1 / lam:.3g} the features' second moment's eigenvalue number "
+            f"{d_h} (largest first; d_H = K·q = {d_h}), so that Theorem 1's Q keeps the directions h has room for "
             f"at half weight or more (no labels)")}
 
     def _choose_frontend(self, x: torch.Tensor, device: torch.device, report: Callable[[TrainingEvent], None]) -> None:
