@@ -246,7 +246,8 @@ def _print_report(r: dict[str, Any]) -> None:
     if r.get("independence"):
         print(f"  independence of the pseudo-clusters: {r['independence']['verdict']}: {r['independence']['note']}")
     for name, entry in r.get("settings", {}).items():
-        print(f"  setting {name} = {entry['value']}: {entry['reason']}")
+        value = f"{entry['value']:.4g}" if isinstance(entry["value"], float) else entry["value"]
+        print(f"  setting {name} = {value}: {entry['reason']}")
     for message in r.get("warnings", []):
         print(f"  WARNING: {message}")
     print(f"  total {r['total_seconds']:.1f} s" + (f"; saved {r['saved']}" if "saved" in r else ""))

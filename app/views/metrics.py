@@ -38,7 +38,8 @@ def render_fit_report(report: dict) -> None:
         st.caption(f"Independence of the pseudo-clusters' spans (in Z): **{independence['verdict']}** — "
                    f"{independence['note']}.")
     with st.expander("Settings this fit chose, and why"):
-        st.table([{"setting": name, "value": str(entry["value"]), "why": entry["reason"]}
+        st.table([{"setting": name, "value": f"{entry['value']:.4g}" if isinstance(entry["value"], float)
+                   else str(entry["value"]), "why": entry["reason"]}
                   for name, entry in report.get("settings", {}).items()])
 
 
