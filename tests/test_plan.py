@@ -48,12 +48,18 @@ def test_defaults_are_explained_and_given_values_say_so() -> None:
     assert paper["alpha"] == {"value": 8.0, "reason": GIVEN}
 
 
-def test_the_fit_keeps_the_chosen_power_with_its_reason(tmp_path) -> None:
+@pytest.fixture(scope="module")
+def dependent_fit() -> tuple:
+    """A default fit on four dependent 4-dimensional subspaces (the α and λ records are read from it)."""
     data = make_subspaces(n_clusters=4, subspace_dim=4, ambient_dim=40, n_per_cluster=60, noise=0.1,
                           relation="dependent", seed=2)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        model = SSCN(n_clusters=4, seed=0, classifier_epochs=2).fit(data.X)
+        return data, SSCN(n_clusters=4, seed=0, classifier_epochs=2).fit(data.X)
+
+
+def test_the_fit_keeps_the_chosen_power_with_its_reason(tmp_path, dependent_fit) -> None:
+    data, model = dependent_fit
     alpha = model.params_["alpha"]
     assert isinstance(alpha, float) and alpha in ALPHA_CANDIDATES
     entry = model.settings_["alpha"]
@@ -93,12 +99,8 @@ def test_the_self_expression_weight_follows_the_spectrum_for_the_linear_model_on
     assert _plan(1000, 784, n_clusters=10, lambda_scale=2.0)["lambda_scale"] == {"value": 2.0, "reason": GIVEN}
 
 
-def test_the_fit_trains_with_the_spectrums_weight_and_records_why(tmp_path) -> None:
-    data = make_subspaces(n_clusters=4, subspace_dim=4, ambient_dim=40, n_per_cluster=60, noise=0.1,
-                          relation="dependent", seed=2)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        model = SSCN(n_clusters=4, seed=0, classifier_epochs=2).fit(data.X)
+def test_the_fit_trains_with_the_spectrums_weight_and_records_why(tmp_path, dependent_fit) -> None:
+    data, model = dependent_fit
     scale = model.params_["lambda_scale"]
     x = data.X / np.linalg.norm(data.X, axis=1, keepdims=True)                # the plan's unit rows
     lam = half_weight_lambda(np.linalg.eigvalsh(x.T.astype(np.float64) @ x), 4 * model.params_["subspace_dim"])
