@@ -57,7 +57,7 @@ class ProgressBar:
         elif event.kind == "step" and self.bar is not None:
             self.bar.update(1)
             if "total" in event.losses and (event.step % 10 == 0 or event.step == event.total_steps):
-                self.bar.set_postfix(loss=f"{event.losses.get('total', float('nan')):.4g}", refresh=False)
+                self.bar.set_postfix(loss=f"{event.losses['total']:.4g}", refresh=False)
         elif event.kind == "done":
             if self.bar is not None:
                 self.bar.n = event.total_steps

@@ -577,11 +577,13 @@ class SSCN(ClusterMixin, TransformerMixin, BaseEstimator):
 
     def _fit_self_expression(self, run: _Run) -> None:
         batch, steps = run.settings["batch_size"], run.settings["self_expression_steps"]
+        pairs = None
         if self.params_["lambda_scale"] is None:        # the linear model's rule (sscn_core.plan)
-            values = second_moment_eigenpairs(self.net_, run.features, batch_size=batch, device=run.device)[0]
-            self._record_lambda(values.cpu().numpy())
+            pairs = second_moment_eigenpairs(self.net_, run.features, batch_size=batch, device=run.device)
+            self._record_lambda(pairs[0].cpu().numpy())
         if run.settings["h_init"] == "closed_form":
-            closed_form_h_init(self.net_, run.features, lam=sum(self._lambdas()), batch_size=batch, device=run.device)
+            closed_form_h_init(self.net_, run.features, lam=sum(self._lambdas()), batch_size=batch, device=run.device,
+                               eigenpairs=pairs)
         converge = Convergence(run.settings["tol"], window(run.features.shape[0] // batch))
         # Under torch.distributed each process computes a row block of every batch (see distributed.py).
         self.phase_times_["self_expression"] = train_self_expression(

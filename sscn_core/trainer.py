@@ -171,13 +171,12 @@ def stationarity(parts: list[torch.Tensor], params: list[torch.Tensor]) -> float
     """
     grads = [torch.autograd.grad(part, params, retain_graph=True, allow_unused=True) for part in parts]
 
-    def norm(tensors: Any) -> torch.Tensor:
-        return torch.sqrt(sum(((t.double() ** 2).sum() for t in tensors if t is not None), torch.zeros((), dtype=torch.float64)))
+    def norm(tensors: Any) -> float:
+        return math.sqrt(sum(float((t.double() ** 2).sum()) for t in tensors if t is not None))
 
-    total = [sum((g[i].double() for g in grads if g[i] is not None), torch.zeros((), dtype=torch.float64))
-             for i in range(len(params))]
-    scale = sum(float(norm(g)) for g in grads)
-    return float(norm(total)) / scale if scale > 0 else 0.0
+    total = [sum(g[i].double() for g in grads if g[i] is not None) for i in range(len(params))]
+    scale = sum(norm(g) for g in grads)
+    return norm([t for t in total if isinstance(t, torch.Tensor)]) / scale if scale > 0 else 0.0
 
 
 def cycle_batches(n: int, batch_size: int, generator: torch.Generator, steps: int) -> Iterator[torch.Tensor]:
@@ -436,18 +435,21 @@ def second_moment_eigenpairs(net: SSCNNetwork, features: torch.Tensor, *, batch_
 
 @torch.no_grad()
 def closed_form_h_init(net: SSCNNetwork, features: torch.Tensor, *, lam: float | None, batch_size: int,
-                       device: torch.device, chunk: int = 2048, default_lam: float = 1.5) -> float:
+                       device: torch.device, chunk: int = 2048, default_lam: float = 1.5,
+                       eigenpairs: tuple[torch.Tensor, torch.Tensor] | None = None) -> float:
     """Start h at Theorem 1's optimum for the current encoder: W = diag(√(λ/(1+λs²))) Vᵀ; returns λ.
 
     s² and V are the eigenpairs of the mini-batch second moment (B/N)·ZᵀZ of Z = enc(features)
     (:func:`second_moment_eigenpairs`); the d_H largest directions are kept (the best rank-d_H
     solution, see ``theory.theorem1_solution``) and rows beyond rank(Z) (eigenvalues under 1e-8 of
     the largest) stay zero. ``lam=None``: λ = ``theory.half_weight_lambda`` of these eigenvalues (the
-    d_H-th direction at half weight), or ``default_lam`` where h has room for every direction. With Z = X (no auto-encoder) this is the exact minimiser of the
+    d_H-th direction at half weight), or ``default_lam`` where h has room for every direction.
+    ``eigenpairs``: those of :func:`second_moment_eigenpairs` for these features, when already computed. With Z = X (no auto-encoder) this is the exact minimiser of the
     expected mini-batch loss up to batch-to-batch fluctuation, so training only refines it; from
     Xavier's random start 30 epochs land far from it (the paper's seed-to-seed spread).
     """
-    values, vectors = second_moment_eigenpairs(net, features, batch_size=batch_size, device=device, chunk=chunk)
+    values, vectors = eigenpairs if eigenpairs is not None else \
+        second_moment_eigenpairs(net, features, batch_size=batch_size, device=device, chunk=chunk)
     if lam is None:
         lam = half_weight_lambda(values.cpu().numpy(), net.h.embed_dim) or default_lam
     # Directions of (numerically) zero variance are not part of Theorem 1's solution: their weight
