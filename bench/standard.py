@@ -14,8 +14,9 @@ Protocol, fixed before any result was seen and the same for every data set:
   ``scattering`` preset; ``sscn-alpha8`` — the defaults with the paper's post-processing power
   α = 8 given instead of chosen (what the defaults did before the α rule: what the rule changes);
   ``edsc`` — EDSC's closed form on the same unit-row pixels with the same
-  post-processing (SSCN's defaults: variant, restarts, ρ, α chosen by the same rule) and q as ``sscn`` (λ = λ1 + λ2, the λ
-  whose optimum SSCN's h starts from); ``family-ssc``, ``family-ssc_omp``, ``family-ensc``,
+  post-processing (SSCN's defaults: variant, restarts, ρ, α chosen by the same rule) and q as ``sscn``, and λ
+  by SSCN's weight rule on those pixels (``theory.half_weight_lambda`` with d = K·q; the paper's λ1 + λ2
+  where their rank is at most K·q); ``family-ssc``, ``family-ssc_omp``, ``family-ensc``,
   ``family-lrr`` — the other members of ``sscn_core.family`` with their defaults (SSC-OMP: q
   points per point) on the same unit-row pixels and q, labels by ``family.cluster`` (the paper's
   post-processing of |C| with ρ = 1, the family's documented default for sparse C); ``edsc-paper`` — EDSC on [0, 1] pixels with the paper's post-processing (λ = 1);
