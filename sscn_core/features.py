@@ -154,7 +154,15 @@ def _principal_directions(centred: torch.Tensor, dim: int) -> torch.Tensor:
 
 
 def _unit_rows(feats: torch.Tensor) -> torch.Tensor:
-    return feats / feats.norm(dim=1, keepdim=True).clamp_min(1e-12)
+    """Rows scaled to unit length; zero rows stay zero.
+
+    Each row is first divided by its largest magnitude (its norm is then between 1 and √D), so the
+    squares in its norm can neither overflow (values of 1e30 in float32 would square to infinity and
+    turn the row into zeros) nor vanish.
+    """
+    peak = feats.abs().amax(dim=1, keepdim=True)
+    scaled = feats / torch.where(peak > 0, peak, torch.ones_like(peak))
+    return scaled / scaled.norm(dim=1, keepdim=True).clamp_min(1.0)
 
 
 _cache_lock = threading.Lock()

@@ -236,15 +236,15 @@ def half_weight_lambda(eigenvalues: Any, d_h: int) -> float | None:
     for are kept at ½ or more, those beyond fall off as λs². Unchanged when the data are scaled (λs²
     is what counts), so it is one rule for every data set. None when h has room for every direction
     (d_h ≥ the rank: eigenvalues under 1e-8 of the largest count as zero, as ``closed_form_h_init``
-    drops them): then there is no boundary to set λ by.
+    drops them; all-zero features have rank 0): then there is no boundary to set λ by.
     """
     values = np.sort(np.asarray(eigenvalues, dtype=np.float64).ravel())[::-1]
-    if values.size == 0 or not np.all(np.isfinite(values)) or values[0] <= 0:
-        raise TheoryError("half_weight_lambda needs the eigenvalues of a non-zero second moment, finite")
+    if values.size == 0 or not np.all(np.isfinite(values)):
+        raise TheoryError("half_weight_lambda needs the eigenvalues of a second moment, finite")
     d_h = int(d_h)
     if d_h < 1:
         raise TheoryError(f"d_h must be at least 1, got {d_h}")
-    rank = int((values > values[0] * 1e-8).sum())
+    rank = int((values > values[0] * 1e-8).sum()) if values[0] > 0 else 0
     return float(1.0 / values[d_h - 1]) if d_h < rank else None
 
 

@@ -22,6 +22,16 @@ def test_pixels_pass_through(digits: torch.Tensor) -> None:
     assert build_frontend(fe.config()).config() == fe.config()
 
 
+def test_unit_rows_do_not_overflow_and_leave_zero_rows_alone() -> None:
+    x = torch.randn(6, 50, generator=torch.Generator().manual_seed(0))
+    unit = PixelFrontEnd(50, unit_rows=True)
+    expected = x / x.norm(dim=1, keepdim=True)
+    assert torch.allclose(unit(x), expected, atol=1e-6)
+    assert torch.allclose(unit(x * 1e30), expected, atol=1e-6)      # the squares of 1e30 overflow float32
+    assert torch.allclose(unit(x * 1e-30), expected, atol=1e-6)
+    assert torch.equal(unit(torch.zeros(2, 50)), torch.zeros(2, 50))
+
+
 def test_scattering_features_are_unit_rows_and_match_forward(digits: torch.Tensor) -> None:
     fe = ScatteringFrontEnd(J=3, dim=40)
     feats = fe.fit_transform(digits)

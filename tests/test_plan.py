@@ -85,8 +85,9 @@ def test_half_weight_lambda_keeps_the_d_th_direction_at_half() -> None:
     assert half_weight_lambda(10.0 * values, 3) == pytest.approx(lam / 10)  # λs² is what counts: scale-free
     assert half_weight_lambda(values, 4) is None                          # h has room for every direction
     assert half_weight_lambda(values, 50) is None
-    with pytest.raises(ValueError):
-        half_weight_lambda(np.zeros(3), 2)
+    assert half_weight_lambda(np.zeros(3), 2) is None                    # all-zero features: rank 0
+    with pytest.raises(ValueError, match="finite"):
+        half_weight_lambda(np.array([1.0, np.nan]), 1)
 
 
 def test_the_self_expression_weight_follows_the_spectrum_for_the_linear_model_only() -> None:
