@@ -142,24 +142,25 @@ def pseudo_labels_note(model: SSCN) -> str | None:
 def analyse(model: SSCN, probe: Probe, *, phase: str = "", step: int = 0, classifier_trained: bool = True) -> Analysis:
     """Compute an :class:`Analysis` of ``model`` on ``probe`` (the model must have ``net_``).
 
-    Safe to call from a fit callback on the training thread. Cost: a few forward passes over
-    the training set and the samples, one n×n affinity (n ≤ 2000) and its thresholding.
+    Safe to call from a fit callback on the training thread. Cost: one forward pass over the
+    training set and one over the held-out set, one n×n affinity (n ≤ 2000) and its thresholding.
     """
     start = time.perf_counter()
     # self-training starts from the trained classifier (labels_ is set only at the very end of fit)
     classifier_trained = classifier_trained or phase == "self_training"
     train = probe.train
     K = int(model.n_clusters)
-    train_pred = model.predict(train.X)
+    # One forward pass over the training set gives every view's numbers (the front-end may be costly).
+    emb = model.embedding(train.X)
+    train_pred = emb["labels"]
 
-    x_aff = train.X[probe.affinity_idx]
     pred_aff = train_pred[probe.affinity_idx]
     if train.y is not None:
         y_aff = train.y[probe.affinity_idx]
         order, sorted_by, groups = display_order(y_aff, pred_aff), "label", y_aff
     else:
         order, sorted_by, groups = display_order(pred_aff, np.zeros_like(pred_aff)), "cluster", pred_aff
-    q = model.affinity(x_aff[order])
+    q = model.affinity_of(emb["h"][probe.affinity_idx[order]])
     thr = threshold_columns(q, float(model.rho))
     q_abs = np.abs(q).astype(np.float32, copy=False)
     thr_abs = np.abs(thr.toarray()).astype(np.float32, copy=False)
@@ -169,21 +170,19 @@ def analyse(model: SSCN, probe: Probe, *, phase: str = "", step: int = 0, classi
         sp_thr = subspace_preserving_error(thr, groups[order])
     del q, thr
 
-    x_emb = train.X[probe.embed_idx]
-    proba = model.predict_proba(x_emb)
     metrics_in = evaluate(train.y, train_pred) if train.y is not None else None
     metrics_out = None
     holdout = probe.holdout
     if holdout is not None and holdout.y is not None and holdout.X.shape[1] == train.X.shape[1]:
         metrics_out = evaluate(holdout.y, model.predict(holdout.X))
     conf = Confusion(*confusion(train.y, train_pred)) if train.y is not None else None
+    rows = probe.embed_idx
     return Analysis(
         phase=phase, step=step, classifier_trained=classifier_trained,
         affinity_rows=probe.affinity_idx[order], affinity_abs=q_abs, affinity_thr=thr_abs,
         affinity_groups=np.asarray(groups)[order], affinity_sorted_by=sorted_by, sp_error=sp, sp_error_thr=sp_thr,
-        embed_rows=probe.embed_idx, h=model.transform(x_emb, space="h"),
-        rotated=model.transform(x_emb, space="rotated"),
-        pred=train_pred[probe.embed_idx], confidence=proba.max(axis=1), energy=model.block_energy(x_emb),
+        embed_rows=rows, h=emb["h"][rows], rotated=emb["rotated"][rows], pred=train_pred[rows],
+        confidence=emb["proba"][rows].max(axis=1), energy=emb["energy"][rows],
         train_pred=train_pred, cluster_sizes=cluster_sizes(train_pred, K), metrics_in=metrics_in,
         metrics_out=metrics_out, metrics_pseudo=_pseudo_metrics(model, train.y), confusion=conf,
         seconds=time.perf_counter() - start, pseudo_note=pseudo_labels_note(model),

@@ -29,7 +29,7 @@ from .device import resolve_device
 from .features import PixelFrontEnd, ScatteringFrontEnd, build_frontend
 from .metrics import PeakMemory, format_bytes
 from .models import (ConvAutoEncoder, IdentityAutoEncoder, MLPAutoEncoder, SSCNNetwork, build_autoencoder,
-                     check_network_size, estimate_training_bytes, reset_parameters)
+                     check_network_size, describe_autoencoder, estimate_training_bytes, reset_parameters)
 from .health import SSCNWarning, fit_warnings
 from .params import DEFAULTS, PARAMS, PRESETS, PRETRAINED, docstring, problems, signature
 from .postprocess import estimate_pseudo_label_bytes, max_pseudo_label_points, spectral_pseudo_labels
@@ -212,8 +212,10 @@ class SSCN(ClusterMixin, TransformerMixin, BaseEstimator):
         path = Path(ASSETS_DIR / PRETRAINED[pretrained]) if pretrained in PRETRAINED else Path(pretrained)
         ckpt = load_checkpoint(path, expected_kind=AUTOENCODER_KIND)
         if ckpt.config != net.autoencoder.config():
-            raise CheckpointError(f"pre-trained auto-encoder {path.name!r} has configuration {ckpt.config}, "
-                                  f"but this SSCN needs {net.autoencoder.config()}")
+            hint = "; pre-train one on these images (sscn pretrain --data ...), or leave pretrained unset" \
+                if ckpt.config.get("kind") == net.autoencoder.config()["kind"] == "conv" else ""
+            raise CheckpointError(f"pre-trained auto-encoder {path.name!r} is {describe_autoencoder(ckpt.config)}, "
+                                  f"but this SSCN needs {describe_autoencoder(net.autoencoder.config())}{hint}")
         try:
             net.autoencoder.load_state_dict(ckpt.state)
         except RuntimeError as exc:
@@ -796,23 +798,49 @@ class SSCN(ClusterMixin, TransformerMixin, BaseEstimator):
         cluster is the true class). It does not change ``predict``.
         """
         x = self._check_input(X, fitting=False)
-        logits = self._embed(x, space="logits")
-        return torch.softmax(logits.double() * getattr(self, "proba_scale_", 1.0), dim=1).float().numpy()
+        return self._proba(self._embed(x, space="logits"))
 
     def block_energy(self, X: Any) -> np.ndarray:
         """Share of each point's energy ‖H R‖² inside each of the K blocks, (N, K); rows sum to 1."""
-        rotated = torch.from_numpy(self.transform(X, space="rotated")).double()   # squares of large H overflow float32
+        return self._energy(self._embed(self._check_input(X, fitting=False), space="rotated"))
+
+    def embedding(self, X: Any) -> dict[str, np.ndarray]:
+        """Everything the model says about new points, from one forward pass of each point.
+
+        Returns {"h": H, "rotated": H R, "logits", "labels", "proba", "energy"}: what ``transform``
+        (both spaces), ``predict``, ``predict_proba`` and ``block_energy`` give one by one, each of
+        which runs the front-end and the network again. For views that show several of them (the
+        app's analyses, the notebooks).
+        """
+        x = self._check_input(X, fitting=False)
+        h = self._embed(x, space="h")
+        with torch.no_grad():
+            classifier = self.net_.classifier
+            rotated = _finite(classifier.rotate(h.to(self._device())).float().cpu(), x)
+            logits = _finite(classifier(h.to(self._device())).float().cpu(), x)
+        return {"h": h.numpy(), "rotated": rotated.numpy(), "logits": logits.numpy(),
+                "labels": logits.argmax(dim=1).numpy(), "proba": self._proba(logits), "energy": self._energy(rotated)}
+
+    def _proba(self, logits: torch.Tensor) -> np.ndarray:
+        return torch.softmax(logits.double() * getattr(self, "proba_scale_", 1.0), dim=1).float().numpy()
+
+    def _energy(self, rotated: torch.Tensor) -> np.ndarray:
+        rotated = rotated.double()   # squares of large H overflow float32
         inside = (rotated ** 2).reshape(rotated.shape[0], self.n_clusters, -1).sum(dim=2)
         return (inside / inside.sum(dim=1, keepdim=True).clamp_min(1e-30)).float().numpy()
 
     def affinity(self, X: Any) -> np.ndarray:
         """The learned self-expression matrix Q = H Hᵀ of a (small) set of points, (n, n)."""
         x = self._check_input(X, fitting=False)
-        if x.shape[0] > MAX_AFFINITY_POINTS:
-            raise ValueError(f"affinity of {x.shape[0]} points would need an {x.shape[0]}² matrix; pass at most "
-                             f"{MAX_AFFINITY_POINTS} points (a sample)")
+        _check_affinity_size(x.shape[0])
         h = self._embed(x)
         return _finite(h @ h.T, x).numpy()
+
+    def affinity_of(self, h: np.ndarray) -> np.ndarray:
+        """Q = H Hᵀ of points whose H (``transform`` or ``embedding``) is already known, (n, n)."""
+        h = torch.as_tensor(h)
+        _check_affinity_size(h.shape[0])
+        return _finite(h @ h.T, h).numpy()
 
     def fit_predict(self, X: Any, y: Any = None, **kwargs: Any) -> np.ndarray:
         """Fit on X and return the classifier's in-sample clusters (``labels_``)."""
@@ -969,6 +997,13 @@ def _stack_shape(X: Any) -> tuple[int, int] | None:
     if shape is None or len(shape) not in (3, 4) or (len(shape) == 4 and shape[1] != 1):
         return None
     return int(shape[-2]), int(shape[-1])
+
+
+def _check_affinity_size(n: int) -> None:
+    """ValueError when an affinity of ``n`` points would be too large to hold."""
+    if n > MAX_AFFINITY_POINTS:
+        raise ValueError(f"affinity of {n} points would need an {n}² matrix; pass at most {MAX_AFFINITY_POINTS} "
+                         f"points (a sample)")
 
 
 def _finite(out: torch.Tensor, x: torch.Tensor) -> torch.Tensor:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import math
 import threading
+from collections import OrderedDict
 
 import numpy as np
 import torch
@@ -24,7 +25,8 @@ from .scattering import Scattering2D, n_channels, padded_size
 
 # The PCA works on the (coefficients × coefficients) covariance: keep it a few hundred MB.
 MAX_COEFFICIENTS = 16_384
-# Training-set coefficients kept for the next fit on the same images (one entry, bytes).
+# Coefficients kept for image sets seen again (the training set, a held-out set): entries and bytes in all.
+CACHE_ENTRIES = 4
 CACHE_MAX_BYTES = 1024 ** 3
 
 
@@ -122,7 +124,7 @@ class ScatteringFrontEnd(nn.Module):
         """Images (N, H·W) → unit-length PCA features (N, dim) on the module's device; needs ``fit`` first."""
         if self.mean.numel() == 0:
             raise RuntimeError("the scattering front-end has no PCA yet: fit it on training images first")
-        return _unit_rows((self.coefficients(x) - self.mean) @ self.components)
+        return _unit_rows((_cached_coefficients(self, x).to(self.device) - self.mean) @ self.components)
 
     def config(self) -> dict:
         """The constructor arguments, for checkpoints."""
@@ -166,32 +168,39 @@ def _unit_rows(feats: torch.Tensor) -> torch.Tensor:
 
 
 _cache_lock = threading.Lock()
-_cache: dict[tuple, torch.Tensor] = {}
+_cache: OrderedDict[tuple, torch.Tensor] = OrderedDict()
 
 
 def _cached_coefficients(frontend: ScatteringFrontEnd, x: torch.Tensor) -> torch.Tensor:
-    """The coefficients of ``x`` (CPU), reused when the last fit in this process saw the same images.
+    """The coefficients of ``x`` (CPU), computed once for the last few image sets this process saw.
 
-    Refitting on the same training set (another seed, other settings; the app's reruns) then skips
-    the transform; the key is a hash of the pixels and the transform's configuration.
+    The transform is the costly part of the front-end, and the same images come back: a refit on
+    the same training set (another seed, other settings; the app's reruns), and every analysis of a
+    run (the app's views embed the training and held-out sets after each phase). The key is a hash
+    of the pixels and the transform's configuration; at most ``CACHE_ENTRIES`` sets and
+    ``CACHE_MAX_BYTES`` are kept, the least recently used dropped first.
     """
     pixels = np.ascontiguousarray(x.detach().cpu().numpy(), dtype=np.float32)
     key = (hashlib.blake2b(pixels.tobytes(), digest_size=16).hexdigest(), pixels.shape,
            frontend.J, frontend.L, frontend.image_shape)
     with _cache_lock:
         hit = _cache.get(key)
-    if hit is not None:
-        return hit
+        if hit is not None:
+            _cache.move_to_end(key)
+            return hit
     coeffs = frontend.coefficients(x).cpu()
-    with _cache_lock:
-        _cache.clear()
-        if coeffs.numel() * coeffs.element_size() <= CACHE_MAX_BYTES:
+    size = coeffs.numel() * coeffs.element_size()
+    if size <= CACHE_MAX_BYTES:
+        with _cache_lock:
             _cache[key] = coeffs
+            while len(_cache) > CACHE_ENTRIES or \
+                    sum(t.numel() * t.element_size() for t in _cache.values()) > CACHE_MAX_BYTES:
+                _cache.popitem(last=False)
     return coeffs
 
 
 def clear_cache() -> None:
-    """Forget the cached training-set coefficients."""
+    """Forget the cached coefficients."""
     with _cache_lock:
         _cache.clear()
 

@@ -203,7 +203,8 @@ def test_thread_budgets_add_up_to_the_cores() -> None:
         for running in range(1, cores + 1):
             budget = threads_per_job(running, cores)
             assert budget >= 1 and running * budget <= cores
-    assert threads_per_job(1, 16) == 15 and threads_per_job(2, 16) == 7 and threads_per_job(2, 2) == 1
+    assert threads_per_job(1, 16) == 16 and threads_per_job(2, 16) == 8 and threads_per_job(1, 2) == 2
+    assert threads_per_job(2, 2) == 1 and threads_per_job(3, 2) == 1
 
 
 def test_wait_estimate() -> None:

@@ -125,6 +125,31 @@ def test_training_coefficients_are_cached_across_fits(digits: torch.Tensor, monk
     assert calls == [120] and torch.equal(first, second)
     ScatteringFrontEnd(dim=30).fit_transform(digits[:60])  # other images: computed again
     assert calls == [120, 60]
+    first_model = ScatteringFrontEnd(dim=30)
+    first_model.fit_transform(digits)
+    assert torch.allclose(first_model(digits), first, atol=1e-6) and calls == [120, 60]   # a forward pass reads it too
+    clear_cache()
+
+
+def test_the_coefficient_cache_keeps_the_latest_sets(digits: torch.Tensor, monkeypatch: pytest.MonkeyPatch) -> None:
+    from sscn_core import features
+
+    clear_cache()
+    calls = []
+    original = ScatteringFrontEnd.coefficients
+    monkeypatch.setattr(ScatteringFrontEnd, "coefficients",
+                        lambda self, x, batch_size=None: calls.append(len(x)) or original(self, x, batch_size))
+    front = ScatteringFrontEnd(dim=10)
+    for size in range(1, features.CACHE_ENTRIES + 2):   # one set more than the cache holds
+        features._cached_coefficients(front, digits[:size])
+    features._cached_coefficients(front, digits[:features.CACHE_ENTRIES + 1])   # the latest: kept
+    features._cached_coefficients(front, digits[:1])                           # the oldest: dropped
+    assert calls == [*range(1, features.CACHE_ENTRIES + 2), 1]
+    monkeypatch.setattr(features, "CACHE_MAX_BYTES", 0)                       # nothing fits: nothing kept
+    clear_cache()
+    features._cached_coefficients(front, digits[:2])
+    features._cached_coefficients(front, digits[:2])
+    assert calls[-2:] == [2, 2]
     clear_cache()
 
 
