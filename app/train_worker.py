@@ -227,6 +227,10 @@ def main() -> None:
         out.close()
     except (BrokenPipeError, OSError):
         pass        # the app went away while this worker was talking to it: nobody is left to tell
+    # The control thread is blocked reading stdin; an ordinary interpreter shutdown would abort on its
+    # buffered reader's lock ("Fatal Python error: _enter_buffered_busy"). Everything is sent: leave now.
+    sys.stderr.flush()
+    os._exit(0)
 
 
 

@@ -1,6 +1,7 @@
 """SSCN: a scikit-learn-style estimator over the models and the training phases."""
 from __future__ import annotations
 
+import copy
 import functools
 import hashlib
 import os
@@ -66,6 +67,7 @@ class _Run:
     h_train: torch.Tensor | None = None
     labels: np.ndarray | None = None
     pixels: torch.Tensor | None = None     # the training rows as given (the student reads them)
+    eigenpairs: tuple[torch.Tensor, torch.Tensor] | None = None   # of the features' second moment, once computed
 
 
 class SSCN(ClusterMixin, TransformerMixin, BaseEstimator):
@@ -357,6 +359,7 @@ class SSCN(ClusterMixin, TransformerMixin, BaseEstimator):
         self.independence_: dict[str, Any] | None = None
         self.warnings_: list[str] = []
         self.pretrain_: dict[str, Any] | None = None
+        self.paper_start_: dict[str, Any] | None = None
         self.student_: ConvStudent | None = None
         self.student_report_: dict[str, Any] | None = None
 
@@ -577,15 +580,36 @@ class SSCN(ClusterMixin, TransformerMixin, BaseEstimator):
             return f"not kept: {path.parent} cannot be written ({exc.strerror or exc})"
         return f"written to {path}"
 
+    def _set_lambda(self, run: _Run) -> None:
+        """lambda_scale=None: set it by the linear model's rule (sscn_core.plan), once per fit."""
+        if self.params_["lambda_scale"] is None:
+            run.eigenpairs = second_moment_eigenpairs(self.net_, run.features, batch_size=run.settings["batch_size"],
+                                                      device=run.device)
+            self._record_lambda(run.eigenpairs[0].cpu().numpy())
+
+    def _fit_paper_start(self, run: _Run) -> None:
+        """For comparison only: a copy of the network, h at the paper's random start (the Xavier weights the
+        network was built with), trained on the same objective for ``paper_start_steps`` Adam steps on a
+        random stream of its own. Its losses are recorded as the phase "paper_start"; the copy is discarded,
+        so the fit's result is the same with or without it. Sets ``paper_start_``."""
+        self._set_lambda(run)
+        twin = copy.deepcopy(self.net_)
+        steps = int(self.paper_start_steps)
+        common = {**run.common, "generator": torch.Generator().manual_seed(int(self.seed))}
+        lambda1, lambda2 = self._lambdas()
+        seconds = train_self_expression(twin, run.features, steps=steps, batch_size=run.settings["batch_size"],
+                                        lr=self.lr, lambda1=lambda1, lambda2=lambda2, reduction=self.reduction,
+                                        phase_name="paper_start", **common)
+        final = next(row["total"] for row in reversed(self.history_) if row["phase"] == "paper_start")
+        self.phase_times_["paper_start"] = seconds
+        self.paper_start_ = {"steps": steps, "final_loss": float(final), "seconds": seconds}
+
     def _fit_self_expression(self, run: _Run) -> None:
         batch, steps = run.settings["batch_size"], run.settings["self_expression_steps"]
-        pairs = None
-        if self.params_["lambda_scale"] is None:        # the linear model's rule (sscn_core.plan)
-            pairs = second_moment_eigenpairs(self.net_, run.features, batch_size=batch, device=run.device)
-            self._record_lambda(pairs[0].cpu().numpy())
+        self._set_lambda(run)
         if run.settings["h_init"] == "closed_form":
             closed_form_h_init(self.net_, run.features, lam=sum(self._lambdas()), batch_size=batch, device=run.device,
-                               eigenpairs=pairs)
+                               eigenpairs=run.eigenpairs)
         converge = Convergence(run.settings["tol"], window(run.features.shape[0] // batch))
         # Under torch.distributed each process computes a row block of every batch (see distributed.py).
         self.phase_times_["self_expression"] = train_self_expression(
@@ -957,6 +981,8 @@ def _phases(values: dict[str, Any]) -> tuple[str, ...]:
     runs = {"model_choice": isinstance(frontend, tuple),
             "features": frontend != "pixels",
             "pretrain": autoencoder is not None and values["pretrained"] is None and values["pretrain_epochs"] > 0,
+            "paper_start": values["paper_start_steps"] > 0 and (values["h_init"] == "closed_form" or
+                                                                (values["h_init"] == "auto" and autoencoder is None)),
             "self_expression": True,
             "pseudo_labels": values["classifier_loss"] == "cross_entropy",
             "classifier": True,

@@ -274,6 +274,12 @@ PARAMETERS: tuple[Param, ...] = (
       "moment of Z); the latter suits the linear model.",
       choices={"random": "Random (Xavier, the paper)", "closed_form": "Theorem 1's optimum (closed form)",
                "auto": "Auto: the closed form for the linear model, else random"}, paper=False),
+    P("paper_start_steps", "int", 0, "The paper's start, for comparison (steps)",
+      "Where h starts at Theorem 1's optimum: first train a copy of it from the paper's random (Xavier) start for this "
+      "many Adam steps on the same objective and record its losses as the phase 'paper_start', so that the loss chart "
+      "shows the objective being learned beside the optimum the fit starts from. The copy is then discarded: the "
+      "fit's result is the same with or without it. 0: no comparison.", low=0, high=100_000, paper=False,
+      needs={"h_init": ("auto", "closed_form")}),
     P("classifier_init", "choice", "auto", "Initial R",
       "Start R at the identity, or at the rotation that puts each pseudo-cluster's span (top q directions of its "
       "rows of H) into its own block.",

@@ -140,3 +140,38 @@ def test_presets_beyond_the_paper_keep_the_paper_intact() -> None:
         assert model.classifier_temperature == 20.0
         assert model.h_init == ("random" if name == "conv-plus" else "closed_form")
         model._validate_params()
+
+
+def test_metric_terms_equal_definition_3_with_q_formed() -> None:
+    """The terms computed through H (no B × B matrix) are Definition 3's with Q = H Hᵀ formed, for both reductions."""
+    from sscn_core.trainer import definition3_terms, metric_terms
+
+    rng = np.random.default_rng(4)
+    h = torch.from_numpy(rng.standard_normal((50, 6))).double()
+    z = torch.from_numpy(rng.standard_normal((50, 9))).double()
+    x = torch.from_numpy(rng.standard_normal((50, 9))).double()
+    for reduction in ("sum", "mean"):
+        ours = metric_terms(h, z, x, lambda v: v, reduction)
+        ref = definition3_terms(h @ h.T, z, x, lambda v: v, reduction)
+        for key in ref:
+            assert torch.allclose(ours[key], ref[key], rtol=1e-12), (reduction, key)
+
+
+def test_the_paper_start_comparison_is_recorded_and_changes_nothing(data) -> None:
+    """paper_start_steps trains a discarded copy of h from Xavier's start: its losses fall and stay above Theorem 1's
+    optimum, which the run itself starts at; labels, λ and Q are those of the fit without it."""
+    common = dict(n_clusters=4, subspace_dim=3, seed=0, device="cpu")
+    plain = SSCN(**common).fit(data.X)
+    compared = SSCN(**common, paper_start_steps=40).fit(data.X)
+    assert "paper_start" in compared.planned_phases(data.X.shape[1]) and "paper_start" not in plain.planned_phases()
+    assert np.array_equal(plain.labels_, compared.labels_)
+    assert plain.params_["lambda_scale"] == compared.params_["lambda_scale"]
+    assert np.allclose(plain.affinity(data.X[:50]), compared.affinity(data.X[:50]))
+    rows = [row for row in compared.history_ if row["phase"] == "paper_start"]
+    optimum = next(row["total"] for row in compared.history_ if row["phase"] == "self_expression")
+    assert len(rows) == 40 and [r["step"] for r in rows] == list(range(1, 41))
+    assert rows[-1]["total"] < rows[0]["total"] and min(r["total"] for r in rows) > optimum
+    assert compared.paper_start_["steps"] == 40 and compared.paper_start_["final_loss"] == rows[-1]["total"]
+    assert plain.paper_start_ is None
+    # Where h does not start at the closed form (the paper's own start), there is nothing to compare.
+    assert "paper_start" not in SSCN(**common, paper_start_steps=40, h_init="random").planned_phases(20)

@@ -72,6 +72,36 @@ def test_transform_spaces_and_affinity(fitted: SSCN, subspaces) -> None:
         fitted.transform(subspaces.X, space="q")
 
 
+def test_embedding_gives_every_view_from_one_pass(fitted: SSCN, subspaces, monkeypatch: pytest.MonkeyPatch) -> None:
+    x = subspaces.X[:80]
+    expected = {"h": fitted.transform(x), "rotated": fitted.transform(x, space="rotated"),
+                "labels": fitted.predict(x), "proba": fitted.predict_proba(x), "energy": fitted.block_energy(x)}
+    calls = []
+    original = SSCN._embed
+    monkeypatch.setattr(SSCN, "_embed", lambda self, *a, **kw: calls.append(1) or original(self, *a, **kw))
+    emb = fitted.embedding(x)
+    assert len(calls) == 1
+    for key, value in expected.items():
+        assert np.allclose(emb[key], value, atol=1e-6), key
+    assert np.array_equal(emb["labels"], emb["logits"].argmax(axis=1))
+    assert np.allclose(fitted.affinity_of(emb["h"]), fitted.affinity(x), atol=1e-5)
+
+
+def test_an_analysis_embeds_each_point_set_once(fitted: SSCN, subspaces, held_out,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """The app analyses after every phase; each analysis used to run the front-end seven times over the
+    training points (22 s a time with scattering on 2,000 digits)."""
+    from sscn_core.analysis import analyse, make_probe
+
+    calls = []
+    original = SSCN._embed
+    monkeypatch.setattr(SSCN, "_embed", lambda self, x, *a, **kw: calls.append(len(x)) or original(self, x, *a, **kw))
+    result = analyse(fitted, make_probe(subspaces, held_out, affinity_points=50, embed_points=60))
+    assert sorted(calls) == sorted([len(subspaces.X), len(held_out.X)])
+    assert np.array_equal(result.train_pred, fitted.predict(subspaces.X))
+    assert result.affinity_abs.shape == (50, 50) and result.h.shape[0] == 60
+
+
 def test_history_times_and_memory(fitted: SSCN) -> None:
     phases = {row["phase"] for row in fitted.history_}
     assert phases == {"self_expression", "classifier"}

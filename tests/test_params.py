@@ -73,11 +73,14 @@ def test_cli_flags_read_values_like_set() -> None:
                                           "pseudo_sample_size": None, "hidden_dims": (64, 32), "autoencoder": None}
 
 
-def test_app_defaults_are_the_librarys() -> None:
-    assert model_params(ModelConfig()) == DEFAULTS
+def test_app_defaults_are_the_librarys_but_for_the_listed_ones() -> None:
+    from app.config import APP_DEFAULTS
+
+    assert model_params(ModelConfig()) == {**DEFAULTS, **APP_DEFAULTS}
+    assert set(APP_DEFAULTS) == {"paper_start_steps"}     # a comparison run that leaves the labels as they are
     for p in PARAMETERS:
         if p.name not in ("autoencoder", "pretrained"):
-            assert getattr(ModelConfig(), p.name) == to_widget(p, p.default), p.name
+            assert getattr(ModelConfig(), p.name) == to_widget(p, APP_DEFAULTS.get(p.name, p.default)), p.name
 
 
 def test_autoencoder_options_split_and_join() -> None:

@@ -134,3 +134,17 @@ def test_phase_labels_of_short_phases_take_rows_of_their_own() -> None:
     fig = figures.loss_figure(history, terms=["total"], smoothing=0.0)
     shifts = [a.yshift or 0 for a in fig.layout.annotations]
     assert sorted(set(shifts)) == [0, 16, 32, 48] and fig.layout.margin.t >= 20 + 4 * figures.LABEL_ROW_PX
+
+
+def test_a_paper_start_run_is_drawn_beside_theorem_1s_optimum() -> None:
+    history = [{"i": i, "phase": "paper_start", "total": 100.0 / i} for i in range(1, 6)] + \
+              [{"i": 6, "phase": "self_expression", "total": 2.0}]
+    assert figures.optimum_value(history) == 2.0
+    assert figures.optimum_value(history[:5]) is None and figures.optimum_value(history[5:]) is None
+    fig = figures.loss_figure(history, terms=("total",))
+    lines = [s for s in fig.layout.shapes if s.type == "line"]
+    assert len(lines) == 1 and lines[0].y0 == lines[0].y1 == 2.0 and lines[0].line.dash == "dash"
+    assert any("Theorem 1's optimum" in (a.text or "") for a in fig.layout.annotations)
+    assert any("the paper's start" in (a.text or "") for a in fig.layout.annotations)
+    plain = figures.loss_figure([{"i": 1, "phase": "self_expression", "total": 2.0}], terms=("total",))
+    assert not [s for s in plain.layout.shapes if s.type == "line"]

@@ -22,6 +22,13 @@ CLASSIFIER_LATEX = (r"\min_{R^\top R=I}\;\mathcal{L}_{\mathrm{clf}}(R)=-\frac1N\
                     r"\big(-\|(HR)_i-\Pi_{k}(HR)_i\|^2\big)_{k=1..K}")
 
 
+PAPER_START_NOTE = (
+    "**The paper's start (comparison)**: a copy of h trained from the paper's random start on the same objective, "
+    "the curve you watch learn. The dashed lines are Theorem 1's optimum, computed in closed form: this run's h "
+    "starts there, so its own self-expression phase is a single point. The copy is then discarded; it does not "
+    "change the result (sidebar → More settings → Beyond the paper → \"The paper's start, for comparison\"; 0 turns it off).")
+
+
 def render(state: AppState, cur: Current, sidebar: SidebarResult) -> None:
     """Draw the Train tab."""
     st.markdown("SSCN learns an embedding **H** whose inner products **Q = HHᵀ** express every point "
@@ -43,6 +50,8 @@ def render(state: AppState, cur: Current, sidebar: SidebarResult) -> None:
             history = figures.with_global_steps(history)
         st.plotly_chart(figures.loss_figure(history, terms=terms, smoothing=smoothing, log_y=log_y, height=360),
                         key="train.loss", config={"displaylogo": False})
+        if figures.optimum_value(history) is not None:
+            st.caption(PAPER_START_NOTE)
         if snap is not None:
             _run_facts(snap)
 

@@ -147,7 +147,10 @@ def loss_figure(history: Sequence[Mapping[str, Any]], *, terms: Sequence[str] = 
     """Loss per step: one line per term (smoothed by ``ema``; raw values faint behind), phase bands.
 
     ``history`` rows carry "i" (global step), "phase" and the loss terms; ``empty_text`` stands
-    in for the curves before the first step.
+    in for the curves before the first step. When a "paper_start" run (h trained from the paper's
+    random start, for comparison) is followed by the self-expression phase, the latter's first value
+    of each term is drawn as a dashed line across the plot: Theorem 1's optimum where h starts, which
+    the comparison run approaches.
     """
     fig = go.Figure()
     if history:
@@ -170,6 +173,12 @@ def loss_figure(history: Sequence[Mapping[str, Any]], *, terms: Sequence[str] = 
                                      line=dict(color=c, width=2.5), marker=dict(size=6),
                                      connectgaps=False,
                                      hovertemplate=f"{name}<br>step %{{x}}<br>%{{y:.4g}}<extra></extra>"))
+            optimum = optimum_value(history, term)
+            if optimum is not None and (not log_y or optimum > 0):   # named once, on the first term's line
+                text = f"Theorem 1's optimum ({optimum:.4g}): this run's h starts here" if term == terms[0] else ""
+                fig.add_hline(y=optimum, line=dict(color=c, width=1.5, dash="dash"),
+                              annotation=dict(text=text, font=dict(size=11, color=c)),
+                              annotation_position="bottom right")
         rows = label_rows([steps[start] for _, start, _ in runs], steps[-1] - steps[0] + 1)
         for (phase, start, stop), row in zip(runs, rows):
             fig.add_vrect(x0=steps[start] - 0.5, x1=steps[stop - 1] + 0.5, line_width=0,
@@ -188,6 +197,16 @@ def loss_figure(history: Sequence[Mapping[str, Any]], *, terms: Sequence[str] = 
     if history:   # room above the plot for the rows of phase labels
         fig.update_layout(margin=dict(t=20 + LABEL_ROW_PX * (max(rows) + 1)))
     return fig
+
+
+def optimum_value(history: Sequence[Mapping[str, Any]], term: str = "total") -> float | None:
+    """The self-expression phase's first value of ``term`` when a "paper_start" comparison run came before it
+    (h then starts at Theorem 1's optimum, so that value is the optimum's), else None."""
+    phases = [row["phase"] for row in history]
+    if "paper_start" not in phases or "self_expression" not in phases:
+        return None
+    value = history[phases.index("self_expression")].get(term)
+    return float(value) if value is not None and np.isfinite(value) else None
 
 
 LABEL_ROW_PX = 16      # height of one row of phase labels above the loss plot
