@@ -820,10 +820,10 @@ def _prepare_set(arrays: list[np.ndarray], names: list[str], source: str) -> tup
     """Preprocessing that follows the data: digit-style when most pictures are drawings on a plain
     background, else photo-style at one common shape (``preprocess.STYLES``). Returns the inputs
     and a sentence saying what was applied."""
-    from .preprocess import STYLES, ImageError, photo_shape, prepare_for, style_of
+    from .preprocess import DIGIT_SHAPE, STYLES, ImageError, photo_shape, prepare_for, style_of
 
     style = style_of(arrays)
-    shape = (28, 28) if style == "digit" else photo_shape([a.shape for a in arrays])
+    shape = DIGIT_SHAPE if style == "digit" else photo_shape([a.shape for a in arrays])
     out = []
     for name, a in zip(names, arrays):
         try:

@@ -30,6 +30,9 @@ MIN_INK = 0.04
 BBOX_THRESHOLD = 0.1
 # Fainter residue than this fraction of the strongest ink is set to zero (MNIST's background is 0).
 NOISE_FLOOR = 0.05
+# MNIST's field and the box its ink is fitted into: digit-style inputs of other shapes keep the proportion.
+DIGIT_SHAPE = (28, 28)
+DIGIT_BOX = 20
 
 ImageSource = Union[bytes, bytearray, memoryview, str, PathLike, IO[bytes]]
 
@@ -196,21 +199,40 @@ def _as_pil(img: Image.Image | np.ndarray | ImageSource) -> Image.Image:
     return open_image_safely(img)
 
 
-def prepare_image(img: Image.Image | np.ndarray | ImageSource, *, size: int = 28, box: int = 20) -> np.ndarray:
-    """Turn a picture of a digit (or any drawing) into an MNIST-like ``(size, size)`` float32 array.
+def prepare_image(img: Image.Image | np.ndarray | ImageSource, *, size: int | tuple[int, int] = DIGIT_SHAPE,
+                  box: int = DIGIT_BOX) -> np.ndarray:
+    """Turn a picture of a digit (or any drawing) into an MNIST-like float32 array.
 
     Steps: apply the EXIF orientation; composite transparency onto white; convert to grayscale;
     make the ink bright on black (inverting when the border is light, and subtracting the
     background level); crop to the ink's bounding box; scale (LANCZOS) to fit ``box``×``box``
-    keeping the aspect ratio; paste into a ``size``×``size`` field so that the ink's centre of mass
-    is at the centre. Values are in [0, 1] with the strongest ink at 1.
+    keeping the aspect ratio; paste into the field so that the ink's centre of mass is at the
+    centre. Values are in [0, 1] with the strongest ink at 1.
 
-    ``img`` is a PIL image, a 2-D/3-D uint8 or float array, bytes, a path or a binary file
-    (anything but a PIL image or array goes through :func:`open_image_safely`).
-    Raises :class:`ImageError` for unreadable images and for blank ones ("no ink found").
+    Parameters
+    ----------
+    img : PIL image, array or image source
+        A PIL image, a 2-D/3-D uint8 or float array, bytes, a path or a binary file (anything but
+        a PIL image or array goes through :func:`open_image_safely`).
+    size : int or (int, int)
+        The field: ``size``×``size``, or (height, width).
+    box : int
+        The side of the square the ink is fitted into; at most the field's shorter side.
+
+    Returns
+    -------
+    numpy.ndarray
+        The field, float32 of shape (height, width).
+
+    Raises
+    ------
+    ImageError
+        For unreadable images and for blank ones ("no ink found").
     """
-    if not (isinstance(size, int) and isinstance(box, int) and 1 <= box <= size):
+    field = (size, size) if isinstance(size, int) else tuple(size)
+    if not (len(field) == 2 and all(isinstance(v, int) for v in (*field, box)) and 1 <= box <= min(field)):
         raise ImageError(f"expected integers 1 <= box <= size, got box={box!r}, size={size!r}")
+    height, width = field
     pil = _as_pil(img)
     try:
         pil = ImageOps.exif_transpose(pil)
@@ -239,10 +261,10 @@ def prepare_image(img: Image.Image | np.ndarray | ImageSource, *, size: int = 28
     total = patch.sum()
     cy = float((patch.sum(axis=1) * np.arange(new_h)).sum() / total)
     cx = float((patch.sum(axis=0) * np.arange(new_w)).sum() / total)
-    centre = size / 2.0  # MNIST puts the centre of mass at pixel (14, 14) of 0..27, not 13.5
-    top = int(np.clip(round(centre - cy), 0, size - new_h))
-    left = int(np.clip(round(centre - cx), 0, size - new_w))
-    out = np.zeros((size, size), dtype=np.float32)
+    # MNIST puts the centre of mass at pixel (14, 14) of 0..27, not 13.5: half the side.
+    top = int(np.clip(round(height / 2.0 - cy), 0, height - new_h))
+    left = int(np.clip(round(width / 2.0 - cx), 0, width - new_w))
+    out = np.zeros((height, width), dtype=np.float32)
     out[top:top + new_h, left:left + new_w] = patch
     return out
 
@@ -330,11 +352,29 @@ def prepare_photo(grey: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
 
 
 def prepare_for(img: Image.Image | np.ndarray | ImageSource, style: str, shape: tuple[int, int]) -> np.ndarray:
-    """One picture as the input of a model trained on ``style`` data of ``shape`` (see STYLES)."""
+    """One picture as the input of a model trained on ``style`` data of ``shape`` (see STYLES).
+
+    Parameters
+    ----------
+    img : PIL image, array or image source
+        The picture (anything :func:`prepare_image` reads).
+    style : {"digit", "photo"}
+        Digit-style: MNIST's recipe, the ink fitted into a square of MNIST's 20/28 of the shorter
+        side; photo-style: :func:`prepare_photo`.
+    shape : (int, int)
+        (height, width) of the model's inputs.
+
+    Returns
+    -------
+    numpy.ndarray
+        float32 of shape ``shape``.
+    """
+    height, width = (int(v) for v in shape)
     if style == "digit":
-        return prepare_image(img, size=shape[0])
+        box = max(1, round(min(height, width) * DIGIT_BOX / DIGIT_SHAPE[0]))
+        return prepare_image(img, size=(height, width), box=box)
     if style == "photo":
-        return prepare_photo(grey_levels(img), shape)
+        return prepare_photo(grey_levels(img), (height, width))
     raise ImageError(f"unknown preprocessing style {style!r}; expected one of {', '.join(STYLES)}")
 
 
@@ -355,5 +395,34 @@ def input_style(model: Any) -> tuple[str, tuple[int, int]]:
         shape = (side, side)
     style = getattr(model, "settings_", {}).get("input_style", {}).get("value")
     if style is None:
-        style = "digit" if shape == (28, 28) else "photo"
+        style = "digit" if shape == DIGIT_SHAPE else "photo"
     return style, shape  # type: ignore[return-value]
+
+
+def prepare_for_model(img: Image.Image | np.ndarray | ImageSource, model: Any) -> np.ndarray:
+    """One picture as the input of a fitted ``SSCN``: prepared in the style and at the shape of its
+    training images (:func:`input_style`, :func:`prepare_for`).
+
+    The one door every front end classifies through (``sscn predict``, the app's Classify tab,
+    ``viz.classify``), so that the three give one answer for one picture.
+
+    Parameters
+    ----------
+    img : PIL image, array or image source
+        The picture: a PIL image, an (H, W), (H, W, 3) or (H, W, 4) array, bytes, a path or a
+        binary file (untrusted bytes go through :func:`open_image_safely`); grey or colour, any size.
+    model : SSCN
+        A fitted model.
+
+    Returns
+    -------
+    numpy.ndarray
+        The prepared image, float32 of the model's (height, width); ``.reshape(1, -1)`` is its row.
+
+    Raises
+    ------
+    ImageError
+        The picture cannot be read or is blank, or the model was fitted on vectors, not images.
+    """
+    style, shape = input_style(model)
+    return prepare_for(img, style, shape)
