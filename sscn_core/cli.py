@@ -28,7 +28,7 @@ from .health import SSCNWarning
 from .metrics import PeakMemory, evaluate, format_bytes
 from .models import ConvAutoEncoder, reset_parameters
 from .params import PARAMETERS, PARAMS, PRESETS, PRETRAINED, Param
-from .preprocess import ImageError, input_style, open_image_safely, prepare_for
+from .preprocess import ImageError, input_style, prepare_for_model
 from .trainer import CACHED, PHASE_LABELS, TrainingEvent, pretrain_autoencoder
 
 # The held-out set that goes with each training set: the paper predicts the MNIST training digits.
@@ -257,11 +257,11 @@ def cmd_predict(args: argparse.Namespace) -> int:
     model = SSCN.load(args.model, device=args.device)
     if args.predict_with is not None:
         model.set_params(predict_with=args.predict_with)
-    style, shape = input_style(model)
+    input_style(model)          # a model of vectors, not images: one error line, not one per file
     rows, failures = [], 0
     for name in args.images:
         try:
-            pixels = prepare_for(open_image_safely(name), style, shape)
+            pixels = prepare_for_model(name, model)
         except (ImageError, OSError) as exc:
             failures += 1
             rows.append({"file": name, "error": str(exc)})

@@ -9,7 +9,7 @@ from PIL import Image
 
 from sscn_core import SSCN
 from sscn_core.analysis import Analysis, majority_labels
-from sscn_core.preprocess import STYLES, ImageError, input_style, open_image_safely, prepare_for
+from sscn_core.preprocess import STYLES, ImageError, input_style, open_image_safely, prepare_for_model
 from sscn_core.viz import figures
 
 from ..state import AppState
@@ -39,8 +39,6 @@ def render(state: AppState, cur: Current) -> None:
         st.info(f"This model reads {now.model.n_features_in_} features per point, not images, so classifying "
                 "uploaded images is disabled here.")
         return
-    if (now.train.preprocessing or "").startswith("photo") or now.train.name == "yaleb":
-        style = "photo"
     st.caption(f"Preprocessing: {STYLES[style]}; {shape[0]}×{shape[1]} inputs.")
     network = _network_choice(now.model)
     files = st.file_uploader("Images", type=IMAGE_TYPES, accept_multiple_files=True, key="cls.files")
@@ -58,7 +56,7 @@ def render(state: AppState, cur: Current) -> None:
             model = copy.copy(model).set_params(predict_with=network)
         for i, upload in enumerate(files[:MAX_FILES]):
             with st.container(border=True):
-                _classify_one(i, upload.name, upload.getvalue(), model, now, now.analysis, style, shape)
+                _classify_one(i, upload.name, upload.getvalue(), model, now, now.analysis)
 
 
 def _network_choice(model: SSCN) -> str | None:
@@ -87,10 +85,9 @@ def _thumbnail(raw: bytes) -> Image.Image | None:
     return img
 
 
-def _classify_one(i: int, name: str, raw: bytes, model: SSCN, cur: Current, a: Analysis, style: str,
-                  shape: tuple[int, int]) -> None:
+def _classify_one(i: int, name: str, raw: bytes, model: SSCN, cur: Current, a: Analysis) -> None:
     try:
-        prepared = prepare_for(open_image_safely(raw), style, shape)
+        prepared = prepare_for_model(raw, model)
     except ImageError as exc:
         st.error(f"**{name}**: {exc}")
         return

@@ -7,7 +7,7 @@
     viz.block_energy(model, data)
     viz.metrics(model, data, holdout)
     viz.independence(model, data)
-    viz.classify(model, "my-digit.png")
+    viz.classify(model, "my-picture.png")
 
 They compute with the same library code as the app (:func:`sscn_core.analysis.analyse`,
 :mod:`sscn_core.spaces`, :func:`sscn_core.umap_layout.run_umap`) and draw with the same figure
@@ -31,7 +31,7 @@ from PIL import Image
 from ..analysis import Analysis, analyse, make_probe
 from ..data import Dataset
 from ..estimator import SSCN
-from ..preprocess import prepare_image
+from ..preprocess import prepare_for_model
 from ..spaces import compute, sample_spaces, summary_rows
 from ..theory import DEFAULT_ENERGY, DEFAULT_RANK_TOL
 from ..trainer import LOSS_TERMS
@@ -108,13 +108,23 @@ def _image(data: Dataset, row: int) -> np.ndarray:
     return data.X[int(row)].reshape(data.image_shape)
 
 
+def display_size(shape: Sequence[int], size: int = THUMBNAIL_PX) -> tuple[int, int]:
+    """(width, height) in screen pixels of an image of ``shape`` (height, width) shown with its longer
+    side ``size`` pixels long: every image keeps its own aspect ratio."""
+    height, width = (int(v) for v in shape[:2])
+    scale = size / max(height, width)
+    return max(1, round(width * scale)), max(1, round(height * scale))
+
+
 def image_grid(images: Sequence[np.ndarray], captions: Sequence[str] | None = None, *, size: int = THUMBNAIL_PX) -> str:
-    """HTML: 2-D images in [0, 1] side by side, each with an optional caption below."""
+    """HTML: 2-D images in [0, 1] side by side, each at its own aspect ratio with its longer side
+    ``size`` pixels long, and an optional caption below."""
     cells = []
     for i, img in enumerate(images):
         cap = f"<div style='font-size:11px'>{html.escape(captions[i])}</div>" if captions is not None else ""
-        cells.append(f"<figure style='margin:2px;text-align:center'><img src='{png_uri(img)}' width='{size}' "
-                     f"height='{size}' style='image-rendering:pixelated'/>{cap}</figure>")
+        width, height = display_size(np.shape(img), size)
+        cells.append(f"<figure style='margin:2px;text-align:center'><img src='{png_uri(img)}' width='{width}' "
+                     f"height='{height}' style='image-rendering:pixelated'/>{cap}</figure>")
     return "<div style='display:flex;flex-wrap:wrap'>" + "".join(cells) + "</div>"
 
 
@@ -146,20 +156,24 @@ def affinity(model: SSCN, data: Dataset, *, thresholded: bool = False, points: i
 class HoverImages:
     """A plotly figure whose points show their image on hover: self-contained HTML (plotly.js inline).
 
-    ``images`` maps a point id (``customdata[0]`` of the figure's traces) to a PNG data URI.
+    ``images`` maps a point id (``customdata[0]`` of the figure's traces) to a PNG data URI;
+    ``image_shape`` (height, width) is their shape, shown at its own aspect ratio.
     """
 
-    def __init__(self, figure: go.Figure, images: dict[int, str]) -> None:
+    def __init__(self, figure: go.Figure, images: dict[int, str], image_shape: Sequence[int] = (1, 1)) -> None:
         self.figure = figure
         self.images = images
+        self.image_shape = tuple(int(v) for v in image_shape)
 
     def _repr_html_(self) -> str:
         div = f"sscn-{uuid.uuid4().hex[:12]}"
         plot = self.figure.to_html(full_html=False, include_plotlyjs=True, div_id=div,
                                    config={"displaylogo": False})
         uris = json.dumps({str(k): v for k, v in self.images.items()})
-        return f"""<div style="display:flex;align-items:center;gap:10px;height:64px;font-size:12px">
-<img id="{div}-img" width="56" height="56" style="display:none;image-rendering:pixelated;border:1px solid #ccc"/>
+        width, height = display_size(self.image_shape)
+        return f"""<div style="display:flex;align-items:center;gap:10px;height:{THUMBNAIL_PX + 8}px;font-size:12px">
+<img id="{div}-img" width="{width}" height="{height}"
+ style="display:none;image-rendering:pixelated;border:1px solid #ccc"/>
 <span id="{div}-cap">Hover over a point to see its image.</span></div>
 {plot}
 <script>(function() {{
@@ -200,7 +214,7 @@ def embedding(model: SSCN, data: Dataset, *, space: str = "h", colour_by: str | 
                                    title=f"UMAP of {SPACE_NAMES[space]}")
     if not hover_images or data.image_shape is None:
         return fig
-    return HoverImages(fig, {int(r): png_uri(_image(data, r)) for r in a.embed_rows})
+    return HoverImages(fig, {int(r): png_uri(_image(data, r)) for r in a.embed_rows}, data.image_shape)
 
 
 def block_energy(model: SSCN, data: Dataset, *, points: int = POINTS, seed: int = 0) -> Panel:
@@ -272,16 +286,33 @@ def independence(model: SSCN | None, data: Dataset, *, use_true_labels: bool = T
 
 
 def classify(model: SSCN, image: Any, data: Dataset | None = None, *, examples: int = 8) -> Panel:
-    """Classify one new image (a path, bytes, PIL image or array) the way the app's Classify tab does.
+    """Classify one new image the way ``sscn predict`` and the app's Classify tab do.
 
-    The image is made MNIST-like (:func:`sscn_core.preprocess.prepare_image`), assigned to the
-    block of HR holding most of its energy; with ``data`` (the training set) the most confident
-    training points of that cluster are shown next to it.
+    Parameters
+    ----------
+    model : SSCN
+        A model fitted on images of any shape (height × width).
+    image : path, bytes, PIL image or array
+        The picture, grey or colour, any size: prepared as the model's training images were
+        (digit-style or photo-style, at their shape: :func:`sscn_core.preprocess.prepare_for_model`).
+    data : Dataset, optional
+        The training set: the most confident training points of the image's cluster are shown
+        next to it.
+    examples : int
+        How many of those training points.
+
+    Returns
+    -------
+    Panel
+        The image as the model sees it, the bar chart of its cluster probabilities (titled with the
+        cluster, the block of HR holding most of its energy) and, with ``data``, the examples.
+
+    Raises
+    ------
+    sscn_core.preprocess.ImageError
+        The picture cannot be read or is blank, or the model was fitted on vectors, not images.
     """
-    if int(getattr(model, "n_features_in_", 0)) != 784:
-        raise ValueError("classify needs a model trained on 28×28 images (784 features), "
-                         f"this one reads {getattr(model, 'n_features_in_', '?')}")
-    prepared = prepare_image(image)
+    prepared = prepare_for_model(image, model)
     x = prepared.reshape(1, -1)
     proba = model.predict_proba(x)[0]
     k = int(model.predict(x)[0])
