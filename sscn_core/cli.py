@@ -33,6 +33,8 @@ from .trainer import CACHED, PHASE_LABELS, TrainingEvent, pretrain_autoencoder
 
 # The held-out set that goes with each training set: the paper predicts the MNIST training digits.
 HELD_OUT = {"mnist": "mnist-oos", "fashion-mnist": ("fashion-mnist", {"split": "train"})}
+DATA_HELP = ("your own data: an .npz/.npy file, a folder or .zip of images (any size, grey or RGB; labels optional, "
+             "used only to score)")
 
 
 class ProgressBar:
@@ -118,6 +120,14 @@ def check_output_path(path: str | os.PathLike, force: bool = False) -> Path:
     return target
 
 
+def _read_data(args: argparse.Namespace, seed: int, n_samples: int | None = None) -> Dataset:
+    """The data a command reads: ``--data PATH`` (the user's file, folder or .zip, prepared as the
+    library prepares it) or ``--dataset NAME``; ``n_samples`` draws a subset with ``seed``."""
+    if args.data:
+        return load_dataset("file", path=args.data, n_samples=n_samples, seed=seed)
+    return load_dataset(args.dataset, n_samples=n_samples, seed=seed)
+
+
 def cmd_train(args: argparse.Namespace) -> int:
     """Train and report; under torchrun (WORLD_SIZE > 1) as one of several processes, see distributed.py."""
     started = False
@@ -142,8 +152,7 @@ def _train(args: argparse.Namespace) -> int:
     overrides.update(args.set)
     overrides.setdefault("seed", preset["seed"])
     overrides.setdefault("device", preset["device"])
-    data = load_dataset("file", path=args.data, n_samples=args.n_samples, seed=overrides["seed"]) if args.data else \
-        load_dataset(args.dataset, n_samples=args.n_samples, seed=overrides["seed"])
+    data = _read_data(args, overrides["seed"], args.n_samples)
     # Every setting the user did not give follows the data through the library's plan (sscn_core.plan);
     # the shape of the images is a fact of the data set, not a setting.
     if data.image_shape is not None:
@@ -248,6 +257,8 @@ def _print_report(r: dict[str, Any]) -> None:
     for name, entry in r.get("settings", {}).items():
         value = f"{entry['value']:.4g}" if isinstance(entry["value"], float) else entry["value"]
         print(f"  setting {name} = {value}: {entry['reason']}")
+    for c in r.get("choices", []):
+        print(f"  choice {c['setting']} = {c['value']}: {describe_clarity(c)}")
     for message in r.get("warnings", []):
         print(f"  WARNING: {message}")
     print(f"  total {r['total_seconds']:.1f} s" + (f"; saved {r['saved']}" if "saved" in r else ""))
@@ -280,14 +291,19 @@ def cmd_predict(args: argparse.Namespace) -> int:
 
 
 def cmd_pretrain(args: argparse.Namespace) -> int:
+    """Pre-train the conv auto-encoder for the data's own image shape and write it, for ``--pretrained``."""
+    if args.data and not args.out:
+        raise ValueError("with --data give --out FILE, the auto-encoder to write (then: sscn train --data ... "
+                         "--autoencoder conv --pretrained FILE)")
     out = check_output_path(args.out or ASSETS_DIR / PRETRAINED.get(args.dataset, f"{args.dataset}_conv_ae.pt"),
                             force=args.force)
-    data = load_dataset(args.dataset)
-    if data.image_shape != (28, 28):
-        raise ValueError(f"pretrain builds the conv auto-encoder for 28×28 images; {args.dataset} is not")
+    data = _read_data(args, args.seed)
+    if data.image_shape is None:
+        raise ValueError(f"the conv auto-encoder reads images; {data.name} holds rows of {data.n_features} values "
+                         f"without an image shape (give a folder or .zip of images, or an (N, H, W) stack)")
     device = resolve_device(args.device)
     generator = torch.Generator().manual_seed(args.seed)
-    ae = ConvAutoEncoder()
+    ae = ConvAutoEncoder(data.image_shape)
     reset_parameters(ae, generator)
     ae.to(device)
     bar = ProgressBar(enabled=not args.quiet)
@@ -297,9 +313,10 @@ def cmd_pretrain(args: argparse.Namespace) -> int:
                                        lr=args.lr, device=device, generator=generator, report=bar,
                                        stop_flag=threading.Event(), history=history)
     bar.close()
-    meta = {"dataset": data.name, "n": len(data), "epochs": args.epochs, "batch_size": args.batch_size or len(data),
-            "lr": args.lr, "seed": args.seed, "final_loss": history[-1]["total"] if history else None,
-            "seconds": round(seconds, 1), "command": "sscn pretrain " + " ".join(sys.argv[2:])}
+    meta = {"dataset": data.name, "n": len(data), "image_shape": list(data.image_shape), "epochs": args.epochs,
+            "batch_size": args.batch_size or len(data), "lr": args.lr, "seed": args.seed,
+            "final_loss": history[-1]["total"] if history else None, "seconds": round(seconds, 1),
+            "command": "sscn pretrain " + " ".join(sys.argv[2:])}
     save_autoencoder(ae.cpu(), out, meta)
     print(to_json({"saved": str(out), **meta, "peak_memory": format_bytes(mem.peak_bytes)}))
     return 0
@@ -358,9 +375,7 @@ def build_parser(prog: str = "sscn") -> argparse.ArgumentParser:
     source = t.add_mutually_exclusive_group()
     source.add_argument("--dataset", default="mnist",
                         help="mnist, mnist-oos, mnist-full, fashion-mnist, digits, yaleb, synthetic")
-    source.add_argument("--data", default=None, metavar="PATH",
-                        help="your own data: an .npz/.npy file, a folder or .zip of images (any size, grey or RGB; "
-                             "labels optional, used only to score); give --n-clusters")
+    source.add_argument("--data", default=None, metavar="PATH", help=DATA_HELP + "; give --n-clusters")
     t.add_argument("--preset", default="auto", choices=sorted(PRESETS),
                    help="'auto' (default): every setting you do not give follows the data (rules in sscn_core.plan); "
                         "'paper': the paper's method")
@@ -387,15 +402,18 @@ def build_parser(prog: str = "sscn") -> argparse.ArgumentParser:
     pr.add_argument("--json", action="store_true")
     pr.set_defaults(func=cmd_predict)
 
-    pt = sub.add_parser("pretrain", help="pre-train the conv auto-encoder (the weights bundled in assets/)")
-    pt.add_argument("--dataset", default="mnist")
+    pt = sub.add_parser("pretrain", help="pre-train the conv auto-encoder on a data set or your images, for "
+                                         "train's --pretrained (the weights bundled in assets/ are made so)")
+    source = pt.add_mutually_exclusive_group()
+    source.add_argument("--dataset", default="mnist", help="a bundled data set of images (mnist, fashion-mnist, yaleb)")
+    source.add_argument("--data", default=None, metavar="PATH", help=DATA_HELP + "; give --out")
     for flag, name in (("--epochs", "pretrain_epochs"), ("--batch-size", "pretrain_batch_size"),
                        ("--lr", "pretrain_lr"), ("--seed", "seed"), ("--device", "device")):
         param = PARAMS[name]
         pt.add_argument(flag, dest=flag[2:].replace("-", "_"), default=param.default, type=_flag_type(param),
                         help=param.describe())
-    pt.add_argument("--out", default=None, help="checkpoint file to write (default: the bundled file in assets/, "
-                                                "which needs --force)")
+    pt.add_argument("--out", default=None, help="checkpoint file to write (default with --dataset: the bundled "
+                                                "file in assets/, which needs --force)")
     pt.add_argument("--force", action="store_true", help="allow replacing a file bundled in assets/ (the default "
                                                          "--out included)")
     pt.add_argument("--quiet", action="store_true")

@@ -173,6 +173,31 @@ def build_autoencoder(config: dict) -> AutoEncoder:
     raise ValueError(f"unknown auto-encoder kind {kind!r}; expected 'conv', 'mlp' or 'none'")
 
 
+def describe_autoencoder(config: dict) -> str:
+    """An auto-encoder's ``config()`` in words, for messages: "the conv auto-encoder of 32×32 images"...
+
+    Parameters
+    ----------
+    config : dict
+        What ``config()`` returns (as stored in checkpoints).
+
+    Returns
+    -------
+    str
+        A noun phrase naming the kind and the input it reads.
+    """
+    kind = config.get("kind")
+    if kind == "conv":
+        height, width = config.get("image_shape", (MNIST_SIDE, MNIST_SIDE))
+        return f"the conv auto-encoder of {height}×{width} images"
+    if kind == "mlp":
+        widths = " → ".join(str(w) for w in (config["input_dim"], *config["hidden_dims"], config["latent_dim"]))
+        return f"an MLP auto-encoder ({widths})"
+    if kind == "none":
+        return f"no auto-encoder ({config['input_dim']} features)"
+    return f"an auto-encoder of unknown kind {kind!r}"
+
+
 CONV_PARAMETERS = 14_991
 CONV_ACTIVATIONS = 10 * 14 * 14 + 20 * 7 * 7 + 30 * 4 * 4   # per image, encoder (the decoder mirrors it)
 
