@@ -28,6 +28,7 @@ from .health import SSCNWarning
 from .metrics import PeakMemory, evaluate, format_bytes
 from .models import ConvAutoEncoder, reset_parameters
 from .params import PARAMETERS, PARAMS, PRESETS, PRETRAINED, Param
+from .plan import describe_clarity
 from .preprocess import ImageError, input_style, prepare_for_model
 from .trainer import CACHED, PHASE_LABELS, TrainingEvent, pretrain_autoencoder
 

@@ -27,7 +27,7 @@ from .cache import autoencoder_file, fingerprint
 from .checkpoint import Checkpoint, CheckpointError, load_checkpoint, save_checkpoint
 from .data import assets_dir
 from .device import resolve_device
-from .features import PixelFrontEnd, ScatteringFrontEnd, build_frontend
+from .features import FrontEnd, PixelFrontEnd, ScatteringFrontEnd, build_frontend
 from .metrics import PeakMemory, format_bytes
 from .models import (ConvAutoEncoder, IdentityAutoEncoder, MLPAutoEncoder, SSCNNetwork, build_autoencoder,
                      check_network_size, describe_autoencoder, estimate_training_bytes, reset_parameters)
@@ -35,7 +35,8 @@ from .health import SSCNWarning, fit_warnings
 from .params import DEFAULTS, PARAMS, PRESETS, PRETRAINED, docstring, problems, signature
 from .postprocess import estimate_pseudo_label_bytes, max_pseudo_label_points, spectral_pseudo_labels
 from .preprocess import STYLES, style_of
-from .plan import NORMALIZE_REASONS, cross_cluster_share, make_plan, normalize_for, window
+from .plan import (CHOICE_FRACTION, CHOICE_RESAMPLES, NORMALIZE_REASONS, choice_clarity, cross_cluster_share,
+                   decide_frontend, make_plan, normalize_for, window)
 from .student import ConvStudent, build_student, distill, embed_student, multiply_adds, student_parameters
 from .theory import diagnose, half_weight_lambda, independence_report, stratified_sample
 from .trainer import (CACHED, PHASES, Convergence, TrainingEvent, TrainingStopped, calibration_scale,
@@ -189,12 +190,12 @@ class SSCN(ClusterMixin, TransformerMixin, BaseEstimator):
                              f"frontend='pixels' with autoencoder='mlp' or None")
         return int(shape[0]), int(shape[1])
 
-    def _build_frontend(self, input_dim: int, frontend: str, normalize: str) -> PixelFrontEnd | ScatteringFrontEnd:
+    def _build_frontend(self, input_dim: int, frontend: str, normalize: str) -> FrontEnd:
         if frontend == "pixels":
             return PixelFrontEnd(input_dim, unit_rows=normalize == "unit_rows")
         return ScatteringFrontEnd(dim=self.frontend_dim, image_shape=self._image_shape(input_dim))
 
-    def _build_network(self, frontend: PixelFrontEnd | ScatteringFrontEnd, generator: torch.Generator,
+    def _build_network(self, frontend: FrontEnd, generator: torch.Generator,
                        autoencoder: str | None) -> SSCNNetwork:
         """A freshly initialised network on top of a (fitted) front-end."""
         dim = frontend.output_dim
@@ -352,7 +353,7 @@ class SSCN(ClusterMixin, TransformerMixin, BaseEstimator):
         self.pseudo_label_indices_: np.ndarray | None = None
         self.pseudo_label_solver_: dict[str, Any] | None = None
         self.stopped_ = False
-        self.model_choice_: dict[str, float] | None = None
+        self.model_choice_: dict[str, Any] | None = None
         self.proba_scale_ = 1.0
         self.convergence_: dict[str, dict[str, Any]] = {}
         self.agreement_: float | None = None
@@ -470,48 +471,60 @@ class SSCN(ClusterMixin, TransformerMixin, BaseEstimator):
             f"at half weight or more (no labels)")}
 
     def _choose_frontend(self, x: torch.Tensor, device: torch.device, report: Callable[[TrainingEvent], None]) -> None:
-        """frontend="auto": of the candidate front-ends (``params_["frontend"]``, a tuple), keep the one
-        whose Theorem-1 affinity (at its own λ, as the fit would set it) is the more subspace-preserving
-        on its own spectral clusters (:func:`~sscn_core.plan.cross_cluster_share`, no labels), on a seeded
-        sample of at most CHOICE_SAMPLE points. Sets ``params_``, ``settings_`` and ``model_choice_``."""
+        """frontend="auto": of the candidate front-ends (``params_["frontend"]``, a tuple), keep the one whose
+        Theorem-1 affinity (at its own λ, as the fit would set it) is the more subspace-preserving on
+        its own spectral clusters (:func:`~sscn_core.plan.cross_cluster_share`, no labels), with the margin's
+        noise (:func:`~sscn_core.plan.decide_frontend`). Measured on a seeded sample of at most CHOICE_SAMPLE
+        points and on CHOICE_RESAMPLES seeded subsets of it. Sets ``params_``, ``settings_`` and ``model_choice_``."""
         candidates, p = tuple(self.params_["frontend"]), self.params_
         start = time.perf_counter()
-        report(TrainingEvent("phase", "model_choice", 0, len(candidates)))
+        stream = torch.Generator().manual_seed(int(self.seed))
         n = x.shape[0]
         sample = x
         if n > CHOICE_SAMPLE:
-            order = torch.randperm(n, generator=torch.Generator().manual_seed(int(self.seed)))
-            sample = x[order[:CHOICE_SAMPLE].sort().values]
+            sample = x[torch.randperm(n, generator=stream)[:CHOICE_SAMPLE].sort().values]
+        m = sample.shape[0]
+        subsets = [torch.randperm(m, generator=stream)[:max(2 * self.n_clusters, round(CHOICE_FRACTION * m))].sort().values
+                   for _ in range(CHOICE_RESAMPLES)]
+        total = len(candidates) * (1 + len(subsets))
+        report(TrainingEvent("phase", "model_choice", 0, total))
         shares: dict[str, float] = {}
-        for i, name in enumerate(candidates):
+        resampled: dict[str, list[float]] = {}
+        done = 0
+        for name in candidates:
             front = self._build_frontend(x.shape[1], name, normalize_for(name, None, self.normalize)).to(device)
             features = front.fit_transform(sample)
-            net = self._build_network(front, torch.Generator().manual_seed(int(self.seed)), None).to(device)
-            closed_form_h_init(net, features, lam=self._self_expression_lam(), default_lam=self.lambda1 + self.lambda2,
-                               batch_size=min(p["batch_size"], sample.shape[0]), device=device)
-            h = embed_all(net, features, device, raw=False).double()
-            q = (h @ h.T).numpy()
-            labels = spectral_pseudo_labels(q, self.n_clusters, p["subspace_dim"], rho=self.rho, alpha=p["alpha"],
-                                            seed=int(self.seed), restarts=self.n_restarts, variant=self.postprocess)
-            shares[name] = cross_cluster_share(q, labels, self.n_clusters)
-            del q
-            report(TrainingEvent("step", "model_choice", i + 1, len(candidates), {"total": shares[name]},
-                                 time.perf_counter() - start))
-            if self._stop_event.is_set():
-                raise TrainingStopped("model_choice")
-        winner = min(shares, key=shares.get)
-        self.model_choice_ = shares
-        p["frontend"], p["normalize"] = winner, normalize_for(winner, None, self.normalize)
-        listed = ", ".join(f"{name} {share:.3f}" for name, share in shares.items())
-        self.settings_["frontend"] = {"value": winner, "reason": (
-            f"{winner}: of the candidates, its affinity keeps the most mass inside its own spectral clusters "
-            f"(share of |Q| across clusters, lower is better: {listed}; Theorem-1 start on {sample.shape[0]:,} points, "
-            f"no labels)")}
+            scores = []
+            for idx in (None, *subsets):
+                scores.append(self._choice_share(front, features if idx is None else features[idx], device))
+                done += 1
+                report(TrainingEvent("step", "model_choice", done, total, {"total": scores[-1]},
+                                     time.perf_counter() - start))
+                if self._stop_event.is_set():
+                    raise TrainingStopped("model_choice")
+            shares[name], resampled[name] = scores[0], scores[1:]
+        decision = decide_frontend(shares, resampled)
+        self.model_choice_ = {"shares": shares, "resampled": resampled,
+                              **{key: decision[key] for key in ("value", "runner_up", "margin", "noise", "clear")}}
+        p["frontend"], p["normalize"] = decision["value"], normalize_for(decision["value"], None, self.normalize)
+        self.settings_["frontend"] = {"value": decision["value"], "reason": (
+            f"{decision['reason']}; Theorem-1 start on {m:,} points, no labels")}
         if self.normalize == "auto":
             self.settings_["normalize"] = {"value": p["normalize"], "reason": NORMALIZE_REASONS[(p["normalize"], True)]}
         self.phase_times_["model_choice"] = time.perf_counter() - start
-        report(TrainingEvent("done", "model_choice", len(candidates), len(candidates), {},
-                             self.phase_times_["model_choice"]))
+        report(TrainingEvent("done", "model_choice", total, total, {}, self.phase_times_["model_choice"]))
+
+    def _choice_share(self, front: FrontEnd, features: torch.Tensor, device: torch.device) -> float:
+        """The cross-cluster share of the Theorem-1 affinity of these features (a candidate's, on some points)."""
+        p = self.params_
+        net = self._build_network(front, torch.Generator().manual_seed(int(self.seed)), None).to(device)
+        closed_form_h_init(net, features, lam=self._self_expression_lam(), default_lam=self.lambda1 + self.lambda2,
+                           batch_size=min(p["batch_size"], features.shape[0]), device=device)
+        h = embed_all(net, features, device, raw=False).double()
+        q = (h @ h.T).numpy()
+        labels = spectral_pseudo_labels(q, self.n_clusters, p["subspace_dim"], rho=self.rho, alpha=p["alpha"],
+                                        seed=int(self.seed), restarts=self.n_restarts, variant=self.postprocess)
+        return cross_cluster_share(q, labels, self.n_clusters)
 
     # One method per phase (after "features"), called by fit in the order of planned_phases.
     def _fit_pretrain(self, run: _Run) -> None:
@@ -675,9 +688,10 @@ class SSCN(ClusterMixin, TransformerMixin, BaseEstimator):
                         f"{d.verdict}, and Theorem 1 promises no exact recovery"}
 
     def fit_report(self) -> dict[str, Any]:
-        """What a fit chose and how it went: settings with reasons, convergence per phase, the
-        pre-training (``pretrain_``), the classifier's agreement with its pseudo-labels, the
-        independence verdict and the warnings."""
+        """What a fit chose and how it went: settings with reasons, how clear each label-free choice was
+        ("choices", :func:`~sscn_core.plan.choice_clarity`), convergence per phase, the pre-training
+        (``pretrain_``), the classifier's agreement with its pseudo-labels, the independence verdict and
+        the warnings."""
         self._check_fitted()
         scale = getattr(self, "proba_scale_", 1.0)
         probabilities = {"scale": scale, "note": (
@@ -685,7 +699,8 @@ class SSCN(ClusterMixin, TransformerMixin, BaseEstimator):
             "says how surely a point falls into its block, not whether its cluster is the true class")
             if self.pseudo_labels_ is not None else
             "not calibrated: the triplet classifier has no pseudo-labels to calibrate against"}
-        return {"settings": getattr(self, "settings_", {}), "model_choice": getattr(self, "model_choice_", None),
+        settings, choice = getattr(self, "settings_", {}), getattr(self, "model_choice_", None)
+        return {"settings": settings, "model_choice": choice, "choices": choice_clarity(settings, choice),
                 "convergence": getattr(self, "convergence_", {}), "pretrain": getattr(self, "pretrain_", None),
                 "agreement": getattr(self, "agreement_", None),
                 "independence": getattr(self, "independence_", None), "probabilities": probabilities,
@@ -768,7 +783,8 @@ class SSCN(ClusterMixin, TransformerMixin, BaseEstimator):
         else:
             reason = (f"{choice['alpha']:g}: the affinity's connected components are the K clusters, "
                       f"so every power gives the same partition")
-        self.settings_["alpha"] = {"value": choice["alpha"], "reason": reason}
+        self.settings_["alpha"] = {"value": choice["alpha"], "reason": reason,
+                                   "compared": [[float(a), float(r)] for a, r in choice["ratios"].items()]}
 
     # ------------------------------------------------------------------ inference
     def _device(self) -> torch.device:

@@ -174,7 +174,7 @@ def test_beyond_the_paper_values_are_accepted_and_passed_on() -> None:
     assert (m.self_training_rounds, m.self_training_epochs, m.lambda3) == (2, 3, 0.0)
     assert isinstance(m.pseudo_sample_size, int) and isinstance(m.classifier_temperature, float)
     m._validate_params()                                       # SSCN accepts what the app lets through
-    assert m.planned_phases() == ("self_expression", "classifier", "self_training")   # no pseudo-labels
+    assert m.planned_phases() == ("paper_start", "self_expression", "classifier", "self_training")   # no pseudo-labels
 
 
 def test_a_triplet_model_has_no_pseudo_label_metrics_but_a_note() -> None:

@@ -621,6 +621,28 @@ def test_rules_check_sets_are_built_here() -> None:
         rules.check_set("coil-20")
 
 
+def test_rules_held_out_stand_ins_are_built_here_and_kept_apart() -> None:
+    from bench import rules
+
+    assert not set(rules.HELD_OUT) & set(rules.CHECK_SETS) and len(rules.ALL_SETS) >= 10
+    faces, y = rules.check_set("faces-15x11")
+    assert faces.shape == (165, 32, 32) and np.bincount(y).tolist() == [11] * 15
+    turning, y = rules.check_set("turning-digits")
+    assert turning.shape == (720, 32, 32) and np.bincount(y).tolist() == [36] * 20
+    posed, y = rules.check_set("posed-digits")
+    assert posed.shape == (400, 32, 32) and np.bincount(y).tolist() == [10] * 40 and 0 <= posed.min() <= posed.max() <= 1
+    assert not np.allclose(posed[0], posed[1]) and float(np.corrcoef(posed[0].ravel(), posed[1].ravel())[0, 1]) > 0.1
+    rows = [{"set": name, "n": 10, "K": 2, "frontend": "pixels", "chosen_alpha": 8.0, "held_out": name in rules.HELD_OUT,
+             "acc_by_alpha": {"8.0": 90.0, "5.0": 80.0, "3.5": 70.0}, "acc": 90.0, "chosen_lambda_scale": 1.0,
+             "acc_lambda_scale_1": 90.0, "frontend_lambda_scale_1": "pixels", "alpha_lambda_scale_1": 8.0,
+             "acc_by_frontend": {"pixels": 90.0, "scattering": 92.5}, "choice_margin": 0.01, "choice_noise": 0.02,
+             "choice_clear": False} for name in ("yaleb", "posed-digits")]
+    text = rules.tables(rows)
+    held = text.index("Held-out stand-ins")
+    assert text.index("| yaleb |") < held < text.index("| posed-digits |")
+    assert "| pixels | 0.010 (0.020) | **near tie** | 90.00 | 90.00 | 92.50 | -2.50 |" in text
+
+
 def test_rules_table_marks_the_choice_and_its_gain() -> None:
     from bench import rules
 

@@ -191,6 +191,12 @@ def test_the_model_choice_keeps_pixels_for_faces_and_scattering_for_digits() -> 
     assert face_model.params_["frontend"] == "pixels", face_model.model_choice_
     assert digit_model.params_["frontend"] == "scattering", digit_model.model_choice_
     assert "lower is better" in face_model.settings_["frontend"]["reason"]
+    # Faces: pixels by far, a clear choice; the report says so, with the margin and its noise.
+    choice = face_model.model_choice_
+    assert choice["clear"] and choice["margin"] > 2 * choice["noise"] > 0
+    assert len(choice["resampled"]["pixels"]) == len(choice["resampled"]["scattering"]) == 4
+    reported = face_model.fit_report()["choices"][0]
+    assert reported["setting"] == "frontend" and reported["runner_up"] == "scattering" and reported["clear"]
     assert evaluate(y_faces, face_model.labels_)["acc"] > 0.9
     assert evaluate(digits.y, digit_model.labels_)["acc"] > 0.8
 
@@ -228,3 +234,28 @@ def test_a_stack_of_images_gives_its_shape(stack: bool) -> None:
     X = faces if stack else faces.reshape(len(faces), -1)[:, : 32 * 30]   # 32×30 crops as flat rows
     plan = SSCN(n_clusters=3).plan(X if stack else X)
     assert plan["image_shape"]["value"] == ((32, 32) if stack else None)
+
+
+def test_a_margin_within_its_noise_is_reported_as_a_near_tie() -> None:
+    from sscn_core.plan import CLEAR_MARGIN, choice_clarity, decide_frontend, describe_clarity
+
+    clear = decide_frontend({"pixels": 0.50, "scattering": 0.60},
+                            {"pixels": [0.50, 0.51, 0.49, 0.50], "scattering": [0.60, 0.61, 0.60, 0.59]})
+    assert clear["value"] == "pixels" and clear["clear"] and clear["runner_up"] == "scattering"
+    assert abs(clear["margin"] - 0.10) < 1e-12 and clear["noise"] < 0.02 and "clearly" in clear["reason"]
+    # The same margin, but the subsets disagree about it: a near tie, still the best share, flagged.
+    tie = decide_frontend({"pixels": 0.50, "scattering": 0.60},
+                          {"pixels": [0.50, 0.70, 0.45, 0.62], "scattering": [0.60, 0.55, 0.62, 0.50]})
+    assert tie["value"] == "pixels" and not tie["clear"] and tie["margin"] <= CLEAR_MARGIN * tie["noise"]
+    assert "near tie" in tie["reason"] and "frontend='scattering'" in tie["reason"]
+    # No margin at all is never clear, even without noise.
+    assert not decide_frontend({"pixels": 0.5, "scattering": 0.5}, {"pixels": [0.5] * 4, "scattering": [0.5] * 4})["clear"]
+    rows = choice_clarity({"alpha": {"value": 8.0, "reason": "", "compared": [[8.0, 2.0], [5.0, 1.98], [3.5, 1.0]]}},
+                          {**tie, "shares": {}, "resampled": {}})
+    assert [r["setting"] for r in rows] == ["frontend", "alpha"]
+    assert rows[0]["clear"] is False and "frontend='scattering'" in rows[0]["advice"]
+    assert rows[1]["value"] == 8.0 and rows[1]["runner_up"] == 5.0 and rows[1]["clear"] is False
+    assert describe_clarity(rows[0]).startswith("NEAR TIE") and "alpha=5" in describe_clarity(rows[1])
+    far = choice_clarity({"alpha": {"value": 8.0, "reason": "", "compared": [[8.0, 2.0], [5.0, 1.0]]}}, None)
+    assert far[0]["clear"] is None and "noise not measured" in describe_clarity(far[0])
+    assert choice_clarity({"alpha": {"value": 8.0, "reason": "given"}}, None) == []

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from sscn_core.plan import describe_clarity
 from sscn_core.viz import figures
 
 from ..state import AppState
@@ -37,6 +38,12 @@ def render_fit_report(report: dict) -> None:
     if independence:
         st.caption(f"Independence of the pseudo-clusters' spans (in Z): **{independence['verdict']}** — "
                    f"{independence['note']}.")
+    for choice in report.get("choices", []):
+        line = f"**How clear was the choice of {choice['setting']} = {choice['value']}?** {describe_clarity(choice)}"
+        if choice["clear"] is False:
+            st.warning(line, icon="⚖️")
+        else:
+            st.caption(line)
     with st.expander("Settings this fit chose, and why"):
         st.table([{"setting": name, "value": f"{entry['value']:.4g}" if isinstance(entry["value"], float)
                    else str(entry["value"]), "why": entry["reason"]}
