@@ -13,7 +13,7 @@ from sscn_core.data import load_dataset
 from .config import DataConfig, load_data, load_source
 from .datacache import ByteBoundedCache
 from .embedding import UmapService
-from .job import warm_up_torch
+from .job import warm_up
 from .scheduler import Scheduler
 from .state import AppState, new_state
 
@@ -25,7 +25,7 @@ def torch_setup() -> threading.Thread:
     """Once per process: leave one core to UMAP and the training workers (torch's intra-op pool stalls
     when a core is taken), and warm torch up in a daemon thread for the page's own model calls."""
     torch.set_num_threads(min(torch.get_num_threads(), max(1, (os.cpu_count() or 1) - 1)))
-    thread = threading.Thread(target=warm_up_torch, name="torch-warmup", daemon=True)
+    thread = threading.Thread(target=warm_up, name="torch-warmup", daemon=True)
     thread.start()
     return thread
 

@@ -2,9 +2,8 @@
 
 The :class:`Scheduler` (one per server) admits jobs first come, first served, gives every
 running job the same torch thread budget so that the budgets add up to the machine's cores,
-re-balances the budgets
-when a job starts or ends, and keeps one worker process started and warmed up so that an
-admitted job does not pay torch's import. Each job's worker runs at a lower priority than the
+re-balances the budgets when a job starts or ends, and keeps one worker process started and
+warmed up while the server is idle so that an admitted job does not pay torch's import. Each job's worker runs at a lower priority than the
 page server (see :mod:`app.train_worker`), so clicks are served first; the kernel shares the
 remaining time equally among running jobs of equal budget. No Streamlit here.
 """
@@ -121,7 +120,7 @@ class Scheduler:
         for job in admitted:
             if not job.start(threads=threads, worker=self._take_spare()):
                 self._ended(job)       # stopped while it waited
-        if admitted:
+        if not others and not admitted:
             self._refill()
 
     # ------------------------------------------------------------------ the spare worker
@@ -131,6 +130,9 @@ class Scheduler:
         return spare
 
     def _refill(self) -> None:
+        """Start a spare worker, on an idle server only: its start and warm-up take about 5 s of CPU, which
+        would otherwise be taken from the run just admitted (on 2 cores its first loss point came 2 s later).
+        A Start while other runs train gets a fresh worker."""
         if not self._keep_spare:
             return
         with self._lock:

@@ -24,6 +24,7 @@ from typing import Any, BinaryIO
 
 NICE = 5                # below the page server (about a third of its CPU weight): clicks are served first
 FLUSH_EVERY = 0.2       # seconds between two batches of step events
+UNCHANGED_BY = ("features", "paper_start")   # phases after whose steps an analysis would show nothing new
 
 
 class _Run:
@@ -43,6 +44,7 @@ class _Run:
         self._analysis_cost = 0.0
         self._phase = ""
         self._step = 0
+        self._last_phase = spec.model.planned_phases(spec.probe.train.n_features)[-1]
         self._out_lock = threading.Lock()
 
     def send(self, message: object) -> None:
@@ -103,8 +105,10 @@ class _Run:
             return
         self.apply_threads()
         due = now - self._last_analysis >= max(self.spec.analyse_every, 4.0 * self._analysis_cost)
-        ready = hasattr(self.model, "net_") and event.phase != "features"   # the network exists after the front-end
-        if ready and (event.kind == "done" or (event.kind == "step" and due)):
+        # The network exists after the front-end; the paper's-start comparison trains a copy and leaves it as it was.
+        ready = hasattr(self.model, "net_") and event.phase not in UNCHANGED_BY
+        last = event.phase == self._last_phase      # the final analysis follows at once
+        if ready and ((event.kind == "done" and not last) or (event.kind == "step" and due)):
             self.analyse(final=False)
         if not self.go.is_set():
             self.pause()
@@ -202,9 +206,9 @@ def main() -> None:
 
     torch.set_num_threads(1)           # until the job's budget arrives
     from app.ipc import receive
-    from app.job import warm_up_torch
+    from app.job import warm_up
 
-    warm_up_torch()
+    warm_up()
     inp = sys.stdin.buffer
     early: list[tuple] = []              # control messages sent before the job itself
     while True:

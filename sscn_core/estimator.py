@@ -370,19 +370,24 @@ class SSCN(ClusterMixin, TransformerMixin, BaseEstimator):
                 callback(event)
 
         phases = _phases(self.params_)
+        chosen = None
         if "model_choice" in phases:
             try:
-                self._choose_frontend(x, device, report)
+                chosen = self._choose_frontend(x, device, report)
             except TrainingStopped:
                 self.stopped_ = True
                 self._record_unchosen()
                 return
         start = time.perf_counter()
-        frontend = self._build_frontend(x.shape[1], self.params_["frontend"], self.params_["normalize"]).to(device)
         if "features" in phases:
             report(TrainingEvent("phase", "features", 0, 1))
-        # The auto-encoder trains on front-end features, computed once (pixels: X itself).
-        features = frontend.fit_transform(x)
+        # The auto-encoder trains on front-end features, computed once (pixels: X itself); the model choice
+        # already fitted the chosen front-end when it looked at every training point.
+        if chosen is not None:
+            frontend, features = chosen
+        else:
+            frontend = self._build_frontend(x.shape[1], self.params_["frontend"], self.params_["normalize"]).to(device)
+            features = frontend.fit_transform(x)
         if "features" in phases:
             self.phase_times_["features"] = time.perf_counter() - start
             report(TrainingEvent("done", "features", 1, 1, {}, self.phase_times_["features"]))
@@ -470,12 +475,15 @@ class SSCN(ClusterMixin, TransformerMixin, BaseEstimator):
             f"{d_h} (largest first; d_H = K·q = {d_h}), so that Theorem 1's Q keeps the directions h has room for "
             f"at half weight or more (no labels)")}
 
-    def _choose_frontend(self, x: torch.Tensor, device: torch.device, report: Callable[[TrainingEvent], None]) -> None:
+    def _choose_frontend(self, x: torch.Tensor, device: torch.device, report: Callable[[TrainingEvent], None]
+                         ) -> tuple[FrontEnd, torch.Tensor] | None:
         """frontend="auto": of the candidate front-ends (``params_["frontend"]``, a tuple), keep the one whose
         Theorem-1 affinity (at its own λ, as the fit would set it) is the more subspace-preserving on
         its own spectral clusters (:func:`~sscn_core.plan.cross_cluster_share`, no labels), with the margin's
         noise (:func:`~sscn_core.plan.decide_frontend`). Measured on a seeded sample of at most CHOICE_SAMPLE
-        points and on CHOICE_RESAMPLES seeded subsets of it. Sets ``params_``, ``settings_`` and ``model_choice_``."""
+        points and on CHOICE_RESAMPLES seeded subsets of it (the same Q restricted to the subset's points,
+        post-processed with the power α the whole sample chose for that candidate). Sets ``params_``, ``settings_`` and ``model_choice_``. Returns the chosen front-end,
+        fitted, with its features when the sample was every training point (else None)."""
         candidates, p = tuple(self.params_["frontend"]), self.params_
         start = time.perf_counter()
         stream = torch.Generator().manual_seed(int(self.seed))
@@ -490,13 +498,16 @@ class SSCN(ClusterMixin, TransformerMixin, BaseEstimator):
         report(TrainingEvent("phase", "model_choice", 0, total))
         shares: dict[str, float] = {}
         resampled: dict[str, list[float]] = {}
+        fitted: dict[str, tuple[FrontEnd, torch.Tensor]] = {}
         done = 0
         for name in candidates:
             front = self._build_frontend(x.shape[1], name, normalize_for(name, None, self.normalize)).to(device)
             features = front.fit_transform(sample)
-            scores = []
+            fitted[name] = (front, features)
+            q, scores, alpha = self._choice_affinity(front, features, device), [], p["alpha"]
             for idx in (None, *subsets):
-                scores.append(self._choice_share(front, features if idx is None else features[idx], device))
+                share, alpha = self._choice_share(q if idx is None else q[np.ix_(idx.numpy(), idx.numpy())], alpha)
+                scores.append(share)
                 done += 1
                 report(TrainingEvent("step", "model_choice", done, total, {"total": scores[-1]},
                                      time.perf_counter() - start))
@@ -513,18 +524,26 @@ class SSCN(ClusterMixin, TransformerMixin, BaseEstimator):
             self.settings_["normalize"] = {"value": p["normalize"], "reason": NORMALIZE_REASONS[(p["normalize"], True)]}
         self.phase_times_["model_choice"] = time.perf_counter() - start
         report(TrainingEvent("done", "model_choice", total, total, {}, self.phase_times_["model_choice"]))
+        return fitted[decision["value"]] if m == n else None
 
-    def _choice_share(self, front: FrontEnd, features: torch.Tensor, device: torch.device) -> float:
-        """The cross-cluster share of the Theorem-1 affinity of these features (a candidate's, on some points)."""
+    def _choice_affinity(self, front: FrontEnd, features: torch.Tensor, device: torch.device) -> np.ndarray:
+        """A candidate's Theorem-1 affinity Q of these features, at its own λ (as the fit would set it)."""
         p = self.params_
         net = self._build_network(front, torch.Generator().manual_seed(int(self.seed)), None).to(device)
         closed_form_h_init(net, features, lam=self._self_expression_lam(), default_lam=self.lambda1 + self.lambda2,
                            batch_size=min(p["batch_size"], features.shape[0]), device=device)
         h = embed_all(net, features, device, raw=False).double()
-        q = (h @ h.T).numpy()
-        labels = spectral_pseudo_labels(q, self.n_clusters, p["subspace_dim"], rho=self.rho, alpha=p["alpha"],
-                                        seed=int(self.seed), restarts=self.n_restarts, variant=self.postprocess)
-        return cross_cluster_share(q, labels, self.n_clusters)
+        return (h @ h.T).numpy()
+
+    def _choice_share(self, q: np.ndarray, alpha: float | tuple[float, ...]) -> tuple[float, float]:
+        """The cross-cluster share of an affinity's own spectral clusters, post-processed with ``alpha`` (the
+        candidates when a tuple); returns it with the power used."""
+        p = self.params_
+        choice: dict[str, Any] = {}
+        labels = spectral_pseudo_labels(q, self.n_clusters, p["subspace_dim"], rho=self.rho, alpha=alpha,
+                                        seed=int(self.seed), restarts=self.n_restarts, variant=self.postprocess,
+                                        choice=choice)
+        return cross_cluster_share(q, labels, self.n_clusters), choice.get("alpha", alpha)
 
     # One method per phase (after "features"), called by fit in the order of planned_phases.
     def _fit_pretrain(self, run: _Run) -> None:

@@ -21,7 +21,7 @@ The rules (no labels are looked at; the same rule for every data set):
   structure of faces; this criterion tells them apart without labels. Vectors: pixels.
   A choice knows how sure it is (:func:`decide_frontend`): each candidate's share is measured on
   the whole sample and again on ``CHOICE_RESAMPLES`` seeded subsets of ``CHOICE_FRACTION`` of it, the
-  same subsets for every candidate. The margin is the runner-up's share minus the best one's on the
+  same subsets for every candidate (its Q restricted to the subset, clustered again). The margin is the runner-up's share minus the best one's on the
   whole sample; its noise is the standard deviation of that same difference across the subsets.
   A margin above ``CLEAR_MARGIN`` times its noise is a clear win. Otherwise the choice is a near
   tie, and it is reported as one, not hidden: the best share is still kept (it is the only

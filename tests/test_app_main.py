@@ -366,7 +366,8 @@ def test_start_uses_a_setting_changed_together_with_the_click(at: AppTest) -> No
     steps = [row for row in json.loads([c for c in at.get("plotly_chart") if "loss" in c.proto.spec][0].proto.spec)
              ["data"] if row.get("name") == "½‖Q‖²"]
     q_norm = plotly_array(steps[0]["y"])
-    assert np.isfinite(q_norm).sum() == 3 * 5      # 3 epochs × (500 points / batch 100) self-expression steps
+    # the app's comparison from the paper's start (300 steps), then 3 epochs × (500 points / batch 100) of the run
+    assert np.isfinite(q_norm).sum() == 300 + 3 * 5
 
 
 def test_train_with_the_triplet_classifier_and_self_training(at: AppTest) -> None:
@@ -388,8 +389,9 @@ def test_train_with_the_triplet_classifier_and_self_training(at: AppTest) -> Non
     wait_until(at, lambda a: progress(a).startswith("Finished"))
     assert not at.error, [e.value for e in at.error]
     spec = json.loads([c for c in at.get("plotly_chart") if "loss" in c.proto.spec][0].proto.spec)
-    bands = [n["text"] for n in spec["layout"]["annotations"]]
-    assert bands == ["self-expression", "classifier", "self-training"]          # self-training ran
+    bands = [n["text"] for n in spec["layout"]["annotations"] if n["text"] and "optimum" not in n["text"]]
+    assert bands == ["the paper's start (comparison)", "self-expression", "classifier", "self-training"]   # self-training ran
+    assert any("Theorem 1's optimum" in n["text"] for n in spec["layout"]["annotations"])
     open_tab(at, "Metrics")
     assert len([m for m in at.metric if m.label == "ACC"]) == 2                # in- and out-of-sample only
     assert "No pseudo-labels: the triplet classifier needs none" in texts(at)
