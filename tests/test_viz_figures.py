@@ -141,10 +141,11 @@ def test_a_paper_start_run_is_drawn_beside_theorem_1s_optimum() -> None:
               [{"i": 6, "phase": "self_expression", "total": 2.0}]
     assert figures.optimum_value(history) == 2.0
     assert figures.optimum_value(history[:5]) is None and figures.optimum_value(history[5:]) is None
-    fig = figures.loss_figure(history, terms=("total",))
-    lines = [s for s in fig.layout.shapes if s.type == "line"]
-    assert len(lines) == 1 and lines[0].y0 == lines[0].y1 == 2.0 and lines[0].line.dash == "dash"
-    assert any("Theorem 1's optimum" in (a.text or "") for a in fig.layout.annotations)
+    for log_y in (True, False):
+        fig = figures.loss_figure(history, terms=("total",), log_y=log_y)
+        optimum = [t for t in fig.data if t.line.dash == "dash"]
+        assert len(optimum) == 1 and list(optimum[0].y) == [2.0, 2.0] and list(optimum[0].x) == [1, 6]
+        assert "Theorem 1's optimum" in optimum[0].name and optimum[0].showlegend
     assert any("the paper's start" in (a.text or "") for a in fig.layout.annotations)
     plain = figures.loss_figure([{"i": 1, "phase": "self_expression", "total": 2.0}], terms=("total",))
-    assert not [s for s in plain.layout.shapes if s.type == "line"]
+    assert not [t for t in plain.data if t.line.dash == "dash"]

@@ -174,11 +174,12 @@ def loss_figure(history: Sequence[Mapping[str, Any]], *, terms: Sequence[str] = 
                                      connectgaps=False,
                                      hovertemplate=f"{name}<br>step %{{x}}<br>%{{y:.4g}}<extra></extra>"))
             optimum = optimum_value(history, term)
-            if optimum is not None and (not log_y or optimum > 0):   # named once, on the first term's line
-                text = f"Theorem 1's optimum ({optimum:.4g}): this run's h starts here" if term == terms[0] else ""
-                fig.add_hline(y=optimum, line=dict(color=c, width=1.5, dash="dash"),
-                              annotation=dict(text=text, font=dict(size=11, color=c)),
-                              annotation_position="bottom right")
+            if optimum is not None and (not log_y or optimum > 0):   # a trace, not a shape: data units on any axis
+                fig.add_trace(go.Scatter(
+                    x=[steps[0], steps[-1]], y=[optimum, optimum], mode="lines", line=dict(color=c, width=1.5, dash="dash"),
+                    name=f"Theorem 1's optimum ({optimum:.4g}): this run's h starts here" if term == terms[0] else
+                    f"optimum of {name}", legendgroup="optimum", showlegend=term == terms[0],
+                    hovertemplate=f"Theorem 1's optimum of {name}: %{{y:.4g}}<extra></extra>"))
         rows = label_rows([steps[start] for _, start, _ in runs], steps[-1] - steps[0] + 1)
         for (phase, start, stop), row in zip(runs, rows):
             fig.add_vrect(x0=steps[start] - 0.5, x1=steps[stop - 1] + 0.5, line_width=0,
