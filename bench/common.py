@@ -136,21 +136,25 @@ def to_jsonable(obj: Any) -> Any:
     return obj
 
 
-def write_json(path: str | os.PathLike, data: dict[str, Any]) -> Path:
-    """Write ``data`` as indented JSON, atomically (a reader never sees half a file)."""
+def write_text_atomic(path: str | os.PathLike, text: str) -> Path:
+    """Write ``text`` to ``path`` atomically (a reader never sees half a file)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(to_jsonable(data), fh, indent=2, allow_nan=False)
-            fh.write("\n")
+            fh.write(text)
         os.chmod(tmp, 0o644)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
     return path
+
+
+def write_json(path: str | os.PathLike, data: dict[str, Any]) -> Path:
+    """Write ``data`` as indented JSON, atomically (a reader never sees half a file)."""
+    return write_text_atomic(path, json.dumps(to_jsonable(data), indent=2, allow_nan=False) + "\n")
 
 
 def read_json(path: str | os.PathLike) -> dict[str, Any]:

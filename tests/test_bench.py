@@ -322,6 +322,32 @@ def test_report_main_renders_files_and_rejects_unknown_documents(tmp_path, capsy
     assert report.main([]) == 1
 
 
+FIXTURE_APP = {"benchmark": "app_latency", "command": "python -m bench.app_latency", "date": "2026-12-07",
+               "machine": {"cpu": "cpu", "logical_cores": 2}, "n_samples": 2000, "holdout_size": 1000,
+               "targets": {"finished_seconds": 20.0, "first_loss_seconds": 3.0, "ratio": 2.0, "acc_points": 1.0},
+               "library": {"seconds": 10.0, "acc": 0.91}, "ratio": 1.6, "acc_difference_points": 0.0,
+               "landing": {"threads": 2, "first_loss_seconds": 1.2, "first_metrics_seconds": 14.0,
+                           "finished_seconds": 16.0, "acc_in": 0.91, "acc_out": 0.9,
+                           "loss_points_by_phase": {"model_choice": 10, "paper_start": 300}},
+               "met": {"finished_seconds": True, "first_loss_seconds": True, "ratio": True, "acc_points": False}}
+
+
+def test_report_writes_the_benchmarks_page_from_the_current_results(tmp_path, monkeypatch):
+    results = tmp_path / "results"
+    common.write_json(results / "app-latency.json", FIXTURE_APP)
+    common.write_json(results / "rules.json", {"benchmark": "rules", "command": "python -m bench.rules",
+                                                "markdown": "| set | N |\n|---|---|\n| yaleb | 2,414 |"})
+    common.write_json(results / "table1-old.json", FIXTURE_TABLE1)       # not on the page: superseded
+    monkeypatch.setattr(report, "RESULTS_DIR", results)
+    out = tmp_path / "docs" / "benchmarks.md"
+    assert report.main(["--out", str(out)]) == 0
+    text = out.read_text()
+    assert text.startswith("# Benchmarks") and "Table 1, side by side" not in text
+    assert text.index("landing run (issue 31)") < text.index("rules, set by set")
+    assert "| landing run: Start → Finished | 16.0 s | 91.00 % | ≤ 20 s: met; ACC within 1 point: **missed** |" in text
+    assert "| app ÷ library | 1.60× | — | ≤ 2×: met |" in text and "| yaleb | 2,414 |" in text
+
+
 # ------------------------------------------------------------------------------------- end to end
 def _check_header(doc: dict[str, Any], module: str) -> None:
     assert doc["command"].startswith(f"python -m {module}") and doc["date"]
