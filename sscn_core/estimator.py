@@ -25,6 +25,7 @@ from sklearn.utils import Tags, TransformerTags
 from . import __version__, distributed
 from .cache import autoencoder_file, fingerprint
 from .checkpoint import Checkpoint, CheckpointError, load_checkpoint, save_checkpoint
+from .choice import choose_frontend
 from .data import assets_dir
 from .device import resolve_device
 from .features import FrontEnd, PixelFrontEnd, ScatteringFrontEnd, build_frontend
@@ -35,8 +36,7 @@ from .health import SSCNWarning, fit_warnings
 from .params import DEFAULTS, PARAMS, PRESETS, PRETRAINED, docstring, problems, signature
 from .postprocess import estimate_pseudo_label_bytes, max_pseudo_label_points, spectral_pseudo_labels
 from .preprocess import STYLES, style_of
-from .plan import (CHOICE_FRACTION, CHOICE_RESAMPLES, NORMALIZE_REASONS, choice_clarity, cross_cluster_share,
-                   decide_frontend, make_plan, normalize_for, window)
+from .plan import choice_clarity, make_plan, window
 from .student import ConvStudent, build_student, distill, embed_student, multiply_adds, student_parameters
 from .theory import diagnose, half_weight_lambda, independence_report, stratified_sample
 from .trainer import (CACHED, PHASES, Convergence, TrainingEvent, TrainingStopped, calibration_scale,
@@ -48,7 +48,6 @@ AUTOENCODER_KIND = "autoencoder"
 MODEL_KIND = "sscn"
 MAX_AFFINITY_POINTS = 20_000
 INDEPENDENCE_SAMPLE = 2000   # points of the pseudo-clusters on which the independence verdict is computed
-CHOICE_SAMPLE = 4000         # points (a seeded uniform sample) on which frontend="auto" compares its candidates
 STUDENT_PREFIX = "student."   # the key prefix of the student's weights in a checkpoint's state
 CALIBRATION_SMOOTHING = 0.01  # predict_proba's scale fits the pseudo-labels smoothed by this much (finite when all agree)
 # What ``pretrain_`` and a cached auto-encoder's metadata record of the pre-training that made the weights.
@@ -373,7 +372,7 @@ class SSCN(ClusterMixin, TransformerMixin, BaseEstimator):
         chosen = None
         if "model_choice" in phases:
             try:
-                chosen = self._choose_frontend(x, device, report)
+                chosen = choose_frontend(self, x, device, report)
             except TrainingStopped:
                 self.stopped_ = True
                 self._record_unchosen()
@@ -474,76 +473,6 @@ class SSCN(ClusterMixin, TransformerMixin, BaseEstimator):
             f"{scale:.3g}: λ1 + λ2 = {lam:.3g} = 1/s², s² = {1 / lam:.3g} the features' second moment's eigenvalue number "
             f"{d_h} (largest first; d_H = K·q = {d_h}), so that Theorem 1's Q keeps the directions h has room for "
             f"at half weight or more (no labels)")}
-
-    def _choose_frontend(self, x: torch.Tensor, device: torch.device, report: Callable[[TrainingEvent], None]
-                         ) -> tuple[FrontEnd, torch.Tensor] | None:
-        """frontend="auto": of the candidate front-ends (``params_["frontend"]``, a tuple), keep the one whose
-        Theorem-1 affinity (at its own λ, as the fit would set it) is the more subspace-preserving on
-        its own spectral clusters (:func:`~sscn_core.plan.cross_cluster_share`, no labels), with the margin's
-        noise (:func:`~sscn_core.plan.decide_frontend`). Measured on a seeded sample of at most CHOICE_SAMPLE
-        points and on CHOICE_RESAMPLES seeded subsets of it (the same Q restricted to the subset's points,
-        post-processed with the power α the whole sample chose for that candidate). Sets ``params_``, ``settings_`` and ``model_choice_``. Returns the chosen front-end,
-        fitted, with its features when the sample was every training point (else None)."""
-        candidates, p = tuple(self.params_["frontend"]), self.params_
-        start = time.perf_counter()
-        stream = torch.Generator().manual_seed(int(self.seed))
-        n = x.shape[0]
-        sample = x
-        if n > CHOICE_SAMPLE:
-            sample = x[torch.randperm(n, generator=stream)[:CHOICE_SAMPLE].sort().values]
-        m = sample.shape[0]
-        subsets = [torch.randperm(m, generator=stream)[:max(2 * self.n_clusters, round(CHOICE_FRACTION * m))].sort().values
-                   for _ in range(CHOICE_RESAMPLES)]
-        total = len(candidates) * (1 + len(subsets))
-        report(TrainingEvent("phase", "model_choice", 0, total))
-        shares: dict[str, float] = {}
-        resampled: dict[str, list[float]] = {}
-        fitted: dict[str, tuple[FrontEnd, torch.Tensor]] = {}
-        done = 0
-        for name in candidates:
-            front = self._build_frontend(x.shape[1], name, normalize_for(name, None, self.normalize)).to(device)
-            features = front.fit_transform(sample)
-            fitted[name] = (front, features)
-            q, scores, alpha = self._choice_affinity(front, features, device), [], p["alpha"]
-            for idx in (None, *subsets):
-                share, alpha = self._choice_share(q if idx is None else q[np.ix_(idx.numpy(), idx.numpy())], alpha)
-                scores.append(share)
-                done += 1
-                report(TrainingEvent("step", "model_choice", done, total, {"total": scores[-1]},
-                                     time.perf_counter() - start))
-                if self._stop_event.is_set():
-                    raise TrainingStopped("model_choice")
-            shares[name], resampled[name] = scores[0], scores[1:]
-        decision = decide_frontend(shares, resampled)
-        self.model_choice_ = {"shares": shares, "resampled": resampled,
-                              **{key: decision[key] for key in ("value", "runner_up", "margin", "noise", "clear")}}
-        p["frontend"], p["normalize"] = decision["value"], normalize_for(decision["value"], None, self.normalize)
-        self.settings_["frontend"] = {"value": decision["value"], "reason": (
-            f"{decision['reason']}; Theorem-1 start on {m:,} points, no labels")}
-        if self.normalize == "auto":
-            self.settings_["normalize"] = {"value": p["normalize"], "reason": NORMALIZE_REASONS[(p["normalize"], True)]}
-        self.phase_times_["model_choice"] = time.perf_counter() - start
-        report(TrainingEvent("done", "model_choice", total, total, {}, self.phase_times_["model_choice"]))
-        return fitted[decision["value"]] if m == n else None
-
-    def _choice_affinity(self, front: FrontEnd, features: torch.Tensor, device: torch.device) -> np.ndarray:
-        """A candidate's Theorem-1 affinity Q of these features, at its own λ (as the fit would set it)."""
-        p = self.params_
-        net = self._build_network(front, torch.Generator().manual_seed(int(self.seed)), None).to(device)
-        closed_form_h_init(net, features, lam=self._self_expression_lam(), default_lam=self.lambda1 + self.lambda2,
-                           batch_size=min(p["batch_size"], features.shape[0]), device=device)
-        h = embed_all(net, features, device, raw=False).double()
-        return (h @ h.T).numpy()
-
-    def _choice_share(self, q: np.ndarray, alpha: float | tuple[float, ...]) -> tuple[float, float]:
-        """The cross-cluster share of an affinity's own spectral clusters, post-processed with ``alpha`` (the
-        candidates when a tuple); returns it with the power used."""
-        p = self.params_
-        choice: dict[str, Any] = {}
-        labels = spectral_pseudo_labels(q, self.n_clusters, p["subspace_dim"], rho=self.rho, alpha=alpha,
-                                        seed=int(self.seed), restarts=self.n_restarts, variant=self.postprocess,
-                                        choice=choice)
-        return cross_cluster_share(q, labels, self.n_clusters), choice.get("alpha", alpha)
 
     # One method per phase (after "features"), called by fit in the order of planned_phases.
     def _fit_pretrain(self, run: _Run) -> None:

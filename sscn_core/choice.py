@@ -1,0 +1,107 @@
+"""The front-end choice (frontend="auto", the fit's "model_choice" phase): of the candidate front-ends,
+keep the one whose Theorem-1 affinity is the more subspace-preserving on its own spectral clusters.
+
+No labels are read: each candidate's features of a seeded sample of the training points get the linear
+model's closed-form h (Theorem 1, at the λ the fit would set), whose affinity Q is post-processed into
+clusters; the share of Q's mass across those clusters (:func:`~sscn_core.plan.cross_cluster_share`) is
+measured on the whole sample and on seeded subsets of it, so that the margin between the candidates
+comes with its noise (:func:`~sscn_core.plan.decide_frontend`).
+"""
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import torch
+
+from .features import FrontEnd
+from .models import SSCNNetwork
+from .plan import CHOICE_FRACTION, CHOICE_RESAMPLES, NORMALIZE_REASONS, cross_cluster_share, decide_frontend, normalize_for
+from .postprocess import spectral_pseudo_labels
+from .trainer import TrainingEvent, TrainingStopped, closed_form_h_init, embed_all
+
+if TYPE_CHECKING:
+    from .estimator import SSCN
+
+CHOICE_SAMPLE = 4000         # points (a seeded uniform sample) on which frontend="auto" compares its candidates
+
+
+def choose_frontend(model: SSCN, x: torch.Tensor, device: torch.device, report: Callable[[TrainingEvent], None]
+                    ) -> tuple[FrontEnd, torch.Tensor] | None:
+    """frontend="auto": of the candidate front-ends (``model.params_["frontend"]``, a tuple), keep the one whose
+    Theorem-1 affinity (at its own λ, as the fit would set it) is the more subspace-preserving on
+    its own spectral clusters (:func:`~sscn_core.plan.cross_cluster_share`, no labels), with the margin's
+    noise (:func:`~sscn_core.plan.decide_frontend`). Measured on a seeded sample of at most CHOICE_SAMPLE
+    points and on CHOICE_RESAMPLES seeded subsets of it (the same Q restricted to the subset's points,
+    post-processed with the power α the whole sample chose for that candidate). Sets the model's ``params_``,
+    ``settings_``, ``model_choice_`` and ``phase_times_["model_choice"]``. Returns the chosen front-end,
+    fitted, with its features when the sample was every training point (else None)."""
+    candidates, p = tuple(model.params_["frontend"]), model.params_
+    start = time.perf_counter()
+    stream = torch.Generator().manual_seed(int(model.seed))
+    n = x.shape[0]
+    sample = x
+    if n > CHOICE_SAMPLE:
+        sample = x[torch.randperm(n, generator=stream)[:CHOICE_SAMPLE].sort().values]
+    m = sample.shape[0]
+    subsets = [torch.randperm(m, generator=stream)[:max(2 * model.n_clusters, round(CHOICE_FRACTION * m))].sort().values
+               for _ in range(CHOICE_RESAMPLES)]
+    total = len(candidates) * (1 + len(subsets))
+    report(TrainingEvent("phase", "model_choice", 0, total))
+    shares: dict[str, float] = {}
+    resampled: dict[str, list[float]] = {}
+    fitted: dict[str, tuple[FrontEnd, torch.Tensor]] = {}
+    share_of = dict(n_clusters=model.n_clusters, subspace_dim=p["subspace_dim"], rho=model.rho, seed=int(model.seed),
+                    restarts=model.n_restarts, variant=model.postprocess)
+    done = 0
+    for name in candidates:
+        front = model._build_frontend(x.shape[1], name, normalize_for(name, None, model.normalize)).to(device)
+        features = front.fit_transform(sample)
+        fitted[name] = (front, features)
+        net = model._build_network(front, torch.Generator().manual_seed(int(model.seed)), None).to(device)
+        q = choice_affinity(net, features, device, lam=model._self_expression_lam(),
+                            default_lam=model.lambda1 + model.lambda2, batch_size=p["batch_size"])
+        scores, alpha = [], p["alpha"]
+        for idx in (None, *subsets):
+            share, alpha = choice_share(q if idx is None else q[np.ix_(idx.numpy(), idx.numpy())], alpha, **share_of)
+            scores.append(share)
+            done += 1
+            report(TrainingEvent("step", "model_choice", done, total, {"total": scores[-1]},
+                                 time.perf_counter() - start))
+            if model._stop_event.is_set():
+                raise TrainingStopped("model_choice")
+        shares[name], resampled[name] = scores[0], scores[1:]
+    decision = decide_frontend(shares, resampled)
+    model.model_choice_ = {"shares": shares, "resampled": resampled,
+                           **{key: decision[key] for key in ("value", "runner_up", "margin", "noise", "clear")}}
+    p["frontend"], p["normalize"] = decision["value"], normalize_for(decision["value"], None, model.normalize)
+    model.settings_["frontend"] = {"value": decision["value"], "reason": (
+        f"{decision['reason']}; Theorem-1 start on {m:,} points, no labels")}
+    if model.normalize == "auto":
+        model.settings_["normalize"] = {"value": p["normalize"], "reason": NORMALIZE_REASONS[(p["normalize"], True)]}
+    model.phase_times_["model_choice"] = time.perf_counter() - start
+    report(TrainingEvent("done", "model_choice", total, total, {}, model.phase_times_["model_choice"]))
+    return fitted[decision["value"]] if m == n else None
+
+
+def choice_affinity(net: SSCNNetwork, features: torch.Tensor, device: torch.device, *, lam: float | None,
+                    default_lam: float, batch_size: int) -> np.ndarray:
+    """A candidate's Theorem-1 affinity Q of these features: ``net`` (the linear model on the candidate's
+    front-end) with h at the closed form for ``lam`` (None: the rule, ``theory.half_weight_lambda``, with
+    ``default_lam`` where it sets none), as the fit would start it."""
+    closed_form_h_init(net, features, lam=lam, default_lam=default_lam,
+                       batch_size=min(batch_size, features.shape[0]), device=device)
+    h = embed_all(net, features, device, raw=False).double()
+    return (h @ h.T).numpy()
+
+
+def choice_share(q: np.ndarray, alpha: float | tuple[float, ...], *, n_clusters: int, subspace_dim: int, rho: float,
+                 seed: int, restarts: int, variant: str) -> tuple[float, float]:
+    """The cross-cluster share of an affinity's own spectral clusters, post-processed with ``alpha`` (the
+    candidates when a tuple); returns it with the power used."""
+    choice: dict[str, Any] = {}
+    labels = spectral_pseudo_labels(q, n_clusters, subspace_dim, rho=rho, alpha=alpha, seed=seed, restarts=restarts,
+                                    variant=variant, choice=choice)
+    return cross_cluster_share(q, labels, n_clusters), choice.get("alpha", alpha)
