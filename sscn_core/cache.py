@@ -2,7 +2,7 @@
 
 A fit that pre-trains its auto-encoder on the data it clusters writes the weights to
 ``<cache dir>/autoencoders/<fingerprint[:32]>.pt`` (an ordinary auto-encoder checkpoint, see
-``estimator.save_autoencoder``); a later fit whose fingerprint matches loads them instead of
+``persistence.save_autoencoder``); a later fit whose fingerprint matches loads them instead of
 pre-training again. The fingerprint covers everything that decides the weights: the training
 features (float32 bytes and shape), the auto-encoder's configuration and the pre-training
 settings. It leaves out the versions of torch and sscn_core: a new version does not make

@@ -23,11 +23,12 @@ from . import distributed
 from .checkpoint import CheckpointError
 from .data import DataError, Dataset, load_dataset
 from .device import resolve_device
-from .estimator import ASSETS_DIR, SSCN, save_autoencoder
+from .estimator import ASSETS_DIR, SSCN
 from .health import SSCNWarning
 from .metrics import PeakMemory, evaluate, format_bytes
 from .models import ConvAutoEncoder, reset_parameters
 from .params import PARAMETERS, PARAMS, PRESETS, PRETRAINED, Param
+from .persistence import save_autoencoder
 from .plan import describe_clarity
 from .preprocess import ImageError, input_style, prepare_for_model
 from .trainer import CACHED, PHASE_LABELS, TrainingEvent, pretrain_autoencoder

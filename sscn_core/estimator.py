@@ -5,7 +5,6 @@ import copy
 import functools
 import hashlib
 import os
-import platform
 import threading
 import time
 import warnings
@@ -22,33 +21,31 @@ from sklearn.base import BaseEstimator, ClusterMixin, TransformerMixin
 from sklearn.exceptions import NotFittedError
 from sklearn.utils import Tags, TransformerTags
 
-from . import __version__, distributed
+from . import distributed
 from .cache import autoencoder_file, fingerprint
-from .checkpoint import Checkpoint, CheckpointError, load_checkpoint, save_checkpoint
+from .checkpoint import CheckpointError, load_checkpoint
 from .choice import choose_frontend
 from .data import assets_dir
 from .device import resolve_device
-from .features import FrontEnd, PixelFrontEnd, ScatteringFrontEnd, build_frontend
+from .features import FrontEnd, PixelFrontEnd, ScatteringFrontEnd
 from .metrics import PeakMemory, format_bytes
 from .models import (ConvAutoEncoder, IdentityAutoEncoder, MLPAutoEncoder, SSCNNetwork, build_autoencoder,
-                     check_network_size, describe_autoencoder, estimate_training_bytes, reset_parameters)
+                     describe_autoencoder, estimate_training_bytes, reset_parameters)
 from .health import SSCNWarning, fit_warnings
 from .params import DEFAULTS, PARAMS, PRESETS, PRETRAINED, docstring, problems, signature
+from .persistence import AUTOENCODER_KIND, load_model, save_autoencoder, save_model
 from .postprocess import estimate_pseudo_label_bytes, max_pseudo_label_points, spectral_pseudo_labels
 from .preprocess import STYLES, style_of
 from .plan import choice_clarity, make_plan, window
-from .student import ConvStudent, build_student, distill, embed_student, multiply_adds, student_parameters
+from .student import ConvStudent, distill, embed_student, multiply_adds
 from .theory import diagnose, half_weight_lambda, independence_report, stratified_sample
 from .trainer import (CACHED, PHASES, Convergence, TrainingEvent, TrainingStopped, calibration_scale,
                       closed_form_h_init, embed_all, pretrain_autoencoder, second_moment_eigenpairs, self_train,
                       steps_per_epoch, subspace_rotation, train_classifier, train_classifier_triplet, train_self_expression)
 
 ASSETS_DIR = assets_dir()
-AUTOENCODER_KIND = "autoencoder"
-MODEL_KIND = "sscn"
 MAX_AFFINITY_POINTS = 20_000
 INDEPENDENCE_SAMPLE = 2000   # points of the pseudo-clusters on which the independence verdict is computed
-STUDENT_PREFIX = "student."   # the key prefix of the student's weights in a checkpoint's state
 CALIBRATION_SMOOTHING = 0.01  # predict_proba's scale fits the pseudo-labels smoothed by this much (finite when all agree)
 # What ``pretrain_`` and a cached auto-encoder's metadata record of the pre-training that made the weights.
 PRETRAIN_RECORD = ("fingerprint", "seconds", "steps", "epochs", "final_loss")
@@ -838,63 +835,12 @@ class SSCN(ClusterMixin, TransformerMixin, BaseEstimator):
     def save(self, path: str | os.PathLike) -> Path:
         """Write weights, parameters and training record to one checkpoint file (atomic)."""
         self._check_fitted()
-        state = {f"net.{k}": v for k, v in self.net_.state_dict().items()}
-        for name in ("labels_", "pseudo_labels_", "pseudo_label_indices_"):
-            value = getattr(self, name, None)
-            if value is not None:
-                state[f"fitted.{name}"] = torch.from_numpy(np.asarray(value, dtype=np.int64))
-        config = {"params": _json_params(self.get_params()), "n_features_in": int(self.n_features_in_),
-                  "resolved": _json_params(self.params_), "proba_scale": float(self.proba_scale_),
-                  "frontend": self.net_.frontend.config(), "autoencoder": self.net_.autoencoder.config()}
-        meta = {"sscn_core": __version__, "torch": torch.__version__, "python": platform.python_version(),
-                "saved_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "history": self.history_,
-                "settings": getattr(self, "settings_", {}), "model_choice": getattr(self, "model_choice_", None),
-                "phase_times": self.phase_times_, "peak_memory": self.peak_memory_,
-                "pseudo_label_solver": self.pseudo_label_solver_, "stopped": bool(self.stopped_),
-                "pretrain": getattr(self, "pretrain_", None)}
-        student = getattr(self, "student_", None)
-        if student is not None:
-            state.update({f"{STUDENT_PREFIX}{k}": v for k, v in student.state_dict().items()})
-            config["student"] = student.config()
-            meta["student"] = self.student_report_
-        return save_checkpoint(path, Checkpoint(MODEL_KIND, state, config, meta))
+        return save_model(self, path)
 
     @classmethod
     def load(cls, path: str | os.PathLike, device: str = "auto") -> "SSCN":
         """Read a model written by ``save``; raises CheckpointError on a corrupt or mismatched file."""
-        ckpt = load_checkpoint(path, expected_kind=MODEL_KIND)
-        try:
-            params = _params_from_json(ckpt.config["params"], device)
-            model = cls(**params)
-            model._validate_params()
-            # Files before the plan (format 2 without "resolved") hold concrete parameters only.
-            model.params_ = _params_from_json(ckpt.config.get("resolved", ckpt.config["params"]), device)
-            model.proba_scale_ = float(ckpt.config.get("proba_scale", 1.0))
-            check_network_size(ckpt.config["autoencoder"], model.n_clusters, int(model.params_["subspace_dim"]),
-                               ckpt.tensor_bytes())
-            net = SSCNNetwork(build_frontend(ckpt.config["frontend"]), build_autoencoder(ckpt.config["autoencoder"]),
-                              model.n_clusters, int(model.params_["subspace_dim"]), model.classifier_temperature)
-            net.load_state_dict({k[4:]: v for k, v in ckpt.state.items() if k.startswith("net.")})
-            model.n_features_in_ = int(ckpt.config["n_features_in"])
-        except (KeyError, TypeError, ValueError, RuntimeError) as exc:
-            raise CheckpointError(f"{Path(path).name!r} does not describe a valid SSCN model: {exc}") from exc
-        model.net_ = net.to(resolve_device(device))
-        model.device_ = str(resolve_device(device))
-        for name in ("labels_", "pseudo_labels_", "pseudo_label_indices_"):
-            value = ckpt.state.get(f"fitted.{name}")
-            setattr(model, name, None if value is None else value.numpy())
-        model.history_ = ckpt.meta.get("history", [])
-        model.phase_times_ = ckpt.meta.get("phase_times", {})
-        model.peak_memory_ = ckpt.meta.get("peak_memory", {})
-        model.pseudo_label_solver_ = ckpt.meta.get("pseudo_label_solver")
-        model.settings_ = ckpt.meta.get("settings", {})
-        model.model_choice_ = ckpt.meta.get("model_choice")
-        model.stopped_ = bool(ckpt.meta.get("stopped", False))
-        model.pretrain_ = ckpt.meta.get("pretrain")
-        student = _student_from(ckpt, Path(path).name, net.h.embed_dim)
-        model.student_ = None if student is None else student.to(resolve_device(device)).eval()
-        model.student_report_ = ckpt.meta.get("student") if student is not None else None
-        return model
+        return load_model(cls, path, device)
 
 
 @functools.lru_cache(maxsize=None)
@@ -924,21 +870,6 @@ def bundled_weights_for(X: np.ndarray) -> str | None:
     return None
 
 
-def _json_params(values: dict[str, Any]) -> dict[str, Any]:
-    """Parameter values as JSON holds them (tuples as lists)."""
-    return {name: list(value) if isinstance(value, tuple) else value for name, value in values.items()}
-
-
-def _params_from_json(values: dict[str, Any], device: str) -> dict[str, Any]:
-    """Parameter values read back from a checkpoint (lists as tuples), on ``device``."""
-    out = dict(values)
-    out["hidden_dims"] = tuple(out["hidden_dims"])
-    if out.get("image_shape") is not None:
-        out["image_shape"] = tuple(out["image_shape"])
-    out["device"] = device
-    return out
-
-
 def _phases(values: dict[str, Any]) -> tuple[str, ...]:
     """The phases a fit with these (planned) parameter values goes through, in order."""
     frontend, autoencoder = values["frontend"], values["autoencoder"]
@@ -953,32 +884,6 @@ def _phases(values: dict[str, Any]) -> tuple[str, ...]:
             "self_training": values["self_training_rounds"] > 0,
             "student": values["student"] != "none"}
     return tuple(phase for phase in PHASES if runs[phase])
-
-
-def _student_from(ckpt: Checkpoint, name: str, embed_dim: int) -> ConvStudent | None:
-    """The student a checkpoint holds (None when it holds none); CheckpointError when its configuration and
-    weights do not go together. The size its configuration describes is checked before anything is built."""
-    config = ckpt.config.get("student")
-    weights = {k[len(STUDENT_PREFIX):]: v for k, v in ckpt.state.items() if k.startswith(STUDENT_PREFIX)}
-    if config is None:
-        if weights:
-            raise CheckpointError(f"{name!r} holds student weights but no student configuration; the file was edited "
-                                  f"or damaged: save the model again")
-        return None
-    try:
-        need = 4 * student_parameters(config)
-        if need > ckpt.tensor_bytes():
-            raise ValueError(f"it describes {format_bytes(need)} of weights but the file holds "
-                             f"{format_bytes(ckpt.tensor_bytes())} of tensors")
-        if int(config["embed_dim"]) != embed_dim:
-            raise ValueError(f"it outputs {config['embed_dim']} columns of H but the model's H has {embed_dim}")
-        student = build_student(config)
-        student.load_state_dict(weights)
-    except (KeyError, TypeError, ValueError, RuntimeError) as exc:
-        raise CheckpointError(f"{name!r}: its student configuration {config} does not match the student weights it "
-                              f"holds ({' '.join(str(exc).split())}); the file was edited or damaged: save the model "
-                              f"again") from exc
-    return student
 
 
 def _stack_shape(X: Any) -> tuple[int, int] | None:
@@ -1008,13 +913,6 @@ def _finite(out: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
 def _is_fitted_attribute(name: str) -> bool:
     """Attributes that ``fit`` sets (scikit-learn's convention: a trailing underscore)."""
     return name.endswith("_") and not name.startswith("_")
-
-
-def save_autoencoder(net_or_ae: torch.nn.Module, path: str | os.PathLike, meta: dict[str, Any] | None = None) -> Path:
-    """Write a (pre-trained) auto-encoder checkpoint, loadable through ``SSCN(pretrained=path)``."""
-    ae = net_or_ae.autoencoder if isinstance(net_or_ae, SSCNNetwork) else net_or_ae
-    meta = {"sscn_core": __version__, "torch": torch.__version__, **(meta or {})}
-    return save_checkpoint(path, Checkpoint(AUTOENCODER_KIND, ae.state_dict(), ae.config(), meta))
 
 
 SSCN.__doc__ = f"{SSCN.__doc__}\n{docstring()}\n"

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from sscn_core import SSCN, estimator
+from sscn_core import SSCN, persistence
 from sscn_core.checkpoint import Checkpoint, CheckpointError, load_checkpoint, save_checkpoint
 from sscn_core.data import make_subspaces
 
@@ -154,8 +154,8 @@ def test_a_config_describing_a_huge_network_is_refused_before_building(
     def must_not_build(*args: object, **kwargs: object) -> None:
         raise AssertionError("a network was built from the configuration")
 
-    monkeypatch.setattr(estimator, "build_autoencoder", must_not_build)
-    monkeypatch.setattr(estimator, "SSCNNetwork", must_not_build)
+    monkeypatch.setattr(persistence, "build_autoencoder", must_not_build)
+    monkeypatch.setattr(persistence, "SSCNNetwork", must_not_build)
     with pytest.raises(CheckpointError, match=r"^'huge.pt' does not describe a valid SSCN model: .*describes "
                                               r"\d+\.\d+ MiB of weights but the file holds"):
         SSCN.load(path)

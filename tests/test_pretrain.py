@@ -18,8 +18,8 @@ from sscn_core.analysis import make_probe
 from sscn_core.cache import CACHE_ENV, autoencoder_file, cache_dir, fingerprint
 from sscn_core.checkpoint import load_checkpoint
 from sscn_core.cli import main
-from sscn_core.estimator import save_autoencoder
 from sscn_core.models import ConvAutoEncoder, MLPAutoEncoder, reset_parameters
+from sscn_core.persistence import save_autoencoder
 from sscn_core.trainer import CACHED, TrainingEvent, pretrain_autoencoder
 from sscn_core.viz.live import LiveProgress
 
