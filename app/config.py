@@ -15,10 +15,10 @@ import numpy as np
 
 from sscn_core import SSCN, Dataset, DataError, load_dataset
 from sscn_core.data import RELATIONS, make_subspace_bases
-from sscn_core.estimator import ASSETS_DIR
 from sscn_core.plan import Q_MAX
 from sscn_core.params import (AUTOENCODER_OPTIONS, PARAMETERS, PARAMS, PRETRAINED, Param, join_autoencoder, problems,
                               split_autoencoder)
+from sscn_core.pretraining import ASSETS_DIR
 
 # Data sources shown in the sidebar, in order: key -> label.
 SOURCES: dict[str, str] = {

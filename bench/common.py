@@ -326,7 +326,8 @@ def run_isolated(target_name: str, kwargs: dict[str, Any] | None = None, *, time
 # ---------------------------------------------------------------------------------------------- auto-encoders
 def pretrained_path(name: str) -> Path:
     """Where the bundled pre-trained auto-encoder for data set ``name`` lives (whether or not it exists)."""
-    from sscn_core.estimator import ASSETS_DIR, PRETRAINED
+    from sscn_core.params import PRETRAINED
+    from sscn_core.pretraining import ASSETS_DIR
 
     if name not in PRETRAINED:
         raise ValueError(f"no bundled auto-encoder is defined for {name!r}; known: {sorted(PRETRAINED)}")
@@ -348,8 +349,8 @@ def encode_pretrained(name: str, X: np.ndarray, device: str = "auto", batch_size
 
     from sscn_core.checkpoint import load_checkpoint
     from sscn_core.device import resolve_device
-    from sscn_core.estimator import AUTOENCODER_KIND
     from sscn_core.models import build_autoencoder
+    from sscn_core.persistence import AUTOENCODER_KIND
 
     ckpt = load_checkpoint(pretrained_path(name), expected_kind=AUTOENCODER_KIND)
     ae = build_autoencoder(ckpt.config)

@@ -23,7 +23,7 @@ from . import distributed
 from .checkpoint import CheckpointError
 from .data import DataError, Dataset, load_dataset
 from .device import resolve_device
-from .estimator import ASSETS_DIR, SSCN
+from .estimator import SSCN
 from .health import SSCNWarning
 from .metrics import PeakMemory, evaluate, format_bytes
 from .models import ConvAutoEncoder, reset_parameters
@@ -31,6 +31,7 @@ from .params import PARAMETERS, PARAMS, PRESETS, PRETRAINED, Param
 from .persistence import save_autoencoder
 from .plan import describe_clarity
 from .preprocess import ImageError, input_style, prepare_for_model
+from .pretraining import ASSETS_DIR
 from .trainer import CACHED, PHASE_LABELS, TrainingEvent, pretrain_autoencoder
 
 # The held-out set that goes with each training set: the paper predicts the MNIST training digits.

@@ -2,8 +2,6 @@
 from __future__ import annotations
 
 import copy
-import functools
-import hashlib
 import os
 import threading
 import time
@@ -22,33 +20,29 @@ from sklearn.exceptions import NotFittedError
 from sklearn.utils import Tags, TransformerTags
 
 from . import distributed
-from .cache import autoencoder_file, fingerprint
 from .checkpoint import CheckpointError, load_checkpoint
 from .choice import choose_frontend
-from .data import assets_dir
 from .device import resolve_device
 from .features import FrontEnd, PixelFrontEnd, ScatteringFrontEnd
 from .metrics import PeakMemory, format_bytes
-from .models import (ConvAutoEncoder, IdentityAutoEncoder, MLPAutoEncoder, SSCNNetwork, build_autoencoder,
-                     describe_autoencoder, estimate_training_bytes, reset_parameters)
+from .models import (ConvAutoEncoder, IdentityAutoEncoder, MLPAutoEncoder, SSCNNetwork, describe_autoencoder,
+                     estimate_training_bytes, reset_parameters)
 from .health import SSCNWarning, fit_warnings
 from .params import DEFAULTS, PARAMS, PRESETS, PRETRAINED, docstring, problems, signature
-from .persistence import AUTOENCODER_KIND, load_model, save_autoencoder, save_model
+from .persistence import AUTOENCODER_KIND, load_model, save_model
 from .postprocess import estimate_pseudo_label_bytes, max_pseudo_label_points, spectral_pseudo_labels
 from .preprocess import STYLES, style_of
+from .pretraining import ASSETS_DIR, bundled_weights_for, fit_pretrain
 from .plan import choice_clarity, make_plan, window
 from .student import ConvStudent, distill, embed_student, multiply_adds
 from .theory import diagnose, half_weight_lambda, independence_report, stratified_sample
-from .trainer import (CACHED, PHASES, Convergence, TrainingEvent, TrainingStopped, calibration_scale,
-                      closed_form_h_init, embed_all, pretrain_autoencoder, second_moment_eigenpairs, self_train,
-                      steps_per_epoch, subspace_rotation, train_classifier, train_classifier_triplet, train_self_expression)
+from .trainer import (PHASES, Convergence, TrainingEvent, TrainingStopped, calibration_scale, closed_form_h_init,
+                      embed_all, second_moment_eigenpairs, self_train, subspace_rotation, train_classifier,
+                      train_classifier_triplet, train_self_expression)
 
-ASSETS_DIR = assets_dir()
 MAX_AFFINITY_POINTS = 20_000
 INDEPENDENCE_SAMPLE = 2000   # points of the pseudo-clusters on which the independence verdict is computed
 CALIBRATION_SMOOTHING = 0.01  # predict_proba's scale fits the pseudo-labels smoothed by this much (finite when all agree)
-# What ``pretrain_`` and a cached auto-encoder's metadata record of the pre-training that made the weights.
-PRETRAIN_RECORD = ("fingerprint", "seconds", "steps", "epochs", "final_loss")
 
 
 @dataclass
@@ -473,70 +467,7 @@ class SSCN(ClusterMixin, TransformerMixin, BaseEstimator):
 
     # One method per phase (after "features"), called by fit in the order of planned_phases.
     def _fit_pretrain(self, run: _Run) -> None:
-        """Pre-train the auto-encoder on the features, or (``pretrain_cache``) read an earlier fit's
-        pre-training of the same features and settings from the cache; sets ``pretrain_``."""
-        ae, n = self.net_.autoencoder, run.features.shape[0]
-        epochs, batch, tol = int(self.pretrain_epochs), run.settings["pretrain_batch_size"], run.settings["tol"]
-        fp = fingerprint(run.features, ae.config(), {"epochs": epochs, "batch_size": batch, "lr": self.pretrain_lr,
-                                                     "tol": tol, "schedule": self.schedule, "seed": int(self.seed)})
-        path = autoencoder_file(fp)
-        if self.pretrain_cache and self._pretrain_from_cache(run, path, fp):
-            return
-        per_epoch = steps_per_epoch(n, batch)
-        converge = Convergence(tol, window(per_epoch))
-        # A random stream (batch order) of its own: the phases after it draw the same numbers whether the
-        # weights are trained here or read from the cache, so both fits end alike.
-        common = {**run.common, "generator": torch.Generator().manual_seed(int(self.seed))}
-        seconds = pretrain_autoencoder(ae, run.features, epochs=epochs, batch_size=batch, lr=self.pretrain_lr,
-                                       convergence=converge, **common)
-        self.phase_times_["pretrain"] = seconds
-        self.convergence_["pretrain"] = converge.summary(epochs * per_epoch)
-        steps = len(converge.losses)
-        self.pretrain_ = {"fingerprint": fp, "seconds": seconds, "steps": steps, "epochs": round(steps / per_epoch, 2),
-                          "final_loss": converge.losses[-1] if steps else None, "cached": False}
-        self.pretrain_["cache"] = self._cache_pretrained(path) if self.pretrain_cache else "off (pretrain_cache=False)"
-
-    def _pretrain_from_cache(self, run: _Run, path: Path, fp: str) -> bool:
-        """Load the cached pre-training of fingerprint ``fp`` and report the phase as cached; False when
-        there is none that can be used (the auto-encoder is then untouched and is pre-trained again)."""
-        start = time.perf_counter()
-        meta = self._read_cached(path, fp)
-        if meta is None:
-            return False
-        run.report(TrainingEvent("phase", "pretrain", 0, 0))
-        self.convergence_["pretrain"] = meta["convergence"]
-        self.pretrain_ = {**{key: meta[key] for key in PRETRAIN_RECORD}, "cached": True, "cache": f"read from {path}"}
-        self.settings_["pretrained"] = {"value": None, "reason": f"cached: pre-trained on these images by an "
-                                                                 f"earlier fit ({path.name})"}
-        self.phase_times_["pretrain"] = time.perf_counter() - start
-        run.report(TrainingEvent("done", "pretrain", 0, 0, {CACHED: 1.0}, self.phase_times_["pretrain"]))
-        return True
-
-    def _read_cached(self, path: Path, fp: str) -> dict[str, Any] | None:
-        """The metadata of the cache file ``path`` once its weights are in the auto-encoder; None when the
-        file is missing, corrupt, refused or of other data or settings (the auto-encoder is left as it was)."""
-        ae = self.net_.autoencoder
-        try:
-            ckpt = load_checkpoint(path, expected_kind=AUTOENCODER_KIND)
-            if ckpt.meta.get("fingerprint") != fp or ckpt.config != ae.config() or \
-                    not {*PRETRAIN_RECORD, "convergence"} <= set(ckpt.meta):
-                return None
-            spare = build_autoencoder(ckpt.config)
-            spare.load_state_dict(ckpt.state)          # a file whose weights do not fit leaves ``ae`` untouched
-        except (OSError, ValueError, RuntimeError):    # CheckpointError is a ValueError: pre-train again
-            return None
-        ae.load_state_dict(spare.state_dict())
-        return ckpt.meta
-
-    def _cache_pretrained(self, path: Path) -> str:
-        """Write the pre-trained auto-encoder to the cache (atomic); what happened, in words. A cache folder
-        that cannot be written only means that the weights are not kept."""
-        meta = {**{key: self.pretrain_[key] for key in PRETRAIN_RECORD}, "convergence": self.convergence_["pretrain"]}
-        try:
-            save_autoencoder(self.net_.autoencoder, path, meta)
-        except OSError as exc:
-            return f"not kept: {path.parent} cannot be written ({exc.strerror or exc})"
-        return f"written to {path}"
+        fit_pretrain(self, run)    # sscn_core.pretraining: trained here, or read from the cache
 
     def _set_lambda(self, run: _Run) -> None:
         """lambda_scale=None: set it by the linear model's rule (sscn_core.plan), once per fit."""
@@ -841,33 +772,6 @@ class SSCN(ClusterMixin, TransformerMixin, BaseEstimator):
     def load(cls, path: str | os.PathLike, device: str = "auto") -> "SSCN":
         """Read a model written by ``save``; raises CheckpointError on a corrupt or mismatched file."""
         return load_model(cls, path, device)
-
-
-@functools.lru_cache(maxsize=None)
-def _bundled_rows(name: str) -> frozenset[bytes] | None:
-    """Digests of the rows a bundled auto-encoder was pre-trained on (its data set's 10k test images),
-    or None when that data set is not on this machine."""
-    from .data import DataError, load_dataset
-
-    try:
-        X = load_dataset(name, **({"download": False} if name != "mnist" else {})).X
-    except DataError:
-        return None
-    return frozenset(hashlib.sha256(row.tobytes()).digest() for row in np.ascontiguousarray(X, dtype=np.float32))
-
-
-def bundled_weights_for(X: np.ndarray) -> str | None:
-    """The bundled pre-trained conv auto-encoder ("mnist", "fashion-mnist") whose training images
-    include every row of X (float32 bytes compared), or None."""
-    X = np.ascontiguousarray(X, dtype=np.float32)
-    if X.shape[1] != 28 * 28:
-        return None
-    digests = {hashlib.sha256(row.tobytes()).digest() for row in X}
-    for name in PRETRAINED:
-        rows = _bundled_rows(name) if (ASSETS_DIR / PRETRAINED[name]).is_file() else None
-        if rows is not None and digests <= rows:
-            return name
-    return None
 
 
 def _phases(values: dict[str, Any]) -> tuple[str, ...]:

@@ -247,7 +247,7 @@ def make_plan(params: dict[str, Any], n: int, n_features: int, *,
     """The concrete value of every data-dependent setting of a fit on N points of D features, with its reason.
 
     ``params`` are the estimator's ``get_params()``; ``bundled`` names the bundled pre-trained
-    auto-encoder whose training images include every training point (``estimator.bundled_weights_for``),
+    auto-encoder whose training images include every training point (``pretraining.bundled_weights_for``),
     if any. Returns {name: {"value": …, "reason": str}}; the
     entry "frontend" holds a tuple of candidates when a label-free choice among them is left to
     the fit (``frontend="auto"`` on images), decided by :func:`cross_cluster_share`; "alpha" holds the

@@ -73,9 +73,9 @@ def test_machine_info_describes_the_machine():
 
 
 def test_missing_pretrained_names_the_command(monkeypatch, tmp_path):
-    import sscn_core.estimator as est
+    import sscn_core.pretraining as pretraining
 
-    monkeypatch.setattr(est, "ASSETS_DIR", tmp_path)
+    monkeypatch.setattr(pretraining, "ASSETS_DIR", tmp_path)
     message = common.missing_pretrained("fashion-mnist")
     assert "fashion_mnist_conv_ae.pt" in message and "python -m sscn_core pretrain --dataset fashion-mnist" in message
     with pytest.raises(ValueError, match="no bundled auto-encoder"):

@@ -123,7 +123,7 @@ def test_save_load_identical_predictions(fitted: SSCN, subspaces, tmp_path: Path
 
 
 def test_load_refuses_an_autoencoder_file(tmp_path: Path) -> None:
-    from sscn_core.estimator import ASSETS_DIR
+    from sscn_core.pretraining import ASSETS_DIR
     with pytest.raises(CheckpointError, match="expected 'sscn'"):
         SSCN.load(ASSETS_DIR / "mnist_conv_ae.pt")
 

@@ -197,9 +197,9 @@ def test_pretrain_cache_false_never_reads_or_writes_the_cache(images: np.ndarray
     assert cache_files() == [] and not off.pretrain_["cached"] and off.pretrain_["cache"] == "off (pretrain_cache=False)"
     cached, _, _ = fit(images)
     assert len(cache_files()) == 1
-    import sscn_core.estimator as estimator
+    import sscn_core.pretraining as pretraining
 
-    monkeypatch.setattr(estimator, "load_checkpoint", lambda *a, **k: pytest.fail("the cache was read"))
+    monkeypatch.setattr(pretraining, "load_checkpoint", lambda *a, **k: pytest.fail("the cache was read"))
     again, _, _ = fit(images, pretrain_cache=False)
     assert not again.pretrain_["cached"] and pretrain_steps(again) == 3
     assert again.pretrain_["fingerprint"] == cached.pretrain_["fingerprint"]
