@@ -34,7 +34,7 @@ from .postprocess import estimate_pseudo_label_bytes, max_pseudo_label_points, s
 from .preprocess import STYLES, style_of
 from .pretraining import ASSETS_DIR, bundled_weights_for, fit_pretrain
 from .plan import choice_clarity, make_plan, window
-from .student import ConvStudent, distill, embed_student, multiply_adds
+from .student import ConvStudent, embed_student, fit_student
 from .theory import diagnose, half_weight_lambda, independence_report, stratified_sample
 from .trainer import (PHASES, Convergence, TrainingEvent, TrainingStopped, calibration_scale, closed_form_h_init,
                       embed_all, second_moment_eigenpairs, self_train, subspace_rotation, train_classifier,
@@ -584,29 +584,10 @@ class SSCN(ClusterMixin, TransformerMixin, BaseEstimator):
 
     def _fit_student(self, run: _Run) -> None:
         """Distil the fitted model (the teacher) into a conv student on the training images
-        (:mod:`sscn_core.student`, no labels); sets ``student_`` and ``student_report_``.
-
-        The teacher's H of the training images comes from the features already computed, so the
-        phase costs no further front-end pass. Its agreement is the share of training images that
-        the student puts into the teacher's cluster (those of ``labels_``).
-        """
-        with torch.no_grad():
-            h = embed_all(self.net_, run.features, run.device, raw=False)
-            teacher = self.net_.classifier(h.to(run.device)).argmax(dim=1).cpu()
-        student = ConvStudent(self._image_shape(run.pixels.shape[1]), h.shape[1])
-        reset_parameters(student, run.generator)
-        student.to(run.device)
-        seconds, converge, budget = distill(student, run.pixels, h, self.net_.classifier, self.proba_scale_,
-                                            epochs=int(self.student_epochs), tol=run.settings["tol"], **run.common)
-        agree = embed_student(student, self.net_.classifier, run.pixels, run.device, space="logits").argmax(dim=1)
-        self.phase_times_["student"] = seconds
-        self.convergence_["student"] = converge.summary(budget)
-        self.student_ = student
-        self.student_report_ = {
-            "agreement": float((agree == teacher).double().mean()), "seconds": seconds, "steps": len(converge.losses),
-            "multiply_adds_per_image": multiply_adds(student),
-            "n_parameters": sum(p.numel() for p in student.parameters()),
-            "note": "agreement: the share of the training images that the student puts into the teacher's cluster"}
+        (:func:`sscn_core.student.fit_student`, no labels); sets ``student_`` and ``student_report_``."""
+        self.student_, self.phase_times_["student"], self.convergence_["student"], self.student_report_ = fit_student(
+            self.net_, run.features, run.pixels, self._image_shape(run.pixels.shape[1]), self.proba_scale_,
+            epochs=int(self.student_epochs), tol=run.settings["tol"], **run.common)
 
     def _fit_self_training(self, run: _Run) -> None:
         self.phase_times_["self_training"] = self_train(

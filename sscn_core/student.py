@@ -32,6 +32,8 @@ Design, measured on MNIST with 1 CPU thread on a busy 2-core machine (a teacher 
   phase ends once the mean loss of an epoch no longer improves on the best earlier epoch's by
   ``tol`` (:class:`~sscn_core.trainer.Convergence`). The teacher's H of the training images comes
   from features the fit has already computed, so the phase costs no scattering pass.
+
+The fit's "student" phase (``student="conv"``) is :func:`fit_student`.
 """
 from __future__ import annotations
 
@@ -44,8 +46,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .models import SubspaceClassifier, _conv_sizes
-from .trainer import Convergence, Phase, Reporter, cycle_batches, steps_per_epoch
+from .models import SSCNNetwork, SubspaceClassifier, _conv_sizes, reset_parameters
+from .trainer import Convergence, Phase, Reporter, cycle_batches, embed_all, steps_per_epoch
 
 KINDS = ("conv",)
 CHANNELS = (8, 32, 32)
@@ -209,3 +211,34 @@ def distill(student: ConvStudent, images: torch.Tensor, h_teacher: torch.Tensor,
             break
     student.eval()
     return phase.end(), convergence, budget
+
+
+def fit_student(net: SSCNNetwork, features: torch.Tensor, pixels: torch.Tensor, image_shape: tuple[int, int],
+                proba_scale: float, *, epochs: int, tol: float | None, device: torch.device,
+                generator: torch.Generator, report: Reporter, stop_flag: threading.Event,
+                history: list[dict[str, Any]]) -> tuple[ConvStudent, float, dict[str, Any], dict[str, Any]]:
+    """The fit's "student" phase: distil the fitted network ``net`` (the teacher) into a new
+    :class:`ConvStudent` on the training images ``pixels`` (N, H·W) of ``image_shape``, with no labels.
+
+    The teacher's H of the training images comes from their ``features`` (the front-end's, already
+    computed by the fit), so the phase costs no further front-end pass; ``proba_scale`` is the teacher's
+    (``SSCN.proba_scale_``). Returns (the student, seconds, the convergence summary, the report: its
+    agreement, the share of training images that the student puts into the teacher's cluster, with steps,
+    size and cost).
+    """
+    with torch.no_grad():
+        h = embed_all(net, features, device, raw=False)
+        teacher = net.classifier(h.to(device)).argmax(dim=1).cpu()
+    student = ConvStudent(image_shape, h.shape[1])
+    reset_parameters(student, generator)
+    student.to(device)
+    seconds, converge, budget = distill(student, pixels, h, net.classifier, proba_scale, epochs=epochs, tol=tol,
+                                        device=device, generator=generator, report=report, stop_flag=stop_flag,
+                                        history=history)
+    agree = embed_student(student, net.classifier, pixels, device, space="logits").argmax(dim=1)
+    record = {
+        "agreement": float((agree == teacher).double().mean()), "seconds": seconds, "steps": len(converge.losses),
+        "multiply_adds_per_image": multiply_adds(student),
+        "n_parameters": sum(p.numel() for p in student.parameters()),
+        "note": "agreement: the share of the training images that the student puts into the teacher's cluster"}
+    return student, seconds, converge.summary(budget), record
