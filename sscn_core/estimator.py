@@ -70,7 +70,7 @@ class SSCN(ClusterMixin, TransformerMixin, BaseEstimator):
     learns to put each cluster into its own block of ``subspace_dim`` coordinates, so that any new
     point can be classified (inductive).
 
-    The defaults follow the data (:mod:`sscn_core.schedule`: full batch when it fits, phases trained
+    The defaults follow the data (:mod:`sscn_core.plan`: full batch when it fits, phases trained
     until their loss settles, unit rows and Theorem 1's start for the linear model, R started from
     the pseudo-clusters' spans, the subspace post-processing); ``SSCN.from_preset("paper")`` is the
     paper's reference configuration exactly. ``settings_`` records what a fit chose and why, and

@@ -7,7 +7,7 @@ this one table come ``SSCN.__init__``'s signature and docstring, its validation
 app's sidebar widgets; the app adds only its own UI bounds.
 
 Adding a parameter is one row in :data:`PARAMETERS` plus its use (in ``SSCN.fit``). The defaults
-follow the data (preset "auto", rules in :mod:`sscn_core.schedule`); a row with ``paper=False``
+follow the data (preset "auto", rules in :mod:`sscn_core.plan`); a row with ``paper=False``
 whose default changes the paper's method gets the reference's value in the "paper" preset.
 """
 from __future__ import annotations
@@ -341,13 +341,17 @@ for _p in PARAMETERS:
 del _p
 DEFAULTS: dict[str, Any] = {p.name: p.default for p in PARAMETERS}
 
-# Presets: changes to the defaults, which are the paper's reference setup (batch 1000, 30 epochs,
-# Adam 1e-3, sum reductions, Q's diagonal kept, the decoder fed QZ, Cayley-Adam lr 0.1 for 30
-# epochs of 10 iterations per batch, ρ 0.1, α 8). The reference code weighs its terms as
+# Presets: changes to the defaults. The defaults are not the paper's setup: they follow the data (preset
+# "auto"), each setting left at "auto" or None chosen from the training data by the rules in
+# sscn_core.plan (batch sizes, schedule, normalisation, front-end, auto-encoder, subspace dimension, λ's
+# scale, h's and R's start, α), with the subspace post-processing and 10 k-means restarts. The "paper"
+# preset is the paper's reference setup: it sets every one of those back to the reference's choice
+# (batch 1000, 30 epochs, q = 9, the conv auto-encoder on pixels, Xavier's random start, the paper's
+# post-processing with α 8 and one restart); with the defaults that are the reference's already (Adam
+# 1e-3, sum reductions, Q's diagonal kept, the decoder fed QZ, Cayley-Adam lr 0.1 for 30 epochs of 10
+# iterations per batch, ρ 0.1). The reference code weighs its terms as
 # ‖Q‖² + ½‖Z−QZ‖² + ‖X−dec(QZ)‖², twice Definition 3's ½‖Q‖² + λ1/2‖·‖² + λ2/2‖·‖² with
 # λ1 = 0.5, λ2 = 1 (a factor Adam does not see).
-# The defaults themselves follow the data (sscn_core.schedule): preset "auto". The paper's method sets
-# every one of those rules back to the reference's choice.
 _CHANGES: dict[str, dict[str, Any]] = {
     "auto": {},
     "paper": dict(subspace_dim=9, autoencoder="conv", frontend="pixels", batch_size=1000, classifier_batch_size=1000,
