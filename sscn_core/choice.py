@@ -11,33 +11,32 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import torch
 
 from .features import FrontEnd
 from .models import SSCNNetwork
-from .plan import CHOICE_FRACTION, CHOICE_RESAMPLES, NORMALIZE_REASONS, cross_cluster_share, decide_frontend, normalize_for
+from .plan import (CHOICE_FRACTION, CHOICE_RESAMPLES, NORMALIZE_REASONS, cross_cluster_share, decide_frontend,
+                   normalize_for)
 from .postprocess import spectral_pseudo_labels
 from .trainer import TrainingEvent, TrainingStopped, closed_form_h_init, embed_all
-
-if TYPE_CHECKING:
-    from .estimator import SSCN
 
 CHOICE_SAMPLE = 4000         # points (a seeded uniform sample) on which frontend="auto" compares its candidates
 
 
-def choose_frontend(model: SSCN, x: torch.Tensor, device: torch.device, report: Callable[[TrainingEvent], None]
+def choose_frontend(model: Any, x: torch.Tensor, device: torch.device, report: Callable[[TrainingEvent], None]
                     ) -> tuple[FrontEnd, torch.Tensor] | None:
-    """frontend="auto": of the candidate front-ends (``model.params_["frontend"]``, a tuple), keep the one whose
-    Theorem-1 affinity (at its own λ, as the fit would set it) is the more subspace-preserving on
-    its own spectral clusters (:func:`~sscn_core.plan.cross_cluster_share`, no labels), with the margin's
-    noise (:func:`~sscn_core.plan.decide_frontend`). Measured on a seeded sample of at most CHOICE_SAMPLE
-    points and on CHOICE_RESAMPLES seeded subsets of it (the same Q restricted to the subset's points,
-    post-processed with the power α the whole sample chose for that candidate). Sets the model's ``params_``,
-    ``settings_``, ``model_choice_`` and ``phase_times_["model_choice"]``. Returns the chosen front-end,
-    fitted, with its features when the sample was every training point (else None)."""
+    """frontend="auto": of the candidate front-ends of ``model`` (the SSCN being fitted; its ``params_["frontend"]``
+    is a tuple), keep the one whose Theorem-1 affinity (at its own λ, as the fit would set it) is the more
+    subspace-preserving on its own spectral clusters (:func:`~sscn_core.plan.cross_cluster_share`, no labels),
+    with the margin's noise (:func:`~sscn_core.plan.decide_frontend`). Measured on a seeded sample of at most
+    CHOICE_SAMPLE points and on CHOICE_RESAMPLES seeded subsets of it (the same Q restricted to the subset's
+    points, post-processed with the power α the whole sample chose for that candidate). Sets the model's
+    ``params_``, ``settings_``, ``model_choice_`` and ``phase_times_["model_choice"]`` before the phase's "done"
+    event. Returns the chosen front-end, fitted, with its features when the sample was every training point
+    (else None)."""
     candidates, p = tuple(model.params_["frontend"]), model.params_
     start = time.perf_counter()
     stream = torch.Generator().manual_seed(int(model.seed))

@@ -7,7 +7,6 @@ import threading
 import time
 import warnings
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -36,29 +35,13 @@ from .pretraining import ASSETS_DIR, bundled_weights_for, fit_pretrain
 from .plan import choice_clarity, make_plan, window
 from .student import ConvStudent, embed_student, fit_student
 from .theory import diagnose, half_weight_lambda, independence_report, stratified_sample
-from .trainer import (PHASES, Convergence, TrainingEvent, TrainingStopped, calibration_scale, closed_form_h_init,
-                      embed_all, second_moment_eigenpairs, self_train, subspace_rotation, train_classifier,
-                      train_classifier_triplet, train_self_expression)
+from .trainer import (PHASES, Convergence, FitRun, TrainingEvent, TrainingStopped, calibration_scale,
+                      closed_form_h_init, embed_all, second_moment_eigenpairs, self_train, subspace_rotation,
+                      train_classifier, train_classifier_triplet, train_self_expression)
 
 MAX_AFFINITY_POINTS = 20_000
 INDEPENDENCE_SAMPLE = 2000   # points of the pseudo-clusters on which the independence verdict is computed
 CALIBRATION_SMOOTHING = 0.01  # predict_proba's scale fits the pseudo-labels smoothed by this much (finite when all agree)
-
-
-@dataclass
-class _Run:
-    """What the phases of one ``fit`` share."""
-
-    features: torch.Tensor
-    device: torch.device
-    generator: torch.Generator
-    report: Callable[[TrainingEvent], None]
-    common: dict[str, Any]
-    settings: dict[str, Any]
-    h_train: torch.Tensor | None = None
-    labels: np.ndarray | None = None
-    pixels: torch.Tensor | None = None     # the training rows as given (the student reads them)
-    eigenpairs: tuple[torch.Tensor, torch.Tensor] | None = None   # of the features' second moment, once computed
 
 
 class SSCN(ClusterMixin, TransformerMixin, BaseEstimator):
@@ -384,7 +367,7 @@ class SSCN(ClusterMixin, TransformerMixin, BaseEstimator):
         self.net_ = self._build_network(frontend, generator, self.params_["autoencoder"]).to(device)
 
         common = dict(device=device, generator=generator, report=report, stop_flag=stop_flag, history=self.history_)
-        run = _Run(features, device, generator, report, common, {k: v["value"] for k, v in self.settings_.items()},
+        run = FitRun(features, device, generator, report, common, {k: v["value"] for k, v in self.settings_.items()},
                    pixels=x)
         try:
             if stop_flag.is_set():            # requested before this fit began: nothing is trained
@@ -466,17 +449,17 @@ class SSCN(ClusterMixin, TransformerMixin, BaseEstimator):
             f"at half weight or more (no labels)")}
 
     # One method per phase (after "features"), called by fit in the order of planned_phases.
-    def _fit_pretrain(self, run: _Run) -> None:
+    def _fit_pretrain(self, run: FitRun) -> None:
         fit_pretrain(self, run)    # sscn_core.pretraining: trained here, or read from the cache
 
-    def _set_lambda(self, run: _Run) -> None:
+    def _set_lambda(self, run: FitRun) -> None:
         """lambda_scale=None: set it by the linear model's rule (sscn_core.plan), once per fit."""
         if self.params_["lambda_scale"] is None:
             run.eigenpairs = second_moment_eigenpairs(self.net_, run.features, batch_size=run.settings["batch_size"],
                                                       device=run.device)
             self._record_lambda(run.eigenpairs[0].cpu().numpy())
 
-    def _fit_paper_start(self, run: _Run) -> None:
+    def _fit_paper_start(self, run: FitRun) -> None:
         """For comparison only: a copy of the network, h at the paper's random start (the Xavier weights the
         network was built with), trained on the same objective for ``paper_start_steps`` Adam steps on a
         random stream of its own. Its losses are recorded as the phase "paper_start"; the copy is discarded,
@@ -493,7 +476,7 @@ class SSCN(ClusterMixin, TransformerMixin, BaseEstimator):
         self.phase_times_["paper_start"] = seconds
         self.paper_start_ = {"steps": steps, "final_loss": float(final), "seconds": seconds}
 
-    def _fit_self_expression(self, run: _Run) -> None:
+    def _fit_self_expression(self, run: FitRun) -> None:
         batch, steps = run.settings["batch_size"], run.settings["self_expression_steps"]
         self._set_lambda(run)
         if run.settings["h_init"] == "closed_form":
@@ -507,10 +490,10 @@ class SSCN(ClusterMixin, TransformerMixin, BaseEstimator):
             sharded=distributed.sharded_self_expression(self.net_, self.reduction), convergence=converge, **run.common)
         self.convergence_["self_expression"] = converge.summary(steps)
 
-    def _fit_pseudo_labels(self, run: _Run) -> None:
+    def _fit_pseudo_labels(self, run: FitRun) -> None:
         run.h_train, run.labels = self._pseudo_labels(run.features, run.device, run.generator, run.report)
 
-    def _fit_classifier(self, run: _Run) -> None:
+    def _fit_classifier(self, run: FitRun) -> None:
         batch = run.settings["classifier_batch_size"]
         classifier = dict(batch_size=batch, iters_per_batch=self.classifier_iters, lr=self.classifier_lr, **run.common)
         if self.classifier_loss != "cross_entropy":
@@ -582,14 +565,14 @@ class SSCN(ClusterMixin, TransformerMixin, BaseEstimator):
                 "independence": getattr(self, "independence_", None), "probabilities": probabilities,
                 "warnings": list(getattr(self, "warnings_", [])), "student": getattr(self, "student_report_", None)}
 
-    def _fit_student(self, run: _Run) -> None:
+    def _fit_student(self, run: FitRun) -> None:
         """Distil the fitted model (the teacher) into a conv student on the training images
         (:func:`sscn_core.student.fit_student`, no labels); sets ``student_`` and ``student_report_``."""
         self.student_, self.phase_times_["student"], self.convergence_["student"], self.student_report_ = fit_student(
             self.net_, run.features, run.pixels, self._image_shape(run.pixels.shape[1]), self.proba_scale_,
             epochs=int(self.student_epochs), tol=run.settings["tol"], **run.common)
 
-    def _fit_self_training(self, run: _Run) -> None:
+    def _fit_self_training(self, run: FitRun) -> None:
         self.phase_times_["self_training"] = self_train(
             self.net_, run.features, rounds=self.self_training_rounds, epochs=self.self_training_epochs,
             batch_size=run.settings["batch_size"], lr=self.lr, classifier_lr=self.classifier_lr, lambda1=self._lambdas()[0],

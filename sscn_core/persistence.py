@@ -15,7 +15,7 @@ import os
 import platform
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import torch
@@ -28,17 +28,14 @@ from .metrics import format_bytes
 from .models import SSCNNetwork, build_autoencoder, check_network_size
 from .student import ConvStudent, build_student, student_parameters
 
-if TYPE_CHECKING:
-    from .estimator import SSCN
-
 AUTOENCODER_KIND = "autoencoder"
 MODEL_KIND = "sscn"
 STUDENT_PREFIX = "student."   # the key prefix of the student's weights in a checkpoint's state
 FITTED_LABELS = ("labels_", "pseudo_labels_", "pseudo_label_indices_")   # integer arrays kept as "fitted." tensors
 
 
-def save_model(model: SSCN, path: str | os.PathLike) -> Path:
-    """Write a fitted model's weights, parameters and training record to one checkpoint file (atomic)."""
+def save_model(model: Any, path: str | os.PathLike) -> Path:
+    """Write a fitted SSCN's weights, parameters and training record to one checkpoint file (atomic)."""
     state = {f"net.{k}": v for k, v in model.net_.state_dict().items()}
     for name in FITTED_LABELS:
         value = getattr(model, name, None)
@@ -61,9 +58,9 @@ def save_model(model: SSCN, path: str | os.PathLike) -> Path:
     return save_checkpoint(path, Checkpoint(MODEL_KIND, state, config, meta))
 
 
-def load_model(cls: type[SSCN], path: str | os.PathLike, device: str = "auto") -> SSCN:
-    """A ``cls`` (SSCN) read from a file written by :func:`save_model`, on ``device``; raises CheckpointError on a
-    corrupt or mismatched file."""
+def load_model(cls: type, path: str | os.PathLike, device: str = "auto") -> Any:
+    """A ``cls`` (SSCN or a subclass) read from a file written by :func:`save_model`, on ``device``; raises
+    CheckpointError on a corrupt or mismatched file."""
     ckpt = load_checkpoint(path, expected_kind=MODEL_KIND)
     try:
         params = _params_from_json(ckpt.config["params"], device)

@@ -16,7 +16,7 @@ import functools
 import hashlib
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import torch
@@ -28,20 +28,18 @@ from .models import AutoEncoder, build_autoencoder
 from .params import PRETRAINED
 from .persistence import AUTOENCODER_KIND, save_autoencoder
 from .plan import window
-from .trainer import CACHED, Convergence, TrainingEvent, pretrain_autoencoder, steps_per_epoch
-
-if TYPE_CHECKING:
-    from .estimator import SSCN, _Run
+from .trainer import CACHED, Convergence, FitRun, TrainingEvent, pretrain_autoencoder, steps_per_epoch
 
 ASSETS_DIR = assets_dir()
 # What ``pretrain_`` and a cached auto-encoder's metadata record of the pre-training that made the weights.
 PRETRAIN_RECORD = ("fingerprint", "seconds", "steps", "epochs", "final_loss")
 
 
-def fit_pretrain(model: SSCN, run: _Run) -> None:
-    """Pre-train the model's auto-encoder on the run's features, or (``pretrain_cache``) read an earlier fit's
-    pre-training of the same features and settings from the cache; sets the model's ``pretrain_``,
-    ``convergence_["pretrain"]`` and ``phase_times_["pretrain"]``."""
+def fit_pretrain(model: Any, run: FitRun) -> None:
+    """Pre-train the auto-encoder of ``model`` (the SSCN being fitted) on the run's features, or
+    (``pretrain_cache``) read an earlier fit's pre-training of the same features and settings from the cache;
+    sets the model's ``pretrain_``, ``convergence_["pretrain"]`` and ``phase_times_["pretrain"]`` (and, when
+    cached, ``settings_["pretrained"]``) before the phase's "done" event."""
     ae, n = model.net_.autoencoder, run.features.shape[0]
     epochs, batch, tol = int(model.pretrain_epochs), run.settings["pretrain_batch_size"], run.settings["tol"]
     fp = fingerprint(run.features, ae.config(), {"epochs": epochs, "batch_size": batch, "lr": model.pretrain_lr,
@@ -65,7 +63,7 @@ def fit_pretrain(model: SSCN, run: _Run) -> None:
         if model.pretrain_cache else "off (pretrain_cache=False)"
 
 
-def _pretrain_from_cache(model: SSCN, run: _Run, path: Path, fp: str) -> bool:
+def _pretrain_from_cache(model: Any, run: FitRun, path: Path, fp: str) -> bool:
     """Load the cached pre-training of fingerprint ``fp`` and report the phase as cached; False when
     there is none that can be used (the auto-encoder is then untouched and is pre-trained again)."""
     start = time.perf_counter()

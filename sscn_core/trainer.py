@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -60,6 +61,22 @@ class TrainingStopped(Exception):
 
 
 Reporter = Callable[[TrainingEvent], None]
+
+
+@dataclass
+class FitRun:
+    """What the phases of one ``SSCN.fit`` share (each phase reads it and fills in what later ones need)."""
+
+    features: torch.Tensor
+    device: torch.device
+    generator: torch.Generator
+    report: Reporter
+    common: dict[str, Any]    # the keyword arguments every phase function takes: device, generator, report, ...
+    settings: dict[str, Any]  # the plan's value of each setting
+    h_train: torch.Tensor | None = None
+    labels: np.ndarray | None = None
+    pixels: torch.Tensor | None = None     # the training rows as given (the student reads them)
+    eigenpairs: tuple[torch.Tensor, torch.Tensor] | None = None   # of the features' second moment, once computed
 
 
 class BatchTerms(Protocol):
