@@ -20,6 +20,7 @@ from PIL import Image, ImageDraw
 from scipy.linalg import subspace_angles
 
 from sscn_core import data
+from sscn_core.data import bundled, files, folders
 from sscn_core.data import (DataError, Dataset, load_dataset, make_subspace_bases, make_subspaces, parse_idx,
                             read_idx)
 
@@ -85,14 +86,14 @@ def cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("SSCN_DATA_DIR", str(root))
     for var in ("FASHION_MNIST_DIR", "SSCN_MNIST_MIRROR", "SSCN_FASHION_MNIST_MIRROR", "SSCN_ASSETS_DIR"):
         monkeypatch.delenv(var, raising=False)
-    monkeypatch.setattr(data, "DEBIAN_FASHION_DIR", tmp_path / "no-debian-copy")
+    monkeypatch.setattr(bundled, "DEBIAN_FASHION_DIR", tmp_path / "no-debian-copy")
     return root
 
 
 def forbid_network(monkeypatch: pytest.MonkeyPatch) -> None:
     def fail(url: str, timeout: float) -> None:
         raise AssertionError(f"unexpected download of {url}")
-    monkeypatch.setattr(data, "_open_url", fail)
+    monkeypatch.setattr(bundled, "_open_url", fail)
 
 
 def go_offline(monkeypatch: pytest.MonkeyPatch, error: Exception | None = None) -> list[str]:
@@ -101,7 +102,7 @@ def go_offline(monkeypatch: pytest.MonkeyPatch, error: Exception | None = None) 
     def offline(url: str, timeout: float) -> None:
         tried.append(url)
         raise error or urllib.error.URLError(socket.gaierror(-3, "Temporary failure in name resolution"))
-    monkeypatch.setattr(data, "_open_url", offline)
+    monkeypatch.setattr(bundled, "_open_url", offline)
     return tried
 
 
@@ -284,7 +285,7 @@ def test_mnist_full_downloads_checks_and_caches(cache: Path, tmp_path: Path, mon
     images, labels = write_idx_pair(mirror, "train", 30, seed=3)
     for name in ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"):
         payload = gzip.decompress((mirror / (name + ".gz")).read_bytes())
-        monkeypatch.setitem(data.SHA256["mnist"], name, hashlib.sha256(payload).hexdigest())
+        monkeypatch.setitem(bundled.SHA256["mnist"], name, hashlib.sha256(payload).hexdigest())
     with serve(mirror) as url:
         monkeypatch.setenv("SSCN_MNIST_MIRROR", url)
         ds = load_dataset("mnist-full", split="train")
@@ -297,11 +298,11 @@ def test_mnist_full_downloads_checks_and_caches(cache: Path, tmp_path: Path, mon
 
 def test_download_verifies_the_real_mnist_checksums(cache: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The published checksums accept the genuine test files (served locally, recompressed)."""
-    bundled = data.assets_dir() / "mnist"
+    shipped = data.assets_dir() / "mnist"
     mirror = tmp_path / "mirror"
     mirror.mkdir()
     for name in ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"):
-        payload = gzip.decompress((bundled / (name + ".gz")).read_bytes())
+        payload = gzip.decompress((shipped / (name + ".gz")).read_bytes())
         (mirror / (name + ".gz")).write_bytes(gzip.compress(payload, compresslevel=1, mtime=0))
     monkeypatch.setenv("SSCN_ASSETS_DIR", str(tmp_path / "no-assets"))  # no bundled fallback
     with serve(mirror) as url:
@@ -516,14 +517,14 @@ def test_file_refuses_pickles_corrupt_and_oversized(tmp_path: Path, monkeypatch:
     (tmp_path / "empty.npy").write_bytes(b"")
     with pytest.raises(DataError, match="empty"):
         load_dataset("file", path=tmp_path / "empty.npy")
-    monkeypatch.setattr(data, "MAX_ARRAY_FILE_BYTES", 1000)
+    monkeypatch.setattr(files, "MAX_ARRAY_FILE_BYTES", 1000)
     with pytest.raises(DataError, match="cut.npy: the file is 4.9 KB; the limit is 1000 bytes"):
         load_dataset("file", path=tmp_path / "cut.npy")
 
 
 def test_file_npz_bomb_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     np.savez_compressed(tmp_path / "z.npz", x=np.zeros((1000, 1000)))  # 8 MB of zeros, a few KB on disk
-    monkeypatch.setattr(data, "MAX_ARRAY_BYTES", 1024**2)
+    monkeypatch.setattr(files, "MAX_ARRAY_BYTES", 1024**2)
     with pytest.raises(DataError, match="uncompressed; refusing it"):
         load_dataset("file", path=tmp_path / "z.npz")
 
@@ -581,7 +582,7 @@ def test_folder_errors(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     Image.new("L", (20, 20), 255).save(tmp_path / "blank" / "white.png")
     with pytest.raises(DataError, match="white.png: no ink found"):
         load_dataset("file", path=tmp_path / "blank")
-    monkeypatch.setattr(data, "MAX_IMAGES", 2)
+    monkeypatch.setattr(folders, "MAX_IMAGES", 2)
     make_image_tree(tmp_path / "many", {"": 3})
     with pytest.raises(DataError, match="3 images; the limit is 2"):
         load_dataset("file", path=tmp_path / "many")
@@ -615,13 +616,13 @@ def test_zip_guards(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     with pytest.raises(DataError, match="big.png is 30 MB uncompressed; the limit for one image is 20 MB"):
         load_dataset("file", path=tmp_path / "bomb.zip")
     write_zip(tmp_path / "ok.zip", {f"{i}.png": digit_png(seed=i) for i in range(3)})
-    monkeypatch.setattr(data, "MAX_ZIP_UNCOMPRESSED_BYTES", 500)
+    monkeypatch.setattr(folders, "MAX_ZIP_UNCOMPRESSED_BYTES", 500)
     with pytest.raises(DataError, match="uncompressed; the limit is"):
         load_dataset("file", path=tmp_path / "ok.zip")
-    monkeypatch.setattr(data, "MAX_IMAGES", 2)
+    monkeypatch.setattr(folders, "MAX_IMAGES", 2)
     with pytest.raises(DataError, match="3 images; the limit is 2"):
         load_dataset("file", path=tmp_path / "ok.zip")
-    monkeypatch.setattr(data, "MAX_ZIP_BYTES", 100)
+    monkeypatch.setattr(folders, "MAX_ZIP_BYTES", 100)
     with pytest.raises(DataError, match=r"ok.zip: the file is \d+ bytes; the limit is 100 bytes"):
         load_dataset("file", path=tmp_path / "ok.zip")
 
@@ -731,10 +732,10 @@ def test_a_small_array_within_the_budget_still_loads(tmp_path: Path) -> None:
 @pytest.mark.parametrize("container", ["zip", "folder"])
 def test_decoded_pixels_per_upload_are_capped(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                               container: str) -> None:
-    monkeypatch.setattr(data, "MAX_UPLOAD_PIXELS", 3 * 100 * 100 + 50)   # three 100×100 images fit, not four
+    monkeypatch.setattr(folders, "MAX_UPLOAD_PIXELS", 3 * 100 * 100 + 50)   # three 100×100 images fit, not four
     decoded: list[str] = []
-    real_decode = data._decode
-    monkeypatch.setattr(data, "_decode", lambda blob, label: decoded.append(label) or real_decode(blob, label))
+    real_decode = folders._decode
+    monkeypatch.setattr(folders, "_decode", lambda blob, label: decoded.append(label) or real_decode(blob, label))
     png = digit_png(size=(100, 100))
     names = [f"a/{i}.png" for i in range(5)]
     if container == "zip":
