@@ -32,6 +32,7 @@ from sscn_core import SSCN
 from sscn_core.analysis import Analysis, Probe, analyse
 from sscn_core.trainer import CACHED, TrainingEvent
 from sscn_core.trainer import PHASE_LABELS as TRAINER_PHASE_LABELS
+from sscn_core.viz.figures import LossRow, loss_row
 
 from .ipc import frame, receive
 
@@ -81,7 +82,7 @@ class Snapshot:
     total_steps: int
     phase_elapsed: float
     elapsed: float
-    history: tuple[dict[str, Any], ...]
+    history: tuple[LossRow, ...]
     analysis: Analysis | None
     analysis_version: int
     analysis_error: JobError | None
@@ -261,7 +262,7 @@ class Job:
         self._started = 0.0
         self._ended: float | None = None
         self._first_loss: float | None = None
-        self._history: list[dict[str, Any]] = []
+        self._history: list[LossRow] = []
         self._cached_phases: tuple[str, ...] = ()     # phases read from a cache instead of trained
         self._history_bytes_cap = max(HISTORY_ROW_BYTES * 100, self.result_cap // 8)
         self._global_step = 0
@@ -480,8 +481,7 @@ class Job:
                     self._cached_phases += (phase,)
                 if kind == "step" and losses:
                     self._global_step += 1
-                    self._history.append({"phase": phase, "step": step, "i": self._global_step,
-                                          "t": t - self._started, **losses})
+                    self._history.append(loss_row(phase, step, self._global_step, losses, t=t - self._started))
                     if self._first_loss is None:
                         self._first_loss = t - self._started
             if HISTORY_ROW_BYTES * len(self._history) > self._history_bytes_cap:

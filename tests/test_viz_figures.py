@@ -13,6 +13,21 @@ from PIL import Image
 from sscn_core.viz import figures
 
 
+def test_one_loss_row_for_the_app_and_the_notebook() -> None:
+    from sscn_core.trainer import TrainingEvent
+    from sscn_core.viz.live import LiveProgress
+
+    row = figures.loss_row("classifier", 3, 7, {"total": 1.5, "classifier": 1.0}, t=0.25)
+    assert list(row.items()) == [("phase", "classifier"), ("step", 3), ("i", 7), ("t", 0.25), ("total", 1.5),
+                                 ("classifier", 1.0)]
+    assert figures.loss_row("pretrain", 1, 1, {"total": 2.0}) == {"phase": "pretrain", "step": 1, "i": 1, "total": 2.0}
+    live = LiveProgress()     # outside IPython it only records (and prints finished phases)
+    live(TrainingEvent("step", "self_expression", 1, 5, {"total": 2.0}))
+    live(TrainingEvent("step", "self_expression", 2, 5, {"total": 1.0}))
+    assert live.history == [figures.loss_row("self_expression", 1, 1, {"total": 2.0}),
+                            figures.loss_row("self_expression", 2, 2, {"total": 1.0})]
+
+
 def test_ema_zero_smoothing_is_identity_and_restarts_after_nan() -> None:
     v = np.array([1.0, 2.0, 3.0])
     assert np.allclose(figures.ema(v, 0.0), v)

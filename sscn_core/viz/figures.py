@@ -130,6 +130,23 @@ def _segments(steps: np.ndarray, values: np.ndarray, runs: list[tuple[Any, int, 
     return np.concatenate(xs)[:-1], np.concatenate(raws)[:-1], np.concatenate(smooths)[:-1]
 
 
+# One row of a loss history as the loss chart reads it (``loss_figure``): {"phase", "step" (from 1 in its phase),
+# "i" (the step counted across phases, the x axis), "t" (seconds since the run began, when known), then the
+# loss terms of that step (trainer.LOSS_TERMS)}. Made by ``loss_row``; the app's job and the notebook's live
+# progress record their histories with it.
+LossRow = dict[str, Any]
+
+
+def loss_row(phase: str, step: int, i: int, losses: Mapping[str, float], *, t: float | None = None) -> LossRow:
+    """The history row of one training step (see ``LossRow``): its ``phase``, ``step``, global step ``i``,
+    seconds ``t`` since the run began (left out when None) and the step's ``losses``."""
+    row: LossRow = {"phase": phase, "step": step, "i": i}
+    if t is not None:
+        row["t"] = t
+    row.update(losses)
+    return row
+
+
 def with_global_steps(history: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
     """History rows (``SSCN.history_``: per phase, steps from 1) numbered across phases as "i" (the loss x axis)."""
     return [{**row, "i": i + 1} for i, row in enumerate(history)]
@@ -146,7 +163,7 @@ def loss_figure(history: Sequence[Mapping[str, Any]], *, terms: Sequence[str] = 
                 empty_text: str = "Press Start: the first loss point appears after the first step.") -> go.Figure:
     """Loss per step: one line per term (smoothed by ``ema``; raw values faint behind), phase bands.
 
-    ``history`` rows carry "i" (global step), "phase" and the loss terms; ``empty_text`` stands
+    ``history`` rows (``LossRow``) carry "i" (global step), "phase" and the loss terms; ``empty_text`` stands
     in for the curves before the first step. When a "paper_start" run (h trained from the paper's
     random start, for comparison) is followed by the self-expression phase, the latter's first value
     of each term is drawn as a dashed line across the plot: Theorem 1's optimum where h starts, which

@@ -54,7 +54,7 @@ class LiveProgress:
         if every < 0:
             raise ValueError(f"every must be ≥ 0 seconds, got {every}")
         self.every, self.terms, self.smoothing, self.log_y, self.height = every, tuple(terms), smoothing, log_y, height
-        self.history: list[dict[str, Any]] = []
+        self.history: list[figures.LossRow] = []
         self._line = self._plot = None
         self._started = self._last_plot = self._last_line = 0.0
         self._phases: tuple[str, ...] = ()
@@ -92,8 +92,7 @@ class LiveProgress:
             model = event.model
             self._phases = tuple(model.planned_phases()) if model is not None else ()
         if event.kind == "step" and event.losses:
-            self.history.append({"phase": event.phase, "step": event.step, "i": len(self.history) + 1,
-                                 **event.losses})
+            self.history.append(figures.loss_row(event.phase, event.step, len(self.history) + 1, event.losses))
         boundary = event.kind != "step"
         if not _in_ipython():
             if event.kind == "done":
