@@ -62,6 +62,19 @@ UI_BOUNDS: dict[str, tuple[float | None, float | None]] = {
     "lambda3": (None, 1e9), "student_epochs": (None, MAX_EPOCHS), "seed": (None, 2**31 - 1),
     "paper_start_steps": (None, 3000),
 }
+# The data fields that have a range, as rows of the library's parameter table type (sscn_core.params.Param), so
+# that one rule (Param.in_range, Param.range_text) bounds them as it bounds the model's fields (ui_param).
+DATA_FIELDS: dict[str, Param] = {p.name: p for p in (
+    Param("syn_n_clusters", "int", 5, "K (subspaces)", "Subspaces of the synthetic set.", low=2, high=MAX_CLUSTERS),
+    Param("syn_subspace_dim", "int", 3, "q (dimension)", "Dimension of each synthetic subspace.", low=1,
+          high=MAX_SUBSPACE_DIM),
+    Param("ambient_dim", "int", 30, "D (ambient dimension)", "Dimension of the synthetic points.", low=1,
+          high=MAX_AMBIENT_DIM),
+    Param("noise", "float", 0.01, "noise", "Standard deviation of the synthetic points' noise.", low=0.0, high=10.0),
+    Param("holdout_size", "int", 1000, "held-out size", "Points of the held-out set.", low=1, high=MAX_HOLDOUT),
+    Param("data_seed", "int", 0, "data seed", "Seeds the training subset and the synthetic set.", low=0,
+          high=2**31 - 1),
+)}
 # Where the explorer's default differs from the library's. The paper's start, trained for comparison beside
 # Theorem 1's optimum, gives the loss chart a learning curve to watch (h itself starts at the optimum, so the
 # run alone draws one point); it costs about 15 ms a step on 2,000 images and leaves the labels as they are.
@@ -224,12 +237,11 @@ def preset_for(source: str, *, n_total: int | None, n_classes: int | None, image
 
 
 # ------------------------------------------------------------------------------------------ validation
-def _in_range(errors: dict[str, str], name: str, value: float, low: float, high: float, what: str,
-              *, low_open: bool = False) -> None:
-    ok = (value > low if low_open else value >= low) and value <= high and math.isfinite(value)
-    if not ok:
-        left = "(" if low_open else "["
-        errors[name] = f"{what} must be in {left}{low:g}, {high:g}]; got {value:g}"
+def _in_range(errors: dict[str, str], name: str, value: float) -> None:
+    """Record a problem of the data field ``name`` when ``value`` is outside its row's range (DATA_FIELDS)."""
+    p = DATA_FIELDS[name]
+    if not (math.isfinite(value) and p.in_range(value)):
+        errors[name] = f"{p.label} must be {p.range_text()}; got {value:g}"
 
 
 def model_params(config: ModelConfig) -> dict[str, Any]:
@@ -277,10 +289,10 @@ def validate(config: AppConfig, *, n_available: int | None, n_features: int | No
         errors["upload"] = "upload a .npz, .npy or .zip file first"
     if d.source == "synthetic":
         s = d.synthetic
-        _in_range(errors, "syn_n_clusters", s.n_clusters, 2, MAX_CLUSTERS, "K (subspaces)")
-        _in_range(errors, "syn_subspace_dim", s.subspace_dim, 1, MAX_SUBSPACE_DIM, "q (dimension)")
-        _in_range(errors, "ambient_dim", s.ambient_dim, 1, MAX_AMBIENT_DIM, "D (ambient dimension)")
-        _in_range(errors, "noise", s.noise, 0.0, 10.0, "noise")
+        _in_range(errors, "syn_n_clusters", s.n_clusters)
+        _in_range(errors, "syn_subspace_dim", s.subspace_dim)
+        _in_range(errors, "ambient_dim", s.ambient_dim)
+        _in_range(errors, "noise", s.noise)
         if s.relation not in RELATIONS:
             errors["relation"] = f"relation must be one of {', '.join(RELATIONS)}; got {s.relation!r}"
         elif not errors:
@@ -303,7 +315,7 @@ def validate(config: AppConfig, *, n_available: int | None, n_features: int | No
     elif d.holdout == "rest" and n_available is not None and d.source != "synthetic" and d.n_samples >= n_available:
         errors["holdout"] = "no points are left for a held-out set: lower the training-set size"
     if d.holdout != "none":
-        _in_range(errors, "holdout_size", d.holdout_size, 1, MAX_HOLDOUT, "held-out size")
+        _in_range(errors, "holdout_size", d.holdout_size)
 
     errors.update(_model_problems(m, image_shape=image_shape, n_features=n_features))
     q = m.subspace_dim or Q_MAX          # 0 = from the data: at most Q_MAX
@@ -313,7 +325,7 @@ def validate(config: AppConfig, *, n_available: int | None, n_features: int | No
     if "batch_size" not in errors and "n_samples" not in errors and not waiting_for_upload \
             and m.batch_size > d.n_samples:
         errors["batch_size"] = f"the batch size ({m.batch_size}) is larger than the training set ({d.n_samples})"
-    _in_range(errors, "data_seed", d.seed, 0, 2**31 - 1, "data seed")
+    _in_range(errors, "data_seed", d.seed)
     return errors
 
 
