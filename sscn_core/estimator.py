@@ -57,13 +57,8 @@ class SSCN(ClusterMixin, TransformerMixin, BaseEstimator):
     until their loss settles, unit rows and Theorem 1's start for the linear model, R started from
     the pseudo-clusters' spans, the subspace post-processing); ``SSCN.from_preset("paper")`` is the
     paper's reference configuration exactly. ``settings_`` records what a fit chose and why, and
-    ``fit_report()`` adds convergence, agreement, independence and warnings. ``pretrain_`` records the
-    auto-encoder's pre-training in this fit (fingerprint of data and settings, seconds, steps, epochs,
-    final loss per point, whether it was read from the cache of an earlier fit; None when nothing was
-    pre-trained here). ``pseudo_label_solver_``
-    says how the spectral eigenvectors were found (status "converged", "stalled" or "not
-    converged", residual, rounds). The parameters, all
-    keyword-only, are declared in :mod:`sscn_core.params` (listed below).
+    ``fit_report()`` adds convergence, agreement, independence and warnings. The parameters, all
+    keyword-only, and the fitted attributes are declared in :mod:`sscn_core.params` (listed below).
     """
 
     def __init__(self, **params: Any) -> None:

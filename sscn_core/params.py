@@ -400,13 +400,70 @@ def signature() -> inspect.Signature:
                                        for p in PARAMETERS])
 
 
+# What ``fit`` sets on an SSCN (scikit-learn's convention: the name ends in "_"; ``SSCN.load`` restores the
+# weights, labels and records): name -> (type, one line). The "Attributes" section of SSCN's docstring;
+# tests/test_params.py checks that a fit sets exactly these.
+ATTRIBUTES: dict[str, tuple[str, str]] = {
+    "labels_": ("ndarray of shape (n_samples,)", "Cluster of each training point (the classifier's, in-sample)."),
+    "n_features_in_": ("int", "Number of features of the rows fit was given."),
+    "params_": ("dict", "Every parameter with the value the fit used (the plan's choice for 'auto' and None)."),
+    "settings_": ("dict", 'What the plan chose and why: {setting: {"value", "reason"}} (sscn_core.plan).'),
+    "net_": ("SSCNNetwork", "The fitted network: front-end, auto-encoder, h and the classifier R."),
+    "device_": ("str", "The device the network was fitted on."),
+    "history_": ("list of dict", "The loss terms of each training step, with its phase and step."),
+    "convergence_": ("dict", "Per phase: steps taken of the budget, the last relative change and why it ended."),
+    "phase_times_": ("dict", "Seconds each phase took."),
+    "peak_memory_": ("dict", "Peak memory of each phase, in bytes."),
+    "pseudo_labels_": ("ndarray or None", "The spectral pseudo-labels the classifier learnt (None: triplet loss)."),
+    "pseudo_label_indices_": ("ndarray or None", "Rows the pseudo-labels belong to when pseudo_sample_size drew a "
+                                                 "sample, else None (every row)."),
+    "pseudo_label_solver_": ("dict or None", 'How the spectral eigenvectors were found: status ("converged", '
+                                             '"stalled" or "not converged"), residual, rounds.'),
+    "agreement_": ("float or None", "Share of the pseudo-labelled points that the classifier puts in their "
+                                    "pseudo-cluster."),
+    "proba_scale_": ("float", "predict_proba's temperature, fitted to the pseudo-labels (1 without them)."),
+    "independence_": ("dict or None", "Theorem 1's premise checked on the pseudo-clusters: verdict, dimensions, note."),
+    "model_choice_": ("dict or None", "frontend='auto' among candidates: each one's share, the margin and its noise "
+                                      "(None when there was no choice)."),
+    "pretrain_": ("dict or None", "The auto-encoder's pre-training in this fit: fingerprint, seconds, steps, epochs, "
+                                  "final loss, whether read from the cache (None: none here)."),
+    "paper_start_": ("dict or None", "The discarded comparison run from the paper's start (paper_start_steps): steps, "
+                                     "final loss, seconds."),
+    "student_": ("ConvStudent or None", "The distilled student (student='conv'), else None."),
+    "student_report_": ("dict or None", "The student's agreement with the model, its steps, size and cost."),
+    "warnings_": ("list of str", "What makes the result suspect, in sentences (each also issued as an SSCNWarning)."),
+    "stopped_": ("bool", "Whether the fit ended early through stop()."),
+}
+
+# The "Examples" section of SSCN's docstring, a doctest (tests/test_params.py runs it): noise-free independent
+# subspaces, which Theorem 1 recovers exactly.
+EXAMPLES = """\
+>>> from sscn_core import SSCN, load_dataset
+>>> from sscn_core.metrics import evaluate
+>>> data = load_dataset("synthetic", n_clusters=3, subspace_dim=2, ambient_dim=10, n_per_cluster=30)
+>>> model = SSCN(n_clusters=3).fit(data.X)     # every other setting follows the data
+>>> model.labels_.shape
+(90,)
+>>> evaluate(data.y, model.labels_)["acc"]
+1.0
+>>> model.predict(data.X[:4]).shape           # new points: the classifier's blocks
+(4,)
+>>> sorted(model.settings_["subspace_dim"])   # what the plan chose, and why
+['reason', 'value']"""
+
+
 def docstring() -> str:
-    """The "Parameters" section of SSCN's docstring."""
+    """The "Parameters", "Attributes" and "Examples" sections of SSCN's docstring (numpydoc), from PARAMETERS,
+    ATTRIBUTES and EXAMPLES."""
     lines = ["Parameters", "----------"]
     for p in PARAMETERS:
         kind = {"ints": "tuple of int", "text": "str", "choice": " | ".join(repr(c) for c in p.choices or ())}
         lines.append(f"{p.name}: {kind.get(p.kind, p.kind)}{' or None' if p.none else ''}")
         lines.append(f"    {p.describe()}")
+    lines += ["", "Attributes", "----------"]
+    for name, (kind, text) in ATTRIBUTES.items():
+        lines += [f"{name}: {kind}", f"    {text}"]
+    lines += ["", "Examples", "--------", EXAMPLES]
     return "\n".join(lines)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import ast
+import doctest
 import inspect
 from pathlib import Path
 
@@ -12,8 +13,8 @@ import pytest
 from app.config import ModelConfig, model_params, to_widget
 from sscn_core import SSCN
 from sscn_core.cli import build_parser
-from sscn_core.params import (AUTOENCODER_OPTIONS, DEFAULTS, PARAMETERS, PARAMS, PRESETS, Param, join_autoencoder,
-                              problems, split_autoencoder)
+from sscn_core.params import (ATTRIBUTES, AUTOENCODER_OPTIONS, DEFAULTS, PARAMETERS, PARAMS, PRESETS, Param,
+                              join_autoencoder, problems, split_autoencoder)
 
 PACKAGE = Path(__file__).resolve().parents[1] / "sscn_core"
 
@@ -105,6 +106,16 @@ def test_a_row_checks_and_parses_its_values() -> None:
         Param("width", "int", 0, "Width", "A width.", low=1)
     assert "Used when autoencoder is mlp." in PARAMS["latent_dim"].describe()
     assert PARAMS["latent_dim"].used({**DEFAULTS, "autoencoder": "mlp"}) and not PARAMS["latent_dim"].used(DEFAULTS)
+
+
+def test_the_docstring_examples_run_and_the_attributes_are_those_a_fit_sets() -> None:
+    finder, runner = doctest.DocTestFinder(recurse=False), doctest.DocTestRunner()
+    (test,) = finder.find(SSCN, "SSCN", globs={})
+    runner.run(test, clear_globs=False)
+    assert runner.failures == 0 and runner.tries >= 5
+    model = test.globs["model"]
+    assert {name for name in vars(model) if name.endswith("_") and not name.startswith("_")} == set(ATTRIBUTES)
+    assert all(f"\n{name}: " in SSCN.__doc__ for name in ATTRIBUTES)
 
 
 def _imports(path: Path) -> set[str]:
