@@ -274,7 +274,7 @@ PARAMETERS: tuple[Param, ...] = (
       "moment of Z); the latter suits the linear model.",
       choices={"random": "Random (Xavier, the paper)", "closed_form": "Theorem 1's optimum (closed form)",
                "auto": "Auto: the closed form for the linear model, else random"}, paper=False),
-    P("paper_start_steps", "int", 0, "The paper's start, for comparison (steps)",
+    P("paper_start_steps", "int", 0, "Paper's random h, for comparison (steps)",
       "Where h starts at Theorem 1's optimum: first train a copy of it from the paper's random (Xavier) start for this "
       "many Adam steps on the same objective and record its losses as the phase 'paper_start', so that the loss chart "
       "shows the objective being learned beside the optimum the fit starts from. The copy is then discarded: the "

@@ -39,12 +39,18 @@ def training_workers() -> list[psutil.Process]:
 
 @pytest.fixture(autouse=True)
 def no_orphans() -> Iterator[None]:
-    """Every test ends its jobs: no training process may outlive it."""
+    """Every test ends its jobs: no training process it started may outlive it (an app server's spare
+    worker left by an earlier test module is not this test's)."""
+    before = {p.pid for p in training_workers()}
+
+    def started_here() -> list[psutil.Process]:
+        return [p for p in training_workers() if p.pid not in before]
+
     yield
     deadline = time.monotonic() + 10
-    while training_workers() and time.monotonic() < deadline:
+    while started_here() and time.monotonic() < deadline:
         time.sleep(0.1)
-    assert not training_workers()
+    assert not started_here()
 
 
 def tiny_data():

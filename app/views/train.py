@@ -26,7 +26,7 @@ PAPER_START_NOTE = (
     "**The paper's start (comparison)**: a copy of h trained from the paper's random start on the same objective, "
     "the curve you watch learn. The dashed lines are Theorem 1's optimum, computed in closed form: this run's h "
     "starts there, so its own self-expression phase is a single point. The copy is then discarded; it does not "
-    "change the result (sidebar → More settings → Beyond the paper → \"The paper's start, for comparison\"; 0 turns it off).")
+    "change the result (sidebar → More settings → Beyond the paper → \"Paper's random h, for comparison\"; 0 turns it off).")
 
 
 def render(state: AppState, cur: Current, sidebar: SidebarResult) -> None:
