@@ -11,7 +11,6 @@ from __future__ import annotations
 import hashlib
 import http.client
 import os
-import tempfile
 import urllib.request
 from collections.abc import Sequence
 from pathlib import Path
@@ -19,6 +18,7 @@ from typing import IO
 
 import numpy as np
 
+from ..atomic import write_atomically
 from .dataset import DataError, Dataset, format_size
 from .files import gunzip, load_array_file, read_idx
 
@@ -114,20 +114,6 @@ def _fetch(url: str) -> bytes:
     return raw
 
 
-def _write_atomically(path: Path, raw: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(raw)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def _manual_hint(dataset: str, folder: Path, names: Sequence[str]) -> str:
     files = ", ".join(f"{n}.gz" for n in names)
     other = ("set SSCN_DATA_DIR=ROOT to use ROOT/mnist" if dataset == "mnist"
@@ -165,7 +151,7 @@ def download_idx(dataset: str, names: Sequence[str], folder: Path) -> None:
                 continue
             dest = folder / (name + ".gz" if raw[:2] == b"\x1f\x8b" else name)
             try:
-                _write_atomically(dest, raw)
+                write_atomically(dest, raw)
             except OSError as exc:
                 raise DataError(f"could not write {dest} ({exc.strerror or exc}). "
                                 + _manual_hint(dataset, folder, names)) from None
