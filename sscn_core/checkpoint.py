@@ -12,16 +12,20 @@ existed) still load, unverified; saving them again adds the hash.
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import os
 import pickle
 import re
-import tempfile
+import stat
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import torch
+
+from .atomic import probe_folder, write_atomically
 
 FORMAT = "sscn-checkpoint"
 FORMAT_VERSION = 2
@@ -31,7 +35,8 @@ MAX_CHECKPOINT_BYTES = 512 * 1024 * 1024
 
 
 class CheckpointError(ValueError):
-    """A checkpoint file is missing, corrupt, of another kind or from an incompatible version."""
+    """A checkpoint file is missing, corrupt, of another kind or from an incompatible version, or
+    cannot be written where it was asked to go."""
 
 
 @dataclass
@@ -61,10 +66,156 @@ def content_hash(kind: str, config_json: str, meta_json: str, state: dict[str, t
     return digest.hexdigest()
 
 
+def _reason(exc: OSError) -> str:
+    """An OSError's reason without the file names it may carry (a temporary file's, say)."""
+    return exc.strerror or " ".join(str(exc).split()) or type(exc).__name__
+
+
+def _file_kind(mode: int) -> str:
+    """What a file that is not a regular file is, in words."""
+    for test, kind in ((stat.S_ISDIR, "a folder"), (stat.S_ISCHR, "a character device (like /dev/null)"),
+                       (stat.S_ISBLK, "a block device"), (stat.S_ISFIFO, "a named pipe (FIFO)"),
+                       (stat.S_ISSOCK, "a socket")):
+        if test(mode):
+            return kind
+    return "not a regular file"
+
+
+def _stat(path: Path, name: str, shown: str) -> os.stat_result | None:
+    """``path``'s status (links followed), None when nothing is there."""
+    try:
+        return path.stat()
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    except OSError as exc:
+        raise CheckpointError(f"{name} {shown} cannot be examined ({_reason(exc)})") from None
+
+
+def _input_items(inputs: Mapping[str, str | os.PathLike | None] | Iterable[str | os.PathLike | None]
+                 ) -> list[tuple[str, Path]]:
+    """``inputs`` as (how messages call it, path) pairs: "--data 'x.npz'", or "'x.npz'" without a label."""
+    items = inputs.items() if isinstance(inputs, Mapping) else (("", p) for p in inputs)
+    return [(f"{label} {os.fsdecode(os.fspath(p))!r}".lstrip(), Path(os.path.expanduser(p)))
+            for label, p in items if p is not None and os.fspath(p) != ""]
+
+
+def check_output_path(path: str | os.PathLike, *,
+                      inputs: Mapping[str, str | os.PathLike | None] | Iterable[str | os.PathLike | None] = (),
+                      force: bool = False, protected: str | os.PathLike | None = None, name: str = "output file",
+                      probe: bool = True) -> Path:
+    """The file to write for the output path ``path``, or a refusal: the one rule for outputs.
+
+    A missing file (missing parent folders are made when writing) or an existing regular file is
+    accepted; a link is followed, so that its file is the one replaced. Refused with a
+    :class:`CheckpointError` whose one-line message names ``path`` as given (never a temporary file):
+    an empty path; a folder (or a path ending in a slash), device, named pipe or socket (as root,
+    replacing ``/dev/null`` would break the machine); any of ``inputs`` (the same file, however reached: links, hard links,
+    ``..``) or a file inside an input folder; a file under ``protected`` (resolved) unless ``force``;
+    a file or folder without write permission; and, with ``probe``, a folder in which no file can be
+    created (tried with an empty file, then removed: a read-only disk, /proc...).
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The output path as the user gave it.
+    inputs : mapping of str to path, or iterable of paths, optional
+        The paths the same command reads, by label (e.g. ``{"--data": "x.npz"}``); None and
+        empty entries are skipped.
+    force : bool, default False
+        Allow replacing an existing file under ``protected``.
+    protected : str or os.PathLike, optional
+        A folder whose existing files are replaced only with ``force`` (the bundled assets).
+    name : str, default "output file"
+        How messages call the path (the CLI: ``"--out"``).
+    probe : bool, default True
+        Also create and remove an empty file in the destination's folder, so that a folder that
+        cannot be written is found before any work.
+
+    Returns
+    -------
+    Path
+        The file to write: ``path`` with ``~`` expanded, or the file a link points to.
+
+    Raises
+    ------
+    CheckpointError
+        With a one-line message naming ``path`` and what to do instead.
+    """
+    text = os.fsdecode(os.fspath(path))
+    if not text:
+        raise CheckpointError(f"{name}: an empty path was given; name the file to write")
+    if "\0" in text:
+        raise CheckpointError(f"{name} {text!r}: a path cannot contain a NUL character")
+    target, shown = Path(os.path.expanduser(text)), repr(text)   # (Path.expanduser fails on an unknown ~user)
+    if text.endswith(os.sep):      # Path drops the slash: "models/" would become a file named models
+        raise CheckpointError(f"{name} {shown} names a folder; give a file name such as {str(target / 'model.pt')!r}")
+    status = _stat(target, name, shown)
+    regular = status is not None and stat.S_ISREG(status.st_mode)
+    if regular and not force and protected is not None and target.resolve().is_relative_to(Path(protected).resolve()):
+        raise CheckpointError(f"{target.name} is a file bundled with sscn_core (in its {Path(protected).name}/ folder) "
+                              f"that other commands need; give {name} another file, or --force to replace it")
+    if status is not None and stat.S_ISDIR(status.st_mode):
+        raise CheckpointError(f"{name} {shown} is a folder; give a file name such as {str(target / 'model.pt')!r}")
+    if status is not None and not regular:
+        verb = "links to" if target.is_symlink() else "is"
+        raise CheckpointError(f"{name} {shown} {verb} {_file_kind(status.st_mode)}, not a regular file; "
+                              f"give the name of a file to write")
+    if regular:
+        for source_text, source in _input_items(inputs):
+            try:
+                same = os.path.samefile(target, source)
+            except (OSError, ValueError):
+                same = False
+            if same:
+                raise CheckpointError(f"{name} {shown} is the same file as the input {source_text}; "
+                                      f"writing it would replace what is read: give another file name")
+            if source.is_dir() and target.resolve().is_relative_to(source.resolve()):
+                raise CheckpointError(f"{name} {shown} is a file in the input folder {source_text}; "
+                                      f"give a file outside it")
+        if not os.access(target, os.W_OK):
+            raise CheckpointError(f"{name} {shown} exists and is not writable")
+    dest = Path(os.path.realpath(target)) if target.is_symlink() else target
+    parent = dest.parent
+    while _stat(parent, name, shown) is None and parent != parent.parent:
+        parent = parent.parent
+    if not parent.is_dir():
+        raise CheckpointError(f"{name} {shown}: {str(parent)!r} is a file, not a folder")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise CheckpointError(f"{name} {shown}: the folder {str(parent)!r} is not writable")
+    if probe:
+        try:
+            probe_folder(parent)
+        except OSError as exc:
+            raise CheckpointError(f"{name} {shown} cannot be written: no file can be created in {str(parent)!r} "
+                                  f"({_reason(exc)})") from None
+    return dest
+
+
 def save_checkpoint(path: str | os.PathLike, checkpoint: Checkpoint) -> Path:
-    """Write ``checkpoint`` to ``path`` atomically; returns the path written."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    """Write ``checkpoint`` to ``path`` atomically.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The file to write; a link is followed (its file is replaced). Refused as
+        :func:`check_output_path` refuses: a folder, device, named pipe or socket is never replaced.
+    checkpoint : Checkpoint
+        What to write.
+
+    Returns
+    -------
+    Path
+        The file written.
+
+    Raises
+    ------
+    CheckpointError
+        When the path is refused, or the write fails (a full disk, a read-only file system, no
+        permission...): the message names ``path`` only, an existing file there is unchanged and
+        no temporary file is left behind.
+    """
+    dest = check_output_path(path, probe=False)
+    existed = dest.is_file()
     state = {k: v.detach().cpu().contiguous() for k, v in checkpoint.state.items()}
     config_json, meta_json = json.dumps(checkpoint.config), json.dumps(checkpoint.meta)
     payload = {
@@ -76,20 +227,14 @@ def save_checkpoint(path: str | os.PathLike, checkpoint: Checkpoint) -> Path:
         "state": state,
         "sha256": content_hash(checkpoint.kind, config_json, meta_json, state),
     }
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp_name, 0o666 & ~umask)  # mkstemp makes the file private; give it normal permissions
-        with os.fdopen(fd, "wb") as fh:
-            torch.save(payload, fh)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp_name, path)
-    except BaseException:
-        Path(tmp_name).unlink(missing_ok=True)
-        raise
-    return path
+        buffer = io.BytesIO()
+        torch.save(payload, buffer)
+        write_atomically(dest, buffer.getvalue())
+    except OSError as exc:
+        kept = "the existing file is unchanged" if existed else "nothing was written"
+        raise CheckpointError(f"could not write {os.fsdecode(os.fspath(path))!r}: {_reason(exc)}; {kept}") from exc
+    return dest
 
 
 def load_checkpoint(path: str | os.PathLike, expected_kind: str | None = None) -> Checkpoint:
