@@ -23,6 +23,15 @@ from typing import Any
 from .device import resolve_device
 
 KINDS = ("int", "float", "choice", "ints", "text")
+# Upper bounds of the counts, so that a typo (``--epochs 99999999999999999999``) is refused at once instead of
+# running until killed or overflowing a 64-bit integer. Each is far beyond any use on one machine.
+MAX_EPOCHS = 100_000            # epochs of any phase
+MAX_STEPS = 100_000             # steps of a comparison run, iterations per batch, restarts
+MAX_POINTS = 100_000_000        # batch sizes, samples, subsets
+MAX_WIDTH = 1_000_000           # dimensions and layer widths (the memory check refuses what does not fit)
+MAX_CLUSTERS = 100_000
+MAX_SEED = 2**32 - 1            # numpy's and scikit-learn's seeds are 32-bit
+SHOWN_CHARS = 60                # characters of a refused value quoted in a message
 # Bundled pre-trained auto-encoders (``pretrained="mnist"``): name -> file in the assets folder.
 # Each was made by ``sscn pretrain --dataset NAME`` on that data set's 10k test images (load_dataset(NAME)).
 PRETRAINED = {"mnist": "mnist_conv_ae.pt", "fashion-mnist": "fashion_mnist_conv_ae.pt"}
@@ -33,11 +42,11 @@ class Param:
     """One SSCN parameter.
 
     kind: "int", "float", "choice" (one of ``choices``), "ints" (a tuple of positive integers)
-    or "text" (a string, e.g. a file name). ``low``/``high`` bound numbers (open when
-    ``low_open``/``high_open``). ``none``: None is allowed and means this. ``choices``: the
-    allowed values with their labels, the paper's first. ``paper``: part of the paper's method
-    (False: beyond it). ``needs``: the parameter only has an effect when these other parameters
-    take one of the values listed. ``check``: a further test of the value, returning a message or None.
+    or "text" (a string, e.g. a file name). ``low``/``high`` bound numbers, and each integer of
+    an "ints" tuple (open when ``low_open``/``high_open``). ``none``: None is allowed and means
+    this. ``choices``: the allowed values with their labels, the paper's first. ``paper``: part
+    of the paper's method (False: beyond it). ``needs``: the parameter only has an effect when
+    these other parameters take one of the values listed. ``check``: a further test of the value, returning a message or None.
     """
 
     name: str
@@ -64,13 +73,15 @@ class Param:
             raise ValueError(f"parameter {self.name}: its default is invalid: {self.problem(self.default)}")
 
     def range_text(self) -> str:
-        """The allowed range in words: "≥ 2", "> 0", "in (0, 1]"..."""
+        """The allowed range in words: "≥ 2", "> 0", "in (0, 1]", "in [0, 100000]"..."""
+        exact = self.kind in ("int", "ints")
+        low, high = _number_text(self.low, exact), _number_text(self.high, exact)
         if self.low is not None and self.high is not None:
-            return f"in {'(' if self.low_open else '['}{self.low:g}, {self.high:g}{')' if self.high_open else ']'}"
+            return f"in {'(' if self.low_open else '['}{low}, {high}{')' if self.high_open else ']'}"
         if self.low is not None:
-            return f"{'>' if self.low_open else '≥'} {self.low:g}"
+            return f"{'>' if self.low_open else '≥'} {low}"
         if self.high is not None:
-            return f"{'<' if self.high_open else '≤'} {self.high:g}"
+            return f"{'<' if self.high_open else '≤'} {high}"
         return ""
 
     def in_range(self, value: float) -> bool:
@@ -99,14 +110,15 @@ class Param:
             ok = any(value == c and type(value) is type(c) for c in self.choices)
             what = f"one of {tuple(self.choices)}"
         elif self.kind == "ints":
-            ok = isinstance(value, (tuple, list)) and all(_is_int(v) and v >= 1 for v in value)
+            ok = isinstance(value, (tuple, list)) and all(_is_int(v) and v >= 1 and self.in_range(v) for v in value)
             what = "a tuple of positive integers"
         else:
             ok = isinstance(value, (str, os.PathLike))
         if not ok:
             rng = f" {self.range_text()}" if self.kind in ("int", "float") and self.range_text() else ""
+            each = f"; each must be {self.range_text()}" if self.kind == "ints" and self.range_text() else ""
             prefix = f"{none_as} ({self.none}) or " if self.none is not None else ""
-            return f"{who or self.name} must be {prefix}{what}{rng}, got {value!r}"
+            return f"{who or self.name} must be {prefix}{what}{rng}, got {shown(value)}{each}"
         return self.check(value) if self.check is not None else None
 
     def parse(self, text: str) -> Any:
@@ -126,14 +138,26 @@ class Param:
             if self.kind == "ints":
                 return tuple(int(part) for part in text.replace(" ", "").strip("()[]").split(",") if part)
         except ValueError:
-            raise ValueError(f"{self.name} takes {self.kind_text()}, got {text!r}") from None
+            raise ValueError(f"{self.name} takes {self.kind_text()}, got {shown(text)}") from None
         if self.kind == "choice":
             for choice in self.choices:
                 if str(choice).lower() == text.lower():
                     return choice
             raise ValueError(f"{self.name} must be one of {', '.join(str(c).lower() for c in self.choices)}; "
-                             f"got {text!r}")
+                             f"got {shown(text)}")
         return text
+
+    def read(self, text: str) -> Any:
+        """The value of command-line ``text``, checked against this row (:meth:`parse`, then
+        :meth:`problem`): the one rule by which the command line and the API take a value.
+
+        Raises ValueError with a one-line message naming the parameter and its allowed range.
+        """
+        value = self.parse(text)
+        message = self.problem(value)
+        if message is not None:
+            raise ValueError(message)
+        return value
 
     def kind_text(self) -> str:
         """What the command line expects, for messages and --help."""
@@ -145,6 +169,8 @@ class Param:
         parts = [self.help]
         if self.kind in ("int", "float") and self.range_text():
             parts.append(f"Range: {self.range_text()}.")
+        elif self.kind == "ints" and self.range_text():
+            parts.append(f"Each {self.range_text()}.")
         if self.none is not None:
             parts.append(f"None: {self.none}.")
         if self.needs:
@@ -168,9 +194,30 @@ def _text(value: Any) -> str:
     return ",".join(str(v) for v in value) if isinstance(value, tuple) else str(value)
 
 
+def _number_text(value: float | None, exact: bool) -> str:
+    """A bound in words: ``exact`` (an integer parameter's) in full (4294967295, not 4.29497e+09), else ``:g``."""
+    if value is None:
+        return ""
+    return str(int(value)) if exact and float(value).is_integer() else f"{value:g}"
+
+
+def shown(value: Any, limit: int = SHOWN_CHARS) -> str:
+    """``repr(value)`` for a message: one line, cut to about ``limit`` characters (a 5,000-digit
+    number is quoted by its start)."""
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit - 1] + "…"
+
+
+def _pretrained_problem(value: Any) -> str | None:
+    if isinstance(value, (str, os.PathLike)) and not os.fspath(value).strip():
+        return (f"pretrained must name bundled weights ({', '.join(PRETRAINED)}) or an auto-encoder file, "
+                f"got an empty path {shown(value)}")
+    return None
+
+
 def _image_shape_problem(value: Any) -> str | None:
     if value is not None and len(value) != 2:
-        return f"image_shape must be (height, width), got {value!r}"
+        return f"image_shape must be (height, width), got {shown(value)}"
     return None
 
 
@@ -187,9 +234,9 @@ _TRAINED_HERE = {"autoencoder": ("conv", "mlp"), "pretrained": (None,)}   # an a
 _TRIPLET = {"classifier_loss": ("triplet",)}
 # The table. Order: the order of SSCN's signature and of the app's and the CLI's listings.
 PARAMETERS: tuple[Param, ...] = (
-    P("n_clusters", "int", 10, "K clusters", "K, the number of clusters (subspaces).", low=2),
+    P("n_clusters", "int", 10, "K clusters", "K, the number of clusters (subspaces).", low=2, high=MAX_CLUSTERS),
     P("subspace_dim", "int", None, "q subspace dim.", "q, the dimension of each cluster's block; H has d_H = K·q columns.",
-      low=1, none="from the data: min(9, ⌊N / 3K⌋), see sscn_core.plan"),
+      low=1, high=MAX_WIDTH, none="from the data: min(9, ⌊N / 3K⌋), see sscn_core.plan"),
     P("autoencoder", "choice", "auto", "Auto-encoder",
       "The auto-encoder Z = enc(X): the paper's conv net (for grey images of any shape, see image_shape), an MLP "
       "for vectors, or none (Z = X, the linear model); auto follows the data (sscn_core.plan).",
@@ -198,7 +245,8 @@ PARAMETERS: tuple[Param, ...] = (
     P("image_shape", "ints", None, "Image shape (height, width)",
       "The shape of the flattened grey images the conv auto-encoder and the scattering front-end read (any "
       "size; the scattering front-end zero-pads each side to a multiple of 8).",
-      none="a square, inferred from the number of features (784 → 28×28)", check=_image_shape_problem, paper=False),
+      none="a square, inferred from the number of features (784 → 28×28)", check=_image_shape_problem, paper=False,
+      low=1, high=MAX_WIDTH),
     P("normalize", "choice", "auto", "Input rows",
       "Scale each input row to unit length before the network (a scaled point stays in its subspace).",
       choices={"none": "As given (the paper)", "unit_rows": "Unit rows",
@@ -211,14 +259,14 @@ PARAMETERS: tuple[Param, ...] = (
                "auto": "Auto: the more subspace-preserving of the two (no labels)"},
       paper=False),
     P("frontend_dim", "int", 500, "Scattering PCA dim.", "Components the scattering front-end's PCA keeps.", low=1,
-      paper=False, needs={"frontend": ("scattering",)}),
-    P("latent_dim", "int", 32, "MLP latent dim.", "Width of Z for the MLP auto-encoder.", low=1,
+      high=MAX_WIDTH, paper=False, needs={"frontend": ("scattering",)}),
+    P("latent_dim", "int", 32, "MLP latent dim.", "Width of Z for the MLP auto-encoder.", low=1, high=MAX_WIDTH,
       needs={"autoencoder": ("mlp",)}),
     P("hidden_dims", "ints", (256,), "MLP hidden widths", "Hidden layer widths of the MLP auto-encoder's encoder "
-      "(the decoder mirrors them).", needs={"autoencoder": ("mlp",)}),
+      "(the decoder mirrors them).", low=1, high=MAX_WIDTH, needs={"autoencoder": ("mlp",)}),
     P("pretrained", "text", None, "Pre-trained auto-encoder",
       f"Bundled weights ({', '.join(PRETRAINED)}) or an auto-encoder checkpoint file (sscn pretrain); skips "
-      "pre-training.", none="train the auto-encoder here"),
+      "pre-training.", none="train the auto-encoder here", check=_pretrained_problem),
     P("lambda1", "float", 0.5, "λ1 self-expr.", "Weight λ1 of the self-expression term ½‖Z − QZ‖².", low=0),
     P("lambda2", "float", 1.0, "λ2 reconstr.", "Weight λ2 of the reconstruction term ½‖X − dec(QZ)‖².", low=0),
     P("lambda_scale", "float", None, "λ scale", "Factor on λ1 and λ2 together: the weight of the self-expression "
@@ -229,8 +277,9 @@ PARAMETERS: tuple[Param, ...] = (
     P("reduction", "choice", "sum", "Loss reduction", "Sum the squared entries (the paper) or average them.",
       choices={"sum": "Sum (the paper)", "mean": "Mean"}),
     P("batch_size", "int", None, "Batch size", "Mini-batch size of self-expression training (and self-training).",
-      low=2, none="the full batch up to 4,096 points, else 1,000 (the paper's)"),
-    P("epochs", "int", 30, "Epochs", "Epochs of self-expression training (Adam) with schedule 'epochs'.", low=0),
+      low=2, high=MAX_POINTS, none="the full batch up to 4,096 points, else 1,000 (the paper's)"),
+    P("epochs", "int", 30, "Epochs", "Epochs of self-expression training (Adam) with schedule 'epochs'.", low=0,
+      high=MAX_EPOCHS),
     P("schedule", "choice", "auto", "Schedule",
       "Fixed epochs (the paper), or each phase until its loss stops improving (relative improvement between two windows of "
       "steps below tol) within a budget of 30 epochs kept in 300–3,000 steps.",
@@ -241,11 +290,12 @@ PARAMETERS: tuple[Param, ...] = (
     P("lr", "float", 1e-3, "Learning rate", "Adam's learning rate for encoder, decoder and h.", low=0, low_open=True),
     P("pretrain_epochs", "int", 100, "Pre-training epochs",
       "At most this many epochs of auto-encoder pre-training (reconstruction only) before self-expression: with "
-      "schedule 'auto' it ends once its loss settles (tol), with 'epochs' it runs them all.", low=0,
+      "schedule 'auto' it ends once its loss settles (tol), with 'epochs' it runs them all.", low=0, high=MAX_EPOCHS,
       needs=_TRAINED_HERE),
     P("pretrain_batch_size", "int", None, "Pre-training batch size", "Mini-batch size of auto-encoder pre-training.",
-      low=1, none="mini-batches of 128 points (N if smaller) with schedule 'auto', the full batch (the paper's) with "
-                  "'epochs'; see sscn_core.plan", needs=_TRAINED_HERE),
+      low=1, high=MAX_POINTS,
+      none="mini-batches of 128 points (N if smaller) with schedule 'auto', the full batch (the paper's) with "
+           "'epochs'; see sscn_core.plan", needs=_TRAINED_HERE),
     P("pretrain_lr", "float", 1e-3, "Pre-training learning rate", "Adam's learning rate in pre-training.", low=0,
       low_open=True, needs=_TRAINED_HERE),
     P("pretrain_cache", "choice", True, "Pre-training cache",
@@ -261,14 +311,15 @@ PARAMETERS: tuple[Param, ...] = (
                           "clearly into K clusters (the spectral ratio μ_{K+1}/μ_K; no labels; see sscn_core.plan)"),
     P("pseudo_sample_size", "int", None, "Pseudo-label sample",
       "Post-process Q of a uniform sample of this many points (at least 2·K; memory flat in N) and train the "
-      "classifier on that sample.", low=2, none="post-process all N points", paper=False),
+      "classifier on that sample.", low=2, high=MAX_POINTS, none="post-process all N points", paper=False),
     P("classifier_epochs", "int", 30, "Classifier epochs", "Epochs of the classifier R (Cayley-Adam, H frozen).",
-      low=0),
+      low=0, high=MAX_EPOCHS),
     P("classifier_lr", "float", 0.1, "Classifier learning rate", "Cayley-Adam's learning rate for R.", low=0,
       low_open=True),
     P("classifier_batch_size", "int", None, "Classifier batch size", "Mini-batch size of classifier training.",
-      low=2, none="the full batch up to 4,096 points, else 1,000 (the paper's)"),
-    P("classifier_iters", "int", 10, "Classifier iterations per batch", "Cayley-Adam steps on each batch.", low=1),
+      low=2, high=MAX_POINTS, none="the full batch up to 4,096 points, else 1,000 (the paper's)"),
+    P("classifier_iters", "int", 10, "Classifier iterations per batch", "Cayley-Adam steps on each batch.", low=1,
+      high=MAX_STEPS),
     P("h_init", "choice", "auto", "Initial h",
       "Start h at random (Xavier) or at Theorem 1's optimum for the starting encoder (from the d_Z × d_Z second "
       "moment of Z); the latter suits the linear model.",
@@ -278,7 +329,7 @@ PARAMETERS: tuple[Param, ...] = (
       "Where h starts at Theorem 1's optimum: first train a copy of it from the paper's random (Xavier) start for this "
       "many Adam steps on the same objective and record its losses as the phase 'paper_start', so that the loss chart "
       "shows the objective being learned beside the optimum the fit starts from. The copy is then discarded: the "
-      "fit's result is the same with or without it. 0: no comparison.", low=0, high=100_000, paper=False,
+      "fit's result is the same with or without it. 0: no comparison.", low=0, high=MAX_STEPS, paper=False,
       needs={"h_init": ("auto", "closed_form")}),
     P("classifier_init", "choice", "auto", "Initial R",
       "Start R at the identity, or at the rotation that puts each pseudo-cluster's span (top q directions of its "
@@ -291,7 +342,8 @@ PARAMETERS: tuple[Param, ...] = (
       "per subspace.", choices={"paper": "The paper's", "subspace": "Subspace variant"}, paper=False),
     P("n_restarts", "int", 10, "Spectral discretisations",
       "Discretisations of the spectral step from different random rotations; the partition of smallest "
-      "normalised cut is kept (no labels needed).", low=1, paper=False),
+      "normalised cut is kept (no labels needed).", low=1, high=MAX_STEPS,
+      paper=False),
     P("classifier_temperature", "float", None, "Classifier temperature τ",
       "The classifier reads unit rows of H and multiplies its logits by τ (e.g. 20).", low=0, low_open=True,
       none="the paper's logits", paper=False),
@@ -301,7 +353,7 @@ PARAMETERS: tuple[Param, ...] = (
       choices={"cross_entropy": "Cross-entropy on spectral pseudo-labels (the paper)",
                "triplet": "Triplet loss from Q's neighbours (no pseudo-labels)"}, paper=False),
     P("triplet_neighbors", "int", 10, "Triplet neighbours", "The triplet loss's positives per point (k).", low=1,
-      paper=False, needs=_TRIPLET),
+      high=MAX_POINTS, paper=False, needs=_TRIPLET),
     P("triplet_margin", "float", 0.5, "Triplet margin", "The triplet loss's margin.", low=0, paper=False,
       needs=_TRIPLET),
     P("triplet_balance", "float", 1.0, "Triplet balance weight",
@@ -309,8 +361,10 @@ PARAMETERS: tuple[Param, ...] = (
       needs=_TRIPLET),
     P("self_training_rounds", "int", 0, "Self-training rounds",
       "Rounds of end-to-end self-training after the classifier (0 = none): its confident assignments train "
-      "encoder, h and R jointly on Definition 3 + λ3 · cross-entropy.", low=0, paper=False),
-    P("self_training_epochs", "int", 5, "Epochs per round", "Epochs of each self-training round.", low=0, paper=False),
+      "encoder, h and R jointly on Definition 3 + λ3 · cross-entropy.", low=0, high=MAX_EPOCHS,
+      paper=False),
+    P("self_training_epochs", "int", 5, "Epochs per round", "Epochs of each self-training round.", low=0,
+      high=MAX_EPOCHS, paper=False),
     P("self_training_confidence", "float", 0.9, "Self-training confidence",
       "Self-training keeps the assignments with at least this probability.", low=0, high=1, high_open=True,
       paper=False),
@@ -323,7 +377,8 @@ PARAMETERS: tuple[Param, ...] = (
       choices={"none": "None", "conv": "Conv student (fast predict)"}, paper=False),
     P("student_epochs", "int", 30, "Student epochs",
       "At most this many epochs of distillation (mini-batches of 128, images moved by up to 1 pixel); with "
-      "schedule 'auto' it ends once its loss settles (tol).", low=1, paper=False, needs={"student": ("conv",)}),
+      "schedule 'auto' it ends once its loss settles (tol).", low=1, high=MAX_EPOCHS, paper=False,
+      needs={"student": ("conv",)}),
     P("predict_with", "choice", "auto", "Predict with",
       "Which network predict, predict_proba and transform use for new points: the model itself (the teacher) or "
       "its distilled student; the in-sample labels_ are always the teacher's.",
@@ -331,7 +386,8 @@ PARAMETERS: tuple[Param, ...] = (
                "auto": "Auto: the student when one was trained"}, paper=False, needs={"student": ("conv",)}),
     P("device", "text", "auto", "Device", "auto (a CUDA GPU when present, else the CPU), cpu or cuda[:i].",
       check=_device_problem),
-    P("seed", "int", 0, "Seed", "Seeds initialisation, batch order, sampling and spectral clustering.", low=0),
+    P("seed", "int", 0, "Seed", "Seeds initialisation, batch order, sampling and spectral clustering.", low=0,
+      high=MAX_SEED),
 )
 del P, _TRAINED_HERE, _TRIPLET
 PARAMS: dict[str, Param] = {p.name: p for p in PARAMETERS}
