@@ -14,20 +14,21 @@ import threading
 import time
 import warnings
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, NoReturn
 
 import torch
 
 from . import distributed
-from .checkpoint import CheckpointError
+from .checkpoint import CheckpointError, check_output_path
 from .data import DataError, Dataset, load_dataset
 from .device import resolve_device
 from .estimator import SSCN
 from .health import SSCNWarning
 from .metrics import PeakMemory, evaluate, format_bytes
 from .models import ConvAutoEncoder, reset_parameters
-from .params import PARAMETERS, PARAMS, PRESETS, PRETRAINED, Param
+from .params import MAX_POINTS, PARAMETERS, PARAMS, PRESETS, PRETRAINED, Param, problems
 from .persistence import save_autoencoder
 from .plan import describe_clarity
 from .preprocess import ImageError, input_style, prepare_for_model
@@ -38,6 +39,15 @@ from .trainer import CACHED, PHASE_LABELS, TrainingEvent, pretrain_autoencoder
 HELD_OUT = {"mnist": "mnist-oos", "fashion-mnist": ("fashion-mnist", {"split": "train"})}
 DATA_HELP = ("your own data: an .npz/.npy file, a folder or .zip of images (any size, grey or RGB; labels optional, "
              "used only to score)")
+# The command line's own numbers, checked by the same rule as the model's parameters (Param.read).
+N_SAMPLES = Param("n_samples", "int", None, "Subset size", "Train on a random subset of this size (drawn with --seed).",
+                  low=1, high=MAX_POINTS, none="every point")
+# sscn pretrain's flags are the model's pre-training parameters (one row each, one rule with train and the API);
+# its --epochs must be at least 1, as the command's only product is the pre-trained auto-encoder.
+PRETRAIN_FLAGS: dict[str, Param] = {
+    "--epochs": replace(PARAMS["pretrain_epochs"], low=1), "--batch-size": PARAMS["pretrain_batch_size"],
+    "--lr": PARAMS["pretrain_lr"], "--seed": PARAMS["seed"], "--device": PARAMS["device"],
+}
 
 
 class ProgressBar:
@@ -101,32 +111,10 @@ def _timed_eval(model: SSCN, data: Dataset) -> dict[str, Any]:
     return out
 
 
-def check_output_path(path: str | os.PathLike, force: bool = False) -> Path:
-    """Refuse, before any work, an output path that cannot be written: a folder, or under a file or
-    a folder without write permission, or (unless ``force``) an existing file of the bundled assets
-    folder. Missing parent folders are fine (they are created)."""
-    target = Path(path).expanduser()
-    if not force and target.is_file() and target.resolve().is_relative_to(Path(ASSETS_DIR).resolve()):
-        raise ValueError(f"{target.name} is a file bundled with sscn_core (in its {Path(ASSETS_DIR).name}/ folder) "
-                         f"that other commands need; give --out another file, or --force to replace it")
-    if target.is_dir():
-        raise ValueError(f"--out {str(target)!r} is a folder; give a file name such as {str(target / 'model.pt')!r}")
-    if target.exists() and not os.access(target, os.W_OK):
-        raise ValueError(f"--out {str(target)!r} exists and is not writable")
-    parent = target.parent
-    while not parent.exists():
-        parent = parent.parent
-    if not parent.is_dir():
-        raise ValueError(f"--out {str(target)!r}: {str(parent)!r} is a file, not a folder")
-    if not os.access(parent, os.W_OK | os.X_OK):
-        raise ValueError(f"--out {str(target)!r}: the folder {str(parent)!r} is not writable")
-    return target
-
-
 def _read_data(args: argparse.Namespace, seed: int, n_samples: int | None = None) -> Dataset:
     """The data a command reads: ``--data PATH`` (the user's file, folder or .zip, prepared as the
     library prepares it) or ``--dataset NAME``; ``n_samples`` draws a subset with ``seed``."""
-    if args.data:
+    if args.data is not None:
         return load_dataset("file", path=args.data, n_samples=n_samples, seed=seed)
     return load_dataset(args.dataset, n_samples=n_samples, seed=seed)
 
@@ -135,7 +123,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     """Train and report; under torchrun (WORLD_SIZE > 1) as one of several processes, see distributed.py."""
     started = False
     if int(os.environ.get("WORLD_SIZE") or 1) > 1 and not distributed.is_distributed():
-        distributed.init_process_group("gloo" if resolve_device(args.device).type == "cpu" else "auto")
+        device = dict(args.set).get("device", getattr(args, "device", PRESETS[args.preset]["device"]))
+        distributed.init_process_group("gloo" if resolve_device(device).type == "cpu" else "auto")
         started = True
     try:
         return _train(args)
@@ -147,14 +136,20 @@ def cmd_train(args: argparse.Namespace) -> int:
 def _train(args: argparse.Namespace) -> int:
     # Every process trains the same model; only rank 0 shows progress, prints and writes files.
     main_process = distributed.rank() == 0
-    if args.out:
-        check_output_path(args.out, force=args.force)
     preset = PRESETS[args.preset]
     # The SSCN parameters given by flag or --set; seed and device always (the seed also draws the subset).
     overrides: dict[str, Any] = {name: getattr(args, name) for name in PARAMS if hasattr(args, name)}
     overrides.update(args.set)
     overrides.setdefault("seed", preset["seed"])
     overrides.setdefault("device", preset["device"])
+    # Before any work: the parameters together (each flag was checked by its row when read), and --out.
+    found = problems({**preset, **overrides})
+    if found:
+        raise ValueError(next(iter(found.values())))
+    if args.out is not None:
+        pretrained = overrides.get("pretrained")
+        check_output_path(args.out, inputs={"--data": args.data, "--pretrained": _pretrained_file(pretrained)},
+                          force=args.force, protected=ASSETS_DIR, name="--out")
     data = _read_data(args, overrides["seed"], args.n_samples)
     # Every setting the user did not give follows the data through the library's plan (sscn_core.plan);
     # the shape of the images is a fact of the data set, not a setting.
@@ -188,19 +183,26 @@ def _train(args: argparse.Namespace) -> int:
             report["pseudo_labels"] = {k: round(v, 4) for k, v in evaluate(y_pl, model.pseudo_labels_).items()}
     if model.pseudo_label_solver_:
         report["pseudo_label_solver"] = model.pseudo_label_solver_
-    held = _held_out(args.dataset) if model.labels_ is not None and not args.data else None
+    held = _held_out(args.dataset) if model.labels_ is not None and args.data is None else None
     if held is not None:
         report["out_of_sample"] = _timed_eval(model, held)
     report["total_seconds"] = round(time.perf_counter() - start, 2)
     if not main_process:
         return 0
-    if args.out:
+    if args.out is not None:
         report["saved"] = str(model.save(args.out))
     if args.json:
         print(to_json(report))
     else:
         _print_report(report)
     return 0
+
+
+def _pretrained_file(pretrained: str | os.PathLike | None) -> Path | None:
+    """The file that the ``pretrained`` parameter reads: bundled weights by name, or the user's file."""
+    if pretrained is None:
+        return None
+    return ASSETS_DIR / PRETRAINED[pretrained] if pretrained in PRETRAINED else Path(pretrained)
 
 
 def _finite(value: Any) -> Any:
@@ -295,11 +297,12 @@ def cmd_predict(args: argparse.Namespace) -> int:
 
 def cmd_pretrain(args: argparse.Namespace) -> int:
     """Pre-train the conv auto-encoder for the data's own image shape and write it, for ``--pretrained``."""
-    if args.data and not args.out:
+    if args.data is not None and args.out is None:
         raise ValueError("with --data give --out FILE, the auto-encoder to write (then: sscn train --data ... "
                          "--autoencoder conv --pretrained FILE)")
-    out = check_output_path(args.out or ASSETS_DIR / PRETRAINED.get(args.dataset, f"{args.dataset}_conv_ae.pt"),
-                            force=args.force)
+    default = ASSETS_DIR / PRETRAINED.get(args.dataset, f"{args.dataset}_conv_ae.pt")
+    out = check_output_path(default if args.out is None else args.out, inputs={"--data": args.data},
+                            force=args.force, protected=ASSETS_DIR, name="--out")
     data = _read_data(args, args.seed)
     if data.image_shape is None:
         raise ValueError(f"the conv auto-encoder reads images; {data.name} holds rows of {data.n_features} values "
@@ -333,14 +336,25 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _flag_type(param: Param) -> Any:
-    """argparse's ``type`` for a parameter: its parser, with argparse's kind of error."""
+    """argparse's ``type`` for a parameter: its row reads and checks the value (kind and range, the
+    API's rule), with argparse's kind of error (one line, status 2)."""
     def parse(text: str) -> Any:
         try:
-            return param.parse(text)
+            return param.read(text)
         except ValueError as exc:
             raise argparse.ArgumentTypeError(str(exc)) from None
     parse.__name__ = param.name
     return parse
+
+
+def _path(text: str) -> str:
+    """argparse's ``type`` for a file or folder: an empty path is refused (it would mean the current
+    folder, or no file at all), as is a NUL character."""
+    if not text:
+        raise argparse.ArgumentTypeError("an empty path was given; name a file or folder")
+    if "\0" in text:
+        raise argparse.ArgumentTypeError("a path cannot contain a NUL character")
+    return text
 
 
 def _parameter(text: str) -> tuple[str, Any]:
@@ -378,16 +392,18 @@ def build_parser(prog: str = "sscn") -> argparse.ArgumentParser:
     source = t.add_mutually_exclusive_group()
     source.add_argument("--dataset", default="mnist",
                         help="mnist, mnist-oos, mnist-full, fashion-mnist, digits, yaleb, synthetic")
-    source.add_argument("--data", default=None, metavar="PATH", help=DATA_HELP + "; give --n-clusters")
+    source.add_argument("--data", default=None, metavar="PATH", type=_path, help=DATA_HELP + "; give --n-clusters")
     t.add_argument("--preset", default="auto", choices=sorted(PRESETS),
                    help="'auto' (default): every setting you do not give follows the data (rules in sscn_core.plan); "
                         "'paper': the paper's method")
-    t.add_argument("--n-samples", type=int, default=None, help="train on a random subset of this size (drawn with "
-                   "--seed)")
+    t.add_argument("--n-samples", type=_flag_type(N_SAMPLES), default=None, metavar="INT",
+                   help=N_SAMPLES.describe())
     t.add_argument("--set", dest="set", metavar="NAME=VALUE", action="append", type=_parameter, default=[],
                    help="any SSCN parameter by name, as its flag reads it, e.g. --set classifier_loss=triplet "
                         "(the same as --classifier-loss triplet); repeatable")
-    t.add_argument("--out", default=None, help="write the trained model to this checkpoint file")
+    t.add_argument("--out", default=None, metavar="FILE", type=_path,
+                   help="write the trained model to this checkpoint file (a new file or a regular file, not one of "
+                        "the inputs; checked before training)")
     t.add_argument("--force", action="store_true", help="allow --out to replace a file bundled in assets/")
     t.add_argument("--json", action="store_true", help="print the report as JSON")
     t.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -395,8 +411,8 @@ def build_parser(prog: str = "sscn") -> argparse.ArgumentParser:
     t.set_defaults(func=cmd_train)
 
     pr = sub.add_parser("predict", help="classify image files with a trained model")
-    pr.add_argument("--model", required=True)
-    pr.add_argument("images", nargs="+")
+    pr.add_argument("--model", required=True, metavar="FILE", type=_path)
+    pr.add_argument("images", nargs="+", metavar="IMAGE", type=_path)
     pr.add_argument("--device", default=PARAMS["device"].default, type=_flag_type(PARAMS["device"]),
                     help=PARAMS["device"].describe())
     pr.add_argument("--predict-with", default=None, type=_flag_type(PARAMS["predict_with"]),
@@ -409,14 +425,13 @@ def build_parser(prog: str = "sscn") -> argparse.ArgumentParser:
                                          "train's --pretrained (the weights bundled in assets/ are made so)")
     source = pt.add_mutually_exclusive_group()
     source.add_argument("--dataset", default="mnist", help="a bundled data set of images (mnist, fashion-mnist, yaleb)")
-    source.add_argument("--data", default=None, metavar="PATH", help=DATA_HELP + "; give --out")
-    for flag, name in (("--epochs", "pretrain_epochs"), ("--batch-size", "pretrain_batch_size"),
-                       ("--lr", "pretrain_lr"), ("--seed", "seed"), ("--device", "device")):
-        param = PARAMS[name]
+    source.add_argument("--data", default=None, metavar="PATH", type=_path, help=DATA_HELP + "; give --out")
+    for flag, param in PRETRAIN_FLAGS.items():
         pt.add_argument(flag, dest=flag[2:].replace("-", "_"), default=param.default, type=_flag_type(param),
-                        help=param.describe())
-    pt.add_argument("--out", default=None, help="checkpoint file to write (default with --dataset: the bundled "
-                                                "file in assets/, which needs --force)")
+                        metavar=_metavar(param), help=param.describe().replace("%", "%%"))
+    pt.add_argument("--out", default=None, metavar="FILE", type=_path,
+                    help="checkpoint file to write (default with --dataset: the bundled file in assets/, which needs "
+                         "--force)")
     pt.add_argument("--force", action="store_true", help="allow replacing a file bundled in assets/ (the default "
                                                          "--out included)")
     pt.add_argument("--quiet", action="store_true")

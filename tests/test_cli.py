@@ -9,7 +9,7 @@ import pytest
 from PIL import Image
 
 from sscn_core import load_dataset
-from sscn_core.checkpoint import load_checkpoint, save_checkpoint
+from sscn_core.checkpoint import check_output_path, load_checkpoint, save_checkpoint
 from sscn_core.cli import main
 
 
@@ -107,8 +107,8 @@ def test_out_never_replaces_a_bundled_file_without_force(capsys: pytest.CaptureF
         assert code == 2 and stdout == "" and err.count("\n") == 1, err
         assert err.startswith("error: mnist_conv_ae.pt is a file bundled with sscn_core (in its assets/ folder)"), err
     assert bundled.read_bytes() == b"the bundled weights"
-    assert cli.check_output_path(bundled, force=True) == bundled
-    assert cli.check_output_path(assets / "new.pt") == assets / "new.pt"     # a new file replaces nothing
+    assert check_output_path(bundled, force=True, protected=assets) == bundled
+    assert check_output_path(assets / "new.pt", protected=assets) == assets / "new.pt"   # a new file replaces nothing
 
 
 def test_pretrain_that_diverges_writes_nothing(capsys: pytest.CaptureFixture, tmp_path: Path) -> None:
@@ -136,7 +136,7 @@ def test_train_checks_out_before_training(capsys: pytest.CaptureFixture, tmp_pat
 
 
 @pytest.mark.parametrize("flags", [["--subspace-dim", "1000000"],
-                                   ["--autoencoder", "mlp", "--set", "hidden_dims=(1000000000,)"]])
+                                   ["--autoencoder", "mlp", "--set", "hidden_dims=(1000000,1000000)"]])
 def test_sizes_that_cannot_fit_are_refused_with_one_line(capsys: pytest.CaptureFixture, flags: list[str]) -> None:
     code, _, err = run(capsys, "train", "--dataset", "digits", "--quiet", *flags)
     assert code == 2 and err.startswith("error: this network would need about") and err.count("\n") == 1, err
@@ -162,8 +162,10 @@ def test_pretrain_writes_a_loadable_autoencoder(capsys: pytest.CaptureFixture, t
 def test_bad_arguments_give_one_line_errors(capsys: pytest.CaptureFixture) -> None:
     code, _, err = run(capsys, "train", "--dataset", "nope")
     assert code == 2 and err.startswith("error:") and "nope" in err
-    code, _, err = run(capsys, "train", "--dataset", "digits", "--lr", "-1", "--quiet")
-    assert code == 2 and "lr" in err
+    with pytest.raises(SystemExit) as info:       # refused by its row while the flags are read
+        main(["train", "--dataset", "digits", "--lr", "-1", "--quiet"])
+    err = capsys.readouterr().err
+    assert info.value.code == 2 and "lr must be a finite number > 0, got -1.0" in err and err.count("\n") == 1
 
 
 def test_set_passes_any_estimator_parameter(capsys: pytest.CaptureFixture) -> None:
@@ -204,3 +206,76 @@ def test_predict_with_nan_weights_exits_2(capsys: pytest.CaptureFixture, mnist_m
     Image.new("L", (28, 28)).save(image)
     code, out, err = run(capsys, "predict", "--model", str(bad), str(image))
     assert code == 2 and out == "" and "the weights contain NaN or infinite values" in err and err.count("\n") == 1
+
+
+# ------------------------------------------------------------------ every flag read by its parameter row (issue 33)
+def _refused(capsys: pytest.CaptureFixture, argv: list[str]) -> str:
+    """The one error line of a command refused while its arguments are read (status 2)."""
+    with pytest.raises(SystemExit) as info:
+        main(argv)
+    err = capsys.readouterr().err
+    assert info.value.code == 2 and err.startswith("error: ") and err.count("\n") == 1, err
+    return err
+
+
+@pytest.mark.parametrize(("argv", "needles"), [
+    (["train", "--image-shape", "256"], ["--image-shape", "image_shape must be (height, width), got (256,)"]),
+    (["train", "--set", "image_shape=256"], ["--set", "image_shape must be (height, width)"]),
+    (["train", "--image-shape", "0,28"], ["--image-shape", "got (0, 28); each must be in [1, 1000000]"]),
+    (["pretrain", "--batch-size", "0"], ["--batch-size", "pretrain_batch_size", "in [1, 100000000], got 0"]),
+    (["pretrain", "--batch-size", "-3"], ["--batch-size", "got -3"]),
+    (["pretrain", "--epochs", "-1"], ["--epochs", "pretrain_epochs", "in [1, 100000], got -1"]),
+    (["pretrain", "--epochs", "0"], ["--epochs", "in [1, 100000], got 0"]),
+    (["pretrain", "--lr", "0"], ["--lr", "pretrain_lr must be a finite number > 0"]),
+    (["pretrain", "--lr", "nan"], ["--lr", "pretrain_lr"]),
+    (["train", "--pretrain-lr", "0"], ["--pretrain-lr", "pretrain_lr must be a finite number > 0"]),
+    (["train", "--epochs", "99999999999999999999"], ["--epochs", "in [0, 100000], got 99999999999999999999"]),
+    (["train", "--classifier-epochs", "10000000"], ["--classifier-epochs", "in [0, 100000]"]),
+    (["train", "--set", "student_epochs=1000000"], ["--set", "student_epochs", "in [1, 100000]"]),
+    (["pretrain", "--epochs", "99999999999999999999"], ["--epochs", "in [1, 100000]"]),
+    (["train", "--seed", "99999999999999999999"], ["--seed", "seed must be an integer in [0, 4294967295]"]),
+    (["train", "--seed", "-1"], ["--seed", "in [0, 4294967295], got -1"]),
+    (["pretrain", "--seed", str(2**64)], ["--seed", "in [0, 4294967295]"]),
+    (["train", "--n-samples", "0"], ["--n-samples", "in [1, 100000000], got 0"]),
+    (["train", "--n-samples", "1" + "0" * 30], ["--n-samples", "in [1, 100000000]"]),
+    (["train", "--epochs", "9" * 5000], ["--epochs", "…"]),            # quoted by its start, not 5,000 digits
+    (["train", "--data", ""], ["--data", "an empty path was given"]),
+    (["train", "--out", ""], ["--out", "an empty path was given"]),
+    (["pretrain", "--data", ""], ["--data", "an empty path was given"]),
+    (["pretrain", "--out", ""], ["--out", "an empty path was given"]),
+    (["predict", "--model", "m.pt", ""], ["IMAGE", "an empty path was given"]),
+    (["predict", "--model", "", "x.png"], ["--model", "an empty path was given"]),
+    (["train", "--set", "pretrained="], ["pretrained", "an empty path"]),
+])
+def test_bad_values_are_refused_by_the_parameter_table_before_any_work(
+        capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch, argv: list[str], needles: list[str]) -> None:
+    import sscn_core.cli as cli
+
+    monkeypatch.setattr(cli, "load_dataset", lambda *a, **k: pytest.fail("work started before checking the flags"))
+    err = _refused(capsys, argv)
+    assert all(needle in err for needle in needles), err
+    assert len(err) < 400, err
+
+
+def test_pretrain_and_train_read_their_flags_by_the_same_rows() -> None:
+    import sscn_core.cli as cli
+    from sscn_core.params import PARAMS
+
+    assert cli.PRETRAIN_FLAGS["--batch-size"] is PARAMS["pretrain_batch_size"]
+    assert cli.PRETRAIN_FLAGS["--lr"] is PARAMS["pretrain_lr"]
+    assert cli.PRETRAIN_FLAGS["--seed"] is PARAMS["seed"] and cli.PRETRAIN_FLAGS["--device"] is PARAMS["device"]
+    epochs, row = cli.PRETRAIN_FLAGS["--epochs"], PARAMS["pretrain_epochs"]
+    # The same row but for its lower end: the command's only product is a pre-trained auto-encoder.
+    assert (epochs.name, epochs.kind, epochs.high, epochs.low) == (row.name, row.kind, row.high, 1)
+    for value in (-1, 0, 1, 100, 100_000, 100_001, 10**20):
+        assert (epochs.problem(value) is None) == (row.problem(value) is None and value >= 1)
+
+
+def test_the_api_refuses_what_the_command_line_refuses() -> None:
+    from sscn_core import SSCN
+
+    X = np.random.default_rng(0).normal(size=(20, 16)).astype(np.float32)
+    for params in (dict(image_shape=(256,)), dict(epochs=10**20), dict(seed=2**64), dict(pretrained=""),
+                   dict(hidden_dims=(10**9,), autoencoder="mlp")):
+        with pytest.raises(ValueError, match=next(iter(params))):
+            SSCN(n_clusters=2, **params).fit(X)
