@@ -169,7 +169,7 @@ def _load_image_zip(path: Path, raw: bool) -> Dataset:
 
 def load_file(path: str | os.PathLike, raw: bool = False, image_shape: tuple[int, int] | None = None) -> Dataset:
     """The user's data at ``path``: a folder or .zip of images, one image, or an .npy / .npz array file."""
-    target = Path(path).expanduser()
+    target = Path(os.path.expanduser(path))     # Path.expanduser raises RuntimeError on an unknown ~user
     if not target.exists():
         raise DataError(f"{target}: no such file or folder")
     if target.is_dir():
