@@ -8,6 +8,12 @@ Since format version 2 every file carries a SHA-256 of its content (kind, config
 and every tensor's name, dtype, shape and bytes), checked on load: a flipped bit in the weights is
 refused instead of silently changing predictions. Version-1 files (written before the hash
 existed) still load, unverified; saving them again adds the hash.
+
+A file is untrusted input, even with a matching hash (anyone can compute one). ``load_checkpoint``
+refuses tensors that are not dense real numbers (sscn_core writes none other) and floating weights that
+are not finite once cast to float32, the dtype the networks compute in; the configuration and the
+metadata must be JSON objects, and whoever reads a field checks its value first
+(:func:`json_problem`, :func:`check_json`). Every refusal is a :class:`CheckpointError` of one line.
 """
 from __future__ import annotations
 
@@ -18,7 +24,7 @@ import os
 import pickle
 import re
 import stat
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -32,6 +38,10 @@ FORMAT_VERSION = 2
 HASHED_SINCE_VERSION = 2
 ZIP_MAGIC = b"PK\x03\x04"   # torch.save writes a zip archive
 MAX_CHECKPOINT_BYTES = 512 * 1024 * 1024
+NETWORK_DTYPE = torch.float32   # what sscn_core's networks compute in: weights must be finite once cast to it
+# The dtypes a checkpoint's tensors may have: real numbers (sscn_core writes float32 weights and int64 labels).
+TENSOR_DTYPES = frozenset({torch.float16, torch.bfloat16, torch.float32, torch.float64, torch.uint8, torch.int8,
+                           torch.int16, torch.int32, torch.int64, torch.bool})
 
 
 class CheckpointError(ValueError):
@@ -238,7 +248,28 @@ def save_checkpoint(path: str | os.PathLike, checkpoint: Checkpoint) -> Path:
 
 
 def load_checkpoint(path: str | os.PathLike, expected_kind: str | None = None) -> Checkpoint:
-    """Read a checkpoint safely; raise CheckpointError with a plain message when it is unusable."""
+    """Read a checkpoint safely.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The file.
+    expected_kind : str, optional
+        The kind the file must hold ("sscn", "autoencoder").
+
+    Returns
+    -------
+    Checkpoint
+        Its weights, with every floating tensor finite once cast to float32 (the dtype of sscn_core's
+        networks), and its configuration and metadata, both JSON objects.
+
+    Raises
+    ------
+    CheckpointError
+        With one plain line, when the file is missing, too large, corrupt, holds anything but
+        tensors and plain values, is of another kind or a newer version, or when its weights are
+        not real numbers or not finite.
+    """
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"checkpoint {str(path)!r} does not exist")
@@ -265,31 +296,228 @@ def load_checkpoint(path: str | os.PathLike, expected_kind: str | None = None) -
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise CheckpointError(f"{path.name!r} is a torch file but not an SSCN checkpoint")
     version = payload.get("version")
-    if not isinstance(version, int) or version > FORMAT_VERSION:
-        raise CheckpointError(f"{path.name!r} has checkpoint format version {version!r}; this sscn_core "
-                              f"reads versions up to {FORMAT_VERSION}: upgrade sscn_core")
+    if type(version) is not int or version < 1:
+        raise CheckpointError(f"{path.name!r} is damaged: its checkpoint format version is {_short(version)}")
+    if version > FORMAT_VERSION:
+        raise CheckpointError(f"{path.name!r} has checkpoint format version {version}; this sscn_core reads "
+                              f"versions up to {FORMAT_VERSION}: upgrade sscn_core")
     kind = payload.get("kind")
+    if not isinstance(kind, str):
+        raise CheckpointError(f"{path.name!r} is damaged: its kind is {_short(kind)}, not a name")
     if expected_kind is not None and kind != expected_kind:
-        raise CheckpointError(f"{path.name!r} holds a {kind!r} checkpoint, expected {expected_kind!r}")
-    state = payload.get("state")
-    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
-        raise CheckpointError(f"{path.name!r} has no valid weights")
+        raise CheckpointError(f"{path.name!r} holds a {_short(kind)} checkpoint, expected {expected_kind!r}")
+    state = _checked_state(payload.get("state"), path.name)
     config_json, meta_json = payload.get("config_json"), payload.get("meta_json")
     if not isinstance(config_json, str) or not isinstance(meta_json, str):
         raise CheckpointError(f"{path.name!r} has a damaged configuration block")
-    if version >= HASHED_SINCE_VERSION and payload.get("sha256") != content_hash(str(kind), config_json, meta_json, state):
+    if version >= HASHED_SINCE_VERSION and payload.get("sha256") != content_hash(kind, config_json, meta_json, state):
         raise CheckpointError(f"{path.name!r} is corrupt: its content does not match the SHA-256 stored when it "
                               f"was saved (a changed byte in the weights or settings)")
-    bad = next((name for name, t in state.items() if t.is_floating_point() and not bool(torch.isfinite(t).all())), None)
+    bad = next((name for name, t in state.items() if t.is_floating_point() and not bool(torch.isfinite(
+        t.to(NETWORK_DTYPE)).all())), None)
     if bad is not None:
-        raise CheckpointError(f"{path.name!r} is unusable: the weights contain NaN or infinite values (in {bad}), "
-                              f"so the training that wrote it diverged; train it again with a smaller learning rate")
+        raise CheckpointError(f"{path.name!r} is unusable: the weights contain NaN or infinite values (in "
+                              f"{_label(bad)}, as {NETWORK_DTYPE}), so the training that wrote it diverged; train it "
+                              f"again with a smaller learning rate")
+    config = _json_object(config_json, "configuration", path.name)
+    meta = _json_object(meta_json, "metadata", path.name)
+    return Checkpoint(kind=kind, state=state, config=config, meta=meta)
+
+
+def _checked_state(state: Any, name: str) -> dict[str, torch.Tensor]:
+    """A payload's ``state``: a dict of named dense tensors of real dtypes; CheckpointError otherwise."""
+    if not isinstance(state, dict) or not all(isinstance(k, str) and isinstance(v, torch.Tensor)
+                                              for k, v in state.items()):
+        raise CheckpointError(f"{name!r} has no valid weights")
+    for key, tensor in state.items():
+        if tensor.layout != torch.strided:
+            raise CheckpointError(f"{name!r} holds a {str(tensor.layout).removeprefix('torch.')} tensor "
+                                  f"({_label(key)}); sscn_core writes dense tensors only: the file was not written "
+                                  f"by sscn_core")
+        if tensor.dtype not in TENSOR_DTYPES:
+            raise CheckpointError(f"{name!r} holds a tensor of type {tensor.dtype} ({_label(key)}); sscn_core writes "
+                                  f"real numbers only: the file was not written by sscn_core")
+    return state
+
+
+def _json_object(text: str, what: str, name: str) -> dict[str, Any]:
+    """The JSON object ``text`` (a checkpoint's configuration or metadata); CheckpointError when it is not one."""
     try:
-        config = json.loads(config_json)
-        meta = json.loads(meta_json)
-    except json.JSONDecodeError as exc:
-        raise CheckpointError(f"{path.name!r} has a damaged configuration block: {exc}") from exc
-    return Checkpoint(kind=str(kind), state=state, config=config, meta=meta)
+        value = json.loads(text)
+    except (json.JSONDecodeError, RecursionError) as exc:
+        raise CheckpointError(f"{name!r} has a damaged {what} block: {_one_line(exc)}") from exc
+    if not isinstance(value, dict):
+        raise CheckpointError(f"{name!r} has a damaged {what} block: it holds {json_kind(value)}, not an object")
+    return value
+
+
+# ---------------------------------------------------------------------------- the shapes of JSON values
+# A checkpoint's configuration and metadata are untrusted input: before a field is used, its value is
+# checked against a spec. A spec is a scalar type — ``bool``, ``int`` (not a bool), ``float`` (any
+# number but a bool), ``str``, ``None``, ``dict`` (any object), ``list`` (any array) or ``object``
+# (anything) —, a tuple of specs (any of them), or one of the classes below. Integers as large as the file
+# says are left to the reader's size checks.
+@dataclass(frozen=True)
+class Record:
+    """A JSON object whose listed ``fields``, where present, match their specs; the ``required`` ones must be
+    present. Other keys are allowed (a newer file may hold more)."""
+
+    fields: dict[str, Any]
+    required: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Entries:
+    """A JSON object whose values all match ``spec``."""
+
+    spec: Any
+
+
+@dataclass(frozen=True)
+class Items:
+    """A JSON array whose items all match ``spec`` (and that has ``length`` items, when given)."""
+
+    spec: Any
+    length: int | None = None
+
+
+@dataclass(frozen=True)
+class Where:
+    """A value of ``spec`` for which ``test`` holds; ``what`` says so in words ("a number > 0")."""
+
+    spec: Any
+    test: Callable[[Any], bool]
+    what: str
+
+
+@dataclass(frozen=True)
+class Check:
+    """A value of ``spec`` that ``problem`` finds nothing wrong with: it returns what is wrong in words, said
+    after the field's name ("has no 'latent_dim', which …"), or None."""
+
+    spec: Any
+    problem: Callable[[Any], str | None]
+
+
+def json_kind(value: Any) -> str:
+    """What a JSON value is, in words ("an object", "the string 'abc'", "the number 3")."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return f"{str(value).lower()}"
+    if isinstance(value, (int, float)):
+        return f"the number {_short(value)}"
+    if isinstance(value, str):
+        return f"the string {_short(value)}"
+    if isinstance(value, (list, tuple)):
+        return f"an array of {len(value)}"
+    if isinstance(value, dict):
+        return "an object"
+    return f"a {type(value).__name__}"
+
+
+def json_problem(value: Any, spec: Any, where: str) -> str | None:
+    """What is wrong with the JSON ``value`` for ``spec`` (see the classes above), naming the field
+    ``where``; None when it matches."""
+    if isinstance(spec, tuple):
+        if any(json_problem(value, option, where) is None for option in spec):
+            return None
+        fits = [option for option in spec if _matches_type(value, option)]
+        if len(fits) == 1:     # the right kind of value, wrong inside: say what is wrong inside
+            return json_problem(value, fits[0], where)
+        return f"{where} is {json_kind(value)}, expected {_describe(spec)}"
+    if not _matches_type(value, spec):
+        return f"{where} is {json_kind(value)}, expected {_describe(spec)}"
+    if isinstance(spec, Record):
+        missing = next((key for key in spec.required if key not in value), None)
+        if missing is not None:
+            return f"{where} has no {missing!r}"
+        return next((found for key, inner in spec.fields.items() if key in value
+                     if (found := json_problem(value[key], inner, f"{where}[{key!r}]")) is not None), None)
+    if isinstance(spec, Entries):
+        return next((found for key, item in value.items()
+                     if (found := json_problem(item, spec.spec, f"{where}[{_short(key)}]")) is not None), None)
+    if isinstance(spec, Items):
+        if spec.length is not None and len(value) != spec.length:
+            return f"{where} has {len(value)} items, expected {spec.length}"
+        return next((found for i, item in enumerate(value)
+                     if (found := json_problem(item, spec.spec, f"{where}[{i}]")) is not None), None)
+    if isinstance(spec, Check):
+        inner = json_problem(value, spec.spec, where)
+        found = spec.problem(value) if inner is None else None
+        return inner if inner is not None else None if found is None else f"{where} {found}"
+    if isinstance(spec, Where):
+        inner = json_problem(value, spec.spec, where)
+        if inner is not None:
+            return inner
+        try:
+            ok = bool(spec.test(value))
+        except (TypeError, ValueError, OverflowError):
+            ok = False
+        return None if ok else f"{where} is {json_kind(value)}, expected {spec.what}"
+    return None
+
+
+def check_json(value: Any, spec: Any, where: str) -> None:
+    """Raise CheckpointError with :func:`json_problem`'s line when the JSON ``value`` does not match ``spec``."""
+    problem = json_problem(value, spec, where)
+    if problem is not None:
+        raise CheckpointError(problem)
+
+
+def _matches_type(value: Any, spec: Any) -> bool:
+    """Whether ``value`` is of the JSON type of ``spec`` (its outer type only)."""
+    if spec is object:
+        return True
+    if spec is None:
+        return value is None
+    if spec is bool:
+        return isinstance(value, bool)
+    if spec is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    if spec is float:
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if spec is str:
+        return isinstance(value, str)
+    if spec is dict or isinstance(spec, (Record, Entries)):
+        return isinstance(value, dict)
+    if spec is list or isinstance(spec, Items):
+        return isinstance(value, list)
+    if isinstance(spec, (Where, Check)):
+        return _matches_type(value, spec.spec)
+    if isinstance(spec, tuple):
+        return any(_matches_type(value, option) for option in spec)
+    raise TypeError(f"not a JSON spec: {spec!r}")
+
+
+_TYPE_WORDS = {object: "a value", None: "null", bool: "true or false", int: "an integer", float: "a number",
+               str: "a string", dict: "an object", list: "an array"}
+
+
+def _describe(spec: Any) -> str:
+    """A spec in words."""
+    if isinstance(spec, tuple):
+        return " or ".join(_describe(option) for option in spec)
+    if isinstance(spec, Check):
+        return _describe(spec.spec)
+    if isinstance(spec, Where):   # of a container: its test is about what it holds, said where it fails
+        return _describe(spec.spec) if isinstance(spec.spec, (Record, Entries, Items)) else spec.what
+    if isinstance(spec, Items):
+        return "an array"
+    if isinstance(spec, (Record, Entries)):
+        return "an object"
+    return _TYPE_WORDS[spec]
+
+
+def _label(name: str) -> str:
+    """A name from a file as it is when short and printable, else :func:`_short`'s quoted cut."""
+    return name if name.isprintable() and 0 < len(name) <= 60 else _short(name)
+
+
+def _short(value: Any, limit: int = 60) -> str:
+    """``repr(value)`` on one line, cut to about ``limit`` characters (values from files can be anything)."""
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit - 1] + "…"
 
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")   # terminal colour and bold codes

@@ -19,7 +19,7 @@ from sklearn.exceptions import NotFittedError
 from sklearn.utils import Tags, TransformerTags
 
 from . import distributed
-from .checkpoint import CheckpointError, load_checkpoint
+from .checkpoint import CheckpointError
 from .choice import choose_frontend
 from .device import resolve_device
 from .features import FrontEnd, PixelFrontEnd, ScatteringFrontEnd
@@ -28,12 +28,12 @@ from .models import (ConvAutoEncoder, IdentityAutoEncoder, MLPAutoEncoder, SSCNN
                      estimate_training_bytes, reset_parameters)
 from .health import SSCNWarning, fit_warnings
 from .params import DEFAULTS, PARAMS, PRESETS, PRETRAINED, docstring, problems, signature
-from .persistence import AUTOENCODER_KIND, load_model, save_model
+from .persistence import load_model, read_autoencoder, save_model
 from .postprocess import estimate_pseudo_label_bytes, max_pseudo_label_points, spectral_pseudo_labels
 from .preprocess import STYLES, style_of
 from .pretraining import ASSETS_DIR, bundled_weights_for, fit_pretrain
 from .plan import choice_clarity, make_plan, window
-from .student import ConvStudent, embed_student, fit_student
+from .student import ConvStudent, check_fits, embed_student, fit_student
 from .theory import diagnose, half_weight_lambda, independence_report, stratified_sample
 from .trainer import (PHASES, Convergence, FitRun, TrainingEvent, TrainingStopped, calibration_scale,
                       closed_form_h_init, embed_all, second_moment_eigenpairs, self_train, subspace_rotation,
@@ -181,7 +181,7 @@ class SSCN(ClusterMixin, TransformerMixin, BaseEstimator):
     def _load_pretrained(self, net: SSCNNetwork) -> None:
         pretrained = self.params_["pretrained"]
         path = Path(ASSETS_DIR / PRETRAINED[pretrained]) if pretrained in PRETRAINED else Path(pretrained)
-        ckpt = load_checkpoint(path, expected_kind=AUTOENCODER_KIND)
+        ckpt = read_autoencoder(path)
         if ckpt.config != net.autoencoder.config():
             hint = "; pre-train one on these images (sscn pretrain --data ...), or leave pretrained unset" \
                 if ckpt.config.get("kind") == net.autoencoder.config()["kind"] == "conv" else ""
@@ -642,6 +642,8 @@ class SSCN(ClusterMixin, TransformerMixin, BaseEstimator):
         if self.predict_with == "student" and student is None:
             raise ValueError("predict_with='student', but this model has no student: fit it with student='conv' (a "
                              "fit stopped before its student phase has none), or set predict_with='teacher'")
+        if student is not None and self.predict_with != "teacher":
+            check_fits(student, self.params_.get("image_shape"), self.n_features_in_)
         return student is not None and self.predict_with != "teacher"
 
     def _predict_tensor(self, x: torch.Tensor) -> np.ndarray:

@@ -91,13 +91,57 @@ class ConvStudent(nn.Module):
         self.register_buffer("scale", torch.ones(()))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Images (N, H·W), (N, H, W) or (N, 1, H, W) → H (N, d_H)."""
-        return self.head(self.features(x.reshape(-1, 1, *self.image_shape))) * self.scale
+        """Images (N, H·W), (N, H, W) or (N, 1, H, W) → H (N, d_H); ValueError when the rows of ``x`` are
+        not images of the student's shape (a reshape would silently regroup their values)."""
+        height, width = self.image_shape
+        if x.dim() == 0 or x.numel() != x.shape[0] * height * width:
+            raise ValueError(f"the student reads {height}×{width} images ({height * width:,} values each), got "
+                             f"input of shape {tuple(x.shape)}")
+        return self.head(self.features(x.reshape(-1, 1, height, width))) * self.scale
 
     def config(self) -> dict[str, Any]:
         """The constructor arguments, for checkpoints."""
         return {"kind": self.kind, "image_shape": list(self.image_shape), "embed_dim": self.embed_dim,
                 "channels": list(self.channels)}
+
+
+def shape_problem(student_shape: Any, image_shape: Any, n_features: int) -> str | None:
+    """Why a student reading images of ``student_shape`` cannot serve a model whose rows hold ``n_features``
+    values, images of ``image_shape`` (the model's resolved ``image_shape``; None when it records none).
+
+    Parameters
+    ----------
+    student_shape : sequence of two ints
+        The student's (height, width), from its ``config()`` or its ``image_shape``.
+    image_shape : sequence of two ints or None
+        The model's image shape.
+    n_features : int
+        Values per row of the model's input (``n_features_in_``).
+
+    Returns
+    -------
+    str or None
+        The problem in words ("the student reads 3×3 images, but …"), or None when the student fits.
+    """
+    def words(shape: Any) -> str:
+        return "×".join(str(side) for side in shape)
+
+    if image_shape is None:
+        return (f"the student reads {words(student_shape)} images, but the model records no image shape (its inputs "
+                f"are {n_features:,} values per row)")
+    if list(student_shape) != list(image_shape) or int(image_shape[0]) * int(image_shape[1]) != n_features:
+        return (f"the student reads {words(student_shape)} images, but the model's inputs are {words(image_shape)} "
+                f"images ({n_features:,} values per row)")
+    return None
+
+
+def check_fits(student: ConvStudent, image_shape: Any, n_features: int) -> None:
+    """Raise ValueError, before anything is predicted, when ``student`` does not read the images of the model
+    it serves (:func:`shape_problem`: a student of another shape fails, or regroups the pixels silently)."""
+    problem = shape_problem(student.image_shape, image_shape, n_features)
+    if problem is not None:
+        raise ValueError(f"{problem}: this student does not belong to the model; predict with the teacher "
+                         f"(predict_with='teacher') or load the model again")
 
 
 def build_student(config: dict[str, Any]) -> ConvStudent:

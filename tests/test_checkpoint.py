@@ -181,3 +181,133 @@ def test_messages_from_other_libraries_are_one_clean_line() -> None:
     assert cut.endswith("word…") and len(cut) <= MAX_MESSAGE
     assert _one_line(ValueError("x" * 1000)) == "x" * (MAX_MESSAGE - 1) + "…"
     assert _one_line(ValueError("")) == "ValueError"
+
+
+# ---------------------------------------------------------------------------------- untrusted content (issue 33)
+def edited(small_model: Path, tmp_path: Path, edit) -> Path:
+    """A copy of the small model's checkpoint after ``edit(ckpt)``, saved with a valid SHA-256."""
+    ckpt = load_checkpoint(small_model)
+    edit(ckpt)
+    return save_checkpoint(tmp_path / "edited.pt", ckpt)
+
+
+def refused(path: Path, match: str) -> str:
+    """SSCN.load(path)'s CheckpointError, checked to be one line matching ``match``."""
+    with pytest.raises(CheckpointError, match=match) as info:
+        SSCN.load(path)
+    assert "\n" not in str(info.value) and len(str(info.value)) < 400
+    return str(info.value)
+
+
+def _set(where: str, key: str, value: object):
+    def edit(ckpt: Checkpoint) -> None:
+        getattr(ckpt, where)[key] = value
+    return edit
+
+
+def _weight(dtype: torch.dtype, value: float | None = None):
+    def edit(ckpt: Checkpoint) -> None:
+        w = ckpt.state["net.h.linear.weight"].to(dtype)
+        if value is not None:
+            w[0, 0] = value
+        ckpt.state["net.h.linear.weight"] = w
+    return edit
+
+
+@pytest.mark.parametrize("edit, match", [
+    (_weight(torch.complex64), r"^'edited.pt' holds a tensor of type torch.complex64 \(net.h.linear.weight\); "
+                               r"sscn_core writes real numbers only"),
+    (_weight(torch.complex128), "type torch.complex128"),
+    (_weight(torch.float64, 1e300), r"^'edited.pt' is unusable: the weights contain NaN or infinite values \(in "
+                                    r"net.h.linear.weight, as torch.float32\)"),
+    (_weight(torch.float64, -3.5e38), r"NaN or infinite values \(in net.h.linear.weight, as torch.float32\)"),
+])
+def test_weights_that_are_not_real_or_not_finite_as_float32_are_refused(small_model: Path, tmp_path: Path,
+                                                                         edit, match) -> None:
+    path = edited(small_model, tmp_path, edit)
+    with pytest.raises(CheckpointError, match=match):
+        load_checkpoint(path)
+    refused(path, match)
+
+
+def test_weights_of_another_real_dtype_with_finite_values_still_load(small_model: Path, tmp_path: Path) -> None:
+    x = np.ones((2, 8), np.float32)
+    model = SSCN.load(edited(small_model, tmp_path, _weight(torch.float64)))
+    assert model.net_.h.linear.weight.dtype == torch.float32
+    np.testing.assert_allclose(model.predict_proba(x), SSCN.load(small_model).predict_proba(x), rtol=1e-6)
+
+
+def test_a_sparse_tensor_is_refused(small_model: Path, tmp_path: Path) -> None:
+    path = tmp_path / "sparse.pt"
+    state = {"w": torch.eye(3).to_sparse()}
+    torch.save({"format": "sscn-checkpoint", "version": 1, "kind": "sscn", "state": state, "config_json": "{}",
+                "meta_json": "{}"}, path)
+    with pytest.raises(CheckpointError, match=r"holds a sparse_coo tensor \(w\); sscn_core writes dense tensors"):
+        load_checkpoint(path)
+
+
+@pytest.mark.parametrize("meta", [["history", []], "a string", 3, None])
+def test_metadata_that_is_not_an_object_is_refused(small_model: Path, tmp_path: Path, meta: object) -> None:
+    def edit(ckpt: Checkpoint) -> None:
+        ckpt.meta = meta
+    path = edited(small_model, tmp_path, edit)
+    with pytest.raises(CheckpointError, match=r"^'edited.pt' has a damaged metadata block: it holds .*, not an object$"):
+        load_checkpoint(path)
+    refused(path, "damaged metadata block")
+
+
+@pytest.mark.parametrize("config", [["params"], "text", 1.5])
+def test_a_configuration_that_is_not_an_object_is_refused(small_model: Path, tmp_path: Path, config: object) -> None:
+    def edit(ckpt: Checkpoint) -> None:
+        ckpt.config = config
+    refused(edited(small_model, tmp_path, edit), r"^'edited.pt' has a damaged configuration block: it holds")
+
+
+@pytest.mark.parametrize("where, key, value, match", [
+    ("meta", "history", "abc", r"its metadata\['history'\] is the string 'abc', expected an array"),
+    ("meta", "history", [{"phase": "x", "step": 1}], r"its metadata\['history'\]\[0\] is an object, expected a loss-"),
+    ("meta", "history", [{"phase": "x", "step": 1, "total": "big"}], r"\[0\] is an object, expected a loss-history row"),
+    ("meta", "history", [{"phase": "x", "step": True, "total": 1.0}], r"\[0\] is an object, expected a loss-history row"),
+    ("meta", "settings", [], r"its metadata\['settings'\] is an array of 0, expected an object"),
+    ("meta", "settings", {"alpha": {"value": 1, "reason": "r", "compared": [[1, "x"]]}},
+     r"\['settings'\]\['alpha'\]\['compared'\]\[0\]\[1\] is the string 'x', expected a number"),
+    ("meta", "settings", {"input_style": {"value": "graffiti", "reason": "r"}}, "input_style is one of"),
+    ("meta", "phase_times", {"pretrain": None}, r"\['phase_times'\]\['pretrain'\] is null, expected a number"),
+    ("meta", "peak_memory", {"pretrain": -1}, r"is the number -1, expected an integer ≥ 0"),
+    ("meta", "stopped", "no", r"\['stopped'\] is the string 'no', expected true or false"),
+    ("meta", "model_choice", {"margin": 0.1}, r"\['model_choice'\] has no 'value'"),
+    ("meta", "pretrain", {"cached": True}, r"\['pretrain'\] has no 'fingerprint'"),
+    ("meta", "pseudo_label_solver", "dense", r"\['pseudo_label_solver'\] is the string 'dense'"),
+    ("config", "params", ["n_clusters", 2], r"its configuration\['params'\] is an array of 2, expected an object"),
+    ("config", "resolved", {"subspace_dim": "two"}, r"its resolved parameters are wrong: subspace_dim must be"),
+    ("config", "n_features_in", 7, "front-end reads rows of 8 values but n_features_in is 7"),
+    ("config", "n_features_in", 8.0, r"\['n_features_in'\] is the number 8.0, expected an integer ≥ 1"),
+    ("config", "proba_scale", -1.0, r"\['proba_scale'\] is the number -1.0, expected a finite number > 0"),
+    ("config", "frontend", "pixels", r"\['frontend'\] is the string 'pixels', expected an object"),
+    ("config", "autoencoder", {"kind": "mlp", "input_dim": 8, "hidden_dims": "8", "latent_dim": 4},
+     r"\['hidden_dims'\] is the string '8', expected an array"),
+    ("config", "autoencoder", {"kind": "mlp", "input_dim": 9, "hidden_dims": [8], "latent_dim": 4},
+     "does not describe a valid SSCN model"),
+    ("config", "student", "conv", r"its configuration\['student'\] is the string 'conv', expected an object"),
+])
+def test_fields_of_the_wrong_type_are_one_checkpoint_error(small_model: Path, tmp_path: Path, where: str, key: str,
+                                                           value: object, match: str) -> None:
+    message = refused(edited(small_model, tmp_path, _set(where, key, value)), match)
+    assert message.startswith("'edited.pt' does not describe a valid SSCN model: "), message
+
+
+def test_fitted_labels_out_of_range_or_of_another_type_are_refused(small_model: Path, tmp_path: Path) -> None:
+    def labels(value: torch.Tensor):
+        return lambda ckpt: ckpt.state.__setitem__("fitted.labels_", value)
+    refused(edited(small_model, tmp_path, labels(torch.full((40,), 7))), r"fitted labels_ hold values outside \[0, 2\)")
+    refused(edited(small_model, tmp_path, labels(torch.zeros(40))), "fitted labels_ is a torch.float32 tensor")
+    refused(edited(small_model, tmp_path, labels(torch.zeros(4, 10, dtype=torch.int64))), "not a 1-D array")
+
+
+def test_extra_fields_are_allowed_and_missing_records_take_their_defaults(small_model: Path, tmp_path: Path) -> None:
+    def edit(ckpt: Checkpoint) -> None:
+        ckpt.meta = {"written_by": "a newer sscn_core", "history": []}
+        ckpt.config["future"] = {"anything": [1, 2]}
+    model = SSCN.load(edited(small_model, tmp_path, edit))
+    assert model.history_ == [] and model.settings_ == {} and model.pretrain_ is None and model.stopped_ is False
+    assert model.predict(np.ones((3, 8), np.float32)).shape == (3,)

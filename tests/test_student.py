@@ -186,3 +186,49 @@ def test_cli_train_reports_the_student(capsys: pytest.CaptureFixture) -> None:
     out, err = capsys.readouterr()
     assert code == 0, err
     assert "student agreement with the model on the training images" in out and "predicted by the student" in out
+
+
+# ---------------------------------------------------------------------------------- the student's image shape (issue 33)
+def _with_student_of_shape(model: SSCN, shape: tuple[int, int], tmp_path: Path) -> Path:
+    """The model's checkpoint with its student replaced by one of ``shape`` (weights that fit its config)."""
+    ckpt = load_checkpoint(model.save(tmp_path / "m.pt"))
+    other = ConvStudent(shape, model.student_.embed_dim)
+    ckpt.state = {k: v for k, v in ckpt.state.items() if not k.startswith("student.")}
+    ckpt.state.update({f"student.{k}": v for k, v in other.state_dict().items()})
+    ckpt.config["student"] = other.config()
+    return save_checkpoint(tmp_path / "other-shape.pt", ckpt)
+
+
+@pytest.mark.parametrize("shape", [(3, 3), (1, 1), (4, 16), (16, 4), (2, 32)])
+def test_a_student_of_another_image_shape_is_refused_at_load(fitted, tmp_path: Path, shape) -> None:
+    model, _ = fitted
+    path = _with_student_of_shape(model, shape, tmp_path)
+    with pytest.raises(CheckpointError) as info:
+        SSCN.load(path, device="cpu")
+    message = str(info.value)
+    assert "\n" not in message and message.startswith("'other-shape.pt': its student configuration")
+    assert f"the student reads {shape[0]}×{shape[1]} images, but the model's inputs are 8×8 images (64 values per " \
+           f"row)" in message
+
+
+@pytest.mark.parametrize("shape", [(3, 3), (1, 1), (4, 16)])
+def test_a_student_of_another_image_shape_is_refused_at_predict(fitted, digits, shape) -> None:
+    model = copy.copy(fitted[0])
+    model.student_ = ConvStudent(shape, fitted[0].student_.embed_dim).eval()
+    for method in (model.predict, model.predict_proba, model.transform, model.embedding):
+        with pytest.raises(ValueError, match=rf"^the student reads {shape[0]}×{shape[1]} images, but the model's inputs "
+                                             rf"are 8×8 images \(64 values per row\): this student does not belong"):
+            method(digits.X[:2])
+    teacher = model.set_params(predict_with="teacher").predict(digits.X[:2])
+    assert np.array_equal(teacher, fitted[0].labels_[:2])
+
+
+def test_the_student_refuses_rows_that_are_not_its_images() -> None:
+    for shape in ((3, 3), (1, 1), (4, 16)):
+        student = ConvStudent(shape, 6)
+        with pytest.raises(ValueError, match=rf"^the student reads {shape[0]}×{shape[1]} images \({shape[0] * shape[1]} "
+                                             r"values each\), got input of shape \(2, 63\)"):
+            student(torch.rand(2, 63))
+    student = ConvStudent((4, 16), 6)
+    for x in (torch.rand(2, 64), torch.rand(2, 4, 16), torch.rand(2, 1, 4, 16)):
+        assert student(x).shape == (2, 6)
