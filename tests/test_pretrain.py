@@ -2,6 +2,7 @@
 fingerprint of the data and its settings, is recorded in the checkpoint and shows in every progress view."""
 from __future__ import annotations
 
+import errno
 import os
 import threading
 import warnings
@@ -16,7 +17,7 @@ from app.views.controls import progress_text
 from sscn_core import SSCN, load_dataset
 from sscn_core.analysis import make_probe
 from sscn_core.cache import CACHE_ENV, autoencoder_file, cache_dir, fingerprint
-from sscn_core.checkpoint import load_checkpoint
+from sscn_core.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
 from sscn_core.cli import main
 from sscn_core.models import ConvAutoEncoder, MLPAutoEncoder, reset_parameters
 from sscn_core.persistence import save_autoencoder
@@ -174,11 +175,11 @@ def _file_in_the_way(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def _no_permission(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import sscn_core.checkpoint as checkpoint
+    import tempfile
 
     def refuse(*args: object, **kwargs: object) -> None:
         raise PermissionError(13, "Permission denied")
-    monkeypatch.setattr(checkpoint.tempfile, "mkstemp", refuse)    # what a read-only folder answers, even to root
+    monkeypatch.setattr(tempfile, "mkstemp", refuse)    # what a read-only folder answers, even to root
 
 
 @pytest.mark.parametrize("read_only", [_file_in_the_way, _no_permission])
@@ -199,7 +200,7 @@ def test_pretrain_cache_false_never_reads_or_writes_the_cache(images: np.ndarray
     assert len(cache_files()) == 1
     import sscn_core.pretraining as pretraining
 
-    monkeypatch.setattr(pretraining, "load_checkpoint", lambda *a, **k: pytest.fail("the cache was read"))
+    monkeypatch.setattr(pretraining, "read_autoencoder", lambda *a, **k: pytest.fail("the cache was read"))
     again, _, _ = fit(images, pretrain_cache=False)
     assert not again.pretrain_["cached"] and pretrain_steps(again) == 3
     assert again.pretrain_["fingerprint"] == cached.pretrain_["fingerprint"]
@@ -264,3 +265,209 @@ def test_the_app_shows_a_cached_phase() -> None:
                        total_steps=0, phase_elapsed=0.0, elapsed=1.0, history=(), analysis=None, analysis_version=0,
                        analysis_error=None, error=None, first_loss_after=None, cached_phases=("pretrain",))
     assert "phase 1/2: pre-training: cached" in progress_text(running)
+
+
+# ---------------------------------------------------------------------------------- the cache is untrusted (issue 33)
+def _signed(path: Path, meta: object) -> None:
+    """Rewrite the cache file ``path`` with metadata ``meta``, signed with this installation's key as a fit
+    signs (a file only a fit here could have written, whatever it holds)."""
+    from sscn_core.cache import SIGNATURE, cache_key, signature
+    from sscn_core.pretraining import CACHE_FIELDS
+
+    ckpt = load_checkpoint(path)
+    if isinstance(meta, dict):
+        record = {key: meta[key] for key in CACHE_FIELDS if key in meta}
+        meta = {**meta, SIGNATURE: signature(cache_key(), ckpt.meta["fingerprint"], ckpt.config, record, ckpt.state)}
+    save_checkpoint(path, Checkpoint("autoencoder", ckpt.state, ckpt.config, meta))
+
+
+def _unsigned(path: Path, meta: object) -> None:
+    """Rewrite the cache file ``path`` with metadata ``meta`` as anyone can (a valid SHA-256, no signature)."""
+    ckpt = load_checkpoint(path)
+    save_checkpoint(path, Checkpoint("autoencoder", ckpt.state, ckpt.config, meta))
+
+
+def _planted(path: Path) -> None:
+    """An auto-encoder with random weights filed under the right fingerprint, with an invented loss and the
+    genuine file's signature."""
+    meta = load_checkpoint(path).meta
+    ae = ConvAutoEncoder((8, 8))
+    reset_parameters(ae, torch.Generator().manual_seed(123))
+    save_autoencoder(ae, path, {**meta, "final_loss": 1e-9})
+
+
+def _planted_unsigned(path: Path) -> None:
+    meta = {k: v for k, v in load_checkpoint(path).meta.items() if k != "signature"}
+    save_autoencoder(ConvAutoEncoder((8, 8)), path, {**meta, "final_loss": 1e-9})
+
+
+def _invented_loss(path: Path) -> None:
+    """The genuine weights with an invented record, its signature kept."""
+    _unsigned(path, {**load_checkpoint(path).meta, "final_loss": 1e-9, "steps": 1})
+
+
+def _signed_with_another_key(path: Path) -> None:
+    from sscn_core.cache import SIGNATURE, signature
+    from sscn_core.pretraining import CACHE_FIELDS
+
+    ckpt = load_checkpoint(path)
+    record = {key: ckpt.meta[key] for key in CACHE_FIELDS}
+    _unsigned(path, {**ckpt.meta, SIGNATURE: signature(b"k" * 32, ckpt.meta["fingerprint"], ckpt.config, record,
+                                                       ckpt.state)})
+
+
+NOT_SIGNED = "it does not carry this installation's signature"
+
+
+@pytest.mark.parametrize("plant", [_planted, _planted_unsigned, _invented_loss, _signed_with_another_key])
+def test_a_cache_file_not_signed_here_is_never_used(images: np.ndarray, plant) -> None:
+    first, _, _ = fit(images)
+    path = cache_files()[0]
+    plant(path)
+    again, _, messages = fit(images)
+    assert not again.pretrain_["cached"] and pretrain_steps(again) == 3
+    assert again.pretrain_["final_loss"] == first.pretrain_["final_loss"] != 1e-9
+    np.testing.assert_array_equal(again.labels_, first.labels_)
+    assert again.pretrain_["cache"] == f"written to {path} (the file there was ignored: {NOT_SIGNED} (it was not " \
+                                      f"written by a fit here, or was changed))"
+    assert not any("cache" in m for m in messages)
+    third = fit(images)[0]                                           # rewritten, signed: used again
+    assert third.pretrain_["cached"] and third.pretrain_["final_loss"] == first.pretrain_["final_loss"]
+
+
+def test_a_planted_file_is_not_used_by_the_first_fit_either(images: np.ndarray) -> None:
+    """Anyone holding the data can compute the fingerprint and file weights under it before any fit."""
+    fp = fit(images, pretrain_cache=False)[0].pretrain_["fingerprint"]
+    ae = ConvAutoEncoder((8, 8))
+    save_autoencoder(ae, autoencoder_file(fp), {"fingerprint": fp, "seconds": 0.1, "steps": 3, "epochs": 3.0,
+                                                "final_loss": 1e-9, "convergence": {
+                                                    "steps": 3, "budget": 3, "tol": None, "relative_change": 0.0,
+                                                    "converged": False, "stopped_by": "schedule"}})
+    planted, _, _ = fit(images)
+    assert not planted.pretrain_["cached"] and planted.pretrain_["final_loss"] != 1e-9
+    assert NOT_SIGNED in planted.pretrain_["cache"]
+
+
+def test_a_file_from_another_cache_folder_is_not_used(images: np.ndarray, tmp_path: Path,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    fit(images)
+    genuine = cache_files()[0]
+    monkeypatch.setenv(CACHE_ENV, str(tmp_path / "other"))
+    (tmp_path / "other" / "autoencoders").mkdir(parents=True)
+    (tmp_path / "other" / "autoencoders" / genuine.name).write_bytes(genuine.read_bytes())
+    model, _, _ = fit(images)
+    assert not model.pretrain_["cached"] and NOT_SIGNED in model.pretrain_["cache"]
+
+
+def test_the_cache_key_is_private_and_a_shared_one_is_replaced(images: np.ndarray) -> None:
+    from sscn_core.cache import KEY_FILE
+
+    fit(images)
+    key = cache_dir() / KEY_FILE
+    assert key.stat().st_mode & 0o777 == 0o600 and len(key.read_bytes()) == 32
+    assert fit(images)[0].pretrain_["cached"]
+    before = key.read_bytes()
+    key.chmod(0o644)                          # others could read it: it is no secret any more
+    again, _, _ = fit(images)
+    assert not again.pretrain_["cached"] and NOT_SIGNED in again.pretrain_["cache"]
+    assert key.stat().st_mode & 0o777 == 0o600 and key.read_bytes() != before
+    assert fit(images)[0].pretrain_["cached"]
+    key.unlink()
+    key.symlink_to(cache_files()[0])          # a link is not the key either
+    assert not fit(images)[0].pretrain_["cached"] and not key.is_symlink()
+
+
+def _convergence(**changes: object):
+    def meta(m: dict) -> dict:
+        return {**m, "convergence": {**m["convergence"], **changes}}
+    return meta
+
+
+@pytest.mark.parametrize("meta, why", [
+    (lambda m: ["fingerprint", m["fingerprint"]], "has a damaged metadata block: it holds an array of 2, not an object"),
+    (lambda m: "metadata", "has a damaged metadata block: it holds the string 'metadata', not an object"),
+    (lambda m: {**m, "convergence": "settled"}, "its record['convergence'] is the string 'settled', expected an object"),
+    (lambda m: {**m, "convergence": None}, "its record['convergence'] is null, expected an object"),
+    (lambda m: {k: v for k, v in m.items() if k != "convergence"}, "its record has no 'convergence'"),
+    (_convergence(budget="3"), "its record['convergence']['budget'] is the string '3', expected an integer ≥ 0"),
+    (_convergence(stopped_by="budget", tol=None), "expected a convergence record (a budget stop has a tol)"),
+    (_convergence(stopped_by="luck"), "['stopped_by'] is the string 'luck', expected one of tolerance, schedule"),
+    (_convergence(relative_change=[1]), "['relative_change'] is an array of 1, expected a number"),
+    (lambda m: {**m, "final_loss": "low"}, "its record['final_loss'] is the string 'low', expected a number or null"),
+    (lambda m: {**m, "steps": -3}, "its record['steps'] is the number -3, expected an integer ≥ 0"),
+    (lambda m: {**m, "fingerprint": 7}, "its record['fingerprint'] is the number 7, expected a string"),
+])
+def test_a_signed_cache_file_with_a_malformed_record_is_ignored_and_rewritten(images: np.ndarray, meta, why) -> None:
+    first, _, _ = fit(images)
+    path = cache_files()[0]
+    _signed(path, meta(load_checkpoint(path).meta))
+    again, _, messages = fit(images)
+    assert not again.pretrain_["cached"] and pretrain_steps(again) == 3 and again.labels_ is not None
+    assert why in again.pretrain_["cache"] and again.pretrain_["cache"].startswith(f"written to {path} (the file")
+    assert again.convergence_["pretrain"] == first.convergence_["pretrain"] or \
+        repr(again.convergence_["pretrain"]) == repr(first.convergence_["pretrain"])
+    assert not any("cache" in m for m in messages)
+    assert fit(images)[0].pretrain_["cached"]                        # rewritten
+
+
+@pytest.mark.parametrize("meta", [lambda m: [m], lambda m: _convergence(budget="3")(m),
+                                  lambda m: {**m, "convergence": "settled"}])
+def test_an_unsigned_cache_file_with_a_malformed_record_is_ignored(images: np.ndarray, meta) -> None:
+    """Before the signature, these made every fit of the data fail (AttributeError, TypeError in health)."""
+    fit(images)
+    path = cache_files()[0]
+    _unsigned(path, meta(load_checkpoint(path).meta))
+    again, _, _ = fit(images)
+    assert not again.pretrain_["cached"] and again.labels_ is not None
+    assert fit(images)[0].pretrain_["cached"]
+
+
+def _torch_save_fails(exc: BaseException):
+    def patch(monkeypatch: pytest.MonkeyPatch) -> None:
+        def fail(*args: object, **kwargs: object) -> None:
+            raise exc
+        monkeypatch.setattr(torch, "save", fail)
+    return patch
+
+
+def _fsync_fails(monkeypatch: pytest.MonkeyPatch) -> None:
+    def fail(fd: int) -> None:
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+    monkeypatch.setattr(os, "fsync", fail)
+
+
+@pytest.mark.parametrize("full_disk, why", [
+    (_torch_save_fails(RuntimeError("[enforce fail at inline_container.cc:626] . PytorchStreamWriter failed writing "
+                                    "file data/0: file write failed")), "PytorchStreamWriter failed writing file"),
+    (_torch_save_fails(OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))), os.strerror(errno.ENOSPC)),
+    (_fsync_fails, os.strerror(errno.ENOSPC)),
+])
+def test_a_full_disk_while_caching_does_not_fail_the_fit(images: np.ndarray, monkeypatch: pytest.MonkeyPatch,
+                                                         full_disk, why: str) -> None:
+    full_disk(monkeypatch)
+    model, _, messages = fit(images)
+    assert model.labels_ is not None and pretrain_steps(model) == 3 and not model.pretrain_["cached"]
+    report = model.pretrain_["cache"]
+    assert report.startswith(f"not kept: the weights could not be written to {cache_dir() / 'autoencoders'} (") and \
+        why in report and "\n" not in report
+    assert model.fit_report()["pretrain"]["cache"] == report
+    assert not any("cache" in m for m in messages)
+    folder = cache_dir() / "autoencoders"
+    assert not folder.exists() or not list(folder.iterdir())        # nothing half-written was left behind
+
+
+@pytest.mark.parametrize("config, why", [
+    ({"kind": "conv", "image_shape": [8, 8, 1]}, "its configuration['image_shape'] has 3 items, expected 2"),
+    ({"kind": "conv", "image_shape": "8x8"}, "its configuration['image_shape'] is the string '8x8', expected an array"),
+    ({"kind": "mlp", "input_dim": 64, "hidden_dims": [8]}, "its configuration has no 'latent_dim', which a 'mlp' "
+                                                           "auto-encoder needs"),
+    ({"kind": 3}, "its configuration['kind'] is the number 3, expected one of 'conv', 'mlp', 'none'"),
+])
+def test_pretrained_weights_with_an_odd_configuration_are_one_checkpoint_error(images: np.ndarray, tmp_path: Path,
+                                                                               config: dict, why: str) -> None:
+    from sscn_core.checkpoint import CheckpointError
+
+    path = save_checkpoint(tmp_path / "ae.pt", Checkpoint("autoencoder", ConvAutoEncoder((8, 8)).state_dict(), config))
+    with pytest.raises(CheckpointError) as info:
+        SSCN(**{**SMALL, "pretrained": str(path)}).fit(images)
+    assert str(info.value) == f"'ae.pt' does not describe an auto-encoder: {why}"
