@@ -3,7 +3,8 @@
 MNIST digits are white ink on a black background, size-normalised to fit a 20×20 box (keeping the
 aspect ratio, anti-aliased) and placed in a 28×28 field so that the centre of mass of the ink sits
 in the middle. :func:`prepare_image` applies the same recipe to any picture a user brings (a phone
-photo of a digit on paper, a drawing with a transparent background, a 16-bit scan...).
+photo of a digit on paper, a drawing with a transparent background, a 16-bit scan...), in a field
+of any size: the box keeps MNIST's proportion, 20 of 28 of the field's shorter side (:func:`digit_box`).
 :func:`open_image_safely` is the one door through which untrusted bytes become a PIL image: it
 refuses empty, oversized, decompression-bomb, corrupt and non-image files with plain messages.
 """
@@ -33,6 +34,9 @@ NOISE_FLOOR = 0.05
 # MNIST's field and the box its ink is fitted into: digit-style inputs of other shapes keep the proportion.
 DIGIT_SHAPE = (28, 28)
 DIGIT_BOX = 20
+# A digit-style field smaller than MNIST's is drawn finer, then averaged down; the finer field has at most this
+# many pixels (a 1×1000 field is drawn 28×28000).
+FINE_PIXELS = 1_000_000
 
 ImageSource = Union[bytes, bytearray, memoryview, str, PathLike, IO[bytes]]
 
@@ -199,15 +203,35 @@ def _as_pil(img: Image.Image | np.ndarray | ImageSource) -> Image.Image:
     return open_image_safely(img)
 
 
+def digit_box(shape: tuple[int, int]) -> int:
+    """The side of the square digit-style ink is fitted into, in a field of ``shape``.
+
+    Parameters
+    ----------
+    shape : (int, int)
+        (height, width) of the field.
+
+    Returns
+    -------
+    int
+        MNIST's proportion, 20 of 28 of the shorter side, rounded, and at least 1 pixel: 20 in
+        MNIST's 28×28, 11 in 16×16, 6 in 8×8.
+    """
+    return max(1, round(min(int(v) for v in shape) * DIGIT_BOX / DIGIT_SHAPE[0]))
+
+
 def prepare_image(img: Image.Image | np.ndarray | ImageSource, *, size: int | tuple[int, int] = DIGIT_SHAPE,
-                  box: int = DIGIT_BOX) -> np.ndarray:
+                  box: int | None = None) -> np.ndarray:
     """Turn a picture of a digit (or any drawing) into an MNIST-like float32 array.
 
     Steps: apply the EXIF orientation; composite transparency onto white; convert to grayscale;
     make the ink bright on black (inverting when the border is light, and subtracting the
     background level); crop to the ink's bounding box; scale (LANCZOS) to fit ``box``×``box``
     keeping the aspect ratio; paste into the field so that the ink's centre of mass is at the
-    centre. Values are in [0, 1] with the strongest ink at 1.
+    centre. Values are in [0, 1] with the strongest ink at 1. A field smaller than MNIST's 28
+    pixels a side is drawn at the smallest whole multiple of it that is at least 28 pixels a side,
+    then averaged down (as a small digit set is made by shrinking a larger one), so that the ink is
+    fitted and centred to a fraction of a pixel.
 
     Parameters
     ----------
@@ -215,9 +239,10 @@ def prepare_image(img: Image.Image | np.ndarray | ImageSource, *, size: int | tu
         A PIL image, a 2-D/3-D uint8 or float array, bytes, a path or a binary file (anything but
         a PIL image or array goes through :func:`open_image_safely`).
     size : int or (int, int)
-        The field: ``size``×``size``, or (height, width).
-    box : int
-        The side of the square the ink is fitted into; at most the field's shorter side.
+        The field: ``size``×``size``, or (height, width); any size of at least one pixel.
+    box : int, optional
+        The side of the square the ink is fitted into, at most the field's shorter side; by
+        default MNIST's proportion of the field (:func:`digit_box`: 20 in 28×28, 11 in 16×16).
 
     Returns
     -------
@@ -230,9 +255,14 @@ def prepare_image(img: Image.Image | np.ndarray | ImageSource, *, size: int | tu
         For unreadable images and for blank ones ("no ink found").
     """
     field = (size, size) if isinstance(size, int) else tuple(size)
-    if not (len(field) == 2 and all(isinstance(v, int) for v in (*field, box)) and 1 <= box <= min(field)):
-        raise ImageError(f"expected integers 1 <= box <= size, got box={box!r}, size={size!r}")
+    if not (len(field) == 2 and all(isinstance(v, int) and v >= 1 for v in field)):
+        raise ImageError(f"expected the field as a positive integer or (height, width) of them, got size={size!r}")
     height, width = field
+    if box is None:
+        box = digit_box(field)
+    if not (isinstance(box, int) and 1 <= box <= min(field)):
+        raise ImageError(f"expected an integer box of 1 to {min(field)} pixels (the field's shorter side), got "
+                         f"box={box!r} for a {height}×{width} field")
     pil = _as_pil(img)
     try:
         pil = ImageOps.exif_transpose(pil)
@@ -250,6 +280,22 @@ def prepare_image(img: Image.Image | np.ndarray | ImageSource, *, size: int | tu
     rows = np.flatnonzero((ink >= BBOX_THRESHOLD).any(axis=1))
     cols = np.flatnonzero((ink >= BBOX_THRESHOLD).any(axis=0))
     crop = ink[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1]
+    # In a field smaller than MNIST's, the recipe runs at a whole multiple of the field that is at least
+    # MNIST's size (within FINE_PIXELS), and the result is averaged down: fitted and centred pixel by pixel
+    # in an 8×8 field, a drawing would move and thicken by whole pixels (a quarter of its width).
+    fine = max(1, min(-(-DIGIT_SHAPE[0] // min(height, width)), int((FINE_PIXELS / (height * width)) ** 0.5)))
+    out = _fit_and_centre(crop, (height * fine, width * fine), box * fine)
+    if fine > 1:
+        out = out.reshape(height, fine, width, fine).mean(axis=(1, 3))
+        out /= out.max()
+    return out.astype(np.float32)
+
+
+def _fit_and_centre(crop: np.ndarray, field: tuple[int, int], box: int) -> np.ndarray:
+    """The ink ``crop`` scaled (LANCZOS) to fit ``box``×``box`` keeping its aspect ratio, and placed in
+    ``field`` with its centre of mass at the centre (as near as whole pixels and the field's edges
+    allow); strongest ink 1."""
+    height, width = field
     h, w = crop.shape
     scale = box / max(h, w)
     new_w, new_h = max(1, round(w * scale)), max(1, round(h * scale))
@@ -264,7 +310,7 @@ def prepare_image(img: Image.Image | np.ndarray | ImageSource, *, size: int | tu
     # MNIST puts the centre of mass at pixel (14, 14) of 0..27, not 13.5: half the side.
     top = int(np.clip(round(height / 2.0 - cy), 0, height - new_h))
     left = int(np.clip(round(width / 2.0 - cx), 0, width - new_w))
-    out = np.zeros((height, width), dtype=np.float32)
+    out = np.zeros((height, width), dtype=np.float64)
     out[top:top + new_h, left:left + new_w] = patch
     return out
 
@@ -282,8 +328,8 @@ DIGIT_CONTRAST = 0.25
 DIGIT_SOLID_SHARE = 0.5
 PHOTO_SIDE = 32          # photos larger than MAX_PHOTO_SIDE are cropped to a square and resized to this side
 MAX_PHOTO_SIDE = 64
-STYLES = {"digit": "digit-style: ink made bright on black, cropped, fitted into 20×20 and centred by mass in 28×28 "
-                   "(as MNIST)",
+STYLES = {"digit": "digit-style: ink made bright on black, cropped, fitted into a square of 20/28 of the shorter side "
+                   "and centred by mass (as MNIST: 20×20 in 28×28)",
           "photo": "photo-style: grey levels in [0, 1], resized (centre crop to the target's aspect) — no inversion, "
                    "no centring"}
 
@@ -360,7 +406,7 @@ def prepare_for(img: Image.Image | np.ndarray | ImageSource, style: str, shape: 
         The picture (anything :func:`prepare_image` reads).
     style : {"digit", "photo"}
         Digit-style: MNIST's recipe, the ink fitted into a square of MNIST's 20/28 of the shorter
-        side; photo-style: :func:`prepare_photo`.
+        side (:func:`digit_box`); photo-style: :func:`prepare_photo`.
     shape : (int, int)
         (height, width) of the model's inputs.
 
@@ -371,8 +417,7 @@ def prepare_for(img: Image.Image | np.ndarray | ImageSource, style: str, shape: 
     """
     height, width = (int(v) for v in shape)
     if style == "digit":
-        box = max(1, round(min(height, width) * DIGIT_BOX / DIGIT_SHAPE[0]))
-        return prepare_image(img, size=(height, width), box=box)
+        return prepare_image(img, size=(height, width))
     if style == "photo":
         return prepare_photo(grey_levels(img), (height, width))
     raise ImageError(f"unknown preprocessing style {style!r}; expected one of {', '.join(STYLES)}")

@@ -294,3 +294,30 @@ def test_a_folder_of_dark_faces_is_read_as_photos(tmp_path: Path) -> None:
         Image.fromarray(np.round(faces.X[i].reshape(32, 32) * 255).astype(np.uint8)).save(tmp_path / f"{i}.png")
     data = load_dataset("file", path=tmp_path)
     assert data.preprocessing.startswith("photo-style") and data.image_shape == (32, 32) and len(data) == 20
+
+
+# ------------------------------------------------------------------ digit-style at any size (issue 33)
+@pytest.mark.parametrize("shape", [(8, 8), (12, 12), (16, 16), (19, 19), (12, 9), (6, 30), (3, 3)])
+def test_digit_style_fits_mnist_proportion_in_any_small_field(shape: tuple[int, int]) -> None:
+    """Fields smaller than MNIST's 20-pixel box were refused ("expected integers 1 <= box <= size"):
+    the default box now keeps MNIST's 20 of 28 of the shorter side, in prepare_image and prepare_for alike."""
+    height, width = shape
+    out = prepare_image(draw_one(), size=shape)
+    from sscn_core.preprocess import digit_box, prepare_for
+
+    assert out.shape == shape and out.dtype == np.float32 and out.max() == pytest.approx(1.0)
+    box = digit_box(shape)
+    assert box == max(1, round(min(shape) * 20 / 28)) and 1 <= box <= min(shape)
+    rows, cols = np.flatnonzero(out.any(axis=1)), np.flatnonzero(out.any(axis=0))
+    assert max(rows[-1] - rows[0], cols[-1] - cols[0]) + 1 <= box + 2       # LANCZOS may spill a pixel a side
+    cy, cx = centre_of_mass(out)
+    assert abs(cy - height / 2) <= 1.0 and abs(cx - width / 2) <= 1.0
+    np.testing.assert_array_equal(prepare_for(draw_one(), "digit", shape), out)
+
+
+def test_prepare_image_refuses_a_bad_field_or_box_in_one_line() -> None:
+    for size, box in (((0, 28), None), ((28, 28.0), None), (16, 17), (16, 0)):
+        with pytest.raises(ImageError) as info:
+            prepare_image(draw_one(), size=size, box=box)   # type: ignore[arg-type]
+        assert "\n" not in str(info.value)
+
