@@ -37,6 +37,12 @@ DIGIT_BOX = 20
 # A digit-style field smaller than MNIST's is drawn finer, then averaged down; the finer field has at most this
 # many pixels (a 1×1000 field is drawn 28×28000).
 FINE_PIXELS = 1_000_000
+# Photo-style pictures are centre-cropped to the inputs' proportions: one more than MAX_PHOTO_STRETCH times
+# wider or taller than them would lose most of itself (a 1×1000 strip kept one pixel), and one whose cropped
+# part is narrower than MIN_PHOTO_SIDE pixels (or than the inputs, when they are smaller) would be stretched
+# from a handful of values. Both are refused rather than trained on.
+MAX_PHOTO_STRETCH = 4
+MIN_PHOTO_SIDE = 4
 
 ImageSource = Union[bytes, bytearray, memoryview, str, PathLike, IO[bytes]]
 
@@ -376,25 +382,64 @@ def photo_shape(shapes: list[tuple[int, int]]) -> tuple[int, int]:
 
 
 def prepare_photo(grey: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
-    """A face or object photo (grey levels in [0, 1]) as a ``shape`` float32 input: centre-cropped to
-    the target's aspect ratio and resized (LANCZOS); brightness kept as it is (light is the signal
-    that puts faces on their subspaces). A picture of one single grey level carries nothing and is
-    refused; a very dark face (Yale B has some three grey levels deep) is kept."""
+    """A face or object photo (grey levels in [0, 1]) as a ``shape`` float32 input.
+
+    Centre-cropped to the target's aspect ratio and resized (LANCZOS); brightness kept as it is
+    (light is the signal that puts faces on their subspaces; a very dark face, as Yale B has some
+    three grey levels deep, is kept).
+
+    Parameters
+    ----------
+    grey : numpy.ndarray
+        The picture's grey levels, (height, width) in [0, 1].
+    shape : (int, int)
+        (height, width) of the inputs.
+
+    Returns
+    -------
+    numpy.ndarray
+        float32 of shape ``shape``.
+
+    Raises
+    ------
+    ImageError
+        A picture that carries nothing once prepared: one of a single grey level; one more than
+        MAX_PHOTO_STRETCH times wider or taller than the inputs' proportions (the crop would throw
+        most of it away); one whose cropped part has a side under MIN_PHOTO_SIDE pixels (or under
+        the inputs' side, when that is smaller); one whose centre, once cropped, is a single grey level.
+    """
     if float(grey.max()) == float(grey.min()):
         raise ImageError("no ink found: the image is blank (a single colour)")
     h, w = grey.shape
-    th, tw = shape
-    if h * tw > w * th:          # too tall: crop rows
-        keep = max(1, round(w * th / tw))
-        top = (h - keep) // 2
-        grey = grey[top:top + keep]
-    elif h * tw < w * th:        # too wide: crop columns
+    th, tw = (int(v) for v in shape)
+    size = f"the image is {w} pixel{'s' * (w != 1)} wide and {h} high"
+    inputs = f"photo-style inputs of {th}×{tw} (height×width)"
+    stretch = (w * th) / (h * tw)          # above 1: wider than the inputs' proportions
+    if max(stretch, 1 / stretch) > MAX_PHOTO_STRETCH:
+        kept = (f"{max(1, round(h * tw / th))} of its {w} columns" if stretch > 1
+                else f"{max(1, round(w * th / tw))} of its {h} rows")
+        raise ImageError(f"{size}: cropping it to the proportions of {inputs} would keep {kept}; an image more "
+                         f"than {MAX_PHOTO_STRETCH} times wider or taller than the inputs is refused (crop it "
+                         f"closer to {th}×{tw} first)")
+    if stretch > 1:                        # too wide: crop columns
         keep = max(1, round(h * tw / th))
         left = (w - keep) // 2
         grey = grey[:, left:left + keep]
+    elif stretch < 1:                      # too tall: crop rows
+        keep = max(1, round(w * th / tw))
+        top = (h - keep) // 2
+        grey = grey[top:top + keep]
+    need = (min(MIN_PHOTO_SIDE, th), min(MIN_PHOTO_SIDE, tw))
+    if grey.shape[0] < need[0] or grey.shape[1] < need[1]:
+        raise ImageError(f"{size}: too small for {inputs}, which need at least {need[0]}×{need[1]} of its pixels "
+                         f"(height×width) once cropped to their proportions")
     if grey.shape != (th, tw):
         grey = np.asarray(Image.fromarray(grey.astype(np.float32), mode="F").resize((tw, th), Image.Resampling.LANCZOS))
-    return np.clip(grey, 0.0, 1.0).astype(np.float32)
+    out = np.clip(grey, 0.0, 1.0).astype(np.float32)
+    if float(out.max()) == float(out.min()):
+        raise ImageError(f"{size}: nothing is left once it is cropped to the proportions of {inputs} (its centre "
+                         f"is a single grey level)")
+    return out
 
 
 def prepare_for(img: Image.Image | np.ndarray | ImageSource, style: str, shape: tuple[int, int]) -> np.ndarray:

@@ -751,3 +751,34 @@ def test_decoded_pixels_per_upload_are_capped(tmp_path: Path, monkeypatch: pytes
     with pytest.raises(DataError, match=r"the images add up to more than 30,050 pixels \(reached at a/3\.png\)"):
         load_dataset("file", path=target)
     assert len(decoded) == 3          # refused from the header, before decoding the fourth image
+
+
+# ---- images that would carry nothing once prepared (issue 33) ------------------------------------------
+@pytest.mark.parametrize("shape, words", [((1, 1000), "1000 pixels wide and 1 high"),
+                                          ((1000, 1), "1 pixel wide and 1000 high"),
+                                          ((20, 300), "300 pixels wide and 20 high")])
+def test_a_folder_of_strips_is_refused_not_cropped_to_a_pixel(tmp_path: Path, shape: tuple[int, int],
+                                                              words: str) -> None:
+    """1×1000 images were centre-cropped to one pixel: every row constant, and training ran without a word."""
+    rng = np.random.default_rng(0)
+    for person in ("a", "b"):
+        for k in range(3):
+            _save_png(tmp_path / "strips" / person / f"{k}.png", rng.random(shape))
+    with pytest.raises(DataError) as info:
+        load_dataset("file", path=tmp_path / "strips")
+    message = str(info.value)
+    assert message.startswith(f"{tmp_path / 'strips'}: a/0.png: the image is {words}: cropping it to the "
+                              f"proportions of photo-style inputs of 32×32 (height×width) would keep ") and \
+        "more than 4 times wider or taller than the inputs is refused" in message and "\n" not in message, message
+    assert load_dataset("file", path=tmp_path / "strips", raw=True).image_shape == shape     # as they are: kept
+
+
+def test_a_folder_whose_pictures_are_plain_in_the_middle_is_refused(tmp_path: Path) -> None:
+    rng = np.random.default_rng(0)
+    framed = np.full((40, 120), 0.5)
+    framed[:, :30] = rng.random((40, 30))
+    _save_png(tmp_path / "set" / "a.png", framed)
+    _save_png(tmp_path / "set" / "b.png", rng.random((50, 50)))
+    with pytest.raises(DataError, match=r"set: a.png: the image is 120 pixels wide and 40 high: nothing is left"):
+        load_dataset("file", path=tmp_path / "set")
+

@@ -1,5 +1,6 @@
 """Image preparation at its edges (issue 33): digit-style models of images smaller than MNIST's 20-pixel
-box predict through every door."""
+box predict through every door; pictures that would carry nothing once prepared are refused with one
+line in the library and the command line."""
 from __future__ import annotations
 
 import json
@@ -14,7 +15,7 @@ from PIL import Image
 from sscn_core import SSCN, load_dataset, viz
 from sscn_core.cli import main
 from sscn_core.metrics import evaluate
-from sscn_core.preprocess import digit_box, input_style, prepare_for_model
+from sscn_core.preprocess import ImageError, digit_box, input_style, prepare_for_model
 
 CLASSES = (0, 1)
 PER_CLASS = 30
@@ -83,3 +84,38 @@ def test_a_small_digit_model_predicts_through_every_door(side: int, tmp_path: Pa
     assert evaluate(np.repeat(np.arange(len(CLASSES)), PER_CLASS), model.labels_)["acc"] >= 0.95
     assert np.mean(np.array(library[:8]) == model.labels_[rows]) >= 7 / 8
     assert library[8:] == model.labels_[[0, len(stack) - 1]].tolist()
+
+
+# ------------------------------------------------------------------ pictures that carry nothing
+def test_cli_train_refuses_a_folder_of_strips_in_one_line(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    rng = np.random.default_rng(0)
+    folder = tmp_path / "strips"
+    for person in ("a", "b"):
+        (folder / person).mkdir(parents=True)
+        for k in range(4):
+            Image.fromarray((rng.random((1, 1000)) * 255).astype(np.uint8)).save(folder / person / f"{k}.png")
+    assert main(["train", "--data", str(folder), "--n-clusters", "2", "--quiet"]) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and err.count("\n") == 1, err
+    assert err.startswith(f"error: {folder}: a/0.png: the image is 1000 pixels wide and 1 high: cropping it to the "
+                          f"proportions of photo-style inputs of 32×32 (height×width) would keep 1 of its 1000 "
+                          f"columns; an image more than 4 times wider or taller than the inputs is refused"), err
+
+
+def test_predict_refuses_a_strip_for_a_photo_model(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    faces = load_dataset("yaleb")
+    keep = np.isin(faces.y, [0, 1])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model = SSCN(n_clusters=2, **QUICK).fit(faces.X[keep][:40].reshape(-1, 32, 32))
+    assert input_style(model) == ("photo", (32, 32))
+    strip = tmp_path / "strip.png"
+    Image.fromarray((np.random.default_rng(0).random((2, 900)) * 255).astype(np.uint8)).save(strip)
+    with pytest.raises(ImageError, match="900 pixels wide and 2 high"):
+        viz.classify(model, strip)
+    face = tmp_path / "face.png"
+    Image.fromarray(np.round(faces.X[0].reshape(32, 32) * 255).astype(np.uint8)).save(face)
+    assert main(["predict", "--model", str(model.save(tmp_path / "m.pt")), str(strip), str(face)]) == 2
+    out, err = capsys.readouterr()
+    assert out.startswith(f"{face}: cluster ") and err.count("\n") == 1
+    assert err.startswith(f"error: {strip}: the image is 900 pixels wide and 2 high: cropping it"), err

@@ -321,3 +321,46 @@ def test_prepare_image_refuses_a_bad_field_or_box_in_one_line() -> None:
             prepare_image(draw_one(), size=size, box=box)   # type: ignore[arg-type]
         assert "\n" not in str(info.value)
 
+
+# ------------------------------------------------------------------ photo-style: degenerate pictures (issue 33)
+@pytest.mark.parametrize("picture, shape, said", [
+    ((1, 1000), (32, 32), "1000 pixels wide and 1 high: cropping it to the proportions of photo-style inputs of "
+                          "32×32 (height×width) would keep 1 of its 1000 columns"),
+    ((1000, 1), (32, 32), "1 pixel wide and 1000 high: cropping it to the proportions of photo-style inputs of "
+                          "32×32 (height×width) would keep 1 of its 1000 rows"),
+    ((30, 200), (32, 32), "200 pixels wide and 30 high"),
+    ((48, 42), (10, 60), "would keep 7 of its 48 rows"),
+    ((3, 3), (32, 32), "too small for photo-style inputs of 32×32 (height×width), which need at least 4×4"),
+    ((2, 7), (16, 48), "too small"),
+])
+def test_a_photo_that_would_lose_most_of_itself_is_refused(picture: tuple[int, int], shape: tuple[int, int],
+                                                           said: str) -> None:
+    """A 1×1000 strip was centre-cropped to one pixel: a constant input, trained on without a word."""
+    from sscn_core.preprocess import MAX_PHOTO_STRETCH, prepare_photo
+
+    grey = np.random.default_rng(0).random(picture)
+    with pytest.raises(ImageError) as info:
+        prepare_photo(grey, shape)
+    message = str(info.value)
+    assert said in message and "\n" not in message
+    if "would keep" in message:
+        assert f"more than {MAX_PHOTO_STRETCH} times wider or taller than the inputs is refused" in message
+
+
+@pytest.mark.parametrize("picture, shape", [((30, 120), (32, 32)), ((120, 30), (32, 32)), ((4, 4), (32, 32)),
+                                            ((1, 50), (1, 50)), ((2, 3), (2, 3)), ((48, 42), (32, 32))])
+def test_photos_within_the_limits_keep_their_content(picture: tuple[int, int], shape: tuple[int, int]) -> None:
+    from sscn_core.preprocess import prepare_photo
+
+    out = prepare_photo(np.random.default_rng(1).random(picture), shape)
+    assert out.shape == shape and out.std() > 0.05
+
+
+def test_a_photo_whose_kept_centre_is_plain_is_refused() -> None:
+    from sscn_core.preprocess import prepare_photo
+
+    grey = np.full((40, 120), 0.5)
+    grey[:, :30] = np.random.default_rng(2).random((40, 30))     # all its detail lies outside the centre square
+    with pytest.raises(ImageError, match=r"^the image is 120 pixels wide and 40 high: nothing is left once it is "
+                                         r"cropped .* \(its centre is a single grey level\)$"):
+        prepare_photo(grey, (32, 32))
