@@ -20,6 +20,7 @@ from sklearn.utils import Tags, TransformerTags
 
 from . import distributed
 from .checkpoint import CheckpointError
+from .data.dataset import check_rows_vary
 from .choice import choose_frontend
 from .device import resolve_device
 from .features import FrontEnd, PixelFrontEnd, ScatteringFrontEnd
@@ -216,6 +217,7 @@ class SSCN(ClusterMixin, TransformerMixin, BaseEstimator):
         previous = {k: v for k, v in self.__dict__.items() if _is_fitted_attribute(k)}
         try:
             x = self._planned(X)
+            check_rows_vary(x.numpy())          # the plan may describe any rows; a fit needs some that vary
             self._check_memory(x.shape)
             self._check_pseudo_label_memory(x.shape[0])
             self._fit(x, callback)

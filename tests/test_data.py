@@ -782,3 +782,21 @@ def test_a_folder_whose_pictures_are_plain_in_the_middle_is_refused(tmp_path: Pa
     with pytest.raises(DataError, match=r"set: a.png: the image is 120 pixels wide and 40 high: nothing is left"):
         load_dataset("file", path=tmp_path / "set")
 
+
+def test_the_rule_for_rows_that_are_all_constant() -> None:
+    """SSCN.fit refuses them (tests/test_image_edges.py); loading accepts them, to be looked at."""
+    from sscn_core.data.dataset import check_rows_vary
+
+    levels = np.linspace(0.1, 0.9, 6, dtype=np.float32)
+    blank = np.repeat(levels[:, None], 256, axis=1)
+    with pytest.raises(DataError, match=r"^blank.npz: all 6 rows are constant \(one value in all 256 features: "
+                                        r"0.1, 0.26, 0.42, \.\.\.\): there is nothing to cluster"):
+        check_rows_vary(blank, "blank.npz")
+    with pytest.raises(DataError, match=r"^the one row is constant \(one value in all 4 features: 0\)"):
+        check_rows_vary(np.zeros((1, 4)))
+    some = np.zeros((3, 4), dtype=np.float32)
+    some[1, 2] = 1.0
+    check_rows_vary(some)                                                  # one varying row is enough
+    check_rows_vary(np.arange(3.0)[:, None])                               # rows of one feature: not checked
+    assert len(Dataset(blank, None, "blank", (16, 16))) == 6               # loading accepts them
+

@@ -1,6 +1,6 @@
 """Image preparation at its edges (issue 33): digit-style models of images smaller than MNIST's 20-pixel
-box predict through every door; pictures that would carry nothing once prepared are refused with one
-line in the library and the command line."""
+box predict through every door; pictures that would carry nothing once prepared, and data whose rows
+are all constant, are refused with one line in the library and the command line."""
 from __future__ import annotations
 
 import json
@@ -86,7 +86,27 @@ def test_a_small_digit_model_predicts_through_every_door(side: int, tmp_path: Pa
     assert library[8:] == model.labels_[[0, len(stack) - 1]].tolist()
 
 
-# ------------------------------------------------------------------ pictures that carry nothing
+# ------------------------------------------------------------------ nothing to cluster
+def test_fit_refuses_rows_that_are_all_constant() -> None:
+    """Every image of the set blank (or made blank by its preparation): refused, not trained on."""
+    levels = np.linspace(0.0, 1.0, 12, dtype=np.float32)
+    blank = np.broadcast_to(levels[:, None, None], (12, 16, 16))
+    with pytest.raises(ValueError, match=r"^all 12 rows are constant \(one value in all 256 features: 0, 0\.0909, "
+                                         r"0\.182, \.\.\.\): there is nothing to cluster"):
+        SSCN(n_clusters=3, **QUICK).fit(blank)
+    assert not hasattr(SSCN(n_clusters=3, **QUICK), "labels_")
+
+
+def test_cli_train_refuses_blank_images_in_one_line(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    levels = np.linspace(0, 255, 8).astype(np.uint8)
+    np.savez(tmp_path / "blank.npz", X=np.broadcast_to(levels[:, None, None], (8, 20, 20)).copy())
+    assert main(["train", "--data", str(tmp_path / "blank.npz"), "--n-clusters", "2", "--quiet"]) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and err.count("\n") == 1, err
+    assert err.startswith("error: all 8 rows are constant (one value in all 400 features: 0, 0.141, 0.282, ...): "
+                          "there is nothing to cluster"), err
+
+
 def test_cli_train_refuses_a_folder_of_strips_in_one_line(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     rng = np.random.default_rng(0)
     folder = tmp_path / "strips"

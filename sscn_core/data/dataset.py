@@ -22,6 +22,38 @@ class DataError(ValueError):
     """A data set could not be loaded or made: unknown name, bad option, missing or corrupt file."""
 
 
+def check_rows_vary(X: np.ndarray, name: str | None = None) -> None:
+    """Refuse data in which every row is constant: there is nothing to cluster.
+
+    The rule ``SSCN.fit`` applies to the rows it is given, whichever door they came through (a
+    loaded :class:`Dataset`, an array, the CLI's ``--data``, the app's upload); loading itself
+    accepts them, so that a set can still be looked at. A row of one value in all its features (a
+    blank image, or one that became blank when prepared) carries no direction: scaled to unit
+    length, every such row is the same point. Data with some varying rows is accepted; rows of a
+    single feature are not checked.
+
+    Parameters
+    ----------
+    X : numpy.ndarray
+        The data, (N, D), finite.
+    name : str, optional
+        The data set's name, put in front of the message.
+
+    Raises
+    ------
+    DataError
+        Every one of the N rows (D >= 2) is constant.
+    """
+    if X.ndim != 2 or X.shape[0] == 0 or X.shape[1] < 2 or not bool((X == X[:, :1]).all()):
+        return
+    n, d = X.shape
+    rows = "the one row is" if n == 1 else f"all {n:,} rows are"
+    levels = np.unique(X[:, 0])
+    values = ", ".join(f"{v:.3g}" for v in levels[:3]) + (", ..." if len(levels) > 3 else "")
+    raise DataError(f"{name + ': ' if name else ''}{rows} constant (one value in all {d:,} features: {values}): "
+                    f"there is nothing to cluster (blank images give such rows)")
+
+
 @dataclass(frozen=True)
 class Dataset:
     """Samples as rows of ``X`` (float32, (N, D)), optional integer labels ``y`` (int64, (N,)).
