@@ -753,6 +753,89 @@ def test_decoded_pixels_per_upload_are_capped(tmp_path: Path, monkeypatch: pytes
     assert len(decoded) == 3          # refused from the header, before decoding the fourth image
 
 
+# ---- what a folder load may read (issue 33) ------------------------------------------------------------
+_OPENED: list[str] = []
+_WATCHING = threading.Event()
+
+
+def _watch_opens(event: str, args: tuple) -> None:
+    if _WATCHING.is_set() and event == "open" and isinstance(args[0], (str, bytes, Path)):
+        _OPENED.append(str(args[0] if not isinstance(args[0], bytes) else args[0].decode(errors="replace")))
+
+
+@contextlib.contextmanager
+def opened_files() -> Iterator[list[str]]:
+    """Every path Python opens (io.open, os.open, ...) while the block runs, as it was given to open."""
+    if not getattr(opened_files, "hooked", False):
+        import sys
+        sys.addaudithook(_watch_opens)           # cannot be removed: it records only while watching
+        opened_files.hooked = True               # type: ignore[attr-defined]
+    _OPENED.clear()
+    seen: list[str] = []
+    _WATCHING.set()
+    try:
+        yield seen
+    finally:
+        _WATCHING.clear()
+        seen.extend(_OPENED)
+
+
+def test_a_folder_load_reads_no_file_outside_the_folder(tmp_path: Path) -> None:
+    """A link to a file outside the folder (such as /etc/passwd) was opened and read as one of its images."""
+    outside = tmp_path / "elsewhere"
+    outside.mkdir()
+    secret = outside / "secret.png"
+    secret.write_bytes(digit_png(seed=99))              # a valid image: read, it would become a row
+    (outside / "more").mkdir()
+    (outside / "more" / "x.png").write_bytes(digit_png(seed=98))
+    root = tmp_path / "set"
+    make_image_tree(root, {"a": 2, "b": 2})
+    (root / "a" / "leak.png").symlink_to(secret)                       # absolute link out
+    (root / "b" / "up.png").symlink_to(Path("..", "..", "elsewhere", "secret.png"))   # relative link out
+    (root / "b" / "inside.png").symlink_to(Path("..", "a", "img0.png"))               # link within: read
+    (root / "a" / "gone.png").symlink_to(tmp_path / "nowhere.png")                     # leads to nothing
+    (root / "c").symlink_to(outside / "more", target_is_directory=True)              # a folder link: not entered
+    with opened_files() as seen:
+        ds = load_dataset("file", path=root)
+    mine = [Path(p).resolve() for p in seen if Path(p).resolve().is_relative_to(tmp_path.resolve())]
+    assert mine and all(p.is_relative_to(root.resolve()) for p in mine), mine        # nothing outside was opened
+    assert (root / "a" / "img0.png").resolve() in mine                               # the watch works
+    assert len(ds) == 5 and ds.class_names == ("a", "b") and ds.y.tolist() == [0, 0, 1, 1, 1]
+    np.testing.assert_array_equal(ds.X[2], ds.X[0])                                   # b/inside.png is a/img0.png
+    assert ds.preprocessing.endswith("; 3 symbolic links skipped (2 lead outside the folder, 1 leads to no regular "
+                                     "file): only files inside the folder are read"), ds.preprocessing
+    alias = tmp_path / "alias"
+    alias.symlink_to(root, target_is_directory=True)                                  # the folder named by a link
+    assert load_dataset("file", path=alias).X.shape == ds.X.shape
+    raw = load_dataset("file", path=root, raw=True)
+    assert raw.preprocessing == "3 symbolic links skipped (2 lead outside the folder, 1 leads to no regular file): " \
+                                "only files inside the folder are read"
+
+
+def test_a_folder_of_only_outside_links_says_why_it_is_empty(tmp_path: Path) -> None:
+    (tmp_path / "real.png").write_bytes(digit_png())
+    (tmp_path / "set").mkdir()
+    (tmp_path / "set" / "link.png").symlink_to(tmp_path / "real.png")
+    with opened_files() as seen, pytest.raises(DataError, match=r"set: no images found: 1 symbolic link skipped "
+                                                                  r"\(1 leads outside the folder\)"):
+        load_dataset("file", path=tmp_path / "set")
+    assert not [p for p in seen if Path(p).resolve().is_relative_to(tmp_path.resolve())]
+
+
+def test_a_link_stored_in_a_zip_is_skipped_and_nothing_is_extracted(tmp_path: Path) -> None:
+    link = zipfile.ZipInfo("d/a/passwd.png")
+    link.external_attr = (0o120777 << 16)                   # a symbolic link, as `zip --symlinks` stores it
+    with zipfile.ZipFile(tmp_path / "d.zip", "w") as zf:
+        zf.writestr("d/a/x.png", digit_png(seed=1))
+        zf.writestr("d/b/y.png", digit_png(seed=2))
+        zf.writestr(link, "/etc/passwd")
+    before = sorted(tmp_path.rglob("*"))
+    ds = load_dataset("file", path=tmp_path / "d.zip")
+    assert len(ds) == 2 and ds.class_names == ("a", "b")
+    assert ds.preprocessing.endswith("; 1 symbolic link stored in the .zip skipped (links are not followed)")
+    assert sorted(tmp_path.rglob("*")) == before                                       # nothing written
+
+
 # ---- images that would carry nothing once prepared (issue 33) ------------------------------------------
 @pytest.mark.parametrize("shape, words", [((1, 1000), "1000 pixels wide and 1 high"),
                                           ((1000, 1), "1 pixel wide and 1000 high"),
@@ -800,3 +883,32 @@ def test_the_rule_for_rows_that_are_all_constant() -> None:
     check_rows_vary(np.arange(3.0)[:, None])                               # rows of one feature: not checked
     assert len(Dataset(blank, None, "blank", (16, 16))) == 6               # loading accepts them
 
+
+def test_a_file_swapped_for_an_outside_link_after_listing_is_not_followed(tmp_path: Path,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    secret = tmp_path / "secret.png"
+    secret.write_bytes(digit_png(seed=5))
+    make_image_tree(tmp_path / "set", {"a": 2})
+    listed = folders._folder_images
+
+    def list_then_swap(root: Path) -> tuple:
+        found = listed(root)
+        (root / "a" / "img1.png").unlink()
+        (root / "a" / "img1.png").symlink_to(secret)          # between the check and the read
+        return found
+
+    monkeypatch.setattr(folders, "_folder_images", list_then_swap)
+    with opened_files() as seen, pytest.raises(DataError, match=r"set/a/img1.png: cannot read"):
+        load_dataset("file", path=tmp_path / "set")
+    assert str(secret) not in seen and str(tmp_path / "set" / "a" / "img1.png") in seen   # the link, unfollowed
+
+
+def test_an_oversized_file_in_a_folder_is_refused_before_it_is_read(tmp_path: Path,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    import sscn_core.preprocess as preprocess
+
+    make_image_tree(tmp_path / "set", {"a": 2})
+    (tmp_path / "set" / "a" / "big.png").write_bytes(b"\x89PNG" + bytes(5000))
+    monkeypatch.setattr(preprocess, "MAX_BYTES", 4000)
+    with pytest.raises(DataError, match=r"^a/big.png: the file is 4.9 KB; the limit for one image is 3.9 KB$"):
+        load_dataset("file", path=tmp_path / "set")

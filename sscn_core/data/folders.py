@@ -5,10 +5,17 @@ keep an upload within memory: images per set, bytes of a .zip and its members, d
 Images are read as grey levels and prepared the way the data asks (``preprocess.STYLES``): digit-style when
 most pictures are drawings on a plain background, else photo-style at one common shape; ``raw=True`` keeps
 them as they are.
+
+What is read stays within what the user named. A folder load reads only regular files whose real path
+(symbolic links resolved) lies inside the real path of the folder: a link to a file inside is read, a link
+leading outside it (or to nothing) is skipped without being opened, and links to folders are not entered;
+the data set's ``preprocessing`` sentence says how many links were skipped and why. A .zip's members are
+read into memory from the archive, never extracted to disk, and a link stored in it is skipped the same way.
 """
 from __future__ import annotations
 
 import os
+import stat
 import zipfile
 import zlib
 from collections.abc import Sequence
@@ -32,6 +39,50 @@ def _is_image_name(name: str) -> bool:
     if not parts or any(p.startswith(".") or p == "__MACOSX" for p in parts):
         return False
     return PurePosixPath(name).suffix.lower() in IMAGE_SUFFIXES
+
+
+def _links(n: int) -> str:
+    return f"{n} symbolic link{'s' * (n != 1)}"
+
+
+def _skipped_links(outside: int, broken: int) -> str | None:
+    """One sentence for the report: how many links in a folder were skipped and why, or None."""
+    if outside + broken == 0:
+        return None
+    why = [f"{outside} lead{'s' * (outside == 1)} outside the folder"] if outside else []
+    why += [f"{broken} lead{'s' * (broken == 1)} to no regular file"] if broken else []
+    return f"{_links(outside + broken)} skipped ({', '.join(why)}): only files inside the folder are read"
+
+
+def _folder_images(root: Path) -> tuple[list[tuple[str, ...]], list[Path], str | None]:
+    """The image files a load of the folder ``root`` may read, sorted: their paths relative to the folder
+    (as parts), their real paths, and a sentence on the symbolic links skipped (None when none was).
+
+    A file is read only when its real path lies inside the folder's real path and is a regular file;
+    links to folders are not entered. Nothing is opened here."""
+    base = root.resolve()
+    found: list[tuple[tuple[str, ...], Path]] = []
+    outside = broken = 0
+    for folder, subfolders, names in os.walk(base):          # does not enter links to folders
+        here = Path(folder)
+        subfolders[:] = [d for d in subfolders if not d.startswith(".") and d != "__MACOSX"]
+        for name in names:
+            rel = (here / name).relative_to(base)
+            if not _is_image_name(rel.as_posix()):
+                continue
+            try:
+                real = (here / name).resolve(strict=True)
+            except (OSError, RuntimeError):                   # a broken link, or a loop of links
+                broken += 1
+                continue
+            if not real.is_relative_to(base):
+                outside += 1
+            elif real.is_file():
+                found.append((rel.parts, real))
+            elif (here / name).is_symlink():                  # a link to a folder, a device, a pipe...
+                broken += 1
+    found.sort()
+    return [rel for rel, _ in found], [real for _, real in found], _skipped_links(outside, broken)
 
 
 def _group_by_class(relpaths: Sequence[tuple[str, ...]], source: str) -> tuple[list[str | None], tuple[str, ...] | None]:
@@ -94,10 +145,12 @@ def _count_pixels(total: int, blob: bytes, label: str, source: str) -> int:
 
 
 def _stack_images(arrays: list[np.ndarray], labels: list[str | None], classes: tuple[str, ...] | None,
-                  names: list[str], source: str, dataset_name: str, raw: bool) -> Dataset:
+                  names: list[str], source: str, dataset_name: str, raw: bool, skipped: str | None = None) -> Dataset:
     note = None
     if not raw and arrays:
         arrays, note = _prepare_set(arrays, names, source)
+    if skipped:
+        note = f"{note}; {skipped}" if note else skipped
     shapes = {a.shape for a in arrays}
     if len(shapes) > 1:
         first = arrays[0].shape
@@ -111,18 +164,42 @@ def _stack_images(arrays: list[np.ndarray], labels: list[str | None], classes: t
 
 
 def _load_image_folder(path: Path, raw: bool) -> Dataset:
-    files = sorted(p for p in path.rglob("*") if p.is_file() and _is_image_name(p.relative_to(path).as_posix()))
-    rel = [p.relative_to(path).parts for p in files]
+    rel, real, skipped = _folder_images(path)
+    if not rel and skipped:
+        raise DataError(f"{path}: no images found: {skipped}")
     labels, classes = _group_by_class(rel, str(path))
+    names = ["/".join(parts) for parts in rel]
     arrays, pixels = [], 0
-    for p in files:
+    for name, target in zip(names, real):
         try:
-            blob = p.read_bytes()
+            blob = _read_regular_file(target, name)
         except OSError as exc:
-            raise DataError(f"{p}: cannot read ({exc.strerror or exc})") from None
-        pixels = _count_pixels(pixels, blob, str(p.relative_to(path)), str(path))
-        arrays.append(_decode(blob, str(p.relative_to(path))))
-    return _stack_images(arrays, labels, classes, [str(p.relative_to(path)) for p in files], str(path), path.name, raw)
+            raise DataError(f"{path / name}: cannot read ({exc.strerror or exc})") from None
+        pixels = _count_pixels(pixels, blob, name, str(path))
+        arrays.append(_decode(blob, name))
+    return _stack_images(arrays, labels, classes, names, str(path), path.name, raw, skipped)
+
+
+def _read_regular_file(path: Path, label: str) -> bytes:
+    """The bytes of the regular file at ``path`` (its real path, checked to lie inside the folder): opened
+    without following a link that might have replaced it since, refused when it is no longer a regular
+    file or is larger than one image may be (checked before reading)."""
+    from ..preprocess import MAX_BYTES
+
+    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
+    with os.fdopen(os.open(path, flags), "rb") as fh:
+        info = os.fstat(fh.fileno())
+        if not stat.S_ISREG(info.st_mode):
+            raise DataError(f"{label}: not a regular file")
+        if info.st_size > MAX_BYTES:
+            raise DataError(f"{label}: the file is {format_size(info.st_size)}; the limit for one image is "
+                            f"{format_size(MAX_BYTES)}")
+        return fh.read(MAX_BYTES + 1)
+
+
+def _is_link(info: zipfile.ZipInfo) -> bool:
+    """A member stored as a symbolic link (by zip tools on Unix): its content is the path it points to."""
+    return (info.external_attr >> 16) & 0o170000 == 0o120000
 
 
 def _load_image_zip(path: Path, raw: bool) -> Dataset:
@@ -133,7 +210,8 @@ def _load_image_zip(path: Path, raw: bool) -> Dataset:
         raise DataError(f"{path.name}: the file is {format_size(size)}; the limit is {format_size(MAX_ZIP_BYTES)}")
     try:
         with zipfile.ZipFile(path) as zf:
-            infos = [i for i in zf.infolist() if not i.is_dir() and _is_image_name(i.filename)]
+            named = [i for i in zf.infolist() if not i.is_dir() and _is_image_name(i.filename)]
+            infos = [i for i in named if not _is_link(i)]
             if len(infos) > MAX_IMAGES:
                 raise DataError(f"{path.name}: {len(infos):,} images; the limit is {MAX_IMAGES:,}")
             total = sum(i.file_size for i in infos)
@@ -164,11 +242,40 @@ def _load_image_zip(path: Path, raw: bool) -> Dataset:
         raise DataError(f"{path.name}: cannot read the zip ({exc})") from None
     except NotImplementedError as exc:
         raise DataError(f"{path.name}: unsupported zip compression ({exc})") from None
-    return _stack_images(arrays, labels, classes, [i.filename for i in infos], path.name, path.name, raw)
+    return _stack_images(arrays, labels, classes, [i.filename for i in infos], path.name, path.name, raw,
+                         f"{_links(len(named) - len(infos))} stored in the .zip skipped (links are not followed)"
+                         if len(named) > len(infos) else None)
 
 
 def load_file(path: str | os.PathLike, raw: bool = False, image_shape: tuple[int, int] | None = None) -> Dataset:
-    """The user's data at ``path``: a folder or .zip of images, one image, or an .npy / .npz array file."""
+    """The user's data at ``path``: a folder or .zip of images, one image, or an .npy / .npz array file.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The file or folder the user named (it may itself be a symbolic link).
+    raw : bool
+        Keep images as they are (they must then share one size) instead of preparing them.
+    image_shape : (int, int), optional
+        (height, width) of the rows of an .npy / .npz of vectors.
+
+    Returns
+    -------
+    Dataset
+        The rows, labels from the class sub-folders, and a ``preprocessing`` sentence for images.
+
+    Raises
+    ------
+    DataError
+        Missing, unsupported, corrupt or oversized input, with one line naming the file.
+
+    Notes
+    -----
+    Nothing outside what the user named is read: in a folder, only regular files whose real path
+    lies inside the folder's real path; a symbolic link leading outside it (or to nothing) is
+    skipped unopened and counted in ``preprocessing``, and links to folders are not entered. A
+    .zip's members are read into memory, never extracted to disk; links stored in it are skipped.
+    """
     target = Path(os.path.expanduser(path))     # Path.expanduser raises RuntimeError on an unknown ~user
     if not target.exists():
         raise DataError(f"{target}: no such file or folder")
