@@ -294,10 +294,19 @@ def render_rules(doc: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def render_choice_rules(doc: dict[str, Any]) -> str:
+    """Other label-free rules for the front-end and α against the plan's (``bench.choice_rules``' tables)."""
+    lines = _header(doc, "Other rules for the front-end and α, tried and dropped (issue 30)")
+    lines += ["Each rule was written down before its scores were looked at (the rules: `bench/choice_rules.py`). "
+              "Labels only score. Every rule but the plan's R0 prefers the smallest power wherever the graphs are "
+              "compared by a cut or by stability; R0 stays.", "", doc["markdown"], ""]
+    return "\n".join(lines)
+
+
 RENDERERS = {"table1": render_table1, "scaling": render_scaling, "app_latency": render_app_latency,
-             "rules": render_rules}
+             "rules": render_rules, "choice_rules": render_choice_rules}
 # The result files docs/benchmarks.md shows, in order (each present one).
-PAGE = ("app-latency.json", "rules.json", "table1.json")
+PAGE = ("app-latency.json", "rules.json", "choice-rules.json", "table1.json")
 DOCS_PAGE = Path(__file__).resolve().parents[1] / "docs" / "benchmarks.md"
 
 

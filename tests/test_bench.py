@@ -690,3 +690,27 @@ def test_the_alpha8_row_is_the_defaults_with_the_papers_power() -> None:
     data = type("D", (), {"image_shape": (32, 32)})()
     model = standard._sscn("sscn-alpha8", data, 5, 0)
     assert model.alpha == 8.0 and model.get_params() == {**standard._sscn("sscn", data, 5, 0).get_params(), "alpha": 8.0}
+
+
+# ------------------------------------------------------------------------------------- bench.choice_rules
+def test_choice_rules_score_every_rule_on_the_same_candidates(monkeypatch) -> None:
+    from bench import choice_rules
+
+    rng = np.random.default_rng(0)
+    y = np.repeat(np.arange(3), 12)
+    clean = (y[:, None] == y[None, :]).astype(np.float32) * rng.uniform(0.5, 1.0, (36, 36)).astype(np.float32)
+    clean = 0.5 * (clean + clean.T)
+    noisy = clean + rng.uniform(0.0, 0.9, (36, 36)).astype(np.float32)
+    noisy = 0.5 * (noisy + noisy.T)
+    qs = {"pixels": noisy, "scattering": clean}
+    monkeypatch.setattr(choice_rules, "learned_q", lambda name, f, seed: {
+        "q": qs[f], "y": y, "qdim": 2, "rho": 1.0, "restarts": 1, "variant": "subspace"})
+    row = choice_rules.case("posed-digits")
+    assert row["held_out"] and row["K"] == 3 and set(row["picks"]) == set(choice_rules.RULES)
+    assert row["picks"]["R0"].startswith("scattering") and row["loss"]["R0"] == 0.0
+    assert row["single_best"] == 100.0 and len(row["acc"]) == 6
+    text = choice_rules.tables([row, {**row, "set": "digits", "held_out": False}])
+    assert text.index("Check sets") < text.index("| digits |") < text.index("Held out") < text.index("| posed-digits |")
+    assert "| **worst** |" in text
+    assert "tried and dropped" in report.render({"benchmark": "choice_rules", "command": "python -m bench.choice_rules",
+                                                 "markdown": text})
