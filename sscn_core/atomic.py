@@ -9,11 +9,22 @@ from __future__ import annotations
 
 import contextlib
 import os
+import stat
 import tempfile
 from pathlib import Path
 
 TEMP_SUFFIX = ".tmp"
 _NAME_KEPT = 64     # characters of the destination's name kept in the temporary name (NAME_MAX is 255)
+
+
+def file_kind(mode: int) -> str:
+    """What a file that is not a regular file is, in words ("a named pipe (FIFO)", …), from its ``st_mode``."""
+    for test, kind in ((stat.S_ISDIR, "a folder"), (stat.S_ISCHR, "a character device (like /dev/null)"),
+                       (stat.S_ISBLK, "a block device"), (stat.S_ISFIFO, "a named pipe (FIFO)"),
+                       (stat.S_ISSOCK, "a socket")):
+        if test(mode):
+            return kind
+    return "not a regular file"
 
 
 def _temp_prefix(path: Path) -> str:

@@ -31,7 +31,7 @@ from typing import Any
 
 import torch
 
-from .atomic import probe_folder, write_atomically
+from .atomic import file_kind, probe_folder, write_atomically
 
 FORMAT = "sscn-checkpoint"
 FORMAT_VERSION = 2
@@ -79,16 +79,6 @@ def content_hash(kind: str, config_json: str, meta_json: str, state: dict[str, t
 def _reason(exc: OSError) -> str:
     """An OSError's reason without the file names it may carry (a temporary file's, say)."""
     return exc.strerror or " ".join(str(exc).split()) or type(exc).__name__
-
-
-def _file_kind(mode: int) -> str:
-    """What a file that is not a regular file is, in words."""
-    for test, kind in ((stat.S_ISDIR, "a folder"), (stat.S_ISCHR, "a character device (like /dev/null)"),
-                       (stat.S_ISBLK, "a block device"), (stat.S_ISFIFO, "a named pipe (FIFO)"),
-                       (stat.S_ISSOCK, "a socket")):
-        if test(mode):
-            return kind
-    return "not a regular file"
 
 
 def _stat(path: Path, name: str, shown: str) -> os.stat_result | None:
@@ -168,7 +158,7 @@ def check_output_path(path: str | os.PathLike, *,
         raise CheckpointError(f"{name} {shown} is a folder; give a file name such as {str(target / 'model.pt')!r}")
     if status is not None and not regular:
         verb = "links to" if target.is_symlink() else "is"
-        raise CheckpointError(f"{name} {shown} {verb} {_file_kind(status.st_mode)}, not a regular file; "
+        raise CheckpointError(f"{name} {shown} {verb} {file_kind(status.st_mode)}, not a regular file; "
                               f"give the name of a file to write")
     if regular:
         for source_text, source in _input_items(inputs):
@@ -272,6 +262,8 @@ def load_checkpoint(path: str | os.PathLike, expected_kind: str | None = None) -
     """
     path = Path(path)
     if not path.is_file():
+        if path.exists():
+            raise CheckpointError(f"checkpoint {str(path)!r} is {file_kind(path.stat().st_mode)}, not a regular file")
         raise CheckpointError(f"checkpoint {str(path)!r} does not exist")
     size = path.stat().st_size
     if size == 0:

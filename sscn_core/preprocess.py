@@ -23,6 +23,8 @@ from typing import IO, Any, Union
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from .atomic import file_kind
+
 MAX_BYTES = 20 * 1024 * 1024
 MAX_PIXELS = 40_000_000
 # Below this much contrast between the darkest/lightest pixel and the background there is no ink.
@@ -69,7 +71,7 @@ def _read_bytes(data: ImageSource, max_bytes: int) -> bytes:
     elif isinstance(data, (str, PathLike)):
         path = Path(data)
         if not path.is_file():
-            raise ImageError(f"{path}: no such file" if not path.exists() else f"{path}: not a file")
+            raise ImageError("no such file" if not path.exists() else f"{file_kind(path.stat().st_mode)}, not a regular file")
         size = path.stat().st_size
         if size > max_bytes:
             raise ImageError(f"the file is {_format_bytes(size)}; the limit is {_format_bytes(max_bytes)}")

@@ -269,3 +269,28 @@ def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
     return mask
+
+
+# ------------------------------------------------------------------ inputs that are not regular files
+@pytest.mark.parametrize("what", ["data", "model", "image"])
+def test_an_input_that_is_a_named_pipe_is_refused_without_being_opened(tmp_path: Path, capsys, what: str) -> None:
+    """Opening a FIFO for reading waits for a writer forever: --data, --model and predict's images are
+    refused by their kind first, in one line that says what the path is."""
+    pipe = tmp_path / ("x.npz" if what != "image" else "x.png")
+    os.mkfifo(pipe)
+    if what == "data":
+        result = run(capsys, "train", "--data", str(pipe), "--n-clusters", "2")
+    elif what == "model":
+        result = run(capsys, "predict", str(tmp_path), "--model", str(pipe))
+    else:
+        model = tmp_path / "m.pt"
+        from sscn_core import SSCN
+        from sscn_core.data import make_subspaces
+
+        data = make_subspaces(n_clusters=2, subspace_dim=2, ambient_dim=64, n_per_cluster=20, noise=0.0, seed=0)
+        SSCN(n_clusters=2, subspace_dim=2, epochs=2, classifier_epochs=2, image_shape=(8, 8)).fit(data.X).save(model)
+        result = run(capsys, "predict", str(pipe), "--model", str(model))
+    one_error_line(*result)
+    assert "a named pipe (FIFO), not a regular file" in result[2] and result[2].count(str(pipe)) == 1
+    with pytest.raises(CheckpointError, match="named pipe"):
+        load_checkpoint(pipe)

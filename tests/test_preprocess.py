@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import io
+import os
 import struct
 import zlib
 from pathlib import Path
@@ -120,8 +121,11 @@ def test_pixel_limit_is_adjustable() -> None:
 def test_missing_path_and_wrong_type(tmp_path: Path) -> None:
     with pytest.raises(ImageError, match="no such file"):
         open_image_safely(tmp_path / "nope.png")
-    with pytest.raises(ImageError, match="not a file"):
+    with pytest.raises(ImageError, match=r"^a folder, not a regular file$"):
         open_image_safely(tmp_path)
+    os.mkfifo(tmp_path / "pipe.png")        # opening a named pipe would wait for a writer forever
+    with pytest.raises(ImageError, match=r"^a named pipe \(FIFO\), not a regular file$"):
+        open_image_safely(tmp_path / "pipe.png")
     with pytest.raises(ImageError, match="expected image bytes"):
         open_image_safely(12345)  # type: ignore[arg-type]
 

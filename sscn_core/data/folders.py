@@ -23,6 +23,7 @@ from pathlib import Path, PurePosixPath
 
 import numpy as np
 
+from ..atomic import file_kind
 from .dataset import DataError, Dataset, format_size
 from .files import load_array_file
 
@@ -281,6 +282,9 @@ def load_file(path: str | os.PathLike, raw: bool = False, image_shape: tuple[int
         raise DataError(f"{target}: no such file or folder")
     if target.is_dir():
         return _load_image_folder(target, raw)
+    if not target.is_file():
+        raise DataError(f"{target}: {file_kind(target.stat().st_mode)}, not a regular file; name a file or folder "
+                        f"of data")
     suffix = target.suffix.lower()
     if suffix in (".npz", ".npy"):
         return load_array_file(target, image_shape)
