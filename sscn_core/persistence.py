@@ -228,12 +228,18 @@ def _params_from_json(values: dict[str, Any], device: str) -> dict[str, Any]:
     return out
 
 
+LEFT_TO_THE_FIT = ("alpha", "frontend")   # resolved parameters that hold the plan's candidates until the fit chooses
+
+
 def _resolved_params(values: dict[str, Any], device: str) -> dict[str, Any]:
     """The resolved parameters (``params_``) read back from a checkpoint; CheckpointError when a value is not
     one that parameter takes (None stands for "not used" there) or the subspace dimension is missing."""
     out = _params_from_json(values, device)
     for name, value in out.items():
-        problem = None if value is None or name not in PARAMS else PARAMS[name].problem(value)
+        # A model saved before its fit chose α or the front-end holds the plan's candidates (a tuple).
+        values_ = value if name in LEFT_TO_THE_FIT and isinstance(value, tuple) and value else (value,)
+        problem = next((PARAMS[name].problem(v) for v in values_ if v is not None and name in PARAMS
+                        and PARAMS[name].problem(v) is not None), None)
         if problem is not None:
             raise CheckpointError(f"its resolved parameters are wrong: {problem}")
     if out.get("subspace_dim") is None:

@@ -347,3 +347,15 @@ def test_a_pseudo_label_phase_too_large_for_memory_is_refused_before_training(mo
     monkeypatch.setattr(SSCN, "_fit", lambda *args: None)                     # the checks pass: nothing to train
     SSCN(autoencoder=None, n_clusters=2, subspace_dim=2, pseudo_sample_size=fits).fit(X)
     SSCN(autoencoder=None, n_clusters=2, subspace_dim=2, classifier_loss="triplet").fit(X)
+
+
+def test_a_model_saved_before_its_fit_chose_alpha_loads_and_bad_candidates_do_not(fitted: SSCN, tmp_path: Path) -> None:
+    """The app saves a paused run before the post-processing chose α: params_ then holds the candidates."""
+    import copy
+
+    paused = copy.deepcopy(fitted)
+    paused.params_["alpha"] = (8.0, 5.0, 3.5)
+    assert SSCN.load(paused.save(tmp_path / "paused.pt")).params_["alpha"] == (8.0, 5.0, 3.5)
+    paused.params_["alpha"] = (8.0, -1.0)
+    with pytest.raises(CheckpointError, match="alpha must be"):
+        SSCN.load(paused.save(tmp_path / "bad.pt"))
