@@ -173,7 +173,9 @@ def test_peak_memory_sees_a_200_mb_allocation() -> None:
     with PeakMemory("cpu") as mem:
         block = np.ones(200 * 2**20, dtype=np.uint8)  # ones: the pages are really touched
         block[::4096] += 1
-        time.sleep(0.05)  # let the polling thread run while the block is alive
+        deadline = time.monotonic() + 5      # keep the block alive until the polling thread has run (a busy
+        while mem.growth_bytes < 180 * 2**20 and time.monotonic() < deadline:   # machine may delay it)
+            time.sleep(0.01)
         del block
     assert mem.growth_bytes >= 180 * 2**20
     assert mem.peak_bytes - mem.baseline_bytes == mem.growth_bytes
