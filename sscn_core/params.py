@@ -236,7 +236,7 @@ _TRIPLET = {"classifier_loss": ("triplet",)}
 PARAMETERS: tuple[Param, ...] = (
     P("n_clusters", "int", 10, "K clusters", "K, the number of clusters (subspaces).", low=2, high=MAX_CLUSTERS),
     P("subspace_dim", "int", None, "q subspace dim.", "q, the dimension of each cluster's block; H has d_H = K·q columns.",
-      low=1, high=MAX_WIDTH, none="from the data: min(9, ⌊N / 3K⌋), see sscn_core.plan"),
+      low=1, high=MAX_WIDTH, none="from the data: min(9, max(⌊N / 3K⌋, min(5, ⌊N / 2K⌋))), see sscn_core.plan"),
     P("autoencoder", "choice", "auto", "Auto-encoder",
       "The auto-encoder Z = enc(X): the paper's conv net (for grey images of any shape, see image_shape), an MLP "
       "for vectors, or none (Z = X, the linear model); auto follows the data (sscn_core.plan).",

@@ -19,10 +19,13 @@ def _plan(n: int, d: int, **params: object) -> dict:
 
 def test_q_follows_the_points_per_cluster() -> None:
     assert subspace_dim_rule(2414, 38)[0] == 9            # Yale B: 63 faces a person
-    assert subspace_dim_rule(400, 40)[0] == 3             # 40 people, 10 faces each
+    assert subspace_dim_rule(400, 40)[0] == 5             # 40 people, 10 faces each: 2q others a point
+    assert subspace_dim_rule(760, 38)[0] == 6             # 20 faces a person: ⌊N / 3K⌋
+    assert subspace_dim_rule(165, 15)[0] == 5             # 11 faces a person
+    assert subspace_dim_rule(240, 40)[0] == 3             # 6 a cluster: ⌊N / 2K⌋
     assert subspace_dim_rule(40, 20)[0] == 1              # two points a cluster: the least there is
     assert subspace_dim_rule(10_000, 10)[0] == 9
-    assert _plan(400, 1024, n_clusters=40)["subspace_dim"]["value"] == 3
+    assert _plan(400, 1024, n_clusters=40)["subspace_dim"]["value"] == 5
     assert _plan(400, 1024, n_clusters=40, subspace_dim=5)["subspace_dim"] == {"value": 5, "reason": GIVEN}
 
 
