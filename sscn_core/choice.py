@@ -18,8 +18,8 @@ import torch
 
 from .features import FrontEnd
 from .models import SSCNNetwork
-from .plan import (CHOICE_FRACTION, CHOICE_RESAMPLES, NORMALIZE_REASONS, cross_cluster_share, decide_frontend,
-                   normalize_for)
+from .plan import (CHOICE_FRACTION, CHOICE_RESAMPLES, NORMALIZE_REASONS, VERDICT_ALPHA, VERDICT_REASONS,
+                   cross_cluster_share, decide_frontend, normalize_for)
 from .postprocess import spectral_pseudo_labels
 from .trainer import TrainingEvent, TrainingStopped, closed_form_h_init, embed_all
 
@@ -35,7 +35,8 @@ def choose_frontend(model: Any, x: torch.Tensor, device: torch.device, report: C
     CHOICE_SAMPLE points and on CHOICE_RESAMPLES seeded subsets of it (the same Q restricted to the subset's
     points, post-processed with the power α the whole sample chose for that candidate). Sets the model's
     ``params_``, ``settings_``, ``model_choice_`` and ``phase_times_["model_choice"]`` before the phase's "done"
-    event. Returns the chosen front-end, fitted, with its features when the sample was every training point
+    event; with alpha=None the power α too, which follows the verdict (``plan.VERDICT_ALPHA``). Returns the
+    chosen front-end, fitted, with its features when the sample was every training point
     (else None)."""
     candidates, p = tuple(model.params_["frontend"]), model.params_
     start = time.perf_counter()
@@ -80,6 +81,9 @@ def choose_frontend(model: Any, x: torch.Tensor, device: torch.device, report: C
         f"{decision['reason']}; Theorem-1 start on {m:,} points, no labels")}
     if model.normalize == "auto":
         model.settings_["normalize"] = {"value": p["normalize"], "reason": NORMALIZE_REASONS[(p["normalize"], True)]}
+    if isinstance(p["alpha"], tuple) and decision["value"] in VERDICT_ALPHA:     # alpha=None: it follows the verdict
+        p["alpha"] = VERDICT_ALPHA[decision["value"]]
+        model.settings_["alpha"] = {"value": p["alpha"], "reason": VERDICT_REASONS[decision["value"]]}
     model.phase_times_["model_choice"] = time.perf_counter() - start
     report(TrainingEvent("done", "model_choice", total, total, {}, model.phase_times_["model_choice"]))
     return fitted[decision["value"]] if m == n else None

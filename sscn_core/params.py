@@ -307,8 +307,10 @@ PARAMETERS: tuple[Param, ...] = (
       "Post-processing keeps, per column of |Q|, the largest entries up to this share of its mass.", low=0, high=1,
       low_open=True),
     P("alpha", "float", None, "α (affinity power)", "Power α of the post-processed affinity |UUᵀ|^α.", low=0,
-      low_open=True, none="each fit tries 8 (the paper's), 5 and 3.5 and keeps the power whose affinity falls most "
-                          "clearly into K clusters (the spectral ratio μ_{K+1}/μ_K; no labels; see sscn_core.plan)"),
+      low_open=True, none="from the data: after a choice between pixels and scattering, 3.5 if pixels win "
+                          "(linear subspaces) and 8 if scattering wins (manifold-like classes); otherwise each fit "
+                          "tries 8 (the paper's), 5 and 3.5 and keeps the power whose affinity falls most clearly "
+                          "into K clusters (the spectral ratio μ_{K+1}/μ_K); no labels; see sscn_core.plan"),
     P("pseudo_sample_size", "int", None, "Pseudo-label sample",
       "Post-process Q of a uniform sample of this many points (at least 2·K; memory flat in N) and train the "
       "classifier on that sample.", low=2, high=MAX_POINTS, none="post-process all N points", paper=False),

@@ -9,7 +9,7 @@ import pytest
 from sscn_core import SSCN, load_dataset
 from sscn_core.data import make_subspaces
 from sscn_core.metrics import evaluate
-from sscn_core.plan import ALPHA_CANDIDATES, GIVEN, cross_cluster_share, make_plan, subspace_dim_rule
+from sscn_core.plan import ALPHA_CANDIDATES, GIVEN, VERDICT_ALPHA, cross_cluster_share, make_plan, subspace_dim_rule
 from sscn_core.theory import half_weight_lambda
 
 
@@ -202,6 +202,22 @@ def test_the_model_choice_keeps_pixels_for_faces_and_scattering_for_digits() -> 
     assert reported["setting"] == "frontend" and reported["runner_up"] == "scattering" and reported["clear"]
     assert evaluate(y_faces, face_model.labels_)["acc"] > 0.9
     assert evaluate(digits.y, digit_model.labels_)["acc"] > 0.8
+    # α follows the verdict: whole subspaces for faces (3.5), closest neighbours for digits (8).
+    assert face_model.params_["alpha"] == VERDICT_ALPHA["pixels"] == 3.5
+    assert digit_model.params_["alpha"] == VERDICT_ALPHA["scattering"] == 8.0
+    assert "linear subspaces" in face_model.settings_["alpha"]["reason"]
+    assert "manifold-like" in digit_model.settings_["alpha"]["reason"]
+    assert not any(c["setting"] == "alpha" for c in face_model.fit_report()["choices"])
+
+
+def test_without_a_front_end_choice_alpha_is_chosen_by_the_spectrum() -> None:
+    digits = load_dataset("mnist", n_samples=300, seed=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model = SSCN(n_clusters=10, seed=0, frontend="pixels", classifier_epochs=1).fit(digits.X)
+    assert model.settings_["alpha"]["compared"] and model.params_["alpha"] in ALPHA_CANDIDATES
+    assert "μ_(K+1)/μ_K" in model.settings_["alpha"]["reason"]
+    assert make_plan(SSCN(n_clusters=10).get_params(), 300, 784)["alpha"]["reason"].startswith("follows the front-end")
 
 
 def test_probabilities_carry_information() -> None:
