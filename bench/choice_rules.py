@@ -41,8 +41,8 @@ from typing import Any
 
 import numpy as np
 
-from .common import RESULTS_DIR, log, result_header, write_json
-from .rules import ALL_SETS, FRONTENDS, HELD_OUT, check_set
+from .common import log, result_header, write_json
+from .rules import FRONTENDS, HELD_OUT, check_set, chosen_sets, set_arguments
 
 MODULE = "bench.choice_rules"
 SUBSETS, SUBSET_FRACTION, STABLE_TIE = 4, 0.8, 0.01
@@ -196,14 +196,9 @@ def tables(rows: Sequence[dict[str, Any]]) -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog=f"python -m {MODULE}", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--sets", default=",".join(ALL_SETS), help="comma-separated sets (held-out ones too)")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--out", default=str(RESULTS_DIR / "choice-rules.json"))
+    set_arguments(parser, "choice-rules.json")
     args = parser.parse_args(argv)
-    names = [s for s in args.sets.split(",") if s]
-    unknown = sorted(set(names) - set(ALL_SETS))
-    if unknown:
-        parser.error(f"unknown set(s) {', '.join(unknown)}; choose from {', '.join(ALL_SETS)}")
+    names = chosen_sets(parser, args.sets)
     rows = []
     for name in names:
         log(f"{name} / seed {args.seed}")

@@ -246,17 +246,28 @@ def tables(rows: Sequence[dict[str, Any]]) -> str:
     return "\n\n".join(out)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog=f"python -m {MODULE}", description=__doc__.split("\n\n")[0])
+def set_arguments(parser: argparse.ArgumentParser, out: str) -> None:
+    """The options every benchmark over the check sets takes: --sets, --seed and --out (default ``out``)."""
     parser.add_argument("--sets", default=",".join(ALL_SETS), help="comma-separated check sets (held-out ones too)")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--threads", type=int, default=None, help="torch threads per worker")
-    parser.add_argument("--out", default=str(RESULTS_DIR / "rules.json"))
-    args = parser.parse_args(argv)
-    names = [s for s in args.sets.split(",") if s]
+    parser.add_argument("--out", default=str(RESULTS_DIR / out))
+
+
+def chosen_sets(parser: argparse.ArgumentParser, text: str) -> list[str]:
+    """The set names of ``--sets``; a parser error (status 2) names any unknown one."""
+    names = [s for s in text.split(",") if s]
     unknown = sorted(set(names) - set(ALL_SETS))
     if unknown:
         parser.error(f"unknown check set(s) {', '.join(unknown)}; choose from {', '.join(ALL_SETS)}")
+    return names
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog=f"python -m {MODULE}", description=__doc__.split("\n\n")[0])
+    set_arguments(parser, "rules.json")
+    parser.add_argument("--threads", type=int, default=None, help="torch threads per worker")
+    args = parser.parse_args(argv)
+    names = chosen_sets(parser, args.sets)
     rows = []
     for name in names:
         log(f"{name} / seed {args.seed}")
