@@ -191,6 +191,16 @@ def check_loaded(model: SSCN, X: np.ndarray) -> None:
         one_line(exc)
 
 
+def loads_or_refuses(path: Path, X: np.ndarray) -> None:
+    """SSCN.load either gives a model that predicts and reports, or one CheckpointError line."""
+    try:
+        model = SSCN.load(path, device="cpu")
+    except CheckpointError as exc:
+        one_line(exc)
+        return
+    check_loaded(model, X)
+
+
 @pytest.mark.parametrize("name", ["mlp", "student"])
 @FUZZ
 @given(data=st.data())
@@ -200,12 +210,7 @@ def test_odd_checkpoints_load_or_give_one_checkpoint_error(models, tmp_path: Pat
     for edit in data.draw(st.lists(edits(ckpt), min_size=1, max_size=3)):
         apply_edit(parts, edit)
     path = write_payload(tmp_path / "odd.pt", "sscn", parts["state"], parts["config"], parts["meta"])
-    try:
-        model = SSCN.load(path, device="cpu")
-    except CheckpointError as exc:
-        one_line(exc)
-        return
-    check_loaded(model, X)
+    loads_or_refuses(path, X)
 
 
 @FUZZ
@@ -214,12 +219,7 @@ def test_odd_checkpoints_load_or_give_one_checkpoint_error(models, tmp_path: Pat
 def test_odd_payload_fields_give_one_checkpoint_error(models, tmp_path: Path, field: str, value: Any) -> None:
     ckpt, X = models["mlp"]
     path = write_payload(tmp_path / "odd.pt", "sscn", ckpt.state, ckpt.config, ckpt.meta, {field: value})
-    try:
-        model = SSCN.load(path, device="cpu")
-    except CheckpointError as exc:
-        one_line(exc)
-        return
-    check_loaded(model, X)
+    loads_or_refuses(path, X)
 
 
 @FUZZ
