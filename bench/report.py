@@ -304,10 +304,23 @@ def render_choice_rules(doc: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def render_standard(doc: dict[str, Any]) -> str:
+    """The defaults on one of the field's standard sets over seeds (``bench.standard``' table and targets)."""
+    from .standard import render as standard_table
+
+    sets = ", ".join(doc["rows"])
+    lines = _header(doc, f"The defaults over seeds: {sets}")
+    lines += [standard_table(doc), ""]
+    if doc.get("targets"):
+        lines += render_targets(doc["targets"]) + [""]
+    return "\n".join(lines)
+
+
 RENDERERS = {"table1": render_table1, "scaling": render_scaling, "app_latency": render_app_latency,
-             "rules": render_rules, "choice_rules": render_choice_rules}
+             "rules": render_rules, "choice_rules": render_choice_rules, "standard": render_standard}
 # The result files docs/benchmarks.md shows, in order (each present one).
-PAGE = ("app-latency.json", "rules.json", "choice-rules.json", "table1.json")
+PAGE = ("app-latency.json", "rules.json", "choice-rules.json", "standard-yaleb.json", "standard-mnist.json",
+        "table1.json")
 DOCS_PAGE = Path(__file__).resolve().parents[1] / "docs" / "benchmarks.md"
 
 

@@ -5,7 +5,7 @@ Protocol, fixed before any result was seen and the same for every data set:
 * data: Extended Yale B (2,414 faces, 38 people, 32×32, bundled), the MNIST test set (10k, bundled),
   the Fashion-MNIST test set (10k, from ``../shared`` or a download) and scikit-learn's 8×8 digits
   (1,797); pixels in [0, 1]; K = the number of classes; every other setting from the library's plan
-  (``sscn_core.plan``: q = min(9, ⌊N / 3K⌋), the front-end chosen without labels, ...); labels are
+  (``sscn_core.plan``: q from N/K, the front-end and α chosen without labels, ...); labels are
   used only to score. ``--n-samples`` cuts every set to a random subset drawn with seed 0 (a smoke
   run, not the protocol).
 * methods (each seeded, each in its own process, so its peak memory is its own):

@@ -714,3 +714,14 @@ def test_choice_rules_score_every_rule_on_the_same_candidates(monkeypatch) -> No
     assert "| **worst** |" in text
     assert "tried and dropped" in report.render({"benchmark": "choice_rules", "command": "python -m bench.choice_rules",
                                                  "markdown": text})
+
+
+def test_report_renders_a_standard_result() -> None:
+    doc = {"benchmark": "standard", "command": "python -m bench.standard --datasets yaleb", "date": "2026-12-07",
+           "machine": {"cpu": "cpu", "logical_cores": 2},
+           "rows": {"yaleb": {"sscn": {"skipped": "over the case's time budget"}}},
+           "targets": [{"name": "Yale B: SSCN mean ACC", "measured": 97.7, "comparison": ">=", "threshold": 97.5,
+                        "unit": "%", "met": True}]}
+    text = report.render(doc)
+    assert "The defaults over seeds: yaleb" in text and "| yaleb | sscn | over the case's time budget |" in text
+    assert "| Yale B: SSCN mean ACC | 97.70 % | >= 97.50 % | yes |" in text
