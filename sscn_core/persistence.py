@@ -236,12 +236,14 @@ def _resolved_params(values: dict[str, Any], device: str) -> dict[str, Any]:
     one that parameter takes (None stands for "not used" there) or the subspace dimension is missing."""
     out = _params_from_json(values, device)
     for name, value in out.items():
+        if name not in PARAMS:
+            continue
         # A model saved before its fit chose α or the front-end holds the plan's candidates (a tuple).
-        values_ = value if name in LEFT_TO_THE_FIT and isinstance(value, tuple) and value else (value,)
-        problem = next((PARAMS[name].problem(v) for v in values_ if v is not None and name in PARAMS
-                        and PARAMS[name].problem(v) is not None), None)
-        if problem is not None:
-            raise CheckpointError(f"its resolved parameters are wrong: {problem}")
+        candidates = value if name in LEFT_TO_THE_FIT and isinstance(value, tuple) and value else (value,)
+        for candidate in candidates:
+            problem = None if candidate is None else PARAMS[name].problem(candidate)
+            if problem is not None:
+                raise CheckpointError(f"its resolved parameters are wrong: {problem}")
     if out.get("subspace_dim") is None:
         raise CheckpointError("its resolved parameters have no subspace_dim")
     return out
