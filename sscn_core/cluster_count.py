@@ -1,0 +1,124 @@
+"""How many subspaces: K from the data (``n_clusters="auto"``), by the rule of :mod:`sscn_core.plan`.
+
+Each candidate K is judged on the graph a fit with that K would itself build (the self-consistent
+eigengap): the linear model's Theorem-1 affinity Q of the features at the half-weight λ of rank
+r = K·q (q by :func:`~sscn_core.plan.subspace_dim_rule`), post-processed at that rank into the graph
+spectral clustering sees. Its normalised Laplacian's eigenvalues μ₁ ≤ μ₂ ≤ … say how clearly the graph
+falls into K groups: the ratio μ_{K+1}/μ_K (:func:`~sscn_core.postprocess.well_clustered_ratio`).
+Graphs of few directions have larger ratios at small K whatever the data, so each ratio is measured
+against the same construction on structureless data of the same spectrum (the points' singular
+directions replaced by a random orthonormal set: a Gaussian blob with the data's variances), as the
+gap statistic measures a clustering against a reference without clusters. The K whose graph beats its
+reference by the largest factor is kept; when no K beats it by :data:`~sscn_core.plan.COUNT_NULL_FACTOR`
+the data show no cluster structure, and the result says so.
+
+Nothing here reads labels. Pure functions of arrays; the estimator's ``n_clusters`` phase calls
+:func:`count_clusters` on each candidate front-end's features of a seeded sample.
+"""
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import torch
+
+from .plan import (COUNT_EXACT_UP_TO, COUNT_GRID_STEP, COUNT_MAX, COUNT_MIN_POINTS, COUNT_NULL_FACTOR,
+                   subspace_dim_rule)
+from .postprocess import affinity_from_coefficients
+from .theory import half_weight_lambda
+
+_FLOOR = 1e-10      # eigenvalues below this count as zero (a disconnected graph): the ratio is then capped
+
+
+def candidate_counts(n: int) -> list[int]:
+    """The candidate K for n points: 2 … min(COUNT_MAX, ⌊n / COUNT_MIN_POINTS⌋) (at least [2])."""
+    top = max(2, min(COUNT_MAX, n // COUNT_MIN_POINTS))
+    return list(range(2, top + 1))
+
+
+def graph_counts(candidates: list[int]) -> list[int]:
+    """The K whose graphs are built: every K up to COUNT_EXACT_UP_TO, then a grid of ratio COUNT_GRID_STEP.
+
+    A candidate K is scored on the graph of the largest grid value ≤ K (its rank is within a factor
+    COUNT_GRID_STEP of K's own)."""
+    grid: list[int] = []
+    for k in candidates:
+        if k <= COUNT_EXACT_UP_TO or not grid or k >= grid[-1] * COUNT_GRID_STEP:
+            grid.append(k)
+    return grid
+
+
+def laplacian_spectrum(affinity: np.ndarray | torch.Tensor, n_values: int) -> np.ndarray:
+    """The ``n_values`` smallest eigenvalues μ (ascending) of the normalised Laplacian I − D^-½ A D^-½ of a
+    dense affinity A (self-loops ignored, as the spectral clustering of :mod:`sscn_core.postprocess` does)."""
+    a = torch.as_tensor(affinity, dtype=torch.float64).clone()
+    a.fill_diagonal_(0.0)
+    degree = a.sum(dim=1)
+    scale = torch.where(degree > 0, degree.clamp(min=1e-300).rsqrt(), torch.zeros_like(degree))
+    m = a * scale[:, None] * scale[None, :]
+    values = torch.linalg.eigvalsh(m).flip(0)          # descending eigenvalues of the normalised affinity
+    return (1.0 - values[:n_values]).clamp(min=0.0).numpy()
+
+
+def log_ratio(mu: np.ndarray, k: int) -> float:
+    """log(μ_{K+1} / μ_K) of ascending Laplacian eigenvalues, zeros floored at 1e-10."""
+    return math.log(max(float(mu[k]), _FLOOR) / max(float(mu[k - 1]), _FLOOR))
+
+
+def theorem1_affinity(u: np.ndarray, s2: np.ndarray, rank: int, default_lam: float) -> np.ndarray:
+    """Theorem 1's Q of features with left singular vectors ``u`` and squared singular values ``s2``
+    (descending), as the linear model with d_H = ``rank`` starts it: U_r diag(λs²/(1+λs²)) U_rᵀ at the
+    half-weight λ of rank r (``default_lam`` where h has room for every direction)."""
+    lam = half_weight_lambda(s2, rank) or default_lam
+    keep = min(rank, int((s2 > s2[0] * 1e-8).sum()))
+    weight = lam * s2[:keep] / (1.0 + lam * s2[:keep])
+    return (u[:, :keep] * weight[None, :]) @ u[:, :keep].T
+
+
+def count_clusters(features: np.ndarray | torch.Tensor, *, alpha: float, rho: float, variant: str, seed: int,
+                   default_lam: float = 1.5) -> dict[str, Any]:
+    """K for these features (rows are points) by the self-consistent, reference-corrected eigengap (module doc).
+
+    ``alpha``, ``rho`` and ``variant`` are the post-processing's, as the fit will use them. Returns a dict:
+    "value" (the K kept), "candidates" (list of K), "scores" (log ratio minus the reference's, one per
+    candidate), "ratios" and "null_ratios" (μ_{K+1}/μ_K of the data's graph and of the reference's),
+    "eigenvalues" (the smallest Laplacian eigenvalues of the kept K's graph, up to the largest candidate
+    + 1), "graph_k" (the K whose graph scored each candidate), "structure" (whether the best score
+    clears log COUNT_NULL_FACTOR) and "factor" (exp of the best score).
+    """
+    z = torch.as_tensor(features, dtype=torch.float64)
+    n = z.shape[0]
+    if n < 2 * COUNT_MIN_POINTS:
+        raise ValueError(f"n_clusters='auto' needs at least {2 * COUNT_MIN_POINTS} points, got {n}")
+    u, s, _ = torch.linalg.svd(z, full_matrices=False)
+    u, s2 = u.numpy(), (s ** 2).numpy()
+    rng = np.random.default_rng(seed)
+    null_u, _ = np.linalg.qr(rng.standard_normal(u.shape))
+    candidates = candidate_counts(n)
+    grid = graph_counts(candidates)
+    n_values = candidates[-1] + 1
+    spectra: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+    for k in grid:
+        q = subspace_dim_rule(n, k)[0]
+        rank = min(k * q, n - 1)
+        pair = []
+        for basis in (u, null_u):
+            c = theorem1_affinity(basis, s2, rank, default_lam)
+            a = affinity_from_coefficients(c, k, q, rho=rho, alpha=alpha, seed=seed, variant=variant)
+            pair.append(laplacian_spectrum(a, n_values))
+        spectra[k] = (pair[0], pair[1])
+    owner = {k: max(g for g in grid if g <= k) for k in candidates}
+    ratios, null_ratios, scores = [], [], []
+    for k in candidates:
+        data, null = spectra[owner[k]]
+        ratios.append(log_ratio(data, k))
+        null_ratios.append(log_ratio(null, k))
+        scores.append(ratios[-1] - null_ratios[-1])
+    best = int(np.argmax(scores))          # ties: the smaller K
+    value = candidates[best]
+    return {"value": value, "candidates": candidates, "scores": scores,
+            "ratios": [math.exp(r) for r in ratios], "null_ratios": [math.exp(r) for r in null_ratios],
+            "eigenvalues": spectra[owner[value]][0].tolist(), "null_eigenvalues": spectra[owner[value]][1].tolist(),
+            "graph_k": [owner[k] for k in candidates],
+            "structure": scores[best] >= math.log(COUNT_NULL_FACTOR), "factor": math.exp(scores[best])}
