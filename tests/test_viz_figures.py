@@ -164,3 +164,84 @@ def test_a_paper_start_run_is_drawn_beside_theorem_1s_optimum() -> None:
     assert any("the paper's start" in (a.text or "") for a in fig.layout.annotations)
     plain = figures.loss_figure([{"i": 1, "phase": "self_expression", "total": 2.0}], terms=("total",))
     assert not [t for t in plain.data if t.line.dash == "dash"]
+
+
+def _count(k: int = 4, kmax: int = 8, *, structure: bool = True, zero: bool = False) -> dict:
+    """A hand-made ``cluster_count_`` as a checkpoint gives it back (lists): candidates 2 … kmax, K kept with the
+    largest score, the kept graph's eigenvalues jumping after μ_K (all zero up to μ_K when ``zero``)."""
+    candidates = list(range(2, kmax + 1))
+    scores = [0.05 * (c % 3) - 0.02 for c in candidates]
+    scores[candidates.index(k)] = 2.5 if structure else 0.3
+    small = [0.0] * k if zero else [0.0] + [0.01 * i for i in range(1, k)]
+    eigenvalues = small + [0.4 + 0.02 * i for i in range(kmax + 1 - k)]
+    null = [0.0] + [0.1 + 0.04 * i for i in range(kmax)]
+    return {"value": k, "candidates": candidates, "scores": scores,
+            "ratios": [1.0 + abs(s) for s in scores], "null_ratios": [1.0] * len(candidates),
+            "eigenvalues": eigenvalues, "null_eigenvalues": null, "graph_k": candidates, "structure": structure,
+            "factor": float(np.exp(max(scores))), "frontend": "pixels", "alpha": 3.5, "sample": 200,
+            "by_frontend": {"pixels": {"value": k, "factor": float(np.exp(max(scores)))}}}
+
+
+def _gap_band(fig: go.Figure) -> tuple[float, float]:
+    bands = [s for s in fig.layout.shapes if s.type == "rect"]
+    assert len(bands) == 1, fig.layout.shapes
+    return bands[0].x0, bands[0].x1
+
+
+def _texts(fig: go.Figure) -> list[str]:
+    return [a.text or "" for a in fig.layout.annotations]
+
+
+def test_cluster_count_figure_marks_the_gap_of_the_kept_k_beside_the_reference() -> None:
+    count = _count(k=4, kmax=8)
+    fig = figures.cluster_count_figure(json.loads(json.dumps(count)))      # lists, as from a checkpoint
+    assert fig.layout.title.text == "How many subspaces? K = 4"
+    names = [t.name for t in fig.data]
+    reference = next(t for t in fig.data if t.name.startswith("structureless reference"))
+    data = next(t for t in fig.data if t.name == "this data's graph")
+    assert list(reference.y) == count["null_eigenvalues"] and reference.opacity < 1 and reference.line.dash == "dot"
+    assert list(data.x) == list(range(1, 10)) and list(data.y) == count["eigenvalues"] and data.mode == "lines+markers"
+    first_k = next(t for t in fig.data if t.name.startswith("μ<sub>1</sub>"))
+    assert list(first_k.x) == [1, 2, 3, 4], names
+    assert _gap_band(fig) == (4, 5)                                        # between μ_4 and μ_5
+    gap = [a for a in fig.layout.annotations if a.text == "gap → K = 4"]
+    assert len(gap) == 1 and gap[0].x == 4.5
+    arrow = next(a for a in fig.layout.annotations if a.showarrow and a.axref == "x")
+    assert (arrow.ay, arrow.y) == (count["eigenvalues"][3], count["eigenvalues"][4])   # from μ_4 up to μ_5
+    bars = next(t for t in fig.data if isinstance(t, go.Bar))
+    assert list(bars.x) == count["candidates"] and list(bars.y) == count["scores"]
+    colours = list(bars.marker.color)
+    assert colours[2] == figures.CHOSEN_COLOUR and colours.count(figures.CHOSEN_COLOUR) == 1   # K = 4 highlighted
+    labels = _texts(fig)
+    assert f"K−1 = 3: {count['scores'][1]:+.2f}" in labels and f"K+1 = 5: {count['scores'][3]:+.2f}" in labels
+    assert "K = 4: +2.50" in labels and any("2× the reference" in t for t in labels)
+    assert bars.xaxis == "x2" and data.xaxis == "x"                        # two panels
+
+
+def test_cluster_count_figure_at_the_ends_of_the_range_and_without_structure() -> None:
+    low = figures.cluster_count_figure(_count(k=2, kmax=6))
+    assert _gap_band(low) == (2, 3) and "gap → K = 2" in _texts(low)
+    assert not any(t.startswith("K−1") for t in _texts(low)) and "K+1 = 3: -0.02" in _texts(low)
+    high = figures.cluster_count_figure(_count(k=6, kmax=6))               # K = Kmax: μ_{Kmax+1} is still there
+    assert _gap_band(high) == (6, 7) and "gap → K = 6" in _texts(high)
+    assert not any(t.startswith("K+1") for t in _texts(high)) and any(t.startswith("K−1 = 5") for t in _texts(high))
+    flat = figures.cluster_count_figure(_count(k=3, kmax=6, structure=False))
+    assert "no cluster structure found" in flat.layout.title.text.lower() and "K = 3" in flat.layout.title.text
+    bare = {key: value for key, value in _count().items() if key not in ("null_eigenvalues", "ratios", "null_ratios")}
+    assert not any(t.name.startswith("structureless") for t in figures.cluster_count_figure(bare).data)
+    with pytest.raises(ValueError, match="one score per candidate"):
+        figures.cluster_count_figure({**_count(), "scores": [1.0]})
+    with pytest.raises(ValueError, match="not among the candidates"):
+        figures.cluster_count_figure({**_count(kmax=6), "value": 9})
+
+
+def test_cluster_count_caption_says_what_the_figure_shows() -> None:
+    text = figures.cluster_count_caption(_count(k=4, kmax=8))
+    assert text.startswith("K = 4: the eigenvalues jump after the 4th") and f"{np.exp(2.5):.3g}×" in text
+    assert "runner-up, K = 2" in text                        # the second-best score (0.08; ties: the smaller K)
+    zero = figures.cluster_count_caption({**_count(k=4, zero=True), "factor": 1.5e9})
+    assert "first 4 eigenvalues are zero" in zero and "exactly 4 separate groups" in zero
+    flat = figures.cluster_count_caption(_count(k=3, kmax=6, structure=False))
+    assert flat.startswith("No cluster structure found") and "K = 3" in flat and "2×" in flat
+    assert figures.runner_up(_count(k=2, kmax=2)) is None
+    assert "runner-up" not in figures.cluster_count_caption(_count(k=2, kmax=2))

@@ -18,7 +18,9 @@ import numpy as np
 import plotly.graph_objects as go
 from matplotlib import colormaps
 from PIL import Image
+from plotly.subplots import make_subplots
 
+from sscn_core.plan import COUNT_NULL_FACTOR
 from sscn_core.trainer import PHASE_LABELS
 
 # Okabe-Ito-like qualitative palette (readable on a projector), cycled past 10 classes.
@@ -413,3 +415,171 @@ def confusion_figure(table: np.ndarray, classes: Sequence[Any], clusters: Sequen
     fig.update_xaxes(title=dict(text="predicted cluster", standoff=4), type="category", side="bottom")
     fig.update_yaxes(title="true class", type="category", autorange="reversed")
     return _layout(fig, title=title, height=height)
+
+
+# --------------------------------------------------------------------------------- how many subspaces
+ZERO_EIGENVALUE = 1e-10       # below this a Laplacian eigenvalue counts as zero (as sscn_core.cluster_count floors it)
+CHOSEN_COLOUR, DATA_COLOUR, REFERENCE_COLOUR = "#D55E00", "#0072B2", "#999999"
+
+
+def _count_arrays(count: Mapping[str, Any]) -> tuple[int, list[int], np.ndarray, np.ndarray, np.ndarray]:
+    """K kept, the candidates, the scores and the two spectra of a count (lists from a checkpoint, or arrays)."""
+    k = int(count["value"])
+    candidates = [int(c) for c in count["candidates"]]
+    scores = np.asarray(count["scores"], dtype=np.float64).reshape(-1)
+    if len(scores) != len(candidates):
+        raise ValueError(f"a count needs one score per candidate K: {len(candidates)} candidates, {len(scores)} scores")
+    if k not in candidates:
+        raise ValueError(f"the K kept ({k}) is not among the candidates {candidates[0]}…{candidates[-1]}")
+    mu = np.asarray(count.get("eigenvalues") or [], dtype=np.float64).reshape(-1)
+    null = np.asarray(count.get("null_eigenvalues") or [], dtype=np.float64).reshape(-1)
+    return k, candidates, scores, mu, null
+
+
+def _times(factor: float) -> str:
+    """A factor in words for a caption: 1.03, 21.4, 1,250; beyond 10,000 (a ratio over an eigenvalue of zero,
+    capped by the floor of the computation) "more than 10,000"."""
+    if not np.isfinite(factor) or factor >= 1e4:
+        return "more than 10,000"
+    return f"{factor:,.0f}" if factor >= 100 else f"{factor:.3g}"
+
+
+def runner_up(count: Mapping[str, Any]) -> tuple[int, float] | None:
+    """The candidate K with the second-best score and its factor over the reference (exp of its score), or None
+    when there is a single candidate."""
+    k, candidates, scores, _, _ = _count_arrays(count)
+    others = [(s, c) for c, s in zip(candidates, scores) if c != k]
+    if not others:
+        return None
+    score, c = max(others, key=lambda pair: (pair[0], -pair[1]))
+    return c, float(np.exp(score))
+
+
+def cluster_count_caption(count: Mapping[str, Any]) -> str:
+    """One or two sentences saying what :func:`cluster_count_figure` shows for a count of
+    ``SSCN(n_clusters="auto")`` (``model.cluster_count_``).
+
+    Parameters
+    ----------
+    count : Mapping
+        The fit's ``cluster_count_`` (from :func:`sscn_core.cluster_count.count_for_frontends`), as the model holds it
+        or as a checkpoint gives it back (lists).
+
+    Returns
+    -------
+    str
+        The K kept and by how much its graph's gap beats the structureless reference's, with the runner-up; or, when
+        the data show no cluster structure, that warning and the K the fit used all the same.
+    """
+    k, candidates, scores, mu, _ = _count_arrays(count)
+    factor = float(count.get("factor", np.exp(scores[candidates.index(k)])))
+    second = runner_up(count)
+    if not bool(count.get("structure", True)):
+        return (f"No cluster structure found: no K splits this data's graph clearly more than it splits structureless "
+                f"data of the same spread (the best, K = {k}, beats it only {_times(factor)}×; at least "
+                f"{COUNT_NULL_FACTOR:g}× is needed). The fit used K = {k} all the same: give K yourself if you know it.")
+    if len(mu) >= k and mu[k - 1] <= ZERO_EIGENVALUE:
+        first = (f"K = {k}: the first {k} eigenvalues are zero, so the graph falls apart into exactly {k} separate "
+                 f"groups, which structureless data does not do.")
+    else:
+        first = (f"K = {k}: the eigenvalues jump after the {k}th, a gap {_times(factor)}× as large as structureless "
+                 f"data of the same spread shows there.")
+    if second is None:
+        return first
+    return first + f" The runner-up, K = {second[0]}, beats its reference only {_times(second[1])}×."
+
+
+def cluster_count_figure(count: Mapping[str, Any], *, height: int = 420, title: str | None = None) -> go.Figure:
+    """Why ``n_clusters="auto"`` kept its K: the eigenvalue gap of the kept K's graph, and each candidate's score.
+
+    Parameters
+    ----------
+    count : Mapping
+        ``model.cluster_count_`` of a fit with ``n_clusters="auto"``: "value" (K kept), "candidates", "scores" (one per
+        candidate), "eigenvalues" and "null_eigenvalues" (ascending μ₁, μ₂, … of the kept K's graph and of the
+        structureless reference's), "structure"; "ratios" and "null_ratios" go into the hover text when present.
+        Lists (as a checkpoint gives them back) or arrays.
+    height : int
+        Height in pixels.
+    title : str, optional
+        Replaces the default title ("How many subspaces? K = …", or "… no cluster structure found …").
+
+    Returns
+    -------
+    plotly.graph_objects.Figure
+        Left: the eigenvalues of the kept K's graph (markers and line; the first K in the highlight colour) with the
+        reference's beside them (faint, dotted); the gap between μ_K and μ_{K+1} shaded and annotated "gap → K = …".
+        Right: the score of every candidate K (bars), the kept K highlighted, its neighbours K−1 and K+1 labelled with
+        their scores, and the level the best score must reach (the reference beaten by ``COUNT_NULL_FACTOR``).
+
+    Raises
+    ------
+    ValueError
+        When the scores do not match the candidates or the K kept is not a candidate.
+    """
+    k, candidates, scores, mu, null = _count_arrays(count)
+    structure = bool(count.get("structure", True))
+    if title is None:
+        title = (f"How many subspaces? K = {k}" if structure
+                 else f"How many subspaces? No cluster structure found (the fit used K = {k})")
+    fig = make_subplots(rows=1, cols=2, horizontal_spacing=0.1, column_widths=[0.5, 0.5],
+                        subplot_titles=(f"Smallest eigenvalues μ of the graph's Laplacian (K = {k}'s graph)",
+                                        "Score of each K: its gap against the reference's"))
+    if len(null):
+        fig.add_trace(go.Scatter(x=np.arange(1, len(null) + 1), y=null, mode="lines+markers",
+                                 name="structureless reference (same spread)", opacity=0.55,
+                                 line=dict(color=REFERENCE_COLOUR, width=1.5, dash="dot"), marker=dict(size=5),
+                                 hovertemplate="reference μ%{x}: %{y:.3g}<extra></extra>"), row=1, col=1)
+    if len(mu):
+        index = np.arange(1, len(mu) + 1)
+        fig.add_trace(go.Scatter(x=index, y=mu, mode="lines+markers", name="this data's graph",
+                                 line=dict(color=DATA_COLOUR, width=2.5), marker=dict(size=7),
+                                 hovertemplate="μ%{x}: %{y:.3g}<extra></extra>"), row=1, col=1)
+        first = index <= k
+        fig.add_trace(go.Scatter(x=index[first], y=mu[first], mode="markers", marker=dict(size=10, color=CHOSEN_COLOUR),
+                                 name=f"μ<sub>1</sub> … μ<sub>{k}</sub>: all small when the graph has {k} groups",
+                                 hovertemplate="μ%{x}: %{y:.3g}<extra></extra>"), row=1, col=1)
+    if len(mu) > k:
+        fig.add_vrect(x0=k, x1=k + 1, line_width=0, fillcolor=CHOSEN_COLOUR, opacity=0.15, row=1, col=1)
+        if mu[k] > mu[k - 1]:
+            fig.add_annotation(x=k + 0.5, y=mu[k], ax=k + 0.5, ay=mu[k - 1], xref="x", yref="y", axref="x", ayref="y",
+                               text="", showarrow=True, arrowhead=2, arrowwidth=2, arrowcolor=CHOSEN_COLOUR)
+        top = float(max(mu.max(), null.max() if len(null) else 0.0))
+        fig.add_annotation(x=k + 0.5, y=top, xref="x", yref="y", text=f"gap → K = {k}", showarrow=False,
+                           yanchor="bottom", font=dict(color=CHOSEN_COLOUR, size=13))
+    n_values = max(len(mu), len(null), k + 1)
+    fig.update_xaxes(title="i (μ₁ ≤ μ₂ ≤ …)", row=1, col=1, range=[0.5, n_values + 0.5],
+                     dtick=1 if n_values <= 20 else None)
+    fig.update_yaxes(title="eigenvalue μᵢ", row=1, col=1, rangemode="tozero")
+
+    ratios, null_ratios = count.get("ratios"), count.get("null_ratios")
+    custom = (np.stack([np.exp(scores), np.asarray(ratios, dtype=np.float64), np.asarray(null_ratios, dtype=np.float64)],
+                       axis=1) if ratios is not None and null_ratios is not None and len(ratios) == len(candidates)
+                                 and len(null_ratios) == len(candidates) else np.exp(scores)[:, None])
+    hover = "K = %{x}: score %{y:.3f} (%{customdata[0]:.3g}× the reference)"
+    if custom.shape[1] == 3:
+        hover += "<br>μ<sub>K+1</sub>/μ<sub>K</sub>: %{customdata[1]:.3g} here, %{customdata[2]:.3g} for the reference"
+    neighbours = (k - 1, k, k + 1)
+    fig.add_trace(go.Bar(x=candidates, y=scores, name="score",
+                         marker_color=[CHOSEN_COLOUR if c == k else DATA_COLOUR for c in candidates],
+                         marker_opacity=[1.0 if c in neighbours else 0.45 for c in candidates], customdata=custom,
+                         hovertemplate=hover + "<extra></extra>", showlegend=False), row=1, col=2)
+    # The kept K and its neighbours, labelled with their scores: how clearly K beats K−1 and K+1. Annotations (not
+    # bar text, which shrinks to a narrow bar's width) pointing from above left, above and above right.
+    for c, name, shift in ((k - 1, "K−1", -45), (k, "K", 0), (k + 1, "K+1", 45)):
+        if c not in candidates:
+            continue
+        score = float(scores[candidates.index(c)])
+        fig.add_annotation(x=c, y=max(score, 0.0), xref="x2", yref="y2", ax=shift, ay=-30 if c == k else -55,
+                           text=f"{name} = {c}: {score:+.2f}", showarrow=True, arrowhead=0, arrowwidth=1,
+                           arrowcolor="#777777", font=dict(size=12, color=CHOSEN_COLOUR if c == k else "#333333"),
+                           bgcolor="rgba(255,255,255,0.8)")
+    fig.add_hline(y=float(np.log(COUNT_NULL_FACTOR)), line=dict(color="#555555", width=1, dash="dash"), row=1, col=2,
+                  annotation_text=f"{COUNT_NULL_FACTOR:g}× the reference", annotation_position="top left",
+                  annotation_font=dict(size=11, color="#555555"))
+    fig.update_xaxes(title="K (candidates)", row=1, col=2, range=[candidates[0] - 0.6, candidates[-1] + 0.6],
+                     dtick=1 if len(candidates) <= 20 else None)
+    fig.update_yaxes(title="score: log(ratio ÷ reference's)", row=1, col=2, zeroline=True)
+    for heading in fig.layout.annotations[:2]:      # the two panels' titles (make_subplots writes them first)
+        heading.font = dict(size=13)
+    return _layout(fig, title=title, height=height, legend=dict(orientation="h", y=-0.22), bargap=0.25)
