@@ -29,6 +29,7 @@ from .postprocess import affinity_from_coefficients
 from .theory import half_weight_lambda
 
 _FLOOR = 1e-10      # eigenvalues below this count as zero (a disconnected graph): the ratio is then capped
+_EXACT = math.log(1e6)   # a score this large means μ_K is zero: the graph has exactly K components
 
 
 def candidate_counts(n: int) -> list[int]:
@@ -105,7 +106,7 @@ def count_clusters(features: np.ndarray | torch.Tensor, *, alpha: float, rho: fl
         pair = []
         for basis in (u, null_u):
             c = theorem1_affinity(basis, s2, rank, default_lam)
-            a = affinity_from_coefficients(c, k, q, rho=rho, alpha=alpha, seed=seed, variant=variant)
+            a = affinity_from_coefficients(c, k, q, rho=rho, alpha=alpha, seed=seed, variant=variant, dense=True)
             pair.append(laplacian_spectrum(a, n_values))
         spectra[k] = (pair[0], pair[1])
     owner = {k: max(g for g in grid if g <= k) for k in candidates}
@@ -115,10 +116,43 @@ def count_clusters(features: np.ndarray | torch.Tensor, *, alpha: float, rho: fl
         ratios.append(log_ratio(data, k))
         null_ratios.append(log_ratio(null, k))
         scores.append(ratios[-1] - null_ratios[-1])
-    best = int(np.argmax(scores))          # ties: the smaller K
+    exact = [i for i, score in enumerate(scores) if score >= _EXACT]
+    # Graphs that fall apart exactly into K components: the finest such K (a coarser graph's components
+    # are unions of the finer's). Otherwise the largest score (ties: the smaller K).
+    best = exact[-1] if exact else int(np.argmax(scores))
     value = candidates[best]
     return {"value": value, "candidates": candidates, "scores": scores,
             "ratios": [math.exp(r) for r in ratios], "null_ratios": [math.exp(r) for r in null_ratios],
             "eigenvalues": spectra[owner[value]][0].tolist(), "null_eigenvalues": spectra[owner[value]][1].tolist(),
             "graph_k": [owner[k] for k in candidates],
             "structure": scores[best] >= math.log(COUNT_NULL_FACTOR), "factor": math.exp(scores[best])}
+
+
+def count_for_frontends(x: torch.Tensor, frontends: dict[str, Any], *, alpha: float | None, rho: float,
+                        variant: str, seed: int, default_lam: float = 1.5) -> dict[str, Any]:
+    """``n_clusters="auto"``: K from the rows ``x`` (N × D, float32) through each candidate front-end.
+
+    ``frontends`` maps a name ("pixels", "scattering") to an unfitted front-end module; each is fitted on
+    a seeded sample of at most COUNT_SAMPLE rows and searched with :func:`count_clusters` at ``alpha``
+    (None: the verdict's power for that front-end, ``plan.VERDICT_ALPHA``). The front-end whose best K
+    beats its reference by the larger factor gives K. Returns that front-end's result with "frontend"
+    (its name), "sample" (the sample's size) and "by_frontend" ({name: {"value", "factor"}}).
+    """
+    from .plan import COUNT_SAMPLE, VERDICT_ALPHA
+
+    n = x.shape[0]
+    sample = x
+    if n > COUNT_SAMPLE:
+        stream = torch.Generator().manual_seed(int(seed))
+        sample = x[torch.randperm(n, generator=stream)[:COUNT_SAMPLE].sort().values]
+    results: dict[str, dict[str, Any]] = {}
+    for name, front in frontends.items():
+        with torch.no_grad():
+            features = front.fit_transform(sample)
+        power = alpha if alpha is not None else VERDICT_ALPHA.get(name, VERDICT_ALPHA["pixels"])
+        results[name] = count_clusters(features.double(), alpha=power, rho=rho, variant=variant, seed=seed,
+                                       default_lam=default_lam)
+        results[name]["alpha"] = power
+    best = max(results, key=lambda name: results[name]["factor"])     # ties: the first listed
+    return {**results[best], "frontend": best, "sample": int(sample.shape[0]),
+            "by_frontend": {name: {"value": r["value"], "factor": r["factor"]} for name, r in results.items()}}

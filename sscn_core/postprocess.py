@@ -240,7 +240,8 @@ def _symmetrize_unit_diagonal(C: sparse.spmatrix) -> sparse.csr_matrix:
     return sym
 
 
-def _top_singular_subspace(A: sparse.csr_matrix, rank: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+def _top_singular_subspace(A: sparse.csr_matrix, rank: int, seed: int, dense: bool = False
+                           ) -> tuple[np.ndarray, np.ndarray]:
     """Top-``rank`` singular values (descending) and left singular vectors of a symmetric matrix.
 
     For a symmetric A the singular values are |eigenvalues| and the left singular vectors are the
@@ -251,10 +252,12 @@ def _top_singular_subspace(A: sparse.csr_matrix, rank: int, seed: int) -> tuple[
     ``eigsh`` 1.1 s; ``scipy.sparse.linalg.svds`` 1.5 s with the same singular values (to 1e-12) and
     subspace (sine of the largest principal angle 3e-8); sklearn's ``randomized_svd`` 1.5 s
     (n_iter=4) / 2.0 s (n_iter=7) but far off (sine 0.83 / 0.59: the tail singular values are not
-    separated enough for a few power iterations). Hence ``eigsh``.
+    separated enough for a few power iterations). Hence ``eigsh``. ``dense=True`` takes the dense path at
+    any N (faster when ``rank`` is a large share of N: 0.7 s at N = 2,000 where ``eigsh`` for r = 342 can
+    take a minute).
     """
     n = A.shape[0]
-    if n <= _DENSE_MAX:
+    if n <= _DENSE_MAX or dense:
         w, v = np.linalg.eigh(A.toarray().astype(np.float64))
     else:
         from scipy.sparse.linalg import eigsh
@@ -312,7 +315,7 @@ def _rank(n: int, n_clusters: int, subspace_dim: int, extra: int = 1) -> int:
 
 
 def affinity_from_coefficients(C: Any, n_clusters: int, subspace_dim: int, rho: float = 0.1, alpha: float = 8.0,
-                               *, seed: int = 0, variant: str = "paper",
+                               *, seed: int = 0, variant: str = "paper", dense: bool = False,
                                timings: dict[str, float] | None = None) -> np.ndarray:
     """Steps 1–4: the dense N × N float32 affinity L (symmetric, max 1) that spectral clustering sees.
 
@@ -326,10 +329,11 @@ def affinity_from_coefficients(C: Any, n_clusters: int, subspace_dim: int, rho: 
     some disconnected), the rank is r = d·K, the dimension of a union of K independent
     d-dimensional subspaces (the paper's extra direction splits one cluster's span in two when a
     cluster has few points), and step 3 takes
-    |ÛÛᵀ| (sign does not matter to a subspace). See ``threshold_columns``.
+    |ÛÛᵀ| (sign does not matter to a subspace). See ``threshold_columns``. ``dense=True``: the truncated
+    SVD by a dense eigen-decomposition at any N (see ``_top_singular_subspace``).
     """
     s, u, signed = _spectral_basis(C, n_clusters, subspace_dim, rho, alpha, seed=seed, variant=variant,
-                                   timings=timings)
+                                   timings=timings, dense=dense)
     clock = _Clock(timings)
     z = _affinity_from_embedding(u, s, alpha, signed=signed)
     clock.lap("affinity")
@@ -337,7 +341,8 @@ def affinity_from_coefficients(C: Any, n_clusters: int, subspace_dim: int, rho: 
 
 
 def _spectral_basis(C: Any, n_clusters: int, subspace_dim: int, rho: float, alpha: float, *, seed: int,
-                    variant: str, timings: dict[str, float] | None) -> tuple[np.ndarray, np.ndarray, bool]:
+                    variant: str, timings: dict[str, float] | None, dense: bool = False
+                    ) -> tuple[np.ndarray, np.ndarray, bool]:
     """Steps 1–3 up to the truncated SVD: (singular values, vectors, whether step 3 keeps signs).
 
     ``alpha`` is only validated here (step 4 applies it), so a choice among several powers shares
@@ -356,7 +361,7 @@ def _spectral_basis(C: Any, n_clusters: int, subspace_dim: int, rho: float, alph
     sym = _symmetrize_unit_diagonal(thresholded)
     del thresholded
     clock.lap("symmetrize")
-    s, u = _top_singular_subspace(sym, _rank(n, k, d, extra=0 if subspace else 1), seed)
+    s, u = _top_singular_subspace(sym, _rank(n, k, d, extra=0 if subspace else 1), seed, dense)
     del sym
     clock.lap("svd")
     return s, u, not subspace
