@@ -245,3 +245,14 @@ def test_cluster_count_caption_says_what_the_figure_shows() -> None:
     assert flat.startswith("No cluster structure found") and "K = 3" in flat and "2×" in flat
     assert figures.runner_up(_count(k=2, kmax=2)) is None
     assert "runner-up" not in figures.cluster_count_caption(_count(k=2, kmax=2))
+
+
+def test_cluster_count_caption_when_a_coarser_k_also_splits_exactly() -> None:
+    from sscn_core import cluster_count
+
+    assert np.log(figures.EXACT_FACTOR) == pytest.approx(cluster_count._EXACT)   # the library's rule for "exact"
+    count = _count(k=4, kmax=8, zero=True)
+    count["scores"][0] = 20.0                                              # K = 2's graph has 2 components too
+    count["scores"][2] = 21.0
+    text = figures.cluster_count_caption(count)
+    assert "exactly 4 separate groups" in text and "K = 2 splits exactly too" in text and "runner-up" not in text

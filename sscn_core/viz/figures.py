@@ -419,6 +419,8 @@ def confusion_figure(table: np.ndarray, classes: Sequence[Any], clusters: Sequen
 
 # --------------------------------------------------------------------------------- how many subspaces
 ZERO_EIGENVALUE = 1e-10       # below this a Laplacian eigenvalue counts as zero (as sscn_core.cluster_count floors it)
+EXACT_FACTOR = 1e6            # a K beating its reference by this much has μ_K = 0: its graph has exactly K components
+                              # (sscn_core.cluster_count keeps the finest such K; a test holds the two equal)
 CHOSEN_COLOUR, DATA_COLOUR, REFERENCE_COLOUR = "#D55E00", "#0072B2", "#999999"
 
 
@@ -478,7 +480,7 @@ def cluster_count_caption(count: Mapping[str, Any]) -> str:
         return (f"No cluster structure found: no K splits this data's graph clearly more than it splits structureless "
                 f"data of the same spread (the best, K = {k}, beats it only {_times(factor)}×; at least "
                 f"{COUNT_NULL_FACTOR:g}× is needed). The fit used K = {k} all the same: give K yourself if you know it.")
-    if len(mu) >= k and mu[k - 1] <= ZERO_EIGENVALUE:
+    if (len(mu) >= k and mu[k - 1] <= ZERO_EIGENVALUE) or factor >= EXACT_FACTOR:
         first = (f"K = {k}: the first {k} eigenvalues are zero, so the graph falls apart into exactly {k} separate "
                  f"groups, which structureless data does not do.")
     else:
@@ -486,6 +488,9 @@ def cluster_count_caption(count: Mapping[str, Any]) -> str:
                  f"data of the same spread shows there.")
     if second is None:
         return first
+    if second[1] >= EXACT_FACTOR:
+        return first + (f" K = {second[0]} splits exactly too, into coarser groups (unions of these): the finest "
+                        f"exact split is kept.")
     return first + f" The runner-up, K = {second[0]}, beats its reference only {_times(second[1])}×."
 
 
