@@ -372,7 +372,7 @@ def _metavar(param: Param) -> str:
     if param.kind == "choice":
         return "{" + ",".join(str(c).lower() for c in param.choices) + "}"
     return {"int": "INT", "float": "FLOAT", "ints": "INT,...", "text": "TEXT"}[param.kind] + \
-        ("|none" if param.none is not None else "")
+        ("|none" if param.none is not None else "") + ("|auto" if param.auto is not None else "")
 
 
 def _add_parameter_flags(parser: argparse.ArgumentParser) -> None:

@@ -23,6 +23,7 @@ from typing import Any
 from .device import resolve_device
 
 KINDS = ("int", "float", "choice", "ints", "text")
+AUTO = "auto"                   # the one word a number row with ``auto`` takes besides its numbers
 # Upper bounds of the counts, so that a typo (``--epochs 99999999999999999999``) is refused at once instead of
 # running until killed or overflowing a 64-bit integer. Each is far beyond any use on one machine.
 MAX_EPOCHS = 100_000            # epochs of any phase
@@ -44,7 +45,8 @@ class Param:
     kind: "int", "float", "choice" (one of ``choices``), "ints" (a tuple of positive integers)
     or "text" (a string, e.g. a file name). ``low``/``high`` bound numbers, and each integer of
     an "ints" tuple (open when ``low_open``/``high_open``). ``none``: None is allowed and means
-    this. ``choices``: the allowed values with their labels, the paper's first. ``paper``: part
+    this. ``auto``: the string "auto" is allowed (a number row only) and means this. ``choices``: the
+    allowed values with their labels, the paper's first. ``paper``: part
     of the paper's method (False: beyond it). ``needs``: the parameter only has an effect when
     these other parameters take one of the values listed. ``check``: a further test of the value, returning a message or None.
     """
@@ -59,6 +61,7 @@ class Param:
     low_open: bool = False
     high_open: bool = False
     none: str | None = None
+    auto: str | None = None
     choices: Mapping[Any, str] | None = None
     paper: bool = True
     needs: Mapping[str, tuple[Any, ...]] | None = None
@@ -69,6 +72,8 @@ class Param:
             raise ValueError(f"parameter {self.name}: kind must be one of {KINDS}, got {self.kind!r}")
         if (self.kind == "choice") != (self.choices is not None):
             raise ValueError(f"parameter {self.name}: choices go with kind 'choice' and only with it")
+        if self.auto is not None and self.kind not in ("int", "float"):
+            raise ValueError(f"parameter {self.name}: 'auto' goes with kind 'int' or 'float' only")
         if self.problem(self.default) is not None:
             raise ValueError(f"parameter {self.name}: its default is invalid: {self.problem(self.default)}")
 
@@ -101,6 +106,8 @@ class Param:
         """
         if value is None and self.none is not None:
             return None
+        if self.auto is not None and isinstance(value, str) and value == AUTO:
+            return None
         what = {"int": "an integer", "float": "a finite number", "text": "a string"}.get(self.kind, "")
         if self.kind == "int":
             ok = _is_int(value) and self.in_range(value)
@@ -118,11 +125,13 @@ class Param:
             rng = f" {self.range_text()}" if self.kind in ("int", "float") and self.range_text() else ""
             each = f"; each must be {self.range_text()}" if self.kind == "ints" and self.range_text() else ""
             prefix = f"{none_as} ({self.none}) or " if self.none is not None else ""
+            prefix += f"{AUTO!r} or " if self.auto is not None else ""      # what it means: describe()
             return f"{who or self.name} must be {prefix}{what}{rng}, got {shown(value)}{each}"
         return self.check(value) if self.check is not None else None
 
     def parse(self, text: str) -> Any:
-        """The value that command-line ``text`` stands for ("none" → None, "256,128" → (256, 128)).
+        """The value that command-line ``text`` stands for ("none" → None, "auto" → "auto" where the row
+        allows it, "256,128" → (256, 128)).
 
         Raises ValueError with a plain message when ``text`` is not of this parameter's kind;
         ranges are left to :func:`problems`.
@@ -130,6 +139,8 @@ class Param:
         text = text.strip()
         if self.none is not None and text.lower() == "none":
             return None
+        if self.auto is not None and text.lower() == AUTO:
+            return AUTO
         try:
             if self.kind == "int":
                 return int(text)
@@ -161,8 +172,9 @@ class Param:
 
     def kind_text(self) -> str:
         """What the command line expects, for messages and --help."""
-        return {"int": "an integer", "float": "a number", "ints": "integers separated by commas",
+        what = {"int": "an integer", "float": "a number", "ints": "integers separated by commas",
                 "text": "a string", "choice": " | ".join(str(c).lower() for c in self.choices or ())}[self.kind]
+        return what + (f" or {AUTO}" if self.auto is not None else "")
 
     def describe(self) -> str:
         """Help text with range, the meaning of None and the default, as shown by --help and tooltips."""
@@ -173,6 +185,8 @@ class Param:
             parts.append(f"Each {self.range_text()}.")
         if self.none is not None:
             parts.append(f"None: {self.none}.")
+        if self.auto is not None:
+            parts.append(f"{AUTO}: {self.auto}.")
         if self.needs:
             parts.append("Used when " + " and ".join(f"{k} is {' or '.join(_text(v) for v in allowed)}"
                                                      for k, allowed in self.needs.items()) + ".")
@@ -516,7 +530,8 @@ def docstring() -> str:
     lines = ["Parameters", "----------"]
     for p in PARAMETERS:
         kind = {"ints": "tuple of int", "text": "str", "choice": " | ".join(repr(c) for c in p.choices or ())}
-        lines.append(f"{p.name}: {kind.get(p.kind, p.kind)}{' or None' if p.none else ''}")
+        lines.append(f"{p.name}: {kind.get(p.kind, p.kind)}{' or None' if p.none else ''}"
+                     f"{f' or {AUTO!r}' if p.auto else ''}")
         lines.append(f"    {p.describe()}")
     lines += ["", "Attributes", "----------"]
     for name, (kind, text) in ATTRIBUTES.items():
