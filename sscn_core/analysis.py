@@ -149,7 +149,7 @@ def analyse(model: SSCN, probe: Probe, *, phase: str = "", step: int = 0, classi
     # self-training starts from the trained classifier (labels_ is set only at the very end of fit)
     classifier_trained = classifier_trained or phase == "self_training"
     train = probe.train
-    K = int(model.n_clusters)
+    K = int(model.n_clusters_)
     # One forward pass over the training set gives every view's numbers (the front-end may be costly).
     emb = model.embedding(train.X)
     train_pred = emb["labels"]

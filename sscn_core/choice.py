@@ -1,5 +1,10 @@
-"""The front-end choice (frontend="auto", the fit's "model_choice" phase): of the candidate front-ends,
-keep the one whose Theorem-1 affinity is the more subspace-preserving on its own spectral clusters.
+"""The label-free choices of a fit's first phases: K (n_clusters="auto", the "n_clusters" phase), and the
+front-end (frontend="auto", the "model_choice" phase).
+
+K is estimated before any other setting by the rule of :mod:`sscn_core.plan` (the self-consistent eigengap
+against a structureless reference, :func:`~sscn_core.cluster_count.count_for_frontends`) through each
+candidate front-end; the fit is then planned with it. Of the candidate front-ends, the fit keeps the one
+whose Theorem-1 affinity is the more subspace-preserving on its own spectral clusters.
 
 No labels are read: each candidate's features of a seeded sample of the training points get the linear
 model's closed-form h (Theorem 1, at the λ the fit would set), whose affinity Q is post-processed into
@@ -9,6 +14,7 @@ comes with its noise (:func:`~sscn_core.plan.decide_frontend`).
 """
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable
 from typing import Any
@@ -16,14 +22,61 @@ from typing import Any
 import numpy as np
 import torch
 
+from .cluster_count import count_for_frontends
 from .features import FrontEnd
 from .models import SSCNNetwork
-from .plan import (CHOICE_FRACTION, CHOICE_RESAMPLES, NORMALIZE_REASONS, VERDICT_ALPHA, VERDICT_REASONS,
-                   cross_cluster_share, decide_frontend, normalize_for)
+from .plan import (CHOICE_FRACTION, CHOICE_RESAMPLES, COUNT_NULL_FACTOR, NORMALIZE_REASONS, VERDICT_ALPHA,
+                   VERDICT_REASONS, cross_cluster_share, decide_frontend, normalize_for)
 from .postprocess import spectral_pseudo_labels
 from .trainer import TrainingEvent, TrainingStopped, closed_form_h_init, embed_all
 
 CHOICE_SAMPLE = 4000         # points (a seeded uniform sample) on which frontend="auto" compares its candidates
+
+
+def choose_n_clusters(model: Any, x: torch.Tensor, report: Callable[[TrainingEvent], None]) -> None:
+    """n_clusters="auto" (the fit's "n_clusters" phase): K from the training rows ``x`` by the rule of
+    :mod:`sscn_core.plan`, through each of the plan's candidate front-ends (a tuple in ``model.params_["frontend"]``
+    when the fit chooses among them, else the planned one), at the user's α if given (else each front-end's
+    verdict power), the model's ρ, post-processing and seed (:func:`~sscn_core.cluster_count.count_for_frontends`;
+    no labels). Then the fit is planned with K (``model._plan_count``: q, the rank, λ and the front-end choice
+    follow it), which sets ``n_clusters_``, ``cluster_count_``, ``settings_["n_clusters"]`` and ``params_``;
+    ``phase_times_["n_clusters"]`` is recorded before the phase's "done" event. A stop requested before or
+    during the estimate raises TrainingStopped once it returns (the estimate itself is not interrupted)."""
+    start = time.perf_counter()
+    planned = model.params_["frontend"]
+    names = planned if isinstance(planned, tuple) else (planned,)
+    report(TrainingEvent("phase", "n_clusters", 0, 1))
+    if model._stop_event.is_set():
+        raise TrainingStopped("n_clusters")
+    frontends = {name: model._build_frontend(x.shape[1], name, normalize_for(name, None, model.normalize))
+                 for name in names}
+    count = count_for_frontends(x, frontends, alpha=model.alpha, rho=model.rho, variant=model.postprocess,
+                                seed=int(model.seed), default_lam=model.lambda1 + model.lambda2)
+    if model._stop_event.is_set():
+        raise TrainingStopped("n_clusters")
+    model._plan_count(x, count)
+    model.phase_times_["n_clusters"] = time.perf_counter() - start
+    report(TrainingEvent("done", "n_clusters", 1, 1, {}, model.phase_times_["n_clusters"]))
+
+
+def count_reason(count: dict[str, Any]) -> str:
+    """The one-line reason of an estimated K (``settings_["n_clusters"]``) from
+    :func:`~sscn_core.cluster_count.count_for_frontends`'s result: K, its factor over the structureless
+    reference, the runner-up, what was searched and through which front-end."""
+    k, candidates, scores = count["value"], count["candidates"], count["scores"]
+    others = [i for i, c in enumerate(candidates) if c != k]
+    second = max(others, key=lambda i: scores[i], default=None)      # ties: the smaller K
+    runner = f"runner-up K = {candidates[second]}, {math.exp(scores[second]):.3g}×" if second is not None else ""
+    others = [f"{name}'s best K = {found['value']}, {found['factor']:.3g}×"
+              for name, found in count["by_frontend"].items() if name != count["frontend"]]
+    searched = (f"searched {candidates[0]}…{candidates[-1]} on {count['sample']:,} points through {count['frontend']}"
+                + (f" ({'; '.join(others)})" if others else "") + "; no labels")
+    if count["structure"]:
+        return (f"estimated from the data: K = {k}, whose graph beats a structureless reference by "
+                f"{count['factor']:.3g}×{f' ({runner})' if runner else ''}; {searched}")
+    return (f"estimated from the data, but no K beat a structureless reference by {COUNT_NULL_FACTOR:g}× (best K = {k}, "
+            f"{count['factor']:.3g}×{f'; {runner}' if runner else ''}): the data show no cluster structure, and K = {k} "
+            f"is only the least bad; {searched}")
 
 
 def choose_frontend(model: Any, x: torch.Tensor, device: torch.device, report: Callable[[TrainingEvent], None]
@@ -46,14 +99,14 @@ def choose_frontend(model: Any, x: torch.Tensor, device: torch.device, report: C
     if n > CHOICE_SAMPLE:
         sample = x[torch.randperm(n, generator=stream)[:CHOICE_SAMPLE].sort().values]
     m = sample.shape[0]
-    subsets = [torch.randperm(m, generator=stream)[:max(2 * model.n_clusters, round(CHOICE_FRACTION * m))].sort().values
+    subsets = [torch.randperm(m, generator=stream)[:max(2 * model.n_clusters_, round(CHOICE_FRACTION * m))].sort().values
                for _ in range(CHOICE_RESAMPLES)]
     total = len(candidates) * (1 + len(subsets))
     report(TrainingEvent("phase", "model_choice", 0, total))
     shares: dict[str, float] = {}
     resampled: dict[str, list[float]] = {}
     fitted: dict[str, tuple[FrontEnd, torch.Tensor]] = {}
-    share_of = dict(n_clusters=model.n_clusters, subspace_dim=p["subspace_dim"], rho=model.rho, seed=int(model.seed),
+    share_of = dict(n_clusters=model.n_clusters_, subspace_dim=p["subspace_dim"], rho=model.rho, seed=int(model.seed),
                     restarts=model.n_restarts, variant=model.postprocess)
     done = 0
     for name in candidates:

@@ -392,7 +392,7 @@ def build_parser(prog: str = "sscn") -> argparse.ArgumentParser:
     source = t.add_mutually_exclusive_group()
     source.add_argument("--dataset", default="mnist",
                         help="mnist, mnist-oos, mnist-full, fashion-mnist, digits, yaleb, synthetic")
-    source.add_argument("--data", default=None, metavar="PATH", type=_path, help=DATA_HELP + "; give --n-clusters")
+    source.add_argument("--data", default=None, metavar="PATH", type=_path, help=DATA_HELP + "; give --n-clusters (or --n-clusters auto)")
     t.add_argument("--preset", default="auto", choices=sorted(PRESETS),
                    help="'auto' (default): every setting you do not give follows the data (rules in sscn_core.plan); "
                         "'paper': the paper's method")

@@ -21,7 +21,7 @@ from sklearn.utils import Tags, TransformerTags
 from . import distributed
 from .checkpoint import CheckpointError
 from .data.dataset import check_rows_vary
-from .choice import choose_frontend
+from .choice import choose_frontend, choose_n_clusters, count_reason
 from .device import resolve_device
 from .features import FrontEnd, PixelFrontEnd, ScatteringFrontEnd
 from .metrics import PeakMemory, format_bytes
@@ -33,7 +33,7 @@ from .persistence import load_model, read_autoencoder, save_model
 from .postprocess import estimate_pseudo_label_bytes, max_pseudo_label_points, spectral_pseudo_labels
 from .preprocess import STYLES, style_of
 from .pretraining import ASSETS_DIR, bundled_weights_for, fit_pretrain
-from .plan import choice_clarity, make_plan, window
+from .plan import COUNT_MIN_POINTS, choice_clarity, make_plan, window
 from .student import ConvStudent, check_fits, embed_student, fit_student
 from .theory import diagnose, half_weight_lambda, independence_report, stratified_sample
 from .trainer import (PHASES, Convergence, FitRun, TrainingEvent, TrainingStopped, calibration_scale,
@@ -135,7 +135,10 @@ class SSCN(ClusterMixin, TransformerMixin, BaseEstimator):
             row = int(np.argwhere(bad)[0, 0])
             raise ValueError(f"X contains NaN or infinite values ({int(bad.sum())} entries; first in row {row})")
         if fitting:
-            if X.shape[0] < 2 * self.n_clusters:
+            if self.n_clusters == "auto" and X.shape[0] < 2 * COUNT_MIN_POINTS:
+                raise ValueError(f"n_clusters='auto' needs at least {2 * COUNT_MIN_POINTS} points ({COUNT_MIN_POINTS} a "
+                                 f"cluster for K = 2), got {X.shape[0]}")
+            if self.n_clusters != "auto" and X.shape[0] < 2 * self.n_clusters:
                 raise ValueError(f"need at least 2·n_clusters = {2 * self.n_clusters} points, got {X.shape[0]}")
         elif X.shape[1] != self.n_features_in_:
             raise ValueError(f"X has {X.shape[1]} features, but SSCN is expecting {self.n_features_in_} features "
@@ -174,7 +177,7 @@ class SSCN(ClusterMixin, TransformerMixin, BaseEstimator):
             ae = MLPAutoEncoder(dim, tuple(self.hidden_dims), self.latent_dim)
         else:
             ae = IdentityAutoEncoder(dim)
-        net = SSCNNetwork(frontend, ae, self.n_clusters, self.params_["subspace_dim"], self.classifier_temperature)
+        net = SSCNNetwork(frontend, ae, self.n_clusters_, self.params_["subspace_dim"], self.classifier_temperature)
         reset_parameters(net.autoencoder, generator)
         net.h.reset(generator)
         return net
@@ -212,14 +215,15 @@ class SSCN(ClusterMixin, TransformerMixin, BaseEstimator):
         A fit that raises (bad input, a pre-trained file that does not fit, a non-finite loss, out
         of memory) leaves the estimator as it was before the call: a previously fitted model keeps
         its weights and results, so it still predicts, and ``save`` cannot overwrite a good file
-        with a broken fit.
+        with a broken fit. With ``n_clusters="auto"`` the first phase estimates K (``n_clusters_``, its
+        evidence in ``cluster_count_``) and everything after it follows that K; ``n_clusters`` stays "auto".
         """
         previous = {k: v for k, v in self.__dict__.items() if _is_fitted_attribute(k)}
         try:
             x = self._planned(X)
             check_rows_vary(x.numpy())          # the plan may describe any rows; a fit needs some that vary
-            self._check_memory(x.shape)
-            self._check_pseudo_label_memory(x.shape[0])
+            if self.n_clusters != "auto":       # else once the fit's first phase has estimated K
+                self._check_sizes(x.shape)
             self._fit(x, callback)
         except BaseException:
             for name in [k for k in self.__dict__ if _is_fitted_attribute(k)]:
@@ -234,8 +238,9 @@ class SSCN(ClusterMixin, TransformerMixin, BaseEstimator):
         """What ``fit(X)`` will use and why, before any training: {setting: {"value", "reason"}}.
 
         The rules are those of :mod:`sscn_core.plan`; the label-free choice of the front-end among
-        candidates (a tuple under "frontend") is made by ``fit`` and recorded in ``settings_``.
-        Nothing is fitted and no fitted attribute changes.
+        candidates (a tuple under "frontend") is made by ``fit`` and recorded in ``settings_``, as is K
+        with ``n_clusters="auto"`` (shown as "auto" here, and q, which follows K, as None: the estimate
+        is not run). Nothing is fitted and no fitted attribute changes.
         """
         previous = {k: v for k, v in self.__dict__.items() if k in ("params_", "settings_")}
         try:
@@ -255,11 +260,17 @@ class SSCN(ClusterMixin, TransformerMixin, BaseEstimator):
         params = self.get_params()
         if params["image_shape"] is None and stack is not None:
             params["image_shape"] = stack
+        self._plan(x, params)
+        if stack is not None and self.image_shape is None:
+            self.settings_["image_shape"]["reason"] = "from the shape of the image stack X (N, H, W)"
+        return x
+
+    def _plan(self, x: torch.Tensor, params: dict[str, Any]) -> None:
+        """Set ``settings_`` and ``params_`` from the plan of a fit with these parameter values on the rows ``x``,
+        and check that the rows go with it (image shape, student)."""
         look_up = params["autoencoder"] == "conv" and params["pretrained"] is None
         self.settings_ = make_plan(params, x.shape[0], x.shape[1],
                                    bundled=bundled_weights_for(x.numpy()) if look_up else None)
-        if stack is not None and self.image_shape is None:
-            self.settings_["image_shape"]["reason"] = "from the shape of the image stack X (N, H, W)"
         shape = self.settings_["image_shape"]["value"]
         if shape is not None and shape[0] * shape[1] != x.shape[1]:
             raise ValueError(f"image_shape {tuple(shape)} holds {shape[0] * shape[1]} pixels, but X has {x.shape[1]} "
@@ -276,7 +287,29 @@ class SSCN(ClusterMixin, TransformerMixin, BaseEstimator):
             raise ValueError(f"the conv student reads images: X has {x.shape[1]} features per row, which is not a "
                              f"square; pass image_shape=(height, width) or a stack of images (N, H, W), or use "
                              f"student='none'")
-        return x
+
+    def _plan_count(self, x: torch.Tensor, count: dict[str, Any]) -> None:
+        """n_clusters="auto": plan the fit again with the K that ``count`` (``count_for_frontends``'s result)
+        estimated, so that q, the rank, λ and the front-end choice follow it, and keep the evidence:
+        ``n_clusters_``, ``cluster_count_``, ``settings_["n_clusters"]`` (first, with the [K, score] pairs
+        compared and whether the data showed cluster structure) and ``params_["n_clusters"]``. ValueError when
+        a parameter does not go with that K (a pseudo_sample_size below 2K)."""
+        k = int(count["value"])
+        params = {**self.get_params(), "n_clusters": k, "image_shape": self.params_["image_shape"]}
+        found = problems(params)
+        if found:
+            raise ValueError(f"{next(iter(found.values()))} (n_clusters='auto' estimated K = {k})")
+        kept = {name: self.settings_[name] for name in ("image_shape", "input_style") if name in self.settings_}
+        self._plan(x, params)
+        entry = {"value": k, "reason": count_reason(count), "structure": bool(count["structure"]),
+                 "compared": [[c, float(s)] for c, s in zip(count["candidates"], count["scores"])]}
+        self.settings_ = {"n_clusters": entry, **self.settings_, **kept}
+        self.n_clusters_, self.cluster_count_ = k, count
+
+    def _check_sizes(self, shape: tuple[int, int]) -> None:
+        """Refuse, before any training, a network or a pseudo-label phase too large for the memory there is."""
+        self._check_memory(shape)
+        self._check_pseudo_label_memory(shape[0])
 
     def _check_memory(self, shape: tuple[int, int]) -> None:
         """Refuse, before allocating anything, a network too large for the memory of the device."""
@@ -285,12 +318,12 @@ class SSCN(ClusterMixin, TransformerMixin, BaseEstimator):
         input_dim = n_features if "pixels" in p["frontend"] else self.frontend_dim
         batch_size = p["batch_size"]
         need = estimate_training_bytes(p["autoencoder"], input_dim, tuple(self.hidden_dims), self.latent_dim,
-                                       self.n_clusters, p["subspace_dim"], batch_size, n)
+                                       p["n_clusters"], p["subspace_dim"], batch_size, n)
         device = resolve_device(self.device)
         available = torch.cuda.mem_get_info(device)[0] if device.type == "cuda" else psutil.virtual_memory().available
         if need > available:
             raise ValueError(f"this network would need about {format_bytes(need)} to train (subspace_dim="
-                             f"{p['subspace_dim']}, n_clusters={self.n_clusters}, hidden_dims={tuple(self.hidden_dims)}, "
+                             f"{p['subspace_dim']}, n_clusters={p['n_clusters']}, hidden_dims={tuple(self.hidden_dims)}, "
                              f"latent_dim={self.latent_dim}, batch_size={batch_size}) but only "
                              f"{format_bytes(available)} is available on {device}; choose smaller sizes")
 
@@ -323,6 +356,9 @@ class SSCN(ClusterMixin, TransformerMixin, BaseEstimator):
         self.pseudo_label_indices_: np.ndarray | None = None
         self.pseudo_label_solver_: dict[str, Any] | None = None
         self.stopped_ = False
+        self.cluster_count_: dict[str, Any] | None = None
+        if self.n_clusters != "auto":
+            self.n_clusters_ = int(self.n_clusters)
         self.model_choice_: dict[str, Any] | None = None
         self.proba_scale_ = 1.0
         self.convergence_: dict[str, dict[str, Any]] = {}
@@ -340,6 +376,14 @@ class SSCN(ClusterMixin, TransformerMixin, BaseEstimator):
                 callback(event)
 
         phases = _phases(self.params_)
+        if "n_clusters" in phases:
+            try:
+                choose_n_clusters(self, x, report)
+            except TrainingStopped:
+                self.stopped_ = True
+                self._record_unchosen()
+                return
+            self._check_sizes(x.shape)
         chosen = None
         if "model_choice" in phases:
             try:
@@ -373,7 +417,7 @@ class SSCN(ClusterMixin, TransformerMixin, BaseEstimator):
                 self._load_pretrained(self.net_)
                 self.net_.to(device)
             for phase in phases:
-                if phase not in ("model_choice", "features"):
+                if phase not in ("n_clusters", "model_choice", "features"):
                     with PeakMemory(device) as mem:
                         getattr(self, f"_fit_{phase}")(run)
                     self.peak_memory_[phase] = mem.peak_bytes
@@ -381,8 +425,9 @@ class SSCN(ClusterMixin, TransformerMixin, BaseEstimator):
             self.labels_ = embed_all(self.net_, features, device, space="logits", raw=False).argmax(dim=1).numpy()
             h_check = run.h_train if run.h_train is not None else embed_all(self.net_, features[:2000], device, raw=False)
             self.warnings_ = fit_warnings(labels=self.labels_, pseudo_labels=self.pseudo_labels_,
-                                          h=h_check[:2000].numpy(), n_clusters=self.n_clusters, history=self.history_,
-                                          convergence=self.convergence_, agreement=self.agreement_)
+                                          h=h_check[:2000].numpy(), n_clusters=self.n_clusters_, history=self.history_,
+                                          convergence=self.convergence_, agreement=self.agreement_,
+                                          cluster_count=self.cluster_count_)
             for message in self.warnings_:
                 warnings.warn(message, SSCNWarning, stacklevel=3)   # the caller of fit
         except TrainingStopped:
@@ -391,6 +436,8 @@ class SSCN(ClusterMixin, TransformerMixin, BaseEstimator):
 
     def _record_unchosen(self) -> None:
         """Choices still open after the fit (it stopped first, or needed no choice) are recorded as such."""
+        if self.params_["n_clusters"] == "auto":        # stopped before K was estimated
+            self.settings_["n_clusters"] = {"value": "auto", "reason": "not estimated: the fit stopped first"}
         if isinstance(self.params_["alpha"], tuple):    # no pseudo-labels were made (triplet classifier, or stopped)
             self.params_["alpha"] = None
             self.settings_["alpha"] = {"value": None, "reason": "not chosen: this fit made no spectral pseudo-labels "
@@ -408,7 +455,8 @@ class SSCN(ClusterMixin, TransformerMixin, BaseEstimator):
         """
         values = self.get_params()
         if n_features is not None:
-            plan = make_plan(values, max(2 * self.n_clusters, 1), n_features)
+            k = COUNT_MIN_POINTS if values["n_clusters"] == "auto" else values["n_clusters"]
+            plan = make_plan(values, 2 * k, n_features)
             values = {name: plan[name]["value"] if name in plan else value for name, value in values.items()}
         else:
             linear = values["autoencoder"] in (None, "auto")
@@ -502,7 +550,7 @@ class SSCN(ClusterMixin, TransformerMixin, BaseEstimator):
         targets = torch.from_numpy(run.labels).long()
         if run.settings["classifier_init"] == "subspaces":
             with torch.no_grad():
-                self.net_.classifier.R.copy_(subspace_rotation(run.h_train, targets, self.n_clusters,
+                self.net_.classifier.R.copy_(subspace_rotation(run.h_train, targets, self.n_clusters_,
                                                                self.params_["subspace_dim"]).to(run.device))
         steps = run.settings["classifier_steps"]
         converge = Convergence(run.settings["tol"], window(run.h_train.shape[0] // batch, self.classifier_iters))
@@ -536,7 +584,7 @@ class SSCN(ClusterMixin, TransformerMixin, BaseEstimator):
             return report
         # Noisy clusters span as many dimensions as they have points, so their exact spans say nothing:
         # the Diagnostics tab's measure (effective dimensions), so that the report and the tab agree.
-        d = diagnose(z, labels, n_clusters=self.n_clusters, space="Z", label_kind="pseudo-labels", seed=int(self.seed))
+        d = diagnose(z, labels, n_clusters=self.n_clusters_, space="Z", label_kind="pseudo-labels", seed=int(self.seed))
         return {"verdict": d.verdict, "independent": False, "measure": "effective", "sum_dims": int(d.sum_dims),
                 "union_rank": int(d.union_rank), "deficit": int(d.sum_dims - d.union_rank),
                 "note": f"the pseudo-clusters are not noise-free subspaces (their points span as many dimensions as "
@@ -596,7 +644,7 @@ class SSCN(ClusterMixin, TransformerMixin, BaseEstimator):
         q = (h @ h.T).numpy()
         solver: dict[str, Any] = {}
         choice: dict[str, Any] = {}
-        labels = spectral_pseudo_labels(q, self.n_clusters, self.params_["subspace_dim"], rho=self.rho,
+        labels = spectral_pseudo_labels(q, self.n_clusters_, self.params_["subspace_dim"], rho=self.rho,
                                         alpha=self.params_["alpha"], seed=int(self.seed), restarts=self.n_restarts,
                                         variant=self.postprocess, solver=solver, choice=choice)
         self.pseudo_label_solver_ = solver
@@ -705,7 +753,7 @@ class SSCN(ClusterMixin, TransformerMixin, BaseEstimator):
 
     def _energy(self, rotated: torch.Tensor) -> np.ndarray:
         rotated = rotated.double()   # squares of large H overflow float32
-        inside = (rotated ** 2).reshape(rotated.shape[0], self.n_clusters, -1).sum(dim=2)
+        inside = (rotated ** 2).reshape(rotated.shape[0], self.n_clusters_, -1).sum(dim=2)
         return (inside / inside.sum(dim=1, keepdim=True).clamp_min(1e-30)).float().numpy()
 
     def affinity(self, X: Any) -> np.ndarray:
@@ -740,7 +788,8 @@ class SSCN(ClusterMixin, TransformerMixin, BaseEstimator):
 def _phases(values: dict[str, Any]) -> tuple[str, ...]:
     """The phases a fit with these (planned) parameter values goes through, in order."""
     frontend, autoencoder = values["frontend"], values["autoencoder"]
-    runs = {"model_choice": isinstance(frontend, tuple),
+    runs = {"n_clusters": values["n_clusters"] == "auto",
+            "model_choice": isinstance(frontend, tuple),
             "features": frontend != "pixels",
             "pretrain": autoencoder is not None and values["pretrained"] is None and values["pretrain_epochs"] > 0,
             "paper_start": values["paper_start_steps"] > 0 and (values["h_init"] == "closed_form" or

@@ -1,7 +1,8 @@
 """Failures you can see: checks of a finished fit that no label is needed for.
 
-``fit_warnings`` looks at what a fit produced — its clusters, its embedding's rank, its loss
-history, whether each phase converged, how well the classifier reproduces its pseudo-labels — and
+``fit_warnings`` looks at what a fit produced — the evidence for its K when it estimated K, its
+clusters, its embedding's rank, its loss history, whether each phase converged, how well the
+classifier reproduces its pseudo-labels — and
 returns plain sentences for everything that makes the result suspect. The estimator stores them in
 ``warnings_`` and raises them as :class:`SSCNWarning`; the CLI and the app show them.
 """
@@ -11,6 +12,8 @@ from typing import Any
 
 import numpy as np
 
+from .plan import COUNT_NULL_FACTOR
+
 AGREEMENT_MIN = 0.99      # below this share of reproduced pseudo-labels the classifier is suspect
 DOMINANT_SHARE = 0.5      # one cluster holding more than this share of the points (K ≥ 3)
 EXPLOSION = 10.0          # a phase's last loss this many times its first
@@ -18,6 +21,18 @@ EXPLOSION = 10.0          # a phase's last loss this many times its first
 
 class SSCNWarning(UserWarning):
     """A fit finished, but its result is suspect (degenerate clusters, no convergence, …)."""
+
+
+def count_warning(cluster_count: dict[str, Any] | None) -> list[str]:
+    """n_clusters="auto" found no cluster structure: no K beat the structureless reference by COUNT_NULL_FACTOR.
+
+    ``cluster_count`` is the fit's ``cluster_count_`` (None when K was given)."""
+    if cluster_count is None or cluster_count["structure"]:
+        return []
+    k = cluster_count["value"]
+    return [f"n_clusters='auto': the data show no cluster structure: no K beat a structureless reference by "
+            f"{COUNT_NULL_FACTOR:g}× (the best was K = {k}, ×{cluster_count['factor']:.3g}), so the {k} clusters "
+            f"found are not evidence of subspaces; give n_clusters if you know it"]
 
 
 def cluster_warnings(labels: np.ndarray | None, n_clusters: int, what: str) -> list[str]:
@@ -81,8 +96,10 @@ def agreement_warning(agreement: float | None) -> list[str]:
 
 def fit_warnings(*, labels: np.ndarray | None, pseudo_labels: np.ndarray | None, h: np.ndarray | None,
                  n_clusters: int, history: list[dict[str, Any]], convergence: dict[str, dict[str, Any]],
-                 agreement: float | None) -> list[str]:
-    """Everything suspect about a finished fit, as sentences (empty when all is well)."""
-    return (cluster_warnings(labels, n_clusters, "clusters") + cluster_warnings(pseudo_labels, n_clusters, "pseudo-labels")
+                 agreement: float | None, cluster_count: dict[str, Any] | None = None) -> list[str]:
+    """Everything suspect about a finished fit, as sentences (empty when all is well); ``cluster_count`` is the
+    evidence for an estimated K (``cluster_count_``)."""
+    return (count_warning(cluster_count) + cluster_warnings(labels, n_clusters, "clusters")
+            + cluster_warnings(pseudo_labels, n_clusters, "pseudo-labels")
             + rank_warning(h, n_clusters) + loss_warnings(history) + convergence_warnings(convergence)
             + agreement_warning(agreement))

@@ -248,7 +248,9 @@ _TRAINED_HERE = {"autoencoder": ("conv", "mlp"), "pretrained": (None,)}   # an a
 _TRIPLET = {"classifier_loss": ("triplet",)}
 # The table. Order: the order of SSCN's signature and of the app's and the CLI's listings.
 PARAMETERS: tuple[Param, ...] = (
-    P("n_clusters", "int", 10, "K clusters", "K, the number of clusters (subspaces).", low=2, high=MAX_CLUSTERS),
+    P("n_clusters", "int", 10, "K clusters", "K, the number of clusters (subspaces).", low=2, high=MAX_CLUSTERS,
+      auto="fit estimates K from the data before any other setting: the K whose graph beats a structureless "
+           "reference most clearly, with a warning when none does (rule in sscn_core.plan)"),
     P("subspace_dim", "int", None, "q subspace dim.", "q, the dimension of each cluster's block; H has d_H = K·q columns.",
       low=1, high=MAX_WIDTH, none="from the data: min(9, max(⌊N / 3K⌋, min(5, ⌊N / 2K⌋))), see sscn_core.plan"),
     P("autoencoder", "choice", "auto", "Auto-encoder",
@@ -459,9 +461,12 @@ def problems(values: Mapping[str, Any]) -> dict[str, str]:
     if {"predict_with", "student"} <= ok and values["predict_with"] == "student" and values["student"] == "none":
         found["predict_with"] = "predict_with='student' needs a student; set student='conv'"
     size = values["pseudo_sample_size"]
-    if {"pseudo_sample_size", "n_clusters"} <= ok and size is not None and size < 2 * values["n_clusters"]:
-        found["pseudo_sample_size"] = (f"pseudo_sample_size must hold at least 2·n_clusters = "
-                                       f"{2 * values['n_clusters']} points, got {size!r}")
+    if {"pseudo_sample_size", "n_clusters"} <= ok and size is not None:
+        # n_clusters="auto": at least the smallest K here; fit checks again with the K it estimates
+        k = int(PARAMS["n_clusters"].low) if values["n_clusters"] == AUTO else values["n_clusters"]
+        if size < 2 * k:
+            found["pseudo_sample_size"] = (f"pseudo_sample_size must hold at least 2·n_clusters = {2 * k} points, "
+                                           f"got {size!r}")
     return found
 
 
@@ -478,6 +483,11 @@ def signature() -> inspect.Signature:
 ATTRIBUTES: dict[str, tuple[str, str]] = {
     "labels_": ("ndarray of shape (n_samples,)", "Cluster of each training point (the classifier's, in-sample)."),
     "n_features_in_": ("int", "Number of features of the rows fit was given."),
+    "n_clusters_": ("int", "K, the number of clusters of the fitted model: n_clusters, or the estimate when "
+                           "n_clusters='auto'."),
+    "cluster_count_": ("dict or None", "n_clusters='auto': the estimate's evidence (sscn_core.cluster_count): value, "
+                                       "candidates, scores, ratios, eigenvalues, structure, factor, frontend, sample; "
+                                       "None when K was given."),
     "params_": ("dict", "Every parameter with the value the fit used (the plan's choice for 'auto' and None)."),
     "settings_": ("dict", 'What the plan chose and why: {setting: {"value", "reason"}} (sscn_core.plan).'),
     "net_": ("SSCNNetwork", "The fitted network: front-end, auto-encoder, h and the classifier R."),

@@ -228,9 +228,25 @@ def choice_clarity(settings: dict[str, dict[str, Any]], model_choice: dict[str, 
     them and, where it was measured, the margin's noise, with what to try when the choice was not clear.
 
     ``settings`` and ``model_choice`` are a fitted model's ``settings_`` and ``model_choice_`` (also read
-    back from checkpoints). Choices the fit did not make (values given by the user) are left out.
+    back from checkpoints). Choices the fit did not make (values given by the user) are left out. K
+    (``n_clusters="auto"``) is compared with the best-scoring other K by its score against the structureless
+    reference (its setting's "compared" pairs [K, score]); the choice is not clear when the data showed no
+    cluster structure.
     """
     out: list[dict[str, Any]] = []
+    count = settings.get("n_clusters", {})
+    compared = count.get("compared") or []
+    kept = next((pair for pair in compared if pair[0] == count.get("value")), None)
+    others = [pair for pair in compared if pair is not kept]
+    if kept is not None and others:
+        runner, second = max(others, key=lambda pair: pair[1])      # ties: the smaller K (listed first)
+        structure = count.get("structure") is not False
+        out.append({"setting": "n_clusters", "value": kept[0], "runner_up": runner,
+                    "score": "log of the eigengap μ_(K+1)/μ_K over a structureless reference's (higher is better)",
+                    "margin": float(kept[1] - second), "noise": None, "clear": None if structure else False,
+                    "advice": None if structure else f"no K beat a structureless reference by {COUNT_NULL_FACTOR:g}×: "
+                                                     f"the data show no cluster structure; give n_clusters if you "
+                                                     f"know it"})
     if isinstance(model_choice, dict) and "margin" in model_choice:
         clear = bool(model_choice["clear"])
         out.append({"setting": "frontend", "value": model_choice["value"], "runner_up": model_choice["runner_up"],
@@ -309,6 +325,9 @@ def subspace_dim_rule(n: int, n_clusters: int) -> tuple[int, str]:
                f"own subspace (q ≤ {Q_MAX})")
 
 
+COUNT_PLANNED = "estimated by fit from the data before any other setting (rule in sscn_core.plan)"
+
+
 def make_plan(params: dict[str, Any], n: int, n_features: int, *,
               bundled: str | None = None) -> dict[str, dict[str, Any]]:
     """The concrete value of every data-dependent setting of a fit on N points of D features, with its reason.
@@ -319,6 +338,8 @@ def make_plan(params: dict[str, Any], n: int, n_features: int, *,
     entry "frontend" holds a tuple of candidates when a label-free choice among them is left to
     the fit (``frontend="auto"`` on images), decided by :func:`cross_cluster_share`; "alpha" holds the
     candidate powers when the fit chooses one, "lambda_scale" None when the fit sets it from the features.
+    With ``n_clusters="auto"`` the entry "n_clusters" is "auto" and what follows K ("subspace_dim" when
+    None) is None: the fit estimates K first (:mod:`sscn_core.cluster_count`) and plans again with it.
     """
     out: dict[str, dict[str, Any]] = {}
 
@@ -326,6 +347,8 @@ def make_plan(params: dict[str, Any], n: int, n_features: int, *,
         out[name] = {"value": value, "reason": reason}
 
     k = params["n_clusters"]
+    if k == "auto":
+        put("n_clusters", "auto", COUNT_PLANNED)
     shape, shape_reason = image_shape_of(params, n_features)
     put("image_shape", shape, shape_reason)
 
@@ -363,7 +386,12 @@ def make_plan(params: dict[str, Any], n: int, n_features: int, *,
         put("pretrained", None, "no auto-encoder")
 
     q = params["subspace_dim"]
-    put("subspace_dim", *((q, GIVEN) if q is not None else subspace_dim_rule(n, k)))
+    if q is not None:
+        put("subspace_dim", q, GIVEN)
+    elif k == "auto":
+        put("subspace_dim", None, "follows K, which the fit estimates first: q = min(9, max(⌊N / 3K⌋, min(5, ⌊N / 2K⌋)))")
+    else:
+        put("subspace_dim", *subspace_dim_rule(n, k))
     alpha = params["alpha"]
     if alpha is not None:
         put("alpha", alpha, GIVEN)

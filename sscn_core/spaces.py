@@ -74,7 +74,7 @@ def sample_spaces(dataset: Dataset, model: SSCN | None, *, use_true_labels: bool
     rows = pool[stratified_sample(labels_pool, max_points, seed)]
     labels = dataset.y[rows] if kind == TRUE else labels_pool[np.searchsorted(pool, rows)]
     if kind == PREDICTED and model is not None:
-        clusters = list(range(int(model.n_clusters)))
+        clusters = list(range(int(model.n_clusters_)))
     else:
         clusters = [v.item() for v in np.unique(labels)]
     x = dataset.X[rows]

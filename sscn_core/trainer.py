@@ -1,6 +1,7 @@
 """The training phases of SSCN, free of any UI: they report through a callback and honour a stop flag.
 
-Phases, in order: ``model_choice`` (a front-end chosen among candidates without labels),
+Phases, in order: ``n_clusters`` (K estimated from the data without labels, ``n_clusters="auto"``),
+``model_choice`` (a front-end chosen among candidates without labels),
 ``features`` (a front-end such as scattering, when used), ``pretrain`` (auto-encoder
 reconstruction), ``paper_start`` (beyond the paper, for teaching: a discarded copy of h trained from
 the paper's random start, to compare with Theorem 1's optimum), ``self_expression`` (Definition 3 on mini-batches),
@@ -28,7 +29,7 @@ from .theory import half_weight_lambda
 from .stiefel import CayleyAdam
 
 # The phases in the order they run (the one declaration of that order), with their labels.
-PHASE_LABELS = {"model_choice": "model choice", "features": "features (front-end)", "pretrain": "pre-training",
+PHASE_LABELS = {"n_clusters": "number of clusters (K)", "model_choice": "model choice", "features": "features (front-end)", "pretrain": "pre-training",
                 "paper_start": "the paper's start (comparison)", "self_expression": "self-expression",
                 "pseudo_labels": "pseudo-labels", "classifier": "classifier", "self_training": "self-training",
                 "student": "student (distillation)"}

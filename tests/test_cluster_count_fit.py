@@ -1,9 +1,59 @@
-"""n_clusters="auto" through the library and the command line (issue 34)."""
+"""n_clusters="auto" through the library and the command line (issue 34): the fit's first phase estimates K
+(sscn_core.cluster_count), everything after it follows that K, and the model predicts, saves, loads and reports
+exactly like one fitted with that K given."""
 from __future__ import annotations
 
-import pytest
+import argparse
+import json
+import warnings
 
-from sscn_core.params import Param
+import numpy as np
+import pytest
+from sklearn.base import clone
+
+from sscn_core import SSCN, choice
+from sscn_core.cli import build_parser, main
+from sscn_core.data.synthetic import make_subspaces
+from sscn_core.health import SSCNWarning
+from sscn_core.params import PARAMS, Param, problems
+from sscn_core.plan import choice_clarity, describe_clarity
+
+FAST = dict(schedule="epochs", epochs=2, classifier_epochs=2, seed=0, device="cpu")
+
+
+@pytest.fixture(scope="module")
+def subspaces() -> np.ndarray:
+    """Four independent 2-dimensional subspaces of R^20, 40 noise-free points each: the estimate is exactly 4."""
+    return make_subspaces(4, 2, 20, 40, 0.0, "independent", seed=0).X
+
+
+@pytest.fixture(scope="module")
+def fitted(subspaces: np.ndarray) -> tuple[SSCN, list[tuple[str, str]]]:
+    """A model fitted with n_clusters="auto", and the (kind, phase) of every event it reported."""
+    events: list[tuple[str, str]] = []
+    model = SSCN(n_clusters="auto", **FAST)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", SSCNWarning)       # clear structure: nothing to warn about
+        model.fit(subspaces, callback=lambda event: events.append((event.kind, event.phase)))
+    return model, events
+
+
+# ---------------------------------------------------------------------------------------------- the table
+def test_the_row_takes_an_integer_or_auto_and_refuses_anything_else_in_one_line() -> None:
+    row = PARAMS["n_clusters"]
+    assert row.default == 10 and row.problem("auto") is None and row.problem(2) is None
+    for bad in ("x", "automatic", "AUTO", 1, 0, True, 2.5, None, (4,)):
+        message = row.problem(bad)
+        assert message is not None and message.startswith("n_clusters must be 'auto' or an integer in [2, 100000]")
+        with pytest.raises(ValueError, match="n_clusters must be 'auto' or an integer") as info:
+            SSCN(n_clusters=bad).fit(np.ones((40, 4), np.float32))
+        assert "\n" not in str(info.value)
+    assert row.read(" Auto ") == "auto" and row.read("12") == 12
+    with pytest.raises(ValueError, match=r"^n_clusters takes an integer or auto, got 'automatic'$"):
+        row.read("automatic")
+    with pytest.raises(ValueError, match=r"^n_clusters must be 'auto' or an integer in \[2, 100000\], got 1$"):
+        row.read("1")
+    assert "auto: fit estimates K from the data" in row.describe() and "sscn_core.plan" in row.describe()
 
 
 def test_a_number_row_may_take_auto() -> None:
@@ -15,3 +65,122 @@ def test_a_number_row_may_take_auto() -> None:
     assert "auto: as wide as the data." in row.describe()
     with pytest.raises(ValueError, match="'auto' goes with kind 'int' or 'float' only"):
         Param("name", "text", "x", "Name", "A name.", auto="from the data")
+
+
+def test_checks_against_k_use_the_smallest_k_until_the_fit_knows_it() -> None:
+    values = {name: p.default for name, p in PARAMS.items()}
+    assert problems({**values, "n_clusters": "auto", "pseudo_sample_size": 4}) == {}
+    assert problems({**values, "n_clusters": "auto", "pseudo_sample_size": 3}) == {
+        "pseudo_sample_size": "pseudo_sample_size must hold at least 2·n_clusters = 4 points, got 3"}
+    assert "pseudo_sample_size" in problems({**values, "n_clusters": 5, "pseudo_sample_size": 9})
+
+
+def test_the_command_line_flag_reads_auto_and_refuses_other_words_in_one_line(capsys: pytest.CaptureFixture) -> None:
+    train = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction)).choices["train"]
+    flag = next(a for a in train._actions if a.dest == "n_clusters")
+    assert flag.metavar == "INT|auto" and "auto: fit estimates K" in flag.help and flag.help.endswith("Default: 10.")
+    assert build_parser().parse_args(["train", "--n-clusters", "auto"]).n_clusters == "auto"
+    assert dict(build_parser().parse_args(["train", "--set", "n_clusters=auto"]).set) == {"n_clusters": "auto"}
+    for bad in ("automatic", "1", "x"):
+        with pytest.raises(SystemExit) as info:
+            main(["train", "--n-clusters", bad])
+        err = capsys.readouterr().err
+        assert info.value.code == 2 and err.count("\n") == 1 and "n_clusters" in err and bad in err, err
+
+
+# ---------------------------------------------------------------------------------------------- the fit
+def test_plan_shows_auto_without_running_the_estimate(subspaces: np.ndarray, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(choice, "count_for_frontends", lambda *a, **k: pytest.fail("plan ran the estimate"))
+    model = SSCN(n_clusters="auto")
+    plan = model.plan(subspaces)
+    assert plan["n_clusters"] == {"value": "auto",
+                                  "reason": "estimated by fit from the data before any other setting (rule in "
+                                            "sscn_core.plan)"}
+    assert plan["subspace_dim"]["value"] is None and plan["subspace_dim"]["reason"].startswith("follows K")
+    assert not hasattr(model, "n_clusters_") and model.planned_phases(20)[0] == "n_clusters"
+    assert "n_clusters" not in SSCN(n_clusters=4).plan(subspaces) and "n_clusters" not in SSCN().planned_phases(20)
+    with pytest.raises(ValueError, match=r"^n_clusters='auto' needs at least 16 points \(8 a cluster for K = 2\), "
+                                         r"got 15$"):
+        model.plan(subspaces[:15])
+
+
+def test_auto_estimates_k_first_and_everything_after_follows_it(fitted, subspaces: np.ndarray) -> None:
+    model, events = fitted
+    assert model.n_clusters_ == 4 and model.params_["n_clusters"] == 4
+    assert model.get_params()["n_clusters"] == "auto" and clone(model).n_clusters == "auto"   # fit changes no parameter
+    assert set(model.labels_) == {0, 1, 2, 3} and set(model.predict(subspaces)) <= {0, 1, 2, 3}
+    assert model.predict_proba(subspaces[:3]).shape == (3, 4) and model.block_energy(subspaces[:3]).shape == (3, 4)
+    assert model.net_.classifier.n_clusters == 4 and model.net_.h.embed_dim == 4 * model.params_["subspace_dim"]
+    # q follows the estimated K: 40 points a cluster hold 3q for the paper's q = 9
+    assert model.settings_["subspace_dim"]["value"] == 9 and "40 points per cluster" in model.settings_[
+        "subspace_dim"]["reason"]
+    entry = model.settings_["n_clusters"]
+    assert list(model.settings_)[0] == "n_clusters" and entry["value"] == 4 and entry["structure"] is True
+    assert entry["reason"].startswith("estimated from the data: K = 4, whose graph beats a structureless reference by ")
+    assert "runner-up K = " in entry["reason"] and "searched 2…20 on 160 points through pixels" in entry["reason"]
+    assert [k for k, _ in entry["compared"]] == model.cluster_count_["candidates"]
+    count = model.cluster_count_
+    assert count["value"] == 4 and count["structure"] is True and count["frontend"] == "pixels" and count["sample"] == 160
+    json.dumps(count)
+    assert events[:2] == [("phase", "n_clusters"), ("done", "n_clusters")] and events[2][1] == "self_expression"
+    assert list(model.phase_times_)[0] == "n_clusters" and model.phase_times_["n_clusters"] > 0
+    assert model.warnings_ == [] and model.stopped_ is False
+
+
+def test_a_given_k_is_n_clusters_and_has_no_count(subspaces: np.ndarray,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(choice, "count_for_frontends", lambda *a, **k: pytest.fail("K was given"))
+    model = SSCN(n_clusters=4, **FAST).fit(subspaces)
+    assert model.n_clusters_ == 4 and model.cluster_count_ is None and "n_clusters" not in model.settings_
+    assert "n_clusters" not in model.phase_times_
+
+
+def test_auto_predicts_like_the_same_k_given(fitted, subspaces: np.ndarray) -> None:
+    model, _ = fitted
+    given = SSCN(n_clusters=4, **FAST).fit(subspaces)
+    assert np.array_equal(model.labels_, given.labels_)
+    assert np.allclose(model.transform(subspaces), given.transform(subspaces))
+    assert {k: v for k, v in model.params_.items() if k != "n_clusters"} == \
+        {k: v for k, v in given.params_.items() if k != "n_clusters"}
+
+
+def test_a_stop_before_the_estimate_leaves_k_unestimated(subspaces: np.ndarray,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(choice, "count_for_frontends", lambda *a, **k: pytest.fail("the estimate ran after stop()"))
+    model = SSCN(n_clusters="auto", **FAST)
+    model.stop()
+    model.fit(subspaces)
+    assert model.stopped_ and not hasattr(model, "net_") and not hasattr(model, "n_clusters_")
+    assert model.settings_["n_clusters"] == {"value": "auto", "reason": "not estimated: the fit stopped first"}
+
+
+def test_a_pseudo_sample_below_twice_the_estimate_is_refused(subspaces: np.ndarray) -> None:
+    with pytest.raises(ValueError, match=r"pseudo_sample_size must hold at least 2·n_clusters = 8 points, got 6 "
+                                         r"\(n_clusters='auto' estimated K = 4\)"):
+        SSCN(n_clusters="auto", pseudo_sample_size=6, **FAST).fit(subspaces)
+
+
+def test_no_cluster_structure_is_warned_about() -> None:
+    blob = np.random.default_rng(0).standard_normal((200, 20)).astype(np.float32)
+    model = SSCN(n_clusters="auto", **FAST)
+    with pytest.warns(SSCNWarning, match=r"^n_clusters='auto': the data show no cluster structure: no K beat a "
+                                         r"structureless reference by 2× \(the best was K = \d+, ×\d"):
+        model.fit(blob)
+    count = model.cluster_count_
+    assert count["structure"] is False and model.n_clusters_ == count["value"]
+    assert model.warnings_[0].endswith("are not evidence of subspaces; give n_clusters if you know it")
+    assert model.settings_["n_clusters"]["reason"].startswith(
+        "estimated from the data, but no K beat a structureless reference by 2×")
+    (clarity,) = [c for c in model.fit_report()["choices"] if c["setting"] == "n_clusters"]
+    assert clarity["clear"] is False and describe_clarity(clarity).startswith("NEAR TIE")
+    assert "the data show no cluster structure" in describe_clarity(clarity)
+
+
+def test_choice_clarity_reads_the_kept_k_against_the_best_other() -> None:
+    entry = {"value": 5, "reason": "", "structure": True, "compared": [[2, 3.0], [5, 2.0], [6, 1.0], [9, 1.0]]}
+    (row,) = choice_clarity({"n_clusters": entry}, None)     # the kept K need not score highest (exact partitions)
+    assert (row["value"], row["runner_up"], row["margin"], row["clear"]) == (5, 2, -1.0, None)
+    (row,) = choice_clarity({"n_clusters": {**entry, "structure": False}}, None)
+    assert row["clear"] is False and "give n_clusters if you know it" in row["advice"]
+    assert choice_clarity({"n_clusters": {**entry, "compared": [[5, 2.0]]}}, None) == []
+    assert choice_clarity({"n_clusters": {**entry, "value": 7}}, None) == []
