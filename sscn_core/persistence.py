@@ -3,7 +3,8 @@ and the auto-encoder checkpoint that ``SSCN(pretrained=path)`` reads.
 
 A model file (kind ``MODEL_KIND``) holds the network's weights ("net." keys), the fitted labels ("fitted."
 keys), the student's weights when there is one (``STUDENT_PREFIX`` keys), the parameters as given and as
-resolved by the plan, the front-end's and auto-encoder's configurations, and the training record. The
+resolved by the plan (K among them: ``n_clusters_``, "auto" resolved to the fit's estimate), the front-end's
+and auto-encoder's configurations, and the training record (with the estimate's evidence, ``cluster_count_``). The
 sizes a file's configuration describes are checked before anything is built from it
 (``models.check_network_size``, :func:`_student_from`), so that an edited file cannot make the loader
 allocate a huge network. Files are written and read through :mod:`sscn_core.checkpoint` (atomic,
@@ -23,7 +24,7 @@ import torch
 
 from . import __version__
 from .checkpoint import (Check, Checkpoint, CheckpointError, Entries, Items, Record, Where, _one_line, check_json,
-                         json_problem, load_checkpoint, save_checkpoint)
+                         json_kind, json_problem, load_checkpoint, save_checkpoint)
 from .device import resolve_device
 from .features import build_frontend
 from .metrics import format_bytes
@@ -69,7 +70,17 @@ def _is_history_row(row: dict[str, Any]) -> bool:
 
 HISTORY_ROW = Where(dict, _is_history_row, "a loss-history row (a phase name, a step number ≥ 0, the total loss and "
                                            "other numbers)")
-SETTING = Record({"value": object, "reason": str, "compared": Items(Items(float, 2))}, required=("value", "reason"))
+SETTING = Record({"value": object, "reason": str, "compared": Items(Items(float, 2)), "structure": bool},
+                 required=("value", "reason"))
+NUMBERS = Items(float)
+# n_clusters="auto": the estimate's evidence (sscn_core.cluster_count.count_for_frontends's result)
+CLUSTER_COUNT = Record({
+    "value": POSITIVE, "candidates": Items(POSITIVE), "scores": NUMBERS, "ratios": NUMBERS, "null_ratios": NUMBERS,
+    "eigenvalues": NUMBERS, "null_eigenvalues": NUMBERS, "graph_k": Items(POSITIVE), "structure": bool,
+    "factor": float, "frontend": str, "alpha": float, "sample": POSITIVE,
+    "by_frontend": Entries(Record({"value": POSITIVE, "factor": float}, required=("value", "factor")))},
+    required=("value", "candidates", "scores", "ratios", "null_ratios", "eigenvalues", "null_eigenvalues", "graph_k",
+              "structure", "factor", "frontend", "alpha", "sample", "by_frontend"))
 META = Record({
     "history": Items(HISTORY_ROW),
     "settings": Where(Entries(SETTING), lambda s: s.get("input_style", {}).get("value") in (None, *STYLES),
@@ -80,6 +91,7 @@ META = Record({
     "pseudo_label_solver": (Record({"method": str, "status": str, "residual": float, "tolerance": float,
                                     "rounds": COUNT}), None),
     "stopped": bool,
+    "cluster_count": (CLUSTER_COUNT, None),
     "pretrain": (Record({"fingerprint": str, "seconds": float, "steps": COUNT, "epochs": float,
                          "final_loss": (float, None), "cached": bool, "cache": str},
                         required=("fingerprint", "seconds", "steps", "epochs", "final_loss", "cached", "cache")), None),
@@ -102,7 +114,7 @@ def save_model(model: Any, path: str | os.PathLike) -> Path:
             "settings": getattr(model, "settings_", {}), "model_choice": getattr(model, "model_choice_", None),
             "phase_times": model.phase_times_, "peak_memory": model.peak_memory_,
             "pseudo_label_solver": model.pseudo_label_solver_, "stopped": bool(model.stopped_),
-            "pretrain": getattr(model, "pretrain_", None)}
+            "pretrain": getattr(model, "pretrain_", None), "cluster_count": getattr(model, "cluster_count_", None)}
     student = getattr(model, "student_", None)
     if student is not None:
         state.update({f"{STUDENT_PREFIX}{k}": v for k, v in student.state_dict().items()})
@@ -145,20 +157,22 @@ def load_model(cls: type, path: str | os.PathLike, device: str = "auto") -> Any:
         model._validate_params()
         # Files before the plan (format 2 without "resolved") hold concrete parameters only.
         model.params_ = _resolved_params(ckpt.config.get("resolved", ckpt.config["params"]), device)
+        model.n_clusters_ = _resolved_count(model.n_clusters, model.params_, ckpt.meta.get("cluster_count"))
+        model.params_["n_clusters"] = model.n_clusters_
         model.proba_scale_ = float(ckpt.config.get("proba_scale", 1.0))
         model.n_features_in_ = ckpt.config["n_features_in"]
         _check_inputs(ckpt.config, model.params_)
-        check_network_size(ckpt.config["autoencoder"], model.n_clusters, model.params_["subspace_dim"],
+        check_network_size(ckpt.config["autoencoder"], model.n_clusters_, model.params_["subspace_dim"],
                            ckpt.tensor_bytes())
         net = SSCNNetwork(build_frontend(ckpt.config["frontend"]), build_autoencoder(ckpt.config["autoencoder"]),
-                          model.n_clusters, model.params_["subspace_dim"], model.classifier_temperature)
+                          model.n_clusters_, model.params_["subspace_dim"], model.classifier_temperature)
         net.load_state_dict({k[4:]: v for k, v in ckpt.state.items() if k.startswith("net.")})
         with torch.no_grad():       # the parts must fit together: one row goes through the whole network
             logits = embed_all(net, torch.zeros(1, model.n_features_in_), torch.device("cpu"), space="logits")
-        if tuple(logits.shape) != (1, model.n_clusters):
+        if tuple(logits.shape) != (1, model.n_clusters_):
             raise ValueError(f"its network gives {tuple(logits.shape)[1:]} outputs per row, not n_clusters = "
-                             f"{model.n_clusters}")
-        labels = {label: _fitted_labels(ckpt.state, label, model.n_clusters) for label in FITTED_LABELS}
+                             f"{model.n_clusters_}")
+        labels = {label: _fitted_labels(ckpt.state, label, model.n_clusters_) for label in FITTED_LABELS}
     except CheckpointError as exc:
         raise CheckpointError(f"{name!r} does not describe a valid SSCN model: {exc}") from exc
     except (KeyError, TypeError, ValueError, RuntimeError, AttributeError, IndexError, OverflowError) as exc:
@@ -176,6 +190,7 @@ def load_model(cls: type, path: str | os.PathLike, device: str = "auto") -> Any:
     model.model_choice_ = ckpt.meta.get("model_choice")
     model.stopped_ = ckpt.meta.get("stopped", False)
     model.pretrain_ = ckpt.meta.get("pretrain")
+    model.cluster_count_ = ckpt.meta.get("cluster_count")
     student = _student_from(ckpt, name, net.h.embed_dim, model.params_.get("image_shape"), model.n_features_in_)
     model.student_ = None if student is None else student.to(resolve_device(device)).eval()
     model.student_report_ = ckpt.meta.get("student") if student is not None else None
@@ -247,6 +262,40 @@ def _resolved_params(values: dict[str, Any], device: str) -> dict[str, Any]:
     if out.get("subspace_dim") is None:
         raise CheckpointError("its resolved parameters have no subspace_dim")
     return out
+
+
+def _resolved_count(given: Any, resolved: dict[str, Any], cluster_count: dict[str, Any] | None) -> int:
+    """K of a checkpoint's network (``n_clusters_``): its resolved n_clusters (files without one: the parameter).
+
+    Parameters
+    ----------
+    given : int or "auto"
+        The file's n_clusters parameter (already checked against its row).
+    resolved : dict
+        The file's resolved parameters (``params_``).
+    cluster_count : dict or None
+        The file's ``cluster_count_`` (its types already checked), the evidence of an estimated K.
+
+    Returns
+    -------
+    int
+        K.
+
+    Raises
+    ------
+    CheckpointError
+        When the resolved value is not an integer K (still "auto", say), differs from a K that was given, or
+        differs from the K that its cluster count estimated.
+    """
+    k = resolved.get("n_clusters", given)
+    if isinstance(k, bool) or not isinstance(k, int):
+        raise CheckpointError(f"its resolved n_clusters is {json_kind(k)}, not the number of clusters of its network")
+    if given != "auto" and k != given:
+        raise CheckpointError(f"its resolved n_clusters = {k} differs from its n_clusters parameter {given}")
+    if cluster_count is not None and cluster_count["value"] != k:
+        raise CheckpointError(f"its cluster count estimated K = {cluster_count['value']}, but its network has "
+                              f"n_clusters = {k}")
+    return k
 
 
 def _check_inputs(config: dict[str, Any], params: dict[str, Any]) -> None:

@@ -6,12 +6,14 @@ from __future__ import annotations
 import argparse
 import json
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pytest
 from sklearn.base import clone
 
 from sscn_core import SSCN, choice
+from sscn_core.checkpoint import Checkpoint, CheckpointError, load_checkpoint, save_checkpoint
 from sscn_core.cli import build_parser, main
 from sscn_core.data.synthetic import make_subspaces
 from sscn_core.health import SSCNWarning
@@ -184,3 +186,69 @@ def test_choice_clarity_reads_the_kept_k_against_the_best_other() -> None:
     assert row["clear"] is False and "give n_clusters if you know it" in row["advice"]
     assert choice_clarity({"n_clusters": {**entry, "compared": [[5, 2.0]]}}, None) == []
     assert choice_clarity({"n_clusters": {**entry, "value": 7}}, None) == []
+
+
+# ---------------------------------------------------------------------------------------------- checkpoints
+def test_save_and_load_keep_k_its_evidence_and_the_predictions(fitted, subspaces: np.ndarray, tmp_path: Path) -> None:
+    model, _ = fitted
+    loaded = SSCN.load(model.save(tmp_path / "auto.pt"))
+    assert loaded.n_clusters == "auto" and loaded.n_clusters_ == 4 and loaded.params_["n_clusters"] == 4
+    assert loaded.cluster_count_ == json.loads(json.dumps(model.cluster_count_))
+    assert loaded.settings_["n_clusters"] == model.settings_["n_clusters"]
+    assert np.array_equal(loaded.predict(subspaces), model.predict(subspaces))
+    assert np.array_equal(loaded.labels_, model.labels_)
+    assert loaded.fit_report()["choices"] == model.fit_report()["choices"]
+
+
+def _edited(path: Path, tmp_path: Path, edit) -> Path:
+    ckpt = load_checkpoint(path)
+    edit(ckpt)
+    return save_checkpoint(tmp_path / "edited.pt", ckpt)
+
+
+def _refused(path: Path, match: str) -> None:
+    with pytest.raises(CheckpointError, match=match) as info:
+        SSCN.load(path)
+    assert "\n" not in str(info.value) and len(str(info.value)) < 400
+
+
+def _resolved(value: object):
+    def edit(ckpt: Checkpoint) -> None:
+        ckpt.config["resolved"]["n_clusters"] = value
+    return edit
+
+
+def _count(key: str, value: object):
+    def edit(ckpt: Checkpoint) -> None:
+        ckpt.meta["cluster_count"][key] = value
+    return edit
+
+
+@pytest.mark.parametrize(("edit", "match"), [
+    (_resolved("auto"), "its resolved n_clusters is the string 'auto', not the number of clusters of its network"),
+    (_resolved(None), "its resolved n_clusters is null, not the number of clusters"),
+    (_resolved(1), "its resolved parameters are wrong: n_clusters must be 'auto' or an integer in"),
+    (_resolved(5), r"its cluster count estimated K = 4, but its network has n_clusters = 5"),
+    (_count("value", "x"), r"\['cluster_count'\]\['value'\] is the string 'x', expected an integer ≥ 1"),
+    (_count("structure", "yes"), r"\['cluster_count'\]\['structure'\] is the string 'yes', expected true or false"),
+    (_count("scores", [1.0, "a"]), r"\['cluster_count'\]\['scores'\]\[1\] is the string 'a', expected a number"),
+    (_count("value", 3), "its cluster count estimated K = 3, but its network has n_clusters = 4"),
+    (lambda ckpt: ckpt.meta["cluster_count"].pop("factor"), r"\['cluster_count'\] has no 'factor'"),
+    (lambda ckpt: ckpt.meta.update(cluster_count=[4]), r"\['cluster_count'\] is an array of 1, expected an object"),
+])
+def test_a_wrong_k_or_count_in_a_file_is_one_checkpoint_error(fitted, tmp_path: Path, edit, match: str) -> None:
+    model, _ = fitted
+    _refused(_edited(model.save(tmp_path / "auto.pt"), tmp_path, edit), match)
+
+
+def test_a_given_k_must_match_the_resolved_one_and_older_files_still_load(subspaces: np.ndarray,
+                                                                          tmp_path: Path) -> None:
+    model = SSCN(n_clusters=4, **FAST).fit(subspaces)
+    path = model.save(tmp_path / "given.pt")
+    _refused(_edited(path, tmp_path, _resolved(5)), "its resolved n_clusters = 5 differs from its n_clusters parameter 4")
+
+    def older(ckpt: Checkpoint) -> None:      # written before n_clusters="auto": no count
+        del ckpt.meta["cluster_count"]
+    loaded = SSCN.load(_edited(path, tmp_path, older))
+    assert loaded.n_clusters_ == 4 and loaded.cluster_count_ is None
+    assert np.array_equal(loaded.predict(subspaces), model.predict(subspaces))

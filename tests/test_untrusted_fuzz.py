@@ -24,6 +24,7 @@ from sscn_core import SSCN, load_dataset
 from sscn_core.cache import SIGNATURE, autoencoder_file, cache_key, signature
 from sscn_core.checkpoint import (FORMAT, FORMAT_VERSION, Checkpoint, CheckpointError, content_hash, json_problem,
                                   load_checkpoint)
+from sscn_core.data import make_subspaces
 from sscn_core.models import build_autoencoder, describe_autoencoder
 from sscn_core.persistence import read_autoencoder
 from sscn_core.plan import describe_clarity
@@ -94,8 +95,9 @@ class Models(dict):
 
 @pytest.fixture(scope="module")
 def models(tmp_path_factory: pytest.TempPathFactory) -> Models:
-    """Two small fitted models' checkpoints, read back as parts: an MLP auto-encoder on vectors, and a conv
-    student on 8×8 images; with a few rows of their data."""
+    """Three small fitted models' checkpoints, read back as parts: an MLP auto-encoder on vectors, a conv
+    student on 8×8 images, and the linear model whose K was estimated (n_clusters="auto", so the file holds the
+    estimate's evidence); with a few rows of their data."""
     folder = tmp_path_factory.mktemp("fuzz-models")
     digits = load_dataset("digits", n_samples=60, seed=0)
     vectors = np.random.default_rng(0).standard_normal((40, 8)).astype(np.float32)
@@ -103,7 +105,9 @@ def models(tmp_path_factory: pytest.TempPathFactory) -> Models:
         "mlp": (SSCN(n_clusters=2, subspace_dim=2, autoencoder="mlp", hidden_dims=(8,), latent_dim=4, epochs=2,
                      pretrain_epochs=1, classifier_epochs=1, seed=0, schedule="epochs", device="cpu"), vectors),
         "student": (SSCN(n_clusters=3, autoencoder=None, frontend="pixels", student="conv", student_epochs=1,
-                         image_shape=(8, 8), epochs=2, classifier_epochs=1, seed=0, device="cpu"), digits.X)}
+                         image_shape=(8, 8), epochs=2, classifier_epochs=1, seed=0, device="cpu"), digits.X),
+        "auto": (SSCN(n_clusters="auto", schedule="epochs", epochs=2, classifier_epochs=1, seed=0, device="cpu"),
+                 make_subspaces(3, 2, 8, 16, 0.0, "independent", seed=0).X)}
     out = Models()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -175,7 +179,7 @@ def check_loaded(model: SSCN, X: np.ndarray) -> None:
     except ValueError as exc:          # e.g. weights so large that the outputs overflow: said in one line
         one_line(exc)
         return
-    assert labels.shape == (len(X),) and ((labels >= 0) & (labels < model.n_clusters)).all()
+    assert labels.shape == (len(X),) and ((labels >= 0) & (labels < model.n_clusters_)).all()
     report = model.fit_report()
     for choice in report["choices"]:
         describe_clarity(choice)
@@ -201,7 +205,7 @@ def loads_or_refuses(path: Path, X: np.ndarray) -> None:
     check_loaded(model, X)
 
 
-@pytest.mark.parametrize("name", ["mlp", "student"])
+@pytest.mark.parametrize("name", ["mlp", "student", "auto"])
 @FUZZ
 @given(data=st.data())
 def test_odd_checkpoints_load_or_give_one_checkpoint_error(models, tmp_path: Path, name: str, data) -> None:
