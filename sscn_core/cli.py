@@ -222,8 +222,10 @@ def to_json(value: Any) -> str:
 
 
 def _print_report(r: dict[str, Any]) -> None:
+    clusters = f"K = {r['n_clusters']} clusters{' (estimated)' if r.get('cluster_count') else ''}, " \
+        if "n_clusters" in r else ""
     print(f"SSCN ({r['preset']} preset) on {r['dataset']} (n={r['n']}, seed {r['seed']}, {r['device']}), "
-          f"{r['n_parameters']:,} parameters")
+          f"{clusters}{r['n_parameters']:,} parameters")
     if r.get("preprocessing"):
         print(f"  images prepared {r['preprocessing']}")
     for name, key in (("in-sample (classifier)", "in_sample"), ("pseudo-labels (spectral)", "pseudo_labels"),

@@ -592,7 +592,8 @@ class SSCN(ClusterMixin, TransformerMixin, BaseEstimator):
                         f"{d.verdict}, and Theorem 1 promises no exact recovery"}
 
     def fit_report(self) -> dict[str, Any]:
-        """What a fit chose and how it went: settings with reasons, how clear each label-free choice was
+        """What a fit chose and how it went: K ("n_clusters") and, when the fit estimated it, the evidence
+        ("cluster_count", ``cluster_count_``), settings with reasons, how clear each label-free choice was
         ("choices", :func:`~sscn_core.plan.choice_clarity`), convergence per phase, the pre-training
         (``pretrain_``), the classifier's agreement with its pseudo-labels, the independence verdict and
         the warnings."""
@@ -604,7 +605,8 @@ class SSCN(ClusterMixin, TransformerMixin, BaseEstimator):
             if self.pseudo_labels_ is not None else
             "not calibrated: the triplet classifier has no pseudo-labels to calibrate against"}
         settings, choice = getattr(self, "settings_", {}), getattr(self, "model_choice_", None)
-        return {"settings": settings, "model_choice": choice, "choices": choice_clarity(settings, choice),
+        return {"n_clusters": self.n_clusters_, "cluster_count": getattr(self, "cluster_count_", None),
+                "settings": settings, "model_choice": choice, "choices": choice_clarity(settings, choice),
                 "convergence": getattr(self, "convergence_", {}), "pretrain": getattr(self, "pretrain_", None),
                 "agreement": getattr(self, "agreement_", None),
                 "independence": getattr(self, "independence_", None), "probabilities": probabilities,

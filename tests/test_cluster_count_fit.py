@@ -134,7 +134,7 @@ def test_a_given_k_is_n_clusters_and_has_no_count(subspaces: np.ndarray,
     monkeypatch.setattr(choice, "count_for_frontends", lambda *a, **k: pytest.fail("K was given"))
     model = SSCN(n_clusters=4, **FAST).fit(subspaces)
     assert model.n_clusters_ == 4 and model.cluster_count_ is None and "n_clusters" not in model.settings_
-    assert "n_clusters" not in model.phase_times_
+    assert "n_clusters" not in model.phase_times_ and model.fit_report()["n_clusters"] == 4
 
 
 def test_auto_predicts_like_the_same_k_given(fitted, subspaces: np.ndarray) -> None:
@@ -178,6 +178,20 @@ def test_no_cluster_structure_is_warned_about() -> None:
     assert "the data show no cluster structure" in describe_clarity(clarity)
 
 
+# ---------------------------------------------------------------------------------------------- reports
+def test_the_fit_report_lists_k_how_it_was_chosen_and_the_runner_up(fitted) -> None:
+    model, _ = fitted
+    report = model.fit_report()
+    assert report["n_clusters"] == 4 and report["cluster_count"] is model.cluster_count_
+    assert report["settings"]["n_clusters"]["value"] == 4
+    (clarity,) = [c for c in report["choices"] if c["setting"] == "n_clusters"]
+    scores = dict(zip(model.cluster_count_["candidates"], model.cluster_count_["scores"]))
+    runner = max((k for k in scores if k != 4), key=scores.get)
+    assert (clarity["value"], clarity["runner_up"], clarity["noise"], clarity["clear"]) == (4, runner, None, None)
+    assert clarity["margin"] == pytest.approx(scores[4] - scores[runner])
+    assert describe_clarity(clarity).startswith(f"margin: {clarity['margin']:.3g} ahead of {runner} on the log")
+
+
 def test_choice_clarity_reads_the_kept_k_against_the_best_other() -> None:
     entry = {"value": 5, "reason": "", "structure": True, "compared": [[2, 3.0], [5, 2.0], [6, 1.0], [9, 1.0]]}
     (row,) = choice_clarity({"n_clusters": entry}, None)     # the kept K need not score highest (exact partitions)
@@ -186,6 +200,25 @@ def test_choice_clarity_reads_the_kept_k_against_the_best_other() -> None:
     assert row["clear"] is False and "give n_clusters if you know it" in row["advice"]
     assert choice_clarity({"n_clusters": {**entry, "compared": [[5, 2.0]]}}, None) == []
     assert choice_clarity({"n_clusters": {**entry, "value": 7}}, None) == []
+
+
+def test_the_command_line_reports_the_estimate(subspaces: np.ndarray, tmp_path: Path,
+                                               capsys: pytest.CaptureFixture) -> None:
+    data = tmp_path / "subspaces.npz"
+    np.savez(data, X=subspaces)
+    model = tmp_path / "auto.pt"
+    flags = ["train", "--data", str(data), "--n-clusters", "auto", "--schedule", "epochs", "--epochs", "2",
+             "--classifier-epochs", "2", "--quiet"]
+    assert main([*flags, "--json", "--out", str(model)]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["n_clusters"] == 4 and report["cluster_count"]["value"] == 4 and report["params"]["n_clusters"] == "auto"
+    assert report["settings"]["n_clusters"]["reason"].startswith("estimated from the data: K = 4")
+    assert [c["setting"] for c in report["choices"]] == ["n_clusters"] and report["phase_seconds"]["n_clusters"] > 0
+    assert SSCN.load(model).n_clusters_ == 4
+    assert main(flags) == 0
+    out = capsys.readouterr().out
+    assert "K = 4 clusters (estimated)" in out.splitlines()[0]
+    assert "  setting n_clusters = 4: estimated from the data: K = 4" in out and "  choice n_clusters = 4: margin" in out
 
 
 # ---------------------------------------------------------------------------------------------- checkpoints
