@@ -123,3 +123,55 @@ def test_sample_key_follows_training(data: Dataset, linear_model: SSCN) -> None:
     finally:
         linear_model.history_.pop()
     assert sample_key(data, None, TRUE) != before
+
+
+# ---------------------------------------------------------------------------------- how many subspaces (issue 34)
+QUICK = dict(epochs=5, classifier_epochs=2, device="cpu", seed=0)
+
+
+@pytest.fixture(scope="module")
+def auto_model(data: Dataset) -> SSCN:
+    return SSCN(n_clusters="auto", **QUICK).fit(data.X)
+
+
+def chart_specs(at: AppTest) -> list[dict]:
+    return [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
+
+
+def test_the_page_shows_why_k_was_estimated(data: Dataset, auto_model: SSCN) -> None:
+    from sscn_core import viz
+    from sscn_core.viz import figures
+
+    assert auto_model.n_clusters == "auto" and auto_model.n_clusters_ == 3 and auto_model.cluster_count_["structure"]
+    at = page(data, auto_model)
+    assert any(h.value == "How many subspaces?" for h in at.subheader)
+    specs = [s for s in chart_specs(at) if s["layout"]["title"]["text"].startswith("How many subspaces?")]
+    assert len(specs) == 1 and specs[0]["layout"]["title"]["text"] == "How many subspaces? K = 3"
+    texts = [a.get("text") for a in specs[0]["layout"]["annotations"]]
+    assert "gap → K = 3" in texts and any(t.startswith("K−1 = 2") for t in texts if t)
+    names = [d.get("name") for d in specs[0]["data"]]
+    assert "this data's graph" in names and any(n and n.startswith("structureless reference") for n in names)
+    caption = figures.cluster_count_caption(auto_model.cluster_count_)
+    assert caption.startswith("K = 3") and any(m.value == caption for m in at.markdown)
+    assert any("Faint: the same graph built from structureless data" in c.value for c in at.caption)
+    assert not at.warning
+    notebook = viz.cluster_count(auto_model)                 # the notebook draws the same figure
+    assert notebook.figures[0].layout.title.text == specs[0]["layout"]["title"]["text"] and caption in notebook[1]
+
+
+def test_the_page_warns_when_the_data_show_no_clusters() -> None:
+    blob = Dataset(np.random.default_rng(0).standard_normal((120, 12)).astype(np.float32), None, "blob", None)
+    with pytest.warns(UserWarning, match="no cluster structure"):
+        model = SSCN(n_clusters="auto", **QUICK).fit(blob.X)
+    at = page(blob, model)
+    warnings = [w.value for w in at.warning]
+    assert any(w.startswith("No cluster structure found") and f"K = {model.n_clusters_}" in w for w in warnings)
+    titles = [s["layout"]["title"]["text"] for s in chart_specs(at)]
+    assert any("No cluster structure found" in t for t in titles), titles
+
+
+def test_the_page_says_when_k_was_given(data: Dataset, mlp_model: SSCN) -> None:
+    at = page(data, mlp_model)
+    assert any(h.value == "How many subspaces?" for h in at.subheader)
+    assert any(c.value.startswith("K = 3 was given") and "estimate K from the data" in c.value for c in at.caption)
+    assert not any(s["layout"]["title"]["text"].startswith("How many") for s in chart_specs(at))

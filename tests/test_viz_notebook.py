@@ -184,3 +184,47 @@ def test_live_progress_records_every_step_and_prints_outside_ipython(data: Datas
     lines = capsys.readouterr().out.strip().splitlines()
     assert len(lines) == 3 and lines[-1].startswith("finished")     # self-expression, pseudo-labels, classifier
     assert len(live.figure().data) >= 2
+
+
+@pytest.fixture(scope="module")
+def auto_model(data: Dataset) -> SSCN:
+    return SSCN(n_clusters="auto", epochs=5, classifier_epochs=2, device="cpu", seed=0).fit(data.X)
+
+
+def test_cluster_count_shows_why_k_was_estimated_and_says_when_it_was_given(auto_model: SSCN, model: SSCN,
+                                                                            tmp_path: Path) -> None:
+    from sklearn.exceptions import NotFittedError
+
+    auto = auto_model
+    view = viz.cluster_count(auto)
+    assert isinstance(view, viz.Panel) and len(view.figures) == 1
+    assert view.figures[0].layout.title.text == f"How many subspaces? K = {auto.n_clusters_}"
+    assert figures.cluster_count_caption(auto.cluster_count_) in view[1]
+    path = tmp_path / "auto.pt"
+    auto.save(path)
+    loaded = SSCN.load(path, device="cpu")                # the count comes back as lists
+    again = viz.cluster_count(loaded)
+    assert again.figures[0].to_plotly_json()["layout"]["title"] == view.figures[0].to_plotly_json()["layout"]["title"]
+    assert [a.text for a in again.figures[0].layout.annotations] == [a.text for a in view.figures[0].layout.annotations]
+    given = viz.cluster_count(model)
+    assert not given.figures and "K = 3 was given" in given[0] and 'SSCN(n_clusters="auto")' in given[0]
+    with pytest.raises(NotFittedError):
+        viz.cluster_count(SSCN(n_clusters="auto"))
+
+
+def test_every_tab_shows_a_model_whose_k_was_estimated(spy: Spy, data: Dataset, auto_model: SSCN,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """n_clusters="auto": the tabs read K from n_clusters_ (the parameter is the string "auto"); Metrics lists how
+    clear the choice of K was, Diagnostics draws the evidence with the function the notebook uses."""
+    assert auto_model.n_clusters == "auto" and auto_model.n_clusters_ == 3
+    monkeypatch.setattr(figures, "cluster_count_figure", spy.wrap("cluster_count_figure", figures.cluster_count_figure))
+    spy.face = "app"
+    at = AppTest.from_function(tabs_page, args=(auto_model, data, _InstantUmap()), default_timeout=120)
+    at.run()
+    assert not at.exception, at.exception
+    assert any("How clear was the choice of n_clusters = 3?" in m.value for m in [*at.markdown, *at.caption])
+    assert "How many subspaces? K = 3" in chart_titles(at)
+    assert {t for t in chart_titles(at) if t.startswith("Cluster sizes")}
+    spy.face = "notebook"
+    viz.cluster_count(auto_model)
+    assert spy.calls["cluster_count_figure"] == {"app", "notebook"}

@@ -19,7 +19,9 @@ from sscn_core import SSCN, Dataset
 from sscn_core.spaces import (PREDICTED, SPACE_TITLES, TRUE, SpaceSample, compute, export_json, export_zip, sample_key,
                               sample_spaces, summary_rows)
 from sscn_core.theory import Diagnostics
+from sscn_core.viz import figures
 from sscn_core.viz import subspaces as figs
+from sscn_core.viz.notebook import fitted_k
 
 from . import family as fam
 
@@ -64,6 +66,29 @@ def _space_view(name: str, d: Diagnostics, names: list[str]) -> None:
                                                                          f"in {name}"), f"angles_{name}",
                 "The smallest angle between the effective subspaces of two clusters. 0° means they share a direction "
                 "(always the case when their dimensions add up to more than the space's); large angles are good.")
+
+
+COUNT_READING = ("Left: the smallest eigenvalues of the graph the fit clusters (its Laplacian's); a graph made of K "
+                 "separate groups has K of them near zero and then a jump, the gap. Faint: the same graph built from "
+                 "structureless data with the same spread. Right: how much larger each K's gap is than the "
+                 "reference's (log scale; above the dashed line it is at least twice as large).")
+
+
+def cluster_count_section(model: SSCN) -> None:
+    """How many subspaces: the evidence behind a K estimated from the data (``n_clusters="auto"``), or a note that K
+    was given."""
+    st.subheader("How many subspaces?")
+    count = getattr(model, "cluster_count_", None)
+    if count is None:
+        st.caption(f"K = {fitted_k(model)} was given, so this fit did not estimate it. To let the data choose, switch "
+                   "on **estimate K from the data** under K clusters in the sidebar and train again.")
+        return
+    caption = figures.cluster_count_caption(count)
+    if not count.get("structure", True):
+        st.warning(caption, icon="⚠️")
+    else:
+        st.markdown(caption)
+    _figure(figures.cluster_count_figure(count), "cluster_count", COUNT_READING)
 
 
 def render(dataset: Dataset | None, model: SSCN | None) -> None:
@@ -147,6 +172,9 @@ def render(dataset: Dataset | None, model: SSCN | None) -> None:
                     "leakage", "Row a: the share of the off-diagonal |Q| mass of group a's points that lands on each "
                                "group. A bright diagonal means each group expresses itself; bright off-diagonal cells "
                                "are pairs the clustering can confuse.")
+
+    if model is not None:
+        cluster_count_section(model)
 
     st.subheader("The self-expression family on a sample")
     st.caption(f"ℓ2 (what SSCN learns) against the sparse and low-rank priors on the points of {SPACE_TITLES[space]}, "

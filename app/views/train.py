@@ -8,6 +8,7 @@ from sscn_core.checkpoint import CheckpointError
 from sscn_core.metrics import format_bytes
 from sscn_core.trainer import LOSS_TERMS
 from sscn_core.viz import figures
+from sscn_core.viz.notebook import fitted_k
 
 from ..job import PHASE_LABELS, Snapshot
 from ..runtime import session_state
@@ -120,7 +121,7 @@ def _load_checkpoint() -> None:
         return
     state.discard_job()
     state.loaded = LoadedModel(model, upload.name)
-    state.notice = Notice("success", f"Loaded {upload.name}: K = {model.n_clusters}, q = {model.params_['subspace_dim']}, "
+    state.notice = Notice("success", f"Loaded {upload.name}: K = {fitted_k(model)}, q = {model.params_['subspace_dim']}, "
                                      f"{model.n_features_in_} features per point.")
 
 
@@ -131,7 +132,9 @@ def _keep_work(state: AppState, cur: Current, sidebar: SidebarResult) -> None:
         data = None
         if cur.model is not None and hasattr(cur.model, "net_") and not (cur.live and cur.snapshot.state != "paused"):
             data = _checkpoint_bytes(state, cur)
-        name = f"sscn-{sidebar.config.data.source}-K{cur.model.n_clusters}.pt" if cur.model is not None else "sscn.pt"
+        # K of a fitted model is n_clusters_ (the estimate with n_clusters="auto"); before the fit, the parameter
+        k = None if cur.model is None else (getattr(cur.model, "n_clusters_", None) or cur.model.n_clusters)
+        name = f"sscn-{sidebar.config.data.source}-K{k}.pt" if cur.model is not None else "sscn.pt"
         st.download_button("Download model", data=data or b"", file_name=name, mime="application/octet-stream",
                            icon=":material/download:", disabled=data is None, key="train.download")
         if data is None:

@@ -11,8 +11,9 @@ fitted model and its data in one line, and :class:`LiveProgress` shows training 
 """
 from . import family, figures, subspaces
 from .live import LiveProgress
-from .notebook import (HoverImages, Panel, affinity, analysis_of, block_energy, classify, embedding, image_grid,
-                       independence, loss, metrics)
+from .notebook import (HoverImages, Panel, affinity, analysis_of, block_energy, classify, cluster_count, embedding,
+                       image_grid, independence, loss, metrics)
 
 __all__ = ["HoverImages", "LiveProgress", "Panel", "affinity", "analysis_of", "block_energy", "classify",
-           "embedding", "family", "figures", "image_grid", "independence", "loss", "metrics", "subspaces"]
+           "cluster_count", "embedding", "family", "figures", "image_grid", "independence", "loss", "metrics",
+           "subspaces"]

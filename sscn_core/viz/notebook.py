@@ -7,6 +7,7 @@
     viz.block_energy(model, data)
     viz.metrics(model, data, holdout)
     viz.independence(model, data)
+    viz.cluster_count(model)          # why n_clusters="auto" kept its K
     viz.classify(model, "my-picture.png")
 
 They compute with the same library code as the app (:func:`sscn_core.analysis.analyse`,
@@ -27,6 +28,7 @@ from typing import Any
 import numpy as np
 import plotly.graph_objects as go
 from PIL import Image
+from sklearn.exceptions import NotFittedError
 
 from ..analysis import Analysis, analyse, make_probe
 from ..data import Dataset
@@ -285,6 +287,51 @@ def independence(model: SSCN | None, data: Dataset, *, use_true_labels: bool = T
     return Panel(parts)
 
 
+def fitted_k(model: SSCN) -> int:
+    """K of a fitted model: ``n_clusters_`` (the estimate with ``n_clusters="auto"``), or ``n_clusters`` for a model
+    saved before ``n_clusters_`` existed."""
+    value = getattr(model, "n_clusters_", None)
+    return int(value if value is not None else model.n_clusters)
+
+
+def cluster_count(model: SSCN) -> Panel:
+    """Why a fit with ``n_clusters="auto"`` kept its K: the eigenvalue gap of its graph against a structureless
+    reference, and every candidate K's score (:func:`sscn_core.viz.figures.cluster_count_figure`).
+
+    Parameters
+    ----------
+    model : SSCN
+        A fitted model (or one read back by ``SSCN.load``).
+
+    Returns
+    -------
+    Panel
+        The figure and one or two sentences on what it shows (with the no-structure warning when no K beat the
+        reference); for a model fitted with a given K, only a note that there is no estimate to show.
+
+    Raises
+    ------
+    sklearn.exceptions.NotFittedError
+        The model is not fitted.
+
+    Examples
+    --------
+    >>> model = SSCN(n_clusters="auto").fit(data.X)        # doctest: +SKIP
+    >>> viz.cluster_count(model)                           # doctest: +SKIP
+    """
+    if not hasattr(model, "net_"):
+        raise NotFittedError("this SSCN is not fitted yet: call fit(X) first, or SSCN.load(path)")
+    count = getattr(model, "cluster_count_", None)
+    if count is None:
+        k = fitted_k(model)
+        return Panel([f"<p>K = {k} was given (<code>n_clusters={k}</code>), so this fit did not estimate K and has no "
+                      "evidence to show. Fit with <code>SSCN(n_clusters=\"auto\")</code> to see how many subspaces "
+                      "the data suggest.</p>"])
+    caption = figures.cluster_count_caption(count)
+    colour = "#D55E00" if not count.get("structure", True) else "inherit"
+    return Panel([figures.cluster_count_figure(count), f"<p style='color:{colour}'>{html.escape(caption)}</p>"])
+
+
 def classify(model: SSCN, image: Any, data: Dataset | None = None, *, examples: int = 8) -> Panel:
     """Classify one new image the way ``sscn predict`` and the app's Classify tab do.
 
@@ -331,5 +378,5 @@ def classify(model: SSCN, image: Any, data: Dataset | None = None, *, examples: 
     return Panel(parts)
 
 
-__all__ = ["HoverImages", "Panel", "affinity", "analysis_of", "block_energy", "classify",
-           "embedding", "image_grid", "independence", "loss", "metrics"]
+__all__ = ["HoverImages", "Panel", "affinity", "analysis_of", "block_energy", "classify", "cluster_count",
+           "embedding", "fitted_k", "image_grid", "independence", "loss", "metrics"]
