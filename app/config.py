@@ -15,9 +15,10 @@ import numpy as np
 
 from sscn_core import SSCN, Dataset, DataError, load_dataset
 from sscn_core.data import RELATIONS, make_subspace_bases
-from sscn_core.plan import Q_MAX
-from sscn_core.params import (AUTOENCODER_OPTIONS, PARAMETERS, PARAMS, PRETRAINED, Param, join_autoencoder, problems,
-                              split_autoencoder)
+from sscn_core.cluster_count import candidate_counts
+from sscn_core.plan import COUNT_MIN_POINTS, COUNT_SAMPLE, Q_MAX
+from sscn_core.params import (AUTO, AUTOENCODER_OPTIONS, PARAMETERS, PARAMS, PRETRAINED, Param, join_autoencoder,
+                              problems, split_autoencoder)
 from sscn_core.pretraining import ASSETS_DIR
 
 # Data sources shown in the sidebar, in order: key -> label.
@@ -167,7 +168,8 @@ def _model_config_fields() -> list[tuple[str, Any, Any]]:
 
 # The SSCN hyper-parameters as the sidebar's widgets hold them, one field per row of
 # sscn_core.params (defaults from there, or APP_DEFAULTS) except "pretrained": ``autoencoder`` is a key of
-# AUTOENCODER_OPTIONS ("pretrained-mnist" = conv + bundled weights), None shows as 0.
+# AUTOENCODER_OPTIONS ("pretrained-mnist" = conv + bundled weights), None shows as 0, and a number row that takes
+# "auto" (Param.auto: n_clusters) holds "auto" when its switch is on (the sidebar's AUTO_SUFFIX).
 ModelConfig = make_dataclass("ModelConfig", _model_config_fields(), frozen=True)
 ModelConfig.__module__ = __name__
 ModelConfig.__doc__ = "The SSCN hyper-parameters a user can set, as the widgets hold them (see model_params)."
@@ -266,13 +268,23 @@ def _model_problems(m: ModelConfig, *, image_shape: tuple[int, int] | None, n_fe
     for p in WIDGET_PARAMS:
         if p.name in errors or p.name == "autoencoder" or (values is not None and not p.used(values)):
             continue
-        message = ui_param(p.name).problem(from_widget(p, getattr(m, p.name)), who=p.label,
-                                           none_as=repr(none_widget_value(p)) if p.kind == "text" else "0")
+        value = from_widget(p, getattr(m, p.name))
+        if p.auto is not None and value == AUTO:      # the switch beside the number: nothing to check
+            continue
+        # The number box holds only numbers ("auto" is its switch), so its message names only the numbers.
+        message = replace(ui_param(p.name), auto=None).problem(
+            value, who=p.label, none_as=repr(none_widget_value(p)) if p.kind == "text" else "0")
         if message is not None:
             errors[p.name] = message
     for name, message in (problems(values) if values is not None else {}).items():
         errors.setdefault("autoencoder" if name == "pretrained" else name, message)
     return errors
+
+
+def largest_estimated_k(n_samples: int) -> int:
+    """The largest K that ``n_clusters="auto"`` may keep on ``n_samples`` training points (its last candidate on
+    the sample it searches, :func:`sscn_core.cluster_count.candidate_counts`)."""
+    return candidate_counts(min(max(int(n_samples), 0), COUNT_SAMPLE))[-1]
 
 
 def validate(config: AppConfig, *, n_available: int | None, n_features: int | None,
@@ -304,9 +316,13 @@ def validate(config: AppConfig, *, n_available: int | None, n_features: int | No
             errors["n_samples"] = f"at most {MAX_SYNTHETIC_POINTS:,} synthetic points; got {d.n_samples:,}"
     # An upload that is missing or failed to load (its own error says why) has no sizes to check yet.
     waiting_for_upload = d.source == "upload" and (d.upload_path is None or n_available is None)
+    k_from_data = m.n_clusters == AUTO
     if waiting_for_upload:
         pass
-    elif d.n_samples < 2 * m.n_clusters:
+    elif k_from_data and d.n_samples < 2 * COUNT_MIN_POINTS:
+        errors["n_samples"] = (f"K from the data needs at least {2 * COUNT_MIN_POINTS} training points; "
+                               f"got {d.n_samples}")
+    elif not k_from_data and d.n_samples < 2 * m.n_clusters:
         errors["n_samples"] = f"need at least 2·K = {2 * m.n_clusters} training points; got {d.n_samples}"
     elif n_available is not None and d.source != "synthetic" and d.n_samples > n_available:
         errors["n_samples"] = f"the data set has {n_available:,} points; got {d.n_samples:,}"
@@ -319,9 +335,12 @@ def validate(config: AppConfig, *, n_available: int | None, n_features: int | No
 
     errors.update(_model_problems(m, image_shape=image_shape, n_features=n_features))
     q = m.subspace_dim or Q_MAX          # 0 = from the data: at most Q_MAX
-    if "n_clusters" not in errors and "subspace_dim" not in errors and m.n_clusters * q > MAX_EMBED_DIM:
-        errors["subspace_dim"] = (f"K·q = {m.n_clusters * q} is the width of H; at most "
-                                  f"{MAX_EMBED_DIM} here")
+    # K from the data: the largest K the estimate may keep on this many points (the worst case for H's width).
+    k = largest_estimated_k(d.n_samples) if k_from_data else m.n_clusters
+    if "n_clusters" not in errors and "subspace_dim" not in errors and k * q > MAX_EMBED_DIM:
+        errors["subspace_dim"] = (f"K from the data may reach {k} here, so K·q may reach {k * q}, the width of H; at "
+                                  f"most {MAX_EMBED_DIM} here: lower q or give K" if k_from_data else
+                                  f"K·q = {k * q} is the width of H; at most {MAX_EMBED_DIM} here")
     if "batch_size" not in errors and "n_samples" not in errors and not waiting_for_upload \
             and m.batch_size > d.n_samples:
         errors["batch_size"] = f"the batch size ({m.batch_size}) is larger than the training set ({d.n_samples})"

@@ -15,7 +15,7 @@ import torch
 
 from sscn_core import DataError
 from sscn_core.data import RELATIONS
-from sscn_core.params import AUTOENCODER_OPTIONS, PARAMS, Param
+from sscn_core.params import AUTO, AUTOENCODER_OPTIONS, PARAMS, Param
 
 from .config import (HOLDOUTS, MAX_SYNTHETIC_POINTS, SOURCES, WIDGET_PARAMS, AppConfig, DataConfig, ModelConfig,
                      SyntheticConfig, autoencoder_choices, holdout_choices, model_params, preset_for, to_widget,
@@ -166,9 +166,11 @@ class _Slots:
 
 
 def _number(label: str, name: str, slots: _Slots, *, integer: bool = False, step: float | None = None,
-            fmt: str | None = None, help: str | None = None, on_change: Callable[[], None] | None = None) -> Any:
+            fmt: str | None = None, help: str | None = None, on_change: Callable[[], None] | None = None,
+            disabled: bool = False) -> Any:
     value = st.number_input(label, key=P + name, step=step if step is not None else (1 if integer else None),
-                            format=fmt if fmt else ("%d" if integer else None), help=help, on_change=on_change)
+                            format=fmt if fmt else ("%d" if integer else None), help=help, on_change=on_change,
+                            disabled=disabled)
     slots.add(name)
     return int(value) if integer and value is not None else value
 
@@ -187,6 +189,10 @@ NUMBER_STYLE: dict[str, dict[str, Any]] = {
 # "More settings" (the paper's) or "Beyond the paper", in the table's order.
 MAIN_PARAMS = ("lambda1", "lambda2", "batch_size", "epochs", "lr", "seed")
 OWN_WIDGETS = {"n_clusters", "subspace_dim", "autoencoder", "device", "frontend"}   # drawn by render itself
+# A number row that also takes "auto" (Param.auto) gets a switch under its box, its state under "cfg.<name>_auto";
+# when on, the model config holds "auto" and the box keeps its number for when it is switched off.
+AUTO_SUFFIX = "_auto"
+AUTO_LABELS = {"n_clusters": "estimate K from the data"}
 
 
 def _help(p: Param) -> str:
@@ -206,8 +212,12 @@ def _param_widget(p: Param, slots: _Slots) -> None:
         slots.add(p.name)
     else:
         style = NUMBER_STYLE.get(p.name, {})
+        from_data = p.auto is not None and bool(_get(p.name + AUTO_SUFFIX, False))
         _number(p.label, p.name, slots, integer=p.kind == "int", step=style.get("step"),
-                fmt=style.get("fmt", None if p.kind == "int" else "%.3g"), help=_help(p))
+                fmt=style.get("fmt", None if p.kind == "int" else "%.3g"), help=_help(p), disabled=from_data)
+        if p.auto is not None:     # the row also takes "auto": a switch beside the number (which it then overrides)
+            st.toggle(AUTO_LABELS.get(p.name, "from the data"), key=P + p.name + AUTO_SUFFIX,
+                      help=f"'{AUTO}': {p.auto}. Off: the number above.")
 
 
 def _param_widgets(params: Sequence[Param], slots: _Slots, values: dict[str, Any]) -> None:
@@ -330,4 +340,8 @@ def read() -> SidebarResult:
 
 def _model_config_from_state() -> ModelConfig:
     defaults = _model_defaults()
-    return ModelConfig(**{f.name: _get(f.name, defaults[f.name]) for f in fields(ModelConfig)})
+    values = {f.name: _get(f.name, defaults[f.name]) for f in fields(ModelConfig)}
+    for p in WIDGET_PARAMS:
+        if p.auto is not None and _get(p.name + AUTO_SUFFIX, False):
+            values[p.name] = AUTO
+    return ModelConfig(**values)

@@ -217,3 +217,53 @@ def test_analyse_a_fitted_model() -> None:
     assert a.cluster_sizes.sum() == len(data) and a.confusion.table.sum() == len(data)
     assert set(a.metrics_in) == {"acc", "ari", "nmi"} and a.metrics_out is not None
     assert a.metrics_pseudo is not None and a.pseudo_note is None
+
+
+def test_k_from_the_data_is_checked_for_its_worst_case() -> None:
+    from app.config import MAX_EMBED_DIM, largest_estimated_k
+    from sscn_core.plan import COUNT_MAX, COUNT_MIN_POINTS
+
+    auto = with_model(AppConfig(), n_clusters="auto")
+    assert validate(auto, **MNIST) == {}
+    assert build_model(auto.model).n_clusters == "auto"
+    few = replace(auto, data=replace(auto.data, n_samples=2 * COUNT_MIN_POINTS - 1))
+    assert validate(few, **MNIST)["n_samples"] == (f"K from the data needs at least {2 * COUNT_MIN_POINTS} training "
+                                                   f"points; got {2 * COUNT_MIN_POINTS - 1}")
+    assert "n_samples" not in validate(replace(few, data=replace(few.data, n_samples=2 * COUNT_MIN_POINTS)), **MNIST)
+    assert largest_estimated_k(2000) == COUNT_MAX and largest_estimated_k(100) == 100 // COUNT_MIN_POINTS
+    wide = with_model(auto, subspace_dim=50)            # K may reach 100: H up to 5,000 columns wide
+    message = validate(wide, **MNIST)["subspace_dim"]
+    assert message.startswith(f"K from the data may reach {COUNT_MAX} here, so K·q may reach {COUNT_MAX * 50}")
+    assert f"at most {MAX_EMBED_DIM}" in message and "give K" in message
+    assert "subspace_dim" not in validate(with_model(wide, n_clusters=10), **MNIST)       # a given K of 10: 500
+
+
+def sidebar_page() -> None:
+    import streamlit as st
+
+    from app import sidebar
+
+    result = sidebar.render()
+    st.session_state["test.model_config"] = result.config.model
+    st.session_state["test.errors"] = result.errors
+
+
+def test_the_sidebars_switch_asks_for_k_from_the_data() -> None:
+    from streamlit.testing.v1 import AppTest
+
+    from app.config import model_params
+
+    at = AppTest.from_function(sidebar_page, default_timeout=60)
+    at.run()
+    assert not at.exception, at.exception
+    switch = at.toggle(key="cfg.n_clusters_auto")
+    assert switch.label == "estimate K from the data" and not switch.value
+    assert at.session_state["test.model_config"].n_clusters == 10 and not at.number_input(key="cfg.n_clusters").disabled
+    switch.set_value(True).run()
+    assert not at.exception, at.exception
+    config = at.session_state["test.model_config"]
+    assert config.n_clusters == "auto" and model_params(config)["n_clusters"] == "auto"
+    assert at.session_state["test.errors"] == {} and at.number_input(key="cfg.n_clusters").disabled
+    assert at.number_input(key="cfg.n_clusters").value == 10           # kept for when the switch goes off
+    at.toggle(key="cfg.n_clusters_auto").set_value(False).run()
+    assert at.session_state["test.model_config"].n_clusters == 10

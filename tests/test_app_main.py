@@ -349,6 +349,25 @@ def test_ending_the_session_stops_training(at: AppTest) -> None:
     assert not readers[0].is_alive()
 
 
+@pytest.mark.slow
+def test_train_with_k_from_the_data_and_see_why(at: AppTest) -> None:
+    """The sidebar's switch asks the library for n_clusters="auto"; the run's K is the estimate everywhere (the
+    parameter stays the string "auto") and the Diagnostics tab shows the evidence."""
+    use_synthetic(at, syn_n_clusters=3, syn_subspace_dim=2, ambient_dim=12, paper_start_steps=0, epochs=3,
+                  classifier_epochs=3)
+    at.toggle(key="cfg.n_clusters_auto").set_value(True).run()
+    assert at.number_input(key="cfg.n_clusters").disabled and not at.sidebar.error
+    button(at, "Start").click().run()
+    wait_until(at, lambda a: progress(a).startswith("Finished"))
+    assert not at.error, [e.value for e in at.error]
+    open_tab(at, "Metrics")
+    assert "How clear was the choice of n_clusters = 3?" in texts(at)
+    open_tab(at, "Diagnostics")
+    assert not at.error and "How many subspaces?" in [h.value for h in at.subheader]
+    titles = [json.loads(c.proto.spec)["layout"].get("title", {}).get("text", "") for c in at.get("plotly_chart")]
+    assert "How many subspaces? K = 3" in titles
+
+
 def test_every_tab_renders_before_any_training(at: AppTest) -> None:
     for name in ("Train", "Affinity", "Embeddings", "Metrics", "Classify", "Learn", "Diagnostics"):
         open_tab(at, name)
