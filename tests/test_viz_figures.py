@@ -227,6 +227,9 @@ def test_cluster_count_figure_at_the_ends_of_the_range_and_without_structure() -
     assert not any(t.startswith("K+1") for t in _texts(high)) and any(t.startswith("K−1 = 5") for t in _texts(high))
     flat = figures.cluster_count_figure(_count(k=3, kmax=6, structure=False))
     assert "no cluster structure found" in flat.layout.title.text.lower() and "K = 3" in flat.layout.title.text
+    arrays = {key: np.asarray(value) if isinstance(value, list) else value for key, value in _count().items()}
+    assert _gap_band(figures.cluster_count_figure(arrays)) == (4, 5)      # as count_clusters makes it: arrays work too
+    assert figures.cluster_count_caption(arrays).startswith("K = 4")
     bare = {key: value for key, value in _count().items() if key not in ("null_eigenvalues", "ratios", "null_ratios")}
     assert not any(t.name.startswith("structureless") for t in figures.cluster_count_figure(bare).data)
     with pytest.raises(ValueError, match="one score per candidate"):

@@ -433,8 +433,8 @@ def _count_arrays(count: Mapping[str, Any]) -> tuple[int, list[int], np.ndarray,
         raise ValueError(f"a count needs one score per candidate K: {len(candidates)} candidates, {len(scores)} scores")
     if k not in candidates:
         raise ValueError(f"the K kept ({k}) is not among the candidates {candidates[0]}…{candidates[-1]}")
-    mu = np.asarray(count.get("eigenvalues") or [], dtype=np.float64).reshape(-1)
-    null = np.asarray(count.get("null_eigenvalues") or [], dtype=np.float64).reshape(-1)
+    mu, null = (np.asarray(count.get(key) if count.get(key) is not None else [], dtype=np.float64).reshape(-1)
+                for key in ("eigenvalues", "null_eigenvalues"))
     return k, candidates, scores, mu, null
 
 
