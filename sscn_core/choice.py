@@ -41,7 +41,7 @@ def choose_n_clusters(model: Any, x: torch.Tensor, report: Callable[[TrainingEve
     no labels). Then the fit is planned with K (``model._plan_count``: q, the rank, λ and the front-end choice
     follow it), which sets ``n_clusters_``, ``cluster_count_``, ``settings_["n_clusters"]`` and ``params_``;
     ``phase_times_["n_clusters"]`` is recorded before the phase's "done" event. A stop requested before or
-    during the estimate raises TrainingStopped once it returns (the estimate itself is not interrupted)."""
+    during the estimate raises TrainingStopped after the graph being built; a "step" event follows each graph."""
     start = time.perf_counter()
     planned = model.params_["frontend"]
     names = planned if isinstance(planned, tuple) else (planned,)
@@ -50,8 +50,13 @@ def choose_n_clusters(model: Any, x: torch.Tensor, report: Callable[[TrainingEve
         raise TrainingStopped("n_clusters")
     frontends = {name: model._build_frontend(x.shape[1], name, normalize_for(name, None, model.normalize))
                  for name in names}
+    def progress(done: int, total: int) -> None:
+        report(TrainingEvent("step", "n_clusters", done, total, {}, time.perf_counter() - start))
+        if model._stop_event.is_set():
+            raise TrainingStopped("n_clusters")
+
     count = count_for_frontends(x, frontends, alpha=model.alpha, rho=model.rho, variant=model.postprocess,
-                                seed=int(model.seed), default_lam=model.lambda1 + model.lambda2)
+                                seed=int(model.seed), default_lam=model.lambda1 + model.lambda2, progress=progress)
     if model._stop_event.is_set():
         raise TrainingStopped("n_clusters")
     model._plan_count(x, count)

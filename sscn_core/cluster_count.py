@@ -18,6 +18,7 @@ Nothing here reads labels. Pure functions of arrays; the estimator's ``n_cluster
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -78,7 +79,7 @@ def theorem1_affinity(u: np.ndarray, s2: np.ndarray, rank: int, default_lam: flo
 
 
 def count_clusters(features: np.ndarray | torch.Tensor, *, alpha: float, rho: float, variant: str, seed: int,
-                   default_lam: float = 1.5) -> dict[str, Any]:
+                   default_lam: float = 1.5, progress: Callable[[int, int], None] | None = None) -> dict[str, Any]:
     """K for these features (rows are points) by the self-consistent, reference-corrected eigengap (module doc).
 
     ``alpha``, ``rho`` and ``variant`` are the post-processing's, as the fit will use them. Returns a dict:
@@ -86,7 +87,8 @@ def count_clusters(features: np.ndarray | torch.Tensor, *, alpha: float, rho: fl
     candidate), "ratios" and "null_ratios" (μ_{K+1}/μ_K of the data's graph and of the reference's),
     "eigenvalues" (the smallest Laplacian eigenvalues of the kept K's graph, up to the largest candidate
     + 1), "graph_k" (the K whose graph scored each candidate), "structure" (whether the best score
-    clears log COUNT_NULL_FACTOR) and "factor" (exp of the best score).
+    clears log COUNT_NULL_FACTOR) and "factor" (exp of the best score). ``progress(done, total)``, when given,
+    is called after each graph (it may raise to stop the search).
     """
     z = torch.as_tensor(features, dtype=torch.float64)
     n = z.shape[0]
@@ -100,7 +102,7 @@ def count_clusters(features: np.ndarray | torch.Tensor, *, alpha: float, rho: fl
     grid = graph_counts(candidates)
     n_values = candidates[-1] + 1
     spectra: dict[int, tuple[np.ndarray, np.ndarray]] = {}
-    for k in grid:
+    for done, k in enumerate(grid, start=1):
         q = subspace_dim_rule(n, k)[0]
         rank = min(k * q, n - 1)
         pair = []
@@ -109,6 +111,8 @@ def count_clusters(features: np.ndarray | torch.Tensor, *, alpha: float, rho: fl
             a = affinity_from_coefficients(c, k, q, rho=rho, alpha=alpha, seed=seed, variant=variant, dense=True)
             pair.append(laplacian_spectrum(a, n_values))
         spectra[k] = (pair[0], pair[1])
+        if progress is not None:
+            progress(done, len(grid))
     owner = {k: max(g for g in grid if g <= k) for k in candidates}
     ratios, null_ratios, scores = [], [], []
     for k in candidates:
@@ -129,7 +133,8 @@ def count_clusters(features: np.ndarray | torch.Tensor, *, alpha: float, rho: fl
 
 
 def count_for_frontends(x: torch.Tensor, frontends: dict[str, Any], *, alpha: float | None, rho: float,
-                        variant: str, seed: int, default_lam: float = 1.5) -> dict[str, Any]:
+                        variant: str, seed: int, default_lam: float = 1.5,
+                        progress: Callable[[int, int], None] | None = None) -> dict[str, Any]:
     """``n_clusters="auto"``: K from the rows ``x`` (N × D, float32) through each candidate front-end.
 
     ``frontends`` maps a name ("pixels", "scattering") to an unfitted front-end module; each is fitted on
@@ -137,6 +142,7 @@ def count_for_frontends(x: torch.Tensor, frontends: dict[str, Any], *, alpha: fl
     (None: the verdict's power for that front-end, ``plan.VERDICT_ALPHA``). The front-end whose best K
     beats its reference by the larger factor gives K. Returns that front-end's result with "frontend"
     (its name), "sample" (the sample's size) and "by_frontend" ({name: {"value", "factor"}}).
+    ``progress(done, total)``, when given, is called after each graph of each front-end (it may raise to stop).
     """
     from .plan import COUNT_SAMPLE, VERDICT_ALPHA
 
@@ -146,12 +152,15 @@ def count_for_frontends(x: torch.Tensor, frontends: dict[str, Any], *, alpha: fl
         stream = torch.Generator().manual_seed(int(seed))
         sample = x[torch.randperm(n, generator=stream)[:COUNT_SAMPLE].sort().values]
     results: dict[str, dict[str, Any]] = {}
-    for name, front in frontends.items():
+    total = len(frontends) * len(graph_counts(candidate_counts(int(sample.shape[0]))))
+    for index, (name, front) in enumerate(frontends.items()):
         with torch.no_grad():
             features = front.fit_transform(sample)
         power = alpha if alpha is not None else VERDICT_ALPHA.get(name, VERDICT_ALPHA["pixels"])
+        step = None if progress is None else \
+            (lambda done, graphs, before=index * (total // len(frontends)): progress(before + done, total))
         results[name] = count_clusters(features.double(), alpha=power, rho=rho, variant=variant, seed=seed,
-                                       default_lam=default_lam)
+                                       default_lam=default_lam, progress=step)
         results[name]["alpha"] = power
     best = max(results, key=lambda name: results[name]["factor"])     # ties: the first listed
     return {**results[best], "frontend": best, "sample": int(sample.shape[0]),

@@ -124,7 +124,10 @@ def test_auto_estimates_k_first_and_everything_after_follows_it(fitted, subspace
     count = model.cluster_count_
     assert count["value"] == 4 and count["structure"] is True and count["frontend"] == "pixels" and count["sample"] == 160
     json.dumps(count)
-    assert events[:2] == [("phase", "n_clusters"), ("done", "n_clusters")] and events[2][1] == "self_expression"
+    counted = [e for e in events if e[1] == "n_clusters"]
+    assert counted[0] == ("phase", "n_clusters") and counted[-1] == ("done", "n_clusters")
+    assert set(counted[1:-1]) == {("step", "n_clusters")} and len(counted) > 3     # a step after each graph
+    assert events[len(counted)][1] == "self_expression"
     assert list(model.phase_times_)[0] == "n_clusters" and model.phase_times_["n_clusters"] > 0
     assert model.warnings_ == [] and model.stopped_ is False
 
@@ -153,6 +156,20 @@ def test_a_stop_before_the_estimate_leaves_k_unestimated(subspaces: np.ndarray,
     model.stop()
     model.fit(subspaces)
     assert model.stopped_ and not hasattr(model, "net_") and not hasattr(model, "n_clusters_")
+    assert model.settings_["n_clusters"] == {"value": "auto", "reason": "not estimated: the fit stopped first"}
+
+
+def test_a_stop_during_the_estimate_ends_it_after_the_graph_being_built(subspaces: np.ndarray) -> None:
+    steps: list[int] = []
+
+    def stop_at_the_second_graph(event: TrainingEvent) -> None:
+        if event.kind == "step" and event.phase == "n_clusters":
+            steps.append(event.step)
+            if event.step == 2:
+                event.model.stop()
+
+    model = SSCN(n_clusters="auto", **FAST).fit(subspaces, callback=stop_at_the_second_graph)
+    assert steps == [1, 2] and model.stopped_ and not hasattr(model, "n_clusters_")
     assert model.settings_["n_clusters"] == {"value": "auto", "reason": "not estimated: the fit stopped first"}
 
 
