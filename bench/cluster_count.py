@@ -124,9 +124,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         rows.append(row)
         log(f"{name}: true {row['true_k']}, estimate {row['k']} via {row['frontend']} (×{row['factor']:.2f}), "
             f"{'met' if row['ok'] else 'MISSED'} in {row['seconds']:.0f} s")
-    table = markdown(rows)
-    print(table)
-    write_json(args.out, {**result_header("cluster_count", MODULE, argv), "rows": rows, "markdown": table})
+        # Written after every set, so that a long run stopped part-way keeps what it measured.
+        write_json(args.out, {**result_header("cluster_count", MODULE, argv), "rows": rows, "markdown": markdown(rows),
+                              "complete": len(rows) == len(names)})
+    print(markdown(rows))
     return 0
 
 
