@@ -571,11 +571,11 @@ def cluster_count_figure(count: Mapping[str, Any], *, height: int = 420, title: 
                          hovertemplate=hover + "<extra></extra>", showlegend=False), row=1, col=2)
     # The kept K and its neighbours, labelled with their scores: how clearly K beats K−1 and K+1. Annotations (not
     # bar text, which shrinks to a narrow bar's width) pointing from above left, above and above right.
-    for c, name, shift in ((k - 1, "K−1", -45), (k, "K", 0), (k + 1, "K+1", 45)):
+    for c, name, shift in ((k - 1, "K−1", -25), (k, "K", 0), (k + 1, "K+1", 25)):
         if c not in candidates:
             continue
         score = float(scores[candidates.index(c)])
-        fig.add_annotation(x=c, y=max(score, 0.0), xref="x2", yref="y2", ax=shift, ay=-30 if c == k else -55,
+        fig.add_annotation(x=c, y=max(score, 0.0), xref="x2", yref="y2", ax=shift, ay=-30 if c == k else -60,
                            text=f"{name} = {c}: {score:+.2f}", showarrow=True, arrowhead=0, arrowwidth=1,
                            arrowcolor="#777777", font=dict(size=12, color=CHOSEN_COLOUR if c == k else "#333333"),
                            bgcolor="rgba(255,255,255,0.8)")
