@@ -86,7 +86,8 @@ def count_clusters(features: np.ndarray | torch.Tensor, *, alpha: float, rho: fl
     "value" (the K kept), "candidates" (list of K), "scores" (log ratio minus the reference's, one per
     candidate), "ratios" and "null_ratios" (μ_{K+1}/μ_K of the data's graph and of the reference's),
     "eigenvalues" (the smallest Laplacian eigenvalues of the kept K's graph, up to the largest candidate
-    + 1), "graph_k" (the K whose graph scored each candidate), "structure" (whether the best score
+    + 1), "graph_k" (the K whose graph scored each candidate), "fixed_points" (the K whose own graph puts
+    its largest gap at K), "structure" (whether the kept K's score
     clears log COUNT_NULL_FACTOR) and "factor" (exp of the best score). ``progress(done, total)``, when given,
     is called after each graph (it may raise to stop the search).
     """
@@ -120,15 +121,23 @@ def count_clusters(features: np.ndarray | torch.Tensor, *, alpha: float, rho: fl
         ratios.append(log_ratio(data, k))
         null_ratios.append(log_ratio(null, k))
         scores.append(ratios[-1] - null_ratios[-1])
+    # Each graph's own verdict: the position of its largest reference-corrected gap over every candidate.
+    verdict = {g: candidates[int(np.argmax([log_ratio(spectra[g][0], k) - log_ratio(spectra[g][1], k)
+                                            for k in candidates]))] for g in grid}
+    fixed = [i for i, k in enumerate(candidates) if verdict[owner[k]] == k]
     exact = [i for i, score in enumerate(scores) if score >= _EXACT]
     # Graphs that fall apart exactly into K components: the finest such K (a coarser graph's components
-    # are unions of the finer's). Otherwise the largest score (ties: the smaller K).
-    best = exact[-1] if exact else int(np.argmax(scores))
+    # are unions of the finer's). Otherwise, of the fixed points (the graph built for K puts its largest
+    # gap at K itself), the largest score; with none, the largest score (ties: the smaller K).
+    if exact:
+        best = exact[-1]
+    else:
+        best = max(fixed or range(len(candidates)), key=lambda i: (scores[i], -i))
     value = candidates[best]
     return {"value": value, "candidates": candidates, "scores": scores,
             "ratios": [math.exp(r) for r in ratios], "null_ratios": [math.exp(r) for r in null_ratios],
             "eigenvalues": spectra[owner[value]][0].tolist(), "null_eigenvalues": spectra[owner[value]][1].tolist(),
-            "graph_k": [owner[k] for k in candidates],
+            "graph_k": [owner[k] for k in candidates], "fixed_points": [candidates[i] for i in fixed],
             "structure": scores[best] >= math.log(COUNT_NULL_FACTOR), "factor": math.exp(scores[best])}
 
 

@@ -76,7 +76,8 @@ NUMBERS = Items(float)
 # n_clusters="auto": the estimate's evidence (sscn_core.cluster_count.count_for_frontends's result)
 CLUSTER_COUNT = Record({
     "value": POSITIVE, "candidates": Items(POSITIVE), "scores": NUMBERS, "ratios": NUMBERS, "null_ratios": NUMBERS,
-    "eigenvalues": NUMBERS, "null_eigenvalues": NUMBERS, "graph_k": Items(POSITIVE), "structure": bool,
+    "eigenvalues": NUMBERS, "null_eigenvalues": NUMBERS, "graph_k": Items(POSITIVE),
+    "fixed_points": Items(POSITIVE), "structure": bool,
     "factor": float, "frontend": str, "alpha": float, "sample": POSITIVE,
     "by_frontend": Entries(Record({"value": POSITIVE, "factor": float}, required=("value", "factor")))},
     required=("value", "candidates", "scores", "ratios", "null_ratios", "eigenvalues", "null_eigenvalues", "graph_k",
