@@ -14,7 +14,6 @@ comes with its noise (:func:`~sscn_core.plan.decide_frontend`).
 """
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Callable
 from typing import Any
@@ -22,7 +21,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from .cluster_count import count_for_frontends
+from .cluster_count import count_for_frontends, rivals
 from .features import FrontEnd
 from .models import SSCNNetwork
 from .plan import (CHOICE_FRACTION, CHOICE_RESAMPLES, COUNT_NULL_FACTOR, NORMALIZE_REASONS, VERDICT_ALPHA,
@@ -68,10 +67,13 @@ def count_reason(count: dict[str, Any]) -> str:
     """The one-line reason of an estimated K (``settings_["n_clusters"]``) from
     :func:`~sscn_core.cluster_count.count_for_frontends`'s result: K, its factor over the structureless
     reference, the runner-up, what was searched and through which front-end."""
-    k, candidates, scores = count["value"], count["candidates"], count["scores"]
-    others = [i for i, c in enumerate(candidates) if c != k]
-    second = max(others, key=lambda i: scores[i], default=None)      # ties: the smaller K
-    runner = f"runner-up K = {candidates[second]}, {math.exp(scores[second]):.3g}×" if second is not None else ""
+    k, candidates = count["value"], count["candidates"]
+    found = rivals(count)
+    runner = f"runner-up K = {found['runner_up'][0]}, {found['runner_up'][1]:.3g}×" if found["runner_up"] else ""
+    if found["unconfirmed"]:
+        over = found["unconfirmed"]
+        runner += (", " if runner else "") + (f"K = {over[0]} scored {over[1]:.3g}× but the graph built for it puts its "
+                                              f"largest gap elsewhere")
     others = [f"{name}'s best K = {found['value']}, {found['factor']:.3g}×"
               for name, found in count["by_frontend"].items() if name != count["frontend"]]
     searched = (f"searched {candidates[0]}…{candidates[-1]} on {count['sample']:,} points through {count['frontend']}"

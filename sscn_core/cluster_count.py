@@ -174,3 +174,25 @@ def count_for_frontends(x: torch.Tensor, frontends: dict[str, Any], *, alpha: fl
     best = max(results, key=lambda name: results[name]["factor"])     # ties: the first listed
     return {**results[best], "frontend": best, "sample": int(sample.shape[0]),
             "by_frontend": {name: {"value": r["value"], "factor": r["factor"]} for name, r in results.items()}}
+
+
+def rivals(count: dict[str, Any]) -> dict[str, tuple[int, float] | None]:
+    """The kept K's rivals in a count (:func:`count_clusters`' result, or a checkpoint's copy of it).
+
+    Returns {"runner_up": (K, factor) of the best-scoring other candidate that the rule could have kept (a
+    fixed point, when the count lists them), "unconfirmed": (K, factor) of a candidate that scored above the
+    kept K but whose own graph put its largest gap elsewhere (so the rule passed it over)}; each None when
+    there is none. Factors are exp(score), the quotient over the structureless reference.
+    """
+    k = int(count["value"])
+    candidates = [int(c) for c in count["candidates"]]
+    scores = [float(s) for s in count["scores"]]
+    kept = scores[candidates.index(k)]
+    fixed = count.get("fixed_points")
+    allowed = set(candidates) if fixed is None else {int(c) for c in fixed}
+    others = [(s, c) for c, s in zip(candidates, scores) if c != k and c in allowed]
+    higher = [(s, c) for c, s in zip(candidates, scores) if c not in allowed and s > kept]
+    best = max(others, key=lambda pair: (pair[0], -pair[1]), default=None)
+    over = max(higher, key=lambda pair: (pair[0], -pair[1]), default=None)
+    return {"runner_up": None if best is None else (best[1], math.exp(best[0])),
+            "unconfirmed": None if over is None else (over[1], math.exp(over[0]))}

@@ -20,6 +20,7 @@ from matplotlib import colormaps
 from PIL import Image
 from plotly.subplots import make_subplots
 
+from sscn_core.cluster_count import rivals
 from sscn_core.plan import COUNT_NULL_FACTOR
 from sscn_core.trainer import PHASE_LABELS
 
@@ -447,14 +448,10 @@ def _times(factor: float) -> str:
 
 
 def runner_up(count: Mapping[str, Any]) -> tuple[int, float] | None:
-    """The candidate K with the second-best score and its factor over the reference (exp of its score), or None
-    when there is a single candidate."""
-    k, candidates, scores, _, _ = _count_arrays(count)
-    others = [(s, c) for c, s in zip(candidates, scores) if c != k]
-    if not others:
-        return None
-    score, c = max(others, key=lambda pair: (pair[0], -pair[1]))
-    return c, float(np.exp(score))
+    """The best-scoring other candidate the rule could have kept (:func:`sscn_core.cluster_count.rivals`) and its
+    factor over the reference, or None when there is none."""
+    _count_arrays(count)
+    return rivals(count)["runner_up"]
 
 
 def cluster_count_caption(count: Mapping[str, Any]) -> str:
@@ -491,7 +488,12 @@ def cluster_count_caption(count: Mapping[str, Any]) -> str:
     if second[1] >= EXACT_FACTOR:
         return first + (f" K = {second[0]} splits exactly too, into coarser groups (unions of these): the finest "
                         f"exact split is kept.")
-    return first + f" The runner-up, K = {second[0]}, beats its reference only {_times(second[1])}×."
+    first += f" The runner-up, K = {second[0]}, beats its reference only {_times(second[1])}×."
+    over = rivals(count)["unconfirmed"]
+    if over is not None:
+        first += (f" K = {over[0]} scored higher ({_times(over[1])}×), but the graph built for K = {over[0]} puts its "
+                  f"own largest gap at another K, so it does not confirm itself and is passed over.")
+    return first
 
 
 def cluster_count_figure(count: Mapping[str, Any], *, height: int = 420, title: str | None = None) -> go.Figure:
