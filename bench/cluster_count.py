@@ -86,10 +86,17 @@ def case(name: str, seed: int = 0) -> dict[str, Any]:
             "frontend": count["frontend"], "by_frontend": count["by_frontend"], "seconds": seconds}
 
 
+def _factor(factor: float) -> str:
+    """A factor over the reference as the table shows it: "exact split" where the graph had exactly K components."""
+    from sscn_core.cluster_count import EXACT_FACTOR
+
+    return "exact split" if factor >= EXACT_FACTOR else f"×{factor:.2f}"
+
+
 def markdown(rows: Sequence[dict[str, Any]]) -> str:
     """The table: every set, its true K, the estimate, through which front-end, and whether it holds."""
     def line(r: dict[str, Any]) -> str:
-        by = "; ".join(f"{name} {v['value']} (×{v['factor']:.2f})" for name, v in r["by_frontend"].items())
+        by = "; ".join(f"{name} {v['value']} ({_factor(v['factor'])})" for name, v in r["by_frontend"].items())
         truth = "none" if r["true_k"] is None else str(r["true_k"])
         target = ("warning" if r["true_k"] is None else "exact" if r["set"].startswith("syn-")
                   else "exact (no target)" if r["set"].startswith("dep-") else "±10 %")
@@ -131,7 +138,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             continue
         row = outcome["result"]
         rows.append(row)
-        log(f"{name}: true {row['true_k']}, estimate {row['k']} via {row['frontend']} (×{row['factor']:.2f}), "
+        log(f"{name}: true {row['true_k']}, estimate {row['k']} via {row['frontend']} ({_factor(row['factor'])}), "
             f"{'met' if row['ok'] else 'MISSED'} in {row['seconds']:.0f} s")
         # Written after every set, so that a long run stopped part-way keeps what it measured.
         write_json(args.out, {**result_header("cluster_count", MODULE, argv), "rows": rows, "markdown": markdown(rows),

@@ -30,7 +30,8 @@ from .postprocess import affinity_from_coefficients
 from .theory import half_weight_lambda
 
 _FLOOR = 1e-10      # eigenvalues below this count as zero (a disconnected graph): the ratio is then capped
-_EXACT = math.log(1e6)   # a score this large means μ_K is zero: the graph has exactly K components
+EXACT_FACTOR = 1e6   # a factor over the reference this large means μ_K is zero: the graph has exactly K components
+_EXACT = math.log(EXACT_FACTOR)
 
 
 def candidate_counts(n: int) -> list[int]:

@@ -251,9 +251,6 @@ def test_cluster_count_caption_says_what_the_figure_shows() -> None:
 
 
 def test_cluster_count_caption_when_a_coarser_k_also_splits_exactly() -> None:
-    from sscn_core import cluster_count
-
-    assert np.log(figures.EXACT_FACTOR) == pytest.approx(cluster_count._EXACT)   # the library's rule for "exact"
     count = _count(k=4, kmax=8, zero=True)
     count["scores"][0] = 20.0                                              # K = 2's graph has 2 components too
     count["scores"][2] = 21.0

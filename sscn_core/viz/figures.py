@@ -20,7 +20,7 @@ from matplotlib import colormaps
 from PIL import Image
 from plotly.subplots import make_subplots
 
-from sscn_core.cluster_count import rivals
+from sscn_core.cluster_count import EXACT_FACTOR, rivals
 from sscn_core.plan import COUNT_NULL_FACTOR
 from sscn_core.trainer import PHASE_LABELS
 
@@ -420,8 +420,6 @@ def confusion_figure(table: np.ndarray, classes: Sequence[Any], clusters: Sequen
 
 # --------------------------------------------------------------------------------- how many subspaces
 ZERO_EIGENVALUE = 1e-10       # below this a Laplacian eigenvalue counts as zero (as sscn_core.cluster_count floors it)
-EXACT_FACTOR = 1e6            # a K beating its reference by this much has μ_K = 0: its graph has exactly K components
-                              # (sscn_core.cluster_count keeps the finest such K; a test holds the two equal)
 CHOSEN_COLOUR, DATA_COLOUR, REFERENCE_COLOUR = "#D55E00", "#0072B2", "#999999"
 
 
