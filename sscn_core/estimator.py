@@ -177,7 +177,7 @@ class SSCN(ClusterMixin, TransformerMixin, BaseEstimator):
             ae = MLPAutoEncoder(dim, tuple(self.hidden_dims), self.latent_dim)
         else:
             ae = IdentityAutoEncoder(dim)
-        net = SSCNNetwork(frontend, ae, self.n_clusters_, self.params_["subspace_dim"], self.classifier_temperature)
+        net = SSCNNetwork(frontend, ae, self.params_["n_clusters"], self.params_["subspace_dim"], self.classifier_temperature)
         reset_parameters(net.autoencoder, generator)
         net.h.reset(generator)
         return net

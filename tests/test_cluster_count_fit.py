@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from sklearn.base import clone
 
-from sscn_core import SSCN, choice
+from sscn_core import SSCN, choice, cluster_count
 from sscn_core.checkpoint import Checkpoint, CheckpointError, load_checkpoint, save_checkpoint
 from sscn_core.cli import build_parser, main
 from sscn_core.data.synthetic import make_subspaces
@@ -119,7 +119,9 @@ def test_auto_estimates_k_first_and_everything_after_follows_it(fitted, subspace
     entry = model.settings_["n_clusters"]
     assert list(model.settings_)[0] == "n_clusters" and entry["value"] == 4 and entry["structure"] is True
     assert entry["reason"].startswith("estimated from the data: K = 4, whose graph beats a structureless reference by ")
-    assert "runner-up K = " in entry["reason"] and "searched 2…20 on 160 points through pixels" in entry["reason"]
+    assert "searched 2…20 on 160 points through pixels" in entry["reason"]
+    found = cluster_count.rivals(model.cluster_count_)        # the runner-up is named exactly when there is one
+    assert ("runner-up K = " in entry["reason"]) == (found["runner_up"] is not None)
     assert [k for k, _ in entry["compared"]] == model.cluster_count_["candidates"]
     count = model.cluster_count_
     assert count["value"] == 4 and count["structure"] is True and count["frontend"] == "pixels" and count["sample"] == 160
