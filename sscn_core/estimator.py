@@ -177,7 +177,8 @@ class SSCN(ClusterMixin, TransformerMixin, BaseEstimator):
             ae = MLPAutoEncoder(dim, tuple(self.hidden_dims), self.latent_dim)
         else:
             ae = IdentityAutoEncoder(dim)
-        net = SSCNNetwork(frontend, ae, self.params_["n_clusters"], self.params_["subspace_dim"], self.classifier_temperature)
+        p = self.params_
+        net = SSCNNetwork(frontend, ae, p["n_clusters"], p["subspace_dim"], self.classifier_temperature)
         reset_parameters(net.autoencoder, generator)
         net.h.reset(generator)
         return net
