@@ -192,7 +192,7 @@ OWN_WIDGETS = {"n_clusters", "subspace_dim", "autoencoder", "device", "frontend"
 # A number row that also takes "auto" (Param.auto) gets a switch under its box, its state under "cfg.<name>_auto";
 # when on, the model config holds "auto" and the box keeps its number for when it is switched off.
 AUTO_SUFFIX = "_auto"
-AUTO_LABELS = {"n_clusters": "estimate K from the data"}
+AUTO_LABELS = {"n_clusters": "auto K"}   # short: the switch sits in a narrow column beside the number
 
 
 def _help(p: Param) -> str:
@@ -216,7 +216,7 @@ def _param_widget(p: Param, slots: _Slots) -> None:
         _number(p.label, p.name, slots, integer=p.kind == "int", step=style.get("step"),
                 fmt=style.get("fmt", None if p.kind == "int" else "%.3g"), help=_help(p), disabled=from_data)
         if p.auto is not None:     # the row also takes "auto": a switch beside the number (which it then overrides)
-            st.toggle(AUTO_LABELS.get(p.name, "from the data"), key=P + p.name + AUTO_SUFFIX,
+            st.toggle(AUTO_LABELS.get(p.name, "auto"), key=P + p.name + AUTO_SUFFIX,
                       help=f"'{AUTO}': {p.auto}. Off: the number above.")
 
 

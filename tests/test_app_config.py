@@ -257,7 +257,7 @@ def test_the_sidebars_switch_asks_for_k_from_the_data() -> None:
     at.run()
     assert not at.exception, at.exception
     switch = at.toggle(key="cfg.n_clusters_auto")
-    assert switch.label == "estimate K from the data" and not switch.value
+    assert switch.label == "auto K" and not switch.value
     assert at.session_state["test.model_config"].n_clusters == 10 and not at.number_input(key="cfg.n_clusters").disabled
     switch.set_value(True).run()
     assert not at.exception, at.exception

@@ -173,5 +173,5 @@ def test_the_page_warns_when_the_data_show_no_clusters() -> None:
 def test_the_page_says_when_k_was_given(data: Dataset, mlp_model: SSCN) -> None:
     at = page(data, mlp_model)
     assert any(h.value == "How many subspaces?" for h in at.subheader)
-    assert any(c.value.startswith("K = 3 was given") and "estimate K from the data" in c.value for c in at.caption)
+    assert any(c.value.startswith("K = 3 was given") and "auto K" in c.value for c in at.caption)
     assert not any(s["layout"]["title"]["text"].startswith("How many") for s in chart_specs(at))

@@ -241,6 +241,8 @@ def test_cluster_count_figure_at_the_ends_of_the_range_and_without_structure() -
 def test_cluster_count_caption_says_what_the_figure_shows() -> None:
     text = figures.cluster_count_caption(_count(k=4, kmax=8))
     assert text.startswith("K = 4: the eigenvalues jump after the 4th") and f"{np.exp(2.5):.3g}×" in text
+    assert [figures._ordinal(n) for n in (1, 2, 3, 4, 11, 12, 13, 21, 22, 102)] == \
+        ["1st", "2nd", "3rd", "4th", "11th", "12th", "13th", "21st", "22nd", "102nd"]
     assert "runner-up, K = 2" in text                        # the second-best score (0.08; ties: the smaller K)
     zero = figures.cluster_count_caption({**_count(k=4, zero=True), "factor": 1.5e9})
     assert "first 4 eigenvalues are zero" in zero and "exactly 4 separate groups" in zero

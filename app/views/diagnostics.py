@@ -81,7 +81,7 @@ def cluster_count_section(model: SSCN) -> None:
     count = getattr(model, "cluster_count_", None)
     if count is None:
         st.caption(f"K = {fitted_k(model)} was given, so this fit did not estimate it. To let the data choose, switch "
-                   "on **estimate K from the data** under K clusters in the sidebar and train again.")
+                   "on **auto K** under K clusters in the sidebar and train again.")
         return
     caption = figures.cluster_count_caption(count)
     if not count.get("structure", True):

@@ -452,6 +452,12 @@ def runner_up(count: Mapping[str, Any]) -> tuple[int, float] | None:
     return rivals(count)["runner_up"]
 
 
+def _ordinal(n: int) -> str:
+    """1st, 2nd, 3rd, 4th, 11th, 12th, 13th, 21st…"""
+    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    return f"{n}{suffix}"
+
+
 def cluster_count_caption(count: Mapping[str, Any]) -> str:
     """One or two sentences saying what :func:`cluster_count_figure` shows for a count of
     ``SSCN(n_clusters="auto")`` (``model.cluster_count_``).
@@ -479,7 +485,7 @@ def cluster_count_caption(count: Mapping[str, Any]) -> str:
         first = (f"K = {k}: the first {k} eigenvalues are zero, so the graph falls apart into exactly {k} separate "
                  f"groups, which structureless data does not do.")
     else:
-        first = (f"K = {k}: the eigenvalues jump after the {k}th, a gap {_times(factor)}× as large as structureless "
+        first = (f"K = {k}: the eigenvalues jump after the {_ordinal(k)}, a gap {_times(factor)}× as large as structureless "
                  f"data of the same spread shows there.")
     if second is None:
         return first
