@@ -8,12 +8,14 @@ falls into K groups: the ratio μ_{K+1}/μ_K (:func:`~sscn_core.postprocess.well
 Graphs of few directions have larger ratios at small K whatever the data, so each ratio is measured
 against the same construction on structureless data of the same spectrum (the points' singular
 directions replaced by a random orthonormal set: a Gaussian blob with the data's variances), as the
-gap statistic measures a clustering against a reference without clusters. The K whose graph beats its
-reference by the largest factor is kept; when no K beats it by :data:`~sscn_core.plan.COUNT_NULL_FACTOR`
-the data show no cluster structure, and the result says so.
+gap statistic measures a clustering against a reference without clusters. Only fixed points count: a K
+whose own graph puts its largest quotient, over every candidate position, at K itself; of those, the K
+whose graph beats its reference by the largest factor is kept (graphs that split exactly into
+components: the finest such K). When the kept K does not beat it by
+:data:`~sscn_core.plan.COUNT_NULL_FACTOR` the data show no cluster structure, and the result says so.
 
-Nothing here reads labels. Pure functions of arrays; the estimator's ``n_clusters`` phase calls
-:func:`count_clusters` on each candidate front-end's features of a seeded sample.
+Nothing here reads labels. Pure functions of arrays; the fit's ``n_clusters`` phase
+(:func:`sscn_core.choice.choose_n_clusters`) calls :func:`count_for_frontends` on the training rows.
 """
 from __future__ import annotations
 
