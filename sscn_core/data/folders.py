@@ -239,6 +239,8 @@ def _load_image_zip(path: Path, raw: bool) -> Dataset:
         raise
     except (zipfile.BadZipFile, zlib.error, EOFError) as exc:
         raise DataError(f"{path.name}: not a valid zip file or it is truncated ({exc})") from None
+    except OSError as exc:   # a damaged directory entry: a member's offset points before the file's start
+        raise DataError(f"{path.name}: not a valid zip file: a member cannot be read ({exc.strerror or exc})") from None
     except RuntimeError as exc:  # zipfile raises it for encrypted members
         raise DataError(f"{path.name}: cannot read the zip ({exc})") from None
     except NotImplementedError as exc:
