@@ -27,6 +27,12 @@ a 40-person face set). Built later, when the first three had been looked at, to 
 to the front-end's verdict (``sscn_core.plan``): *fashion-posed* (40 Fashion-MNIST test items, the last
 four of each class, each in 10 seeded poses as above, seed 1: objects with few views) and *faces-38x8*
 (Extended Yale B with 8 faces a person, seed 11: faces with fewer pictures than any check set).
+Built after the check set *faces-posed* (each of Yale B's 38 people in their 10 best-lit pictures, each
+picture in one seeded small pose as in posed-digits, seed 3: faces whose pictures differ in pose, as in
+ORL) had been looked at, to judge the rule that sets α = 3.5 below 15 points a cluster: *faces-posed-b*
+(the next 10 best-lit pictures of each person, seed 5), *turning-few* (30 Fashion-MNIST test items, the
+third to fifth of each class, each in 12 views 30° apart: objects with few views) and *digits-posed-b*
+(30 of the bundled MNIST training digits, the first three of each class, each in 12 seeded poses, seed 2).
 
 Each set is also fitted with each front-end alone (``frontend="pixels"``, ``"scattering"``): the
 default should never be more than 1 point below the better of them. The model choice's margin and
@@ -46,8 +52,9 @@ from .common import RESULTS_DIR, log, result_header, run_isolated, write_json
 
 MODULE = "bench.rules"
 SAMPLE = 3000
-CHECK_SETS = ("yaleb", "yaleb-10", "yaleb-20", "digits", "mnist-3k", "fashion-3k", "turning-objects")
-HELD_OUT = ("faces-15x11", "turning-digits", "posed-digits", "fashion-posed", "faces-38x8")
+CHECK_SETS = ("yaleb", "yaleb-10", "yaleb-20", "digits", "mnist-3k", "fashion-3k", "turning-objects", "faces-posed")
+HELD_OUT = ("faces-15x11", "turning-digits", "posed-digits", "fashion-posed", "faces-38x8", "faces-posed-b",
+            "turning-few", "digits-posed-b")
 ALL_SETS = CHECK_SETS + HELD_OUT
 FRONTENDS = ("pixels", "scattering")
 
@@ -60,13 +67,14 @@ def per_class(y: np.ndarray, n: int, seed: int = 0) -> np.ndarray:
 
 
 def turning_objects(images: np.ndarray, labels: np.ndarray, per_class_objects: int = 2, step_deg: int = 5,
-                    side: int = 32) -> tuple[np.ndarray, np.ndarray]:
-    """Views of objects on a turntable: the first ``per_class_objects`` images of each class, each
-    rotated in steps of ``step_deg`` degrees on a ``side``×``side`` canvas; one cluster per object."""
+                    side: int = 32, first: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Views of objects on a turntable: ``per_class_objects`` images of each class (from its ``first``-th on),
+    each rotated in steps of ``step_deg`` degrees on a ``side``×``side`` canvas; one cluster per object."""
     from scipy.ndimage import rotate
 
     views, owner = [], []
-    objects = [images[np.flatnonzero(labels == c)[j]] for c in np.unique(labels) for j in range(per_class_objects)]
+    objects = [images[np.flatnonzero(labels == c)[first + j]] for c in np.unique(labels)
+               for j in range(per_class_objects)]
     for i, image in enumerate(objects):
         pad = (side - image.shape[0]) // 2
         canvas = np.pad(image.astype(np.float32), ((pad, side - image.shape[0] - pad),
@@ -123,6 +131,14 @@ def check_set(name: str) -> tuple[np.ndarray, np.ndarray]:
         ds = load_dataset("mnist" if name == "mnist-3k" else "fashion-mnist", n_samples=SAMPLE, seed=0,
                           **({} if name == "mnist-3k" else {"split": "test"}))
         return images(ds), np.asarray(ds.y)
+    if name == "turning-few":
+        ds = load_dataset("fashion-mnist", split="test")
+        return turning_objects(images(ds), np.asarray(ds.y), per_class_objects=3, step_deg=30, first=2)
+    if name == "digits-posed-b":
+        ds = load_dataset("mnist-oos")
+        x, y = images(ds), np.asarray(ds.y)
+        chosen = np.concatenate([np.flatnonzero(y == c)[:3] for c in range(10)])
+        return posed(x[chosen], views=12, seed=2)
     if name == "turning-objects":
         ds = load_dataset("fashion-mnist", split="test")
         return turning_objects(images(ds), np.asarray(ds.y))
@@ -137,6 +153,13 @@ def check_set(name: str) -> tuple[np.ndarray, np.ndarray]:
         x, y = images(ds), np.asarray(ds.y)
         chosen = np.concatenate([np.flatnonzero(y == c)[-4:] for c in range(10)])
         return posed(x[chosen], views=10, seed=1)
+    if name in ("faces-posed", "faces-posed-b"):
+        ds = load_dataset("yaleb")
+        x, y = images(ds), np.asarray(ds.y)
+        lit = x.reshape(len(x), -1).mean(axis=1)
+        ranks = slice(0, 10) if name == "faces-posed" else slice(10, 20)
+        keep = np.concatenate([np.flatnonzero(y == c)[np.argsort(-lit[y == c])[ranks]] for c in np.unique(y)])
+        return posed(x[keep], views=1, seed=3 if name == "faces-posed" else 5)[0], y[keep]
     if name == "faces-38x8":
         ds = load_dataset("yaleb")
         x, y = images(ds), np.asarray(ds.y)

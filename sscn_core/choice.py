@@ -25,7 +25,7 @@ from .cluster_count import count_for_frontends, rivals
 from .features import FrontEnd
 from .models import SSCNNetwork
 from .plan import (CHOICE_FRACTION, CHOICE_RESAMPLES, COUNT_NULL_FACTOR, NORMALIZE_REASONS, VERDICT_ALPHA,
-                   VERDICT_REASONS, cross_cluster_share, decide_frontend, normalize_for)
+                   cross_cluster_share, decide_frontend, normalize_for, verdict_alpha)
 from .postprocess import spectral_pseudo_labels
 from .trainer import TrainingEvent, TrainingStopped, closed_form_h_init, embed_all
 
@@ -95,7 +95,7 @@ def choose_frontend(model: Any, x: torch.Tensor, device: torch.device, report: C
     CHOICE_SAMPLE points and on CHOICE_RESAMPLES seeded subsets of it (the same Q restricted to the subset's
     points, post-processed with the power α the whole sample chose for that candidate). Sets the model's
     ``params_``, ``settings_``, ``model_choice_`` and ``phase_times_["model_choice"]`` before the phase's "done"
-    event; with alpha=None the power α too, which follows the verdict (``plan.VERDICT_ALPHA``). Returns the
+    event; with alpha=None the power α too, which follows the verdict (``plan.verdict_alpha``). Returns the
     chosen front-end, fitted, with its features when the sample was every training point
     (else None)."""
     candidates, p = tuple(model.params_["frontend"]), model.params_
@@ -142,8 +142,8 @@ def choose_frontend(model: Any, x: torch.Tensor, device: torch.device, report: C
     if model.normalize == "auto":
         model.settings_["normalize"] = {"value": p["normalize"], "reason": NORMALIZE_REASONS[(p["normalize"], True)]}
     if isinstance(p["alpha"], tuple) and decision["value"] in VERDICT_ALPHA:     # alpha=None: it follows the verdict
-        p["alpha"] = VERDICT_ALPHA[decision["value"]]
-        model.settings_["alpha"] = {"value": p["alpha"], "reason": VERDICT_REASONS[decision["value"]]}
+        p["alpha"], reason = verdict_alpha(decision["value"], n, model.n_clusters_)
+        model.settings_["alpha"] = {"value": p["alpha"], "reason": reason}
     model.phase_times_["model_choice"] = time.perf_counter() - start
     report(TrainingEvent("done", "model_choice", total, total, {}, model.phase_times_["model_choice"]))
     return fitted[decision["value"]] if m == n else None

@@ -27,7 +27,7 @@ import numpy as np
 import torch
 
 from .plan import (COUNT_EXACT_UP_TO, COUNT_GRID_STEP, COUNT_MAX, COUNT_MIN_POINTS, COUNT_NULL_FACTOR,
-                   subspace_dim_rule)
+                   subspace_dim_rule, verdict_alpha)
 from .postprocess import affinity_from_coefficients
 from .theory import half_weight_lambda
 
@@ -81,17 +81,20 @@ def theorem1_affinity(u: np.ndarray, s2: np.ndarray, rank: int, default_lam: flo
     return (u[:, :keep] * weight[None, :]) @ u[:, :keep].T
 
 
-def count_clusters(features: np.ndarray | torch.Tensor, *, alpha: float, rho: float, variant: str, seed: int,
-                   default_lam: float = 1.5, progress: Callable[[int, int], None] | None = None) -> dict[str, Any]:
+def count_clusters(features: np.ndarray | torch.Tensor, *, alpha: float | None, rho: float, variant: str, seed: int,
+                   frontend: str = "pixels", default_lam: float = 1.5,
+                   progress: Callable[[int, int], None] | None = None) -> dict[str, Any]:
     """K for these features (rows are points) by the self-consistent, reference-corrected eigengap (module doc).
 
-    ``alpha``, ``rho`` and ``variant`` are the post-processing's, as the fit will use them. Returns a dict:
+    ``alpha``, ``rho`` and ``variant`` are the post-processing's, as the fit will use them (``alpha`` None: the
+    power a fit with each K would take after choosing ``frontend``, :func:`~sscn_core.plan.verdict_alpha`, at
+    the sample's N). Returns a dict:
     "value" (the K kept), "candidates" (list of K), "scores" (log ratio minus the reference's, one per
     candidate), "ratios" and "null_ratios" (μ_{K+1}/μ_K of the data's graph and of the reference's),
     "eigenvalues" (the smallest Laplacian eigenvalues of the kept K's graph, up to the largest candidate
     + 1), "graph_k" (the K whose graph scored each candidate), "fixed_points" (the K whose own graph puts
     its largest gap at K), "structure" (whether the kept K's score
-    clears log COUNT_NULL_FACTOR) and "factor" (exp of the best score). ``progress(done, total)``, when given,
+    clears log COUNT_NULL_FACTOR), "factor" (exp of the best score) and "alpha" (the kept K's power). ``progress(done, total)``, when given,
     is called after each graph (it may raise to stop the search).
     """
     z = torch.as_tensor(features, dtype=torch.float64)
@@ -106,13 +109,14 @@ def count_clusters(features: np.ndarray | torch.Tensor, *, alpha: float, rho: fl
     grid = graph_counts(candidates)
     n_values = candidates[-1] + 1
     spectra: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+    power = {k: alpha if alpha is not None else verdict_alpha(frontend, n, k)[0] for k in grid}
     for done, k in enumerate(grid, start=1):
         q = subspace_dim_rule(n, k)[0]
         rank = min(k * q, n - 1)
         pair = []
         for basis in (u, null_u):
             c = theorem1_affinity(basis, s2, rank, default_lam)
-            a = affinity_from_coefficients(c, k, q, rho=rho, alpha=alpha, seed=seed, variant=variant, dense=True)
+            a = affinity_from_coefficients(c, k, q, rho=rho, alpha=power[k], seed=seed, variant=variant, dense=True)
             pair.append(laplacian_spectrum(a, n_values))
         spectra[k] = (pair[0], pair[1])
         if progress is not None:
@@ -141,7 +145,8 @@ def count_clusters(features: np.ndarray | torch.Tensor, *, alpha: float, rho: fl
             "ratios": [math.exp(r) for r in ratios], "null_ratios": [math.exp(r) for r in null_ratios],
             "eigenvalues": spectra[owner[value]][0].tolist(), "null_eigenvalues": spectra[owner[value]][1].tolist(),
             "graph_k": [owner[k] for k in candidates], "fixed_points": [candidates[i] for i in fixed],
-            "structure": scores[best] >= math.log(COUNT_NULL_FACTOR), "factor": math.exp(scores[best])}
+            "structure": scores[best] >= math.log(COUNT_NULL_FACTOR), "factor": math.exp(scores[best]),
+            "alpha": power[owner[value]]}
 
 
 def count_for_frontends(x: torch.Tensor, frontends: dict[str, Any], *, alpha: float | None, rho: float,
@@ -151,12 +156,12 @@ def count_for_frontends(x: torch.Tensor, frontends: dict[str, Any], *, alpha: fl
 
     ``frontends`` maps a name ("pixels", "scattering") to an unfitted front-end module; each is fitted on
     a seeded sample of at most COUNT_SAMPLE rows and searched with :func:`count_clusters` at ``alpha``
-    (None: the verdict's power for that front-end, ``plan.VERDICT_ALPHA``). The front-end whose best K
+    (None: the power a fit with each K would take after choosing that front-end, ``plan.verdict_alpha``). The front-end whose best K
     beats its reference by the larger factor gives K. Returns that front-end's result with "frontend"
     (its name), "sample" (the sample's size) and "by_frontend" ({name: {"value", "factor"}}).
     ``progress(done, total)``, when given, is called after each graph of each front-end (it may raise to stop).
     """
-    from .plan import COUNT_SAMPLE, VERDICT_ALPHA
+    from .plan import COUNT_SAMPLE
 
     n = x.shape[0]
     sample = x
@@ -168,12 +173,10 @@ def count_for_frontends(x: torch.Tensor, frontends: dict[str, Any], *, alpha: fl
     for index, (name, front) in enumerate(frontends.items()):
         with torch.no_grad():
             features = front.fit_transform(sample)
-        power = alpha if alpha is not None else VERDICT_ALPHA.get(name, VERDICT_ALPHA["pixels"])
         step = None if progress is None else \
             (lambda done, graphs, before=index * (total // len(frontends)): progress(before + done, total))
-        results[name] = count_clusters(features.double(), alpha=power, rho=rho, variant=variant, seed=seed,
-                                       default_lam=default_lam, progress=step)
-        results[name]["alpha"] = power
+        results[name] = count_clusters(features.double(), alpha=alpha, rho=rho, variant=variant, seed=seed,
+                                       frontend=name, default_lam=default_lam, progress=step)
     best = max(results, key=lambda name: results[name]["factor"])     # ties: the first listed
     return {**results[best], "frontend": best, "sample": int(sample.shape[0]),
             "by_frontend": {name: {"value": r["value"], "factor": r["factor"]} for name, r in results.items()}}

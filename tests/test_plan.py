@@ -210,6 +210,17 @@ def test_the_model_choice_keeps_pixels_for_faces_and_scattering_for_digits() -> 
     assert not any(c["setting"] == "alpha" for c in face_model.fit_report()["choices"])
 
 
+def test_alpha_after_the_choice_is_three_and_a_half_below_fifteen_points_a_cluster() -> None:
+    from sscn_core.plan import ALPHA_FEW, verdict_alpha
+
+    assert ALPHA_FEW == 15
+    assert verdict_alpha("scattering", 300, 20) == (8.0, verdict_alpha("scattering", 3000, 10)[1])   # 15 a cluster
+    alpha, reason = verdict_alpha("scattering", 299, 20)                                              # 14.95
+    assert alpha == 3.5 and "14.9 points a cluster" in reason and "whole subspaces" in reason
+    assert verdict_alpha("pixels", 400, 40)[0] == verdict_alpha("pixels", 4000, 40)[0] == 3.5
+    assert "manifold-like" in verdict_alpha("scattering", 3000, 10)[1]
+
+
 def test_without_a_front_end_choice_alpha_is_chosen_by_the_spectrum() -> None:
     digits = load_dataset("mnist", n_samples=300, seed=0)
     with warnings.catch_warnings():
