@@ -299,8 +299,8 @@ def render_choice_rules(doc: dict[str, Any]) -> str:
     """Other label-free rules for the front-end and α against the plan's (``bench.choice_rules``' tables)."""
     lines = _header(doc, "Other rules for the front-end and α, tried and dropped (issue 30)")
     lines += ["Each rule was written down before its scores were looked at (the rules: `bench/choice_rules.py`). "
-              "Labels only score. Every rule but the plan's R0 prefers the smallest power wherever the graphs are "
-              "compared by a cut or by stability; R0 stays.", "", doc["markdown"], ""]
+              "Labels only score. Every rule that compares graphs by a cut or by stability prefers the smallest "
+              "power; R9 (the verdict's power, 3.5 below 15 points a cluster) is the plan's on images.", "", doc["markdown"], ""]
     return "\n".join(lines)
 
 

@@ -1,7 +1,7 @@
-"""What the label-free choices by the spectrum do, set by set: ``python -m bench.rules``.
+"""What the label-free choices of the plan do, set by set: ``python -m bench.rules``.
 
-For each check set, SSCN is fitted with its defaults (seed 0; the plan's rules, α chosen by the
-spectral ratio μ_{K+1}/μ_K, :func:`sscn_core.postprocess.well_clustered_ratio`); then the same
+For each check set, SSCN is fitted with its defaults (seed 0; the plan's rules: the front-end by
+:func:`sscn_core.plan.decide_frontend`, α by :func:`sscn_core.plan.verdict_alpha`); then the same
 learned Q = H Hᵀ is post-processed once with each candidate power (``sscn_core.plan.ALPHA_CANDIDATES``),
 with the fit's own q, ρ, variant, restarts and seed, and each partition is scored. Labels score only:
 the table shows which power the rule took, what each power would have given, and the best in

@@ -91,7 +91,7 @@ def agreement_warning(agreement: float | None) -> list[str]:
         return []
     return [f"the classifier reproduces only {agreement:.1%} of the pseudo-labels it was trained on "
             f"(below {AGREEMENT_MIN:.0%}): its predictions and the spectral clusters disagree; try more "
-            f"classifier_epochs or classifier_temperature=20"]
+            f"classifier_epochs, or classifier_temperature=20 if it was None (the paper's logits)"]
 
 
 def fit_warnings(*, labels: np.ndarray | None, pseudo_labels: np.ndarray | None, h: np.ndarray | None,

@@ -313,7 +313,8 @@ class SubspaceClassifier(nn.Module):
 
     def forward(self, h: torch.Tensor) -> torch.Tensor:
         """Logits (N, K) = − energy outside each block (unit rows and × τ with a temperature)."""
-        if self.temperature is not None:
+        if self.temperature is not None:      # unit rows; scaled by the largest entry first, so that a huge but
+            h = h / h.abs().amax(dim=1, keepdim=True).clamp_min(1e-30)          # finite row does not overflow
             h = h / torch.linalg.vector_norm(h, dim=1, keepdim=True).clamp_min(1e-12)
         inside = self.block_energies(h)
         logits = inside - inside.sum(dim=1, keepdim=True)

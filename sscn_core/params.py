@@ -362,9 +362,10 @@ PARAMETERS: tuple[Param, ...] = (
       "Discretisations of the spectral step from different random rotations; the partition of smallest "
       "normalised cut is kept (no labels needed).", low=1, high=MAX_STEPS,
       paper=False),
-    P("classifier_temperature", "float", None, "Classifier temperature τ",
-      "The classifier reads unit rows of H and multiplies its logits by τ (e.g. 20).", low=0, low_open=True,
-      none="the paper's logits", paper=False),
+    P("classifier_temperature", "float", 20.0, "Classifier temperature τ",
+      "The classifier reads unit rows of H and multiplies its logits by τ: at 20 a point inside its block is "
+      "classified with probability ≈ 1 whatever K (sscn_core.plan); None: the paper's logits.", low=0,
+      low_open=True, none="the paper's logits", paper=False),
     P("classifier_loss", "choice", "cross_entropy", "Classifier loss",
       "Cross-entropy on spectral pseudo-labels (the paper), or a triplet loss from each point's largest |Q| "
       "neighbours in its batch, with a balance term: no spectral clustering and no pseudo-labels.",
@@ -421,7 +422,7 @@ DEFAULTS: dict[str, Any] = {p.name: p.default for p in PARAMETERS}
 # scale, h's and R's start, α), with the subspace post-processing and 10 k-means restarts. The "paper"
 # preset is the paper's reference setup: it sets every one of those back to the reference's choice
 # (batch 1000, 30 epochs, q = 9, the conv auto-encoder on pixels, Xavier's random start, the paper's
-# post-processing with α 8 and one restart); with the defaults that are the reference's already (Adam
+# post-processing with α 8 and one restart, the classifier's plain logits); with the defaults that are the reference's already (Adam
 # 1e-3, sum reductions, Q's diagonal kept, the decoder fed QZ, Cayley-Adam lr 0.1 for 30 epochs of 10
 # iterations per batch, ρ 0.1). The reference code weighs its terms as
 # ‖Q‖² + ½‖Z−QZ‖² + ‖X−dec(QZ)‖², twice Definition 3's ½‖Q‖² + λ1/2‖·‖² + λ2/2‖·‖² with
@@ -431,10 +432,10 @@ _CHANGES: dict[str, dict[str, Any]] = {
     "paper": dict(subspace_dim=9, autoencoder="conv", frontend="pixels", batch_size=1000, classifier_batch_size=1000,
                   schedule="epochs", normalize="none", h_init="random", classifier_init="identity",
                   postprocess="paper", n_restarts=1, alpha=8.0,
-                  lambda_scale=1.0),
+                  lambda_scale=1.0, classifier_temperature=None),
 }
 # Beyond the paper (README "Beyond the paper"): the pseudo-labels come from a uniform sample of
-# 4,000 points (memory flat in N) and the classifier reads unit rows of H with temperature 20.
+# 4,000 points (memory flat in N) and the classifier reads unit rows of H with temperature 20 (the default's).
 _CHANGES["conv-plus"] = dict(_CHANGES["paper"], classifier_temperature=20.0, pseudo_sample_size=4000)
 # The same on wavelet scattering features (PCA-500, unit rows) with the linear model (Z = features),
 # where h starts at Theorem 1's optimum (EDSC's self-expression, best rank d_H) and training refines it.

@@ -153,10 +153,12 @@ def test_beyond_the_paper_fields_are_checked(field: str, value: object, needle: 
     assert list(errors) == [field] and needle in errors[field]
 
 
-def test_beyond_the_paper_defaults_are_the_papers() -> None:
+def test_beyond_the_paper_defaults_are_the_libraries() -> None:
     m = build_model(ModelConfig())
     assert (m.h_init, m.classifier_temperature, m.classifier_loss, m.pseudo_sample_size) == \
-        ("auto", None, "cross_entropy", None)
+        ("auto", 20.0, "cross_entropy", None)                # τ = 20: sscn_core.plan; the paper preset's is None
+    paper = build_model(with_model(AppConfig(), classifier_temperature=None).model)
+    assert paper.classifier_temperature is None
     assert (m.self_training_rounds, m.self_training_epochs, m.lambda3) == (0, 5, 1.0)
     assert "self_training" not in m.planned_phases() and "pseudo_labels" in m.planned_phases()
 

@@ -317,7 +317,7 @@ def test_a_flipped_bit_in_saved_weights_is_refused_on_load(fitted: SSCN, tmp_pat
 def test_values_too_large_for_the_model_are_refused() -> None:
     data = make_subspaces(n_clusters=2, subspace_dim=2, ambient_dim=8, n_per_cluster=20, noise=0.0, seed=1)
     model = SSCN(n_clusters=2, subspace_dim=2, autoencoder="mlp", hidden_dims=(8,), latent_dim=4, epochs=2,
-                 pretrain_epochs=1, classifier_epochs=1, seed=0, schedule="epochs")
+                 pretrain_epochs=1, classifier_epochs=1, seed=0, schedule="epochs", classifier_temperature=None)
     with pytest.warns():   # a two-epoch fit is warned about
         model.fit(data.X)
     huge = np.full((3, 8), 3e37, np.float32)
@@ -325,6 +325,19 @@ def test_values_too_large_for_the_model_are_refused() -> None:
         with pytest.raises(ValueError, match=r"^the values are too large for this model: .* 3e\+37\)"):
             method(huge)
     assert np.isfinite(model.block_energy(np.full((3, 8), 1e20, np.float32))).all()   # squares beyond float32
+
+
+def test_the_classifiers_unit_rows_do_not_overflow() -> None:
+    """With a temperature the classifier reads unit rows of H: a huge but finite row keeps its direction
+    (its norm would overflow float32 and leave flat logits), and a row of infinities is NaN, not a guess."""
+    import torch
+
+    from sscn_core.models import SubspaceClassifier
+
+    classifier = SubspaceClassifier(2, 2, temperature=20.0)
+    h = torch.tensor([[1.0, 0.0, 0.0, 0.0], [0.0, 0.0, 1.0, 0.0]])
+    assert torch.allclose(classifier(h * 3e37), classifier(h)) and classifier(h).argmax(dim=1).tolist() == [0, 1]
+    assert torch.isnan(classifier(torch.full((1, 4), float("inf")))).all()
 
 
 def test_a_pseudo_label_phase_too_large_for_memory_is_refused_before_training(monkeypatch: pytest.MonkeyPatch) -> None:

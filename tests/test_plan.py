@@ -234,14 +234,16 @@ def test_without_a_front_end_choice_alpha_is_chosen_by_the_spectrum() -> None:
 def test_probabilities_carry_information() -> None:
     """Not 1/K for every point: calibrated to the pseudo-labels, confident where the classifier agrees."""
     X = make_subspaces(4, 2, 12, n_per_cluster=40, noise=0.05, seed=1).X
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        model = SSCN(n_clusters=4, seed=0).fit(X)
-    proba = model.predict_proba(X)
-    assert np.allclose(proba.sum(axis=1), 1.0, atol=1e-5)
-    assert proba.max(axis=1).mean() > 0.9                              # not flat
-    assert np.array_equal(proba.argmax(axis=1), model.predict(X))      # the scale does not change predict
-    assert model.proba_scale_ > 1.0 and "calibrated" in model.fit_report()["probabilities"]["note"]
+    for temperature in (20.0, None):          # the default's sharp logits, and the paper's flat ones
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            model = SSCN(n_clusters=4, seed=0, classifier_temperature=temperature).fit(X)
+        proba = model.predict_proba(X)
+        assert np.allclose(proba.sum(axis=1), 1.0, atol=1e-5)
+        assert proba.max(axis=1).mean() > 0.9                              # not flat
+        assert np.array_equal(proba.argmax(axis=1), model.predict(X))      # the scale does not change predict
+        assert model.proba_scale_ != 1.0 and "calibrated" in model.fit_report()["probabilities"]["note"]
+        assert (model.proba_scale_ > 1.0) == (temperature is None)         # flat logits are sharpened
 
 
 def test_the_independence_verdict_matches_the_diagnostics() -> None:
