@@ -65,8 +65,21 @@ def _git_commit() -> str | None:
     return out.stdout.strip() or None
 
 
+def _load_average() -> list[float] | None:
+    try:
+        return [round(v, 2) for v in os.getloadavg()]
+    except OSError:
+        return None
+
+
+# The machine's load when the benchmark's process started (bench.common is imported first thing): the
+# figure that says whether the run was quiet. Read at write time it would be the benchmark's own load.
+START_LOAD = _load_average()
+
+
 def machine_info(device: str = "auto") -> dict[str, Any]:
-    """What the numbers were measured on: CPU model, cores, RAM, GPU, load, library versions."""
+    """What the numbers were measured on: CPU model, cores, RAM, GPU, load when the run started
+    (:data:`START_LOAD`), library versions."""
     import torch
 
     import sscn_core
@@ -77,17 +90,13 @@ def machine_info(device: str = "auto") -> dict[str, Any]:
     if torch.cuda.is_available():
         props = torch.cuda.get_device_properties(resolved if resolved.type == "cuda" else 0)
         gpu = {"name": props.name, "memory_bytes": int(props.total_memory), "cuda": torch.version.cuda}
-    try:
-        load = [round(v, 2) for v in os.getloadavg()]
-    except OSError:
-        load = None
     return {
         "cpu": _cpu_model(),
         "logical_cores": os.cpu_count(),
         "physical_cores": psutil.cpu_count(logical=False),
         "ram_bytes": int(psutil.virtual_memory().total),
         "ram_available_bytes": int(psutil.virtual_memory().available),
-        "load_average_1_5_15": load,
+        "load_average_1_5_15": START_LOAD,
         "gpu": gpu,
         "device": str(resolved),
         "torch": torch.__version__,
