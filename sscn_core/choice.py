@@ -93,7 +93,8 @@ def choose_frontend(model: Any, x: torch.Tensor, device: torch.device, report: C
     subspace-preserving on its own spectral clusters (:func:`~sscn_core.plan.cross_cluster_share`, no labels),
     with the margin's noise (:func:`~sscn_core.plan.decide_frontend`). Measured on a seeded sample of at most
     CHOICE_SAMPLE points and on CHOICE_RESAMPLES seeded subsets of it (the same Q restricted to the subset's
-    points, post-processed with the power α the whole sample chose for that candidate). Sets the model's
+    points), each candidate's clusters made at the power α the fit would take with it (``plan.verdict_alpha``;
+    α itself when given). Sets the model's
     ``params_``, ``settings_``, ``model_choice_`` and ``phase_times_["model_choice"]`` before the phase's "done"
     event; with alpha=None the power α too, which follows the verdict (``plan.verdict_alpha``). Returns the
     chosen front-end, fitted, with its features when the sample was every training point
@@ -123,9 +124,10 @@ def choose_frontend(model: Any, x: torch.Tensor, device: torch.device, report: C
         net = model._build_network(front, torch.Generator().manual_seed(int(model.seed)), None).to(device)
         q = choice_affinity(net, features, device, lam=model._self_expression_lam(),
                             default_lam=model.lambda1 + model.lambda2, batch_size=p["batch_size"])
-        scores, alpha = [], p["alpha"]
+        alpha = verdict_alpha(name, n, model.n_clusters_)[0] if isinstance(p["alpha"], tuple) else p["alpha"]
+        scores = []
         for idx in (None, *subsets):
-            share, alpha = choice_share(q if idx is None else q[np.ix_(idx.numpy(), idx.numpy())], alpha, **share_of)
+            share = choice_share(q if idx is None else q[np.ix_(idx.numpy(), idx.numpy())], alpha, **share_of)
             scores.append(share)
             done += 1
             report(TrainingEvent("step", "model_choice", done, total, {"total": scores[-1]},
@@ -160,11 +162,9 @@ def choice_affinity(net: SSCNNetwork, features: torch.Tensor, device: torch.devi
     return (h @ h.T).numpy()
 
 
-def choice_share(q: np.ndarray, alpha: float | tuple[float, ...], *, n_clusters: int, subspace_dim: int, rho: float,
-                 seed: int, restarts: int, variant: str) -> tuple[float, float]:
-    """The cross-cluster share of an affinity's own spectral clusters, post-processed with ``alpha`` (the
-    candidates when a tuple); returns it with the power used."""
-    choice: dict[str, Any] = {}
+def choice_share(q: np.ndarray, alpha: float, *, n_clusters: int, subspace_dim: int, rho: float,
+                 seed: int, restarts: int, variant: str) -> float:
+    """The cross-cluster share of an affinity's own spectral clusters, post-processed with power ``alpha``."""
     labels = spectral_pseudo_labels(q, n_clusters, subspace_dim, rho=rho, alpha=alpha, seed=seed, restarts=restarts,
-                                    variant=variant, choice=choice)
-    return cross_cluster_share(q, labels, n_clusters), choice.get("alpha", alpha)
+                                    variant=variant)
+    return cross_cluster_share(q, labels, n_clusters)

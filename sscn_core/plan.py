@@ -52,6 +52,15 @@ The rules (no labels are looked at; the same rule for every data set):
   normalised cut of |Q| by its pseudo-labels, :func:`cross_cluster_share`; lower is better).
   Scattering's translation invariance helps digits and objects and destroys the illumination
   structure of faces; this criterion tells them apart without labels. Vectors: pixels.
+  Each candidate is judged on the partition the fit would make with it: its clusters are post-processed
+  at the power α it would then take (:func:`verdict_alpha`: 3.5 for pixels, 8 for scattering, 3.5 below
+  15 points a cluster; α itself when given). Until this version the candidates' clusters were made at the
+  power of the largest spectral ratio among 8, 5 and 3.5, which neither candidate then used; written down
+  before it was scored (``python -m bench.rules``). Looked at on check sets and dropped: the share measured
+  against the same construction on structureless data of each candidate's spectrum (the references'
+  shares differ by at most 0.003 between the front-ends, so the verdicts do not change: Fashion-3k still
+  pixels), and a generalisation score (a ridge classifier's cross-validated agreement with each
+  candidate's clusters, from either view's features or both: scattering on Yale B with 10 a person).
   A choice knows how sure it is (:func:`decide_frontend`): each candidate's share is measured on
   the whole sample and again on ``CHOICE_RESAMPLES`` seeded subsets of ``CHOICE_FRACTION`` of it, the
   same subsets for every candidate (its Q restricted to the subset, clustered again). The margin is the runner-up's share minus the best one's on the
