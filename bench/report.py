@@ -290,8 +290,9 @@ def render_rules(doc: dict[str, Any]) -> str:
     lines += ["Labels only score. Front-end: the default beside each front-end alone, with the model choice's "
               "margin and its noise; α: the pseudo-labels' ACC at each power, the rule's choice in bold; λ: the "
               "weight rule beside the paper's weights. No rule was fitted to the held-out stand-ins; "
-              "the first three had been seen when α was tied to the front-end's verdict, and fashion-posed and "
-              "faces-38x8 were built afterwards to judge that rule, scored once.", "", doc["markdown"], ""]
+              "the first three had been seen when α was tied to the front-end's verdict, fashion-posed and "
+              "faces-38x8 were built afterwards to judge that rule, and faces-posed-b, turning-few and "
+              "digits-posed-b to judge α = 3.5 below 15 points a cluster and the classifier's temperature 20.", "", doc["markdown"], ""]
     return "\n".join(lines)
 
 

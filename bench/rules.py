@@ -262,7 +262,8 @@ def tables(rows: Sequence[dict[str, Any]]) -> str:
     out = []
     for title, part in (("Check sets", [r for r in rows if not r.get("held_out")]),
                         ("Held-out stand-ins (the first three were seen before α followed the front-end's verdict; "
-                         "fashion-posed and faces-38x8 were built to judge that rule)", [r for r in rows if r.get("held_out")])):
+                         "fashion-posed and faces-38x8 were built to judge that rule; the last three to judge "
+                         "α = 3.5 below 15 points a cluster)", [r for r in rows if r.get("held_out")])):
         if part:
             out.append(f"### {title}\n\n" + markdown_frontend(part) + "\n\n" + markdown(part) + "\n\n" +
                        markdown_lambda(part))
