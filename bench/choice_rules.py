@@ -24,8 +24,9 @@ The rules were written down before their scores were looked at (R9 is the plan's
   the pixels: keep whole subspaces together), 8 when scattering won (the classes needed local invariance:
   neighbours only). Written after the α columns of every stand-in had been seen, the first three held-out
   ones included; judged on two held-out sets built afterwards (``fashion-posed``, ``faces-38x8``).
-- R9 (the plan's now): R8, except that α = 3.5 whatever the verdict below 15 points a cluster
-  (``sscn_core.plan.verdict_alpha``). Written after the check set ``faces-posed`` and the α columns of the
+- R9 (the plan's now): each front-end's partition at the power it would take (``sscn_core.plan.verdict_alpha``:
+  R8's, except that α = 3.5 whatever the verdict below 15 points a cluster); the front-end whose |Q| keeps
+  more mass inside its own partition. Written after the check set ``faces-posed`` and the α columns of the
   held-out sets up to ``faces-38x8`` had been seen; judged on three held-out sets built afterwards
   (``faces-posed-b``, ``turning-few``, ``digits-posed-b``).
 
@@ -158,7 +159,7 @@ def case(name: str, seed: int = 0) -> dict[str, Any]:
         "R5": lambda: own(a4, tshare), "R6": lambda: own(stable_alpha(), share),
         "R7": lambda: max(cands, key=lambda c: ratio.get(c, 0.0)),
         "R8": lambda: (own(ratio_alpha, share)[0], VERDICT_ALPHA[own(ratio_alpha, share)[0]]),
-        "R9": lambda: (own(ratio_alpha, share)[0], verdict_alpha(own(ratio_alpha, share)[0], len(y), k)[0]),
+        "R9": lambda: own({f: verdict_alpha(f, len(y), k)[0] for f in FRONTENDS}, share),
     }
     acc = {c: 100.0 * accuracy(y, part[c]) for c in cands}
     single = max(acc[(f, ratio_alpha[f])] for f in FRONTENDS)

@@ -172,7 +172,11 @@ The rules (no labels are looked at; the same rule for every data set):
   the classifier starts where the theory says a rotation exists, instead of at the identity.
 - ``schedule`` "auto": each phase runs until its loss stops improving (relative improvement between two
   windows of steps below ``tol``) within a step budget of 30 epochs (the paper's), at least 300
-  and at most 3,000 steps; the classifier counts its ``classifier_iters`` steps per batch.
+  and at most 3,000 steps; the classifier counts its ``classifier_iters`` steps per batch. The classifier
+  also ends once its predictions reproduce at least 99 % of its pseudo-labels and have not changed for 3
+  windows (``trainer.Convergence.settled``): with τ = 20 its loss goes on falling by about 1 % a window
+  long after its partition is final (Yale B: every prediction settled by step 30, the budget of 300 steps
+  then ran out with a warning).
   ``schedule="epochs"`` runs exactly ``epochs`` / ``classifier_epochs`` (the paper).
 
 How new points are prepared (digit-style or photo-style, :mod:`sscn_core.preprocess`) is decided

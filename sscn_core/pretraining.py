@@ -37,7 +37,7 @@ ASSETS_DIR = assets_dir()
 # What ``pretrain_`` and a cached auto-encoder's metadata record of the pre-training that made the weights.
 PRETRAIN_RECORD = ("fingerprint", "seconds", "steps", "epochs", "final_loss")
 CACHE_FIELDS = (*PRETRAIN_RECORD, "convergence")     # what a cache file records, signed, beside its weights
-STOPPED_BY = ("tolerance", "schedule", "budget", "stationary start")
+STOPPED_BY = ("tolerance", "schedule", "budget", "stationary start", "predictions settled")
 NON_NEGATIVE = Where(float, lambda v: v >= 0, "a number ≥ 0")
 # ``Convergence.summary`` as read back: the fit report, the CLI, the app and ``health`` format its fields.
 CONVERGENCE = Where(

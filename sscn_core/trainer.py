@@ -24,6 +24,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from .health import AGREEMENT_MIN
 from .models import AutoEncoder, SSCNNetwork
 from .theory import half_weight_lambda
 from .stiefel import CayleyAdam
@@ -158,6 +159,26 @@ class Convergence:
     change: float = float("nan")
     best: float = float("inf")
     stationary_start: bool = False
+    predictions_settled: bool = False
+    _predictions: Any = None
+    _unchanged: int = 0
+
+    def settled(self, predictions: torch.Tensor, targets: torch.Tensor) -> bool:
+        """Record a classifier's predictions on its training points at the end of a window; True (the phase
+        may stop) once they reproduce at least AGREEMENT_MIN of the ``targets`` (its pseudo-labels; the level
+        below which :mod:`sscn_core.health` warns) and have not changed over PREDICTION_PATIENCE windows in a
+        row. Its partition is then final: further steps only sharpen the confidences, which with a
+        temperature can go on lowering the loss by a percent a window long after every prediction has
+        settled. Never with a fixed schedule (``tol`` None)."""
+        if self.tol is None:
+            return False
+        same = self._predictions is not None and bool(torch.equal(predictions, self._predictions))
+        self._unchanged = self._unchanged + 1 if same else 0
+        self._predictions = predictions
+        agreement = float((predictions == targets).double().mean())
+        if self._unchanged >= PREDICTION_PATIENCE and agreement >= AGREEMENT_MIN:
+            self.converged = self.predictions_settled = True
+        return self.predictions_settled
 
     def update(self, loss: float) -> bool:
         """Record one step's loss; True when the phase may stop."""
@@ -175,8 +196,13 @@ class Convergence:
     def summary(self, budget: int) -> dict[str, Any]:
         """What the report shows: steps taken, budget, last relative change and whether it converged."""
         stopped_by = "tolerance" if self.converged else ("schedule" if self.tol is None else "budget")
+        if self.predictions_settled:
+            stopped_by = "predictions settled"
         return {"steps": len(self.losses), "budget": budget, "tol": self.tol, "relative_change": self.change,
                 "converged": self.converged, "stopped_by": "stationary start" if self.stationary_start else stopped_by}
+
+
+PREDICTION_PATIENCE = 3   # windows without a changed prediction after which the classifier phase ends
 
 
 STATIONARY = 1e-2   # the terms' gradients cancel to within 1 % of their sizes: a stationary point
@@ -355,7 +381,9 @@ def train_classifier(net: SSCNNetwork, h: torch.Tensor, labels: torch.Tensor, *,
     """Train R alone (H frozen) on cross-entropy against pseudo-labels, with Cayley-Adam.
 
     ``steps`` counts optimiser steps (``iters_per_batch`` per batch, as the reference does). With a
-    ``convergence`` rule of a set tolerance the phase ends once the loss has settled. Returns seconds.
+    ``convergence`` rule of a set tolerance the phase ends once the loss has settled, or once the predictions
+    on the training points reproduce its pseudo-labels and have stopped changing (:meth:`Convergence.settled`,
+    checked at the end of each window). Returns seconds.
     """
     n = h.shape[0]
     phase = Phase("classifier", steps, report, stop_flag, history)
@@ -372,7 +400,17 @@ def train_classifier(net: SSCNNetwork, h: torch.Tensor, labels: torch.Tensor, *,
             phase.record({"total": loss.item(), "classifier": loss.item()})
             if convergence is not None and convergence.update(loss.item()):
                 return phase.end()
+            if convergence is not None and len(convergence.losses) % convergence.window == 0 \
+                    and convergence.settled(_predictions(net, h, device), labels):
+                return phase.end()
     return phase.end()
+
+
+@torch.no_grad()
+def _predictions(net: SSCNNetwork, h: torch.Tensor, device: torch.device, chunk: int = 8192) -> torch.Tensor:
+    """The classifier's clusters for rows of H (on the CPU), computed in chunks on ``device``."""
+    return torch.cat([net.classifier(h[i:i + chunk].to(device)).argmax(dim=1).cpu()
+                      for i in range(0, h.shape[0], chunk)])
 
 
 @torch.no_grad()

@@ -221,6 +221,29 @@ def test_alpha_after_the_choice_is_three_and_a_half_below_fifteen_points_a_clust
     assert "manifold-like" in verdict_alpha("scattering", 3000, 10)[1]
 
 
+@pytest.mark.parametrize("per_cluster, alpha, powers", [
+    (40, None, {"pixels": 3.5, "scattering": 8.0}),        # enough points a cluster: the verdict's powers
+    (12, None, {"pixels": 3.5, "scattering": 3.5}),        # below 15 a cluster: 3.5 for both
+    (40, 5.0, {"pixels": 5.0, "scattering": 5.0}),         # α given: used for both
+])
+def test_each_front_end_is_judged_at_the_power_it_would_take(monkeypatch: pytest.MonkeyPatch, per_cluster: int,
+                                                            alpha: float | None, powers: dict[str, float]) -> None:
+    """The model choice clusters each candidate's Q at the power the fit would then use with it."""
+    from sscn_core import choice
+
+    seen: list[float] = []
+    real = choice.choice_share
+    monkeypatch.setattr(choice, "choice_share", lambda q, a, **kw: seen.append(a) or real(q, a, **kw))
+    X = make_subspaces(4, 2, 64, n_per_cluster=per_cluster, noise=0.05, seed=1).X    # rows of 64: 8×8 images
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model = SSCN(n_clusters=4, seed=0, alpha=alpha, classifier_epochs=1).fit(X)
+    assert set(model.model_choice_["shares"]) == {"pixels", "scattering"}
+    per_candidate = len(seen) // 2                                 # the whole sample, then its subsets
+    assert seen == [powers["pixels"]] * per_candidate + [powers["scattering"]] * per_candidate
+    assert model.params_["alpha"] == powers[model.params_["frontend"]]
+
+
 def test_without_a_front_end_choice_alpha_is_chosen_by_the_spectrum() -> None:
     digits = load_dataset("mnist", n_samples=300, seed=0)
     with warnings.catch_warnings():
