@@ -104,8 +104,10 @@ def test_lines_in_a_plane_leak(at: AppTest) -> None:
     assert (m["Σ dim S_k"], m["rank of the union"]) == ("4", "2")
     assert share(m["‖Q − Q*‖ / ‖Q*‖"]) < 0.05              # Theorem 1 still holds …
     assert share(m["off-block mass of Q"]) > 0.30         # … but Q* mixes the lines
-    assert m["ACC"] != "100%"
-    assert any("Dependent subspaces" in w.value for w in at.warning)
+    warning = next(w.value for w in at.warning if "Dependent subspaces" in w.value)
+    # The words follow the outcome: lines at distinct angles may still be told apart after the post-processing.
+    assert ("still separates them here (ACC 100%)" in warning) == (m["ACC"] == "100%")
+    assert ("the clustering suffers" in warning) == (m["ACC"] != "100%")
 
 
 def test_run_playground_records_the_error_curve_and_explains_itself() -> None:
