@@ -74,7 +74,9 @@ def test_learn_independent_then_lines_in_a_plane(server: str) -> None:
             assert (metric(page, "Σ dim S_k"), metric(page, "rank of the union")) == ("4", "2")
             off_block_dependent = share(metric(page, "off-block mass of Q"))
             assert off_block_dependent > 0.30 > 3 * off_block_independent
-            assert metric(page, "ACC") != "100%"
+            separated = metric(page, "ACC") == "100%"       # lines at distinct angles may still be told apart …
+            expect(page.get_by_text("still separates them here" if separated else "the clustering suffers",
+                                    exact=False)).to_be_visible()       # … and the words say which happened
             page.get_by_role("heading", name="Theorem 1 live").scroll_into_view_if_needed()
             page.wait_for_timeout(1000)
             shoot(page, "learn-dependent")

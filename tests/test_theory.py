@@ -298,7 +298,9 @@ def test_linear_sscn_on_lines_in_a_plane_leaks() -> None:
     sp_ind = subspace_preserving_error(m_ind.affinity(ind.X), ind.y)
     sp_dep = subspace_preserving_error(m_dep.affinity(dep.X), dep.y)
     assert sp_dep > 0.5 > 0.2 > sp_ind           # … but Q* itself mixes the lines
-    assert accuracy(dep.y, m_dep.labels_) < 1.0
+    # Whatever the post-processing makes of that Q (lines at distinct angles may still be told apart), the
+    # classifier reproduces it: the clusters are the spectral step's, not a classifier's failure.
+    assert np.array_equal(m_dep.labels_, m_dep.pseudo_labels_)
 
 
 def test_q_diagnostics_orders_clusters_and_rejects_strangers() -> None:
