@@ -93,9 +93,9 @@ def count_clusters(features: np.ndarray | torch.Tensor, *, alpha: float | None, 
     candidate), "ratios" and "null_ratios" (μ_{K+1}/μ_K of the data's graph and of the reference's),
     "eigenvalues" (the smallest Laplacian eigenvalues of the kept K's graph, up to the largest candidate
     + 1), "graph_k" (the K whose graph scored each candidate), "fixed_points" (the K whose own graph puts
-    its largest gap at K), "structure" (whether the kept K's score
-    clears log COUNT_NULL_FACTOR), "factor" (exp of the best score) and "alpha" (the kept K's power). ``progress(done, total)``, when given,
-    is called after each graph (it may raise to stop the search).
+    its largest gap at K), "structure" (whether the kept K's score clears log COUNT_NULL_FACTOR), "factor" (exp
+    of the best score) and "alpha" (the kept K's power). ``progress(done, total)``, when given, is called after
+    each graph (it may raise to stop the search).
     """
     z = torch.as_tensor(features, dtype=torch.float64)
     n = z.shape[0]
@@ -156,8 +156,8 @@ def count_for_frontends(x: torch.Tensor, frontends: dict[str, Any], *, alpha: fl
 
     ``frontends`` maps a name ("pixels", "scattering") to an unfitted front-end module; each is fitted on
     a seeded sample of at most COUNT_SAMPLE rows and searched with :func:`count_clusters` at ``alpha``
-    (None: the power a fit with each K would take after choosing that front-end, ``plan.verdict_alpha``). The front-end whose best K
-    beats its reference by the larger factor gives K. Returns that front-end's result with "frontend"
+    (None: the power a fit with each K would take after choosing that front-end, ``plan.verdict_alpha``). The
+    front-end whose best K beats its reference by the larger factor gives K. Returns that front-end's result with "frontend"
     (its name), "sample" (the sample's size) and "by_frontend" ({name: {"value", "factor"}}).
     ``progress(done, total)``, when given, is called after each graph of each front-end (it may raise to stop).
     """
