@@ -36,7 +36,9 @@ third to fifth of each class, each in 12 views 30° apart: objects with few view
 
 Each set is also fitted with each front-end alone (``frontend="pixels"``, ``"scattering"``): the
 default should never be more than 1 point below the better of them. The model choice's margin and
-its noise (:func:`sscn_core.plan.decide_frontend`) are shown beside it.
+its noise (:func:`sscn_core.plan.decide_frontend`) are shown beside it. And with each pseudo-label graph
+alone (``pseudo_graph="q"``, the learned Q as in the paper, and ``"ssc"``, the sparse graph of Z), beside
+the rule's choice between them (:func:`sscn_core.plan.sparse_graph_verdict`) and the sparse graph's ratio.
 """
 from __future__ import annotations
 
@@ -57,6 +59,7 @@ HELD_OUT = ("faces-15x11", "turning-digits", "posed-digits", "fashion-posed", "f
             "turning-few", "digits-posed-b")
 ALL_SETS = CHECK_SETS + HELD_OUT
 FRONTENDS = ("pixels", "scattering")
+GRAPHS = ("q", "ssc")          # pseudo_graph values the default's "auto" chooses between
 
 
 def per_class(y: np.ndarray, n: int, seed: int = 0) -> np.ndarray:
@@ -196,6 +199,8 @@ def case(name: str, seed: int = 0) -> dict[str, Any]:
         fixed = SSCN(n_clusters=k, seed=seed, lambda_scale=1.0).fit(x)
         single = {name: 100.0 * accuracy(y, SSCN(n_clusters=k, seed=seed, frontend=name).fit(x).labels_)
                   for name in FRONTENDS}
+        by_graph = {graph: 100.0 * accuracy(y, SSCN(n_clusters=k, seed=seed, pseudo_graph=graph).fit(x).labels_)
+                    for graph in GRAPHS}
     choice = model.model_choice_ or {}
     q = model.affinity(x)
     p = model.params_
@@ -211,7 +216,9 @@ def case(name: str, seed: int = 0) -> dict[str, Any]:
             "chosen_lambda_scale": float(p["lambda_scale"]), "lambda_reason": model.settings_["lambda_scale"]["reason"],
             "acc_lambda_scale_1": 100.0 * accuracy(y, fixed.labels_), "frontend_lambda_scale_1": fixed.params_["frontend"],
             "alpha_lambda_scale_1": float(fixed.params_["alpha"]), "seconds": seconds,
-            "held_out": name in HELD_OUT, "acc_by_frontend": single,
+            "held_out": name in HELD_OUT, "acc_by_frontend": single, "acc_by_graph": by_graph,
+            "pseudo_graph": model.settings_["pseudo_graph"]["value"],
+            "pseudo_graph_ratio": model.settings_["pseudo_graph"].get("ratio", float("nan")),
             "choice_margin": choice.get("margin"), "choice_noise": choice.get("noise"), "choice_clear": choice.get("clear")}
 
 
@@ -257,16 +264,33 @@ def markdown_frontend(rows: Sequence[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
+def markdown_graph(rows: Sequence[dict[str, Any]]) -> str:
+    """The table of the pseudo-label graph rule: its choice and the sparse graph's ratio, beside each graph alone."""
+    from sscn_core.plan import SPARSE_CLEAR
+
+    lines = [f"| set | N | K | graph (rule) | sparse graph's μ_(K+1)/μ_K (needs {SPARSE_CLEAR:g}) | ACC, default | "
+             "Q's graph alone | sparse graph alone | default − Q alone | default − best candidate |", "|" + "---|" * 10]
+    for r in rows:
+        ratio = r["pseudo_graph_ratio"]
+        shown = "∞" if ratio is None else "-" if ratio != ratio else f"{ratio:.3g}"
+        graphs = r["acc_by_graph"]
+        best = max(*r["acc_by_frontend"].values(), *graphs.values())
+        lines.append(f"| {r['set']} | {r['n']:,} | {r['K']} | {r['pseudo_graph']} | {shown} | {r['acc']:.2f} | "
+                     f"{graphs['q']:.2f} | {graphs['ssc']:.2f} | {r['acc'] - graphs['q']:+.2f} | {r['acc'] - best:+.2f} |")
+    return "\n".join(lines)
+
+
 def tables(rows: Sequence[dict[str, Any]]) -> str:
     """Every table, the check sets' first and the held-out stand-ins' apart."""
     out = []
     for title, part in (("Check sets", [r for r in rows if not r.get("held_out")]),
                         ("Held-out stand-ins (the first three were seen before α followed the front-end's verdict; "
                          "fashion-posed and faces-38x8 were built to judge that rule; the last three to judge "
-                         "α = 3.5 below 15 points a cluster)", [r for r in rows if r.get("held_out")])):
+                         "α = 3.5 below 15 points a cluster; all eight judge the pseudo-label graph rule, written after the check "
+                         "sets' sparse graphs had been looked at)", [r for r in rows if r.get("held_out")])):
         if part:
-            out.append(f"### {title}\n\n" + markdown_frontend(part) + "\n\n" + markdown(part) + "\n\n" +
-                       markdown_lambda(part))
+            out.append(f"### {title}\n\n" + markdown_frontend(part) + "\n\n" + markdown_graph(part) + "\n\n" +
+                       markdown(part) + "\n\n" + markdown_lambda(part))
     return "\n\n".join(out)
 
 
@@ -303,7 +327,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         rows.append(row)
         log(f"  {row['frontend']} (margin {row['choice_margin']}, noise {row['choice_noise']}); alone "
             f"{row['acc_by_frontend']}; α = {row['chosen_alpha']:g}; ACC by α {row['acc_by_alpha']} in {row['seconds']:.1f} s; "
-            f"λ scale {row['chosen_lambda_scale']:.3g}: {row['acc']:.2f} (scale 1: {row['acc_lambda_scale_1']:.2f})")
+            f"λ scale {row['chosen_lambda_scale']:.3g}: {row['acc']:.2f} (scale 1: {row['acc_lambda_scale_1']:.2f}); "
+            f"graph {row['pseudo_graph']} (ratio {row['pseudo_graph_ratio']}), alone {row['acc_by_graph']}")
     table = tables(rows)
     print(table)
     write_json(args.out, {**result_header("rules", MODULE, argv), "rows": rows, "markdown": table})

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import copy
+import math
 import os
 import threading
 import time
@@ -33,7 +34,9 @@ from .persistence import load_model, read_autoencoder, save_model
 from .postprocess import estimate_pseudo_label_bytes, max_pseudo_label_points, spectral_pseudo_labels
 from .preprocess import STYLES, style_of
 from .pretraining import ASSETS_DIR, bundled_weights_for, fit_pretrain
-from .plan import COUNT_MIN_POINTS, choice_clarity, make_plan, window
+from .family import FamilyError, local_ssc_coefficients, unit_rows
+from .plan import (COUNT_MIN_POINTS, SPARSE_ALPHA_Z, SPARSE_NEIGHBOURS, choice_clarity, make_plan, sparse_graph_verdict,
+                   window)
 from .student import ConvStudent, check_fits, embed_student, fit_student
 from .theory import diagnose, half_weight_lambda, independence_report, stratified_sample
 from .trainer import (PHASES, Convergence, FitRun, TrainingEvent, TrainingStopped, calibration_scale,
@@ -543,7 +546,8 @@ class SSCN(ClusterMixin, TransformerMixin, BaseEstimator):
         batch = run.settings["classifier_batch_size"]
         classifier = dict(batch_size=batch, iters_per_batch=self.classifier_iters, lr=self.classifier_lr, **run.common)
         if self.classifier_loss != "cross_entropy":
-            run.h_train = self._classifier_sample(run.features, run.device, run.generator)
+            run.h_train = embed_all(self.net_, self._classifier_sample(run.features, run.generator), run.device,
+                                    raw=False)
             self.phase_times_["classifier"] = train_classifier_triplet(
                 self.net_, run.h_train, epochs=self.classifier_epochs, neighbors=self.triplet_neighbors,
                 margin=self.triplet_margin, balance=self.triplet_balance, **classifier)
@@ -627,37 +631,79 @@ class SSCN(ClusterMixin, TransformerMixin, BaseEstimator):
             lambda2=self._lambdas()[1], lambda3=self.lambda3, confidence=self.self_training_confidence,
             reduction=self.reduction, **run.common)
 
-    def _classifier_sample(self, features: torch.Tensor, device: torch.device, generator: torch.Generator) -> torch.Tensor:
-        """H of the points the classifier trains on: all N, or a uniform sample of ``pseudo_sample_size``."""
+    def _classifier_sample(self, features: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+        """Features of the points the classifier trains on: all N, or a uniform sample of ``pseudo_sample_size``."""
         n = features.shape[0]
         if self.pseudo_sample_size is not None and n > self.pseudo_sample_size:
             idx = torch.randperm(n, generator=generator)[: self.pseudo_sample_size].sort().values
             self.pseudo_label_indices_ = idx.numpy()
             features = features[idx]
-        return embed_all(self.net_, features, device, raw=False)
+        return features
 
     def _pseudo_labels(self, features: torch.Tensor, device: torch.device, generator: torch.Generator,
                        report: Callable[[TrainingEvent], None]) -> tuple[torch.Tensor, np.ndarray]:
-        """Embed all points (or a uniform sample), post-process their Q into pseudo-labels."""
+        """Embed all points (or a uniform sample), cut the planned graph (Q's, or Z's sparse one where
+        ``plan.sparse_graph_verdict`` trusts it) into pseudo-labels."""
         start = time.perf_counter()
         report(TrainingEvent("phase", "pseudo_labels", 0, 1))
-        h = self._classifier_sample(features, device, generator)
+        sample = self._classifier_sample(features, generator)
+        h = embed_all(self.net_, sample, device, raw=False)
         if self._stop_event.is_set():
             raise TrainingStopped("pseudo_labels")
-        q = (h @ h.T).numpy()
+        common = dict(alpha=self.params_["alpha"], seed=int(self.seed), restarts=self.n_restarts,
+                      variant=self.postprocess)
+        k, q_dim = self.n_clusters_, self.params_["subspace_dim"]
         solver: dict[str, Any] = {}
         choice: dict[str, Any] = {}
-        labels = spectral_pseudo_labels(q, self.n_clusters_, self.params_["subspace_dim"], rho=self.rho,
-                                        alpha=self.params_["alpha"], seed=int(self.seed), restarts=self.n_restarts,
-                                        variant=self.postprocess, solver=solver, choice=choice)
+        labels = None
+        if self.params_["pseudo_graph"] in ("auto", "ssc"):
+            z = embed_all(self.net_, sample, device, space="z", raw=False)
+            labels, self.settings_["pseudo_graph"] = self._sparse_pseudo_labels(z, solver, choice, common)
+            self.params_["pseudo_graph"] = self.settings_["pseudo_graph"]["value"]
+        if labels is None:
+            solver.clear()
+            choice.clear()
+            q = (h @ h.T).numpy()
+            labels = spectral_pseudo_labels(q, k, q_dim, rho=self.rho, solver=solver, choice=choice, **common)
+            del q
         self.pseudo_label_solver_ = solver
         self._record_alpha(choice)
-        del q
         self.pseudo_labels_ = np.asarray(labels, dtype=np.int64)
         elapsed = time.perf_counter() - start
         self.phase_times_["pseudo_labels"] = elapsed
         report(TrainingEvent("done", "pseudo_labels", 1, 1, {}, elapsed))
         return h, self.pseudo_labels_
+
+    def _sparse_pseudo_labels(self, z: torch.Tensor, solver: dict[str, Any], choice: dict[str, Any],
+                              common: dict[str, Any]) -> tuple[np.ndarray | None, dict[str, Any]]:
+        """The partition of the sparse (SSC) graph of the pseudo-label points' Z, when ``pseudo_graph`` is "ssc"
+        or ``plan.sparse_graph_verdict`` trusts it (else None), with the setting that says why; the graph's
+        well-clustered ratio is kept as "ratio" (None when its connected components were the clusters)."""
+        k, given = self.n_clusters_, self.params_["pseudo_graph"] == "ssc"
+        try:
+            sparse = np.abs(local_ssc_coefficients(unit_rows(z.double().numpy()), neighbours=SPARSE_NEIGHBOURS,
+                                                   alpha_z=SPARSE_ALPHA_Z))
+        except FamilyError as err:
+            problem = f"the sparse (SSC) graph of Z could not be built ({err})"
+            if given:
+                warnings.warn(f"pseudo_graph='ssc': {problem}; the pseudo-labels come from Q", SSCNWarning, stacklevel=4)
+            return None, {"value": "q", "reason": f"Q's graph: {problem}"}
+        if self._stop_event.is_set():
+            raise TrainingStopped("pseudo_labels")
+        clarity: dict[str, Any] = {}
+        labels = spectral_pseudo_labels(sparse, k, self.params_["subspace_dim"], rho=1.0, solver=solver, choice=choice,
+                                        clarity=clarity, **common)
+        ratio = float(clarity["ratio"])
+        if given:
+            trusted, reason = True, "given ('ssc'): the sparse (SSC) graph of Z; the data-following default is 'auto'"
+        elif math.isnan(ratio):
+            trusted, reason = False, f"Q's graph: with K = {k} for {len(labels):,} points the sparse graph's ratio is undefined"
+        else:
+            trusted, reason = sparse_graph_verdict(ratio, k)
+        setting: dict[str, Any] = {"value": "ssc" if trusted else "q", "reason": reason}
+        if not math.isnan(ratio):
+            setting["ratio"] = None if math.isinf(ratio) else ratio
+        return (labels if trusted else None), setting
 
     def _record_alpha(self, choice: dict[str, Any]) -> None:
         """alpha=None: keep the power the post-processing chose, with the ratios it compared."""

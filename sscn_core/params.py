@@ -358,6 +358,12 @@ PARAMETERS: tuple[Param, ...] = (
       "The paper's post-processing, or its subspace variant: Q's diagonal left out of the thresholding, at least 2q "
       "entries kept per column, rank d·K, |UUᵀ| — exact on independent subspaces whatever the number of points "
       "per subspace.", choices={"paper": "The paper's", "subspace": "Subspace variant"}, paper=False),
+    P("pseudo_graph", "choice", "auto", "Pseudo-label graph",
+      "The graph the pseudo-labels are cut from: the learned Q (the paper), a sparse self-expressive (SSC, ℓ1) graph "
+      "of Z, or auto: the sparse graph when it falls clearly into K clusters (μ_(K+1)/μ_K ≥ 10, up to 4,096 points), "
+      "else Q (sscn_core.plan).",
+      choices={"q": "Q = HᵀH (the paper)", "ssc": "Sparse (SSC) graph of Z",
+               "auto": "Auto: the sparse graph when it splits clearly into K clusters"}, paper=False),
     P("n_restarts", "int", 10, "Spectral discretisations",
       "Discretisations of the spectral step from different random rotations; the partition of smallest "
       "normalised cut is kept (no labels needed).", low=1, high=MAX_STEPS,
@@ -422,7 +428,7 @@ DEFAULTS: dict[str, Any] = {p.name: p.default for p in PARAMETERS}
 # scale, h's and R's start, α), with the subspace post-processing and 10 k-means restarts. The "paper"
 # preset is the paper's reference setup: it sets every one of those back to the reference's choice
 # (batch 1000, 30 epochs, q = 9, the conv auto-encoder on pixels, Xavier's random start, the paper's
-# post-processing with α 8 and one restart, the classifier's plain logits); with the defaults that are the reference's already (Adam
+# post-processing of Q with α 8 and one restart, the classifier's plain logits); with the defaults that are the reference's already (Adam
 # 1e-3, sum reductions, Q's diagonal kept, the decoder fed QZ, Cayley-Adam lr 0.1 for 30 epochs of 10
 # iterations per batch, ρ 0.1). The reference code weighs its terms as
 # ‖Q‖² + ½‖Z−QZ‖² + ‖X−dec(QZ)‖², twice Definition 3's ½‖Q‖² + λ1/2‖·‖² + λ2/2‖·‖² with
@@ -431,7 +437,7 @@ _CHANGES: dict[str, dict[str, Any]] = {
     "auto": {},
     "paper": dict(subspace_dim=9, autoencoder="conv", frontend="pixels", batch_size=1000, classifier_batch_size=1000,
                   schedule="epochs", normalize="none", h_init="random", classifier_init="identity",
-                  postprocess="paper", n_restarts=1, alpha=8.0,
+                  postprocess="paper", n_restarts=1, alpha=8.0, pseudo_graph="q",
                   lambda_scale=1.0, classifier_temperature=None),
 }
 # Beyond the paper (README "Beyond the paper"): the pseudo-labels come from a uniform sample of

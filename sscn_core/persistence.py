@@ -70,7 +70,8 @@ def _is_history_row(row: dict[str, Any]) -> bool:
 
 HISTORY_ROW = Where(dict, _is_history_row, "a loss-history row (a phase name, a step number ≥ 0, the total loss and "
                                            "other numbers)")
-SETTING = Record({"value": object, "reason": str, "compared": Items(Items(float, 2)), "structure": bool},
+SETTING = Record({"value": object, "reason": str, "compared": Items(Items(float, 2)), "structure": bool,
+                  "ratio": (float, None)},
                  required=("value", "reason"))
 NUMBERS = Items(float)
 # n_clusters="auto": the estimate's evidence (sscn_core.cluster_count.count_for_frontends's result)

@@ -157,6 +157,26 @@ The rules (no labels are looked at; the same rule for every data set):
   was looked at): the paper's logits 0.895 (faces-posed), 0.900 (Yale B, 10 a person), 0.926 (20 a person),
   0.939 (Fashion-3k), 0.959 (MNIST-3k), 0.961 (digits), 0.996 (turning objects), 0.998 (Yale B); τ = 20
   1.000 on each but Yale B with 20 a person (0.997). Judged on every stand-in by ``python -m bench.rules``.
+- ``pseudo_graph`` "auto" (beyond the paper; the ``paper`` preset takes Q's graph, "q"): the pseudo-labels come
+  from a sparse self-expressive graph of Z instead of the learned Q when that graph falls clearly into K
+  clusters. Q = HᵀH is ℓ2 self-expression (EDSC's, Theorem 1): dense, every cluster's graph connected, but
+  mixing clusters that are not independent subspaces. SSC's ℓ1 coefficients pick a few most correlated
+  points: subspace-preserving under weaker conditions, and along a chain of close views (an object turning)
+  they follow the chain, but a cluster's graph may fall apart (SSC's connectivity problem), so its partition
+  cannot be trusted in general. The one case where it can be, without labels, is a sparse graph that splits
+  into exactly K well-separated parts: its normalised Laplacian's μ_{K+1}/μ_K (the ratio α's rule reads) at
+  least ``SPARSE_CLEAR`` = 10, an order of magnitude between the K-th cut and the next. Then its partition is
+  the pseudo-labels; otherwise Q's, as in the paper. SSC here is :func:`~sscn_core.family.local_ssc_coefficients`
+  on the pseudo-label points' Z (α_z = 20, SSC's default; each point's dictionary cut to its
+  ``SPARSE_NEIGHBOURS`` = 50 most correlated points: the ℓ1 solution uses 2–16 of them on the stand-ins, and
+  turning objects and digits gave the same partitions as with every point), post-processed as the family's
+  sparse members (ρ = 1, the fit's α and rank). Only up to ``SPARSE_MAX_POINTS`` = 4,096 pseudo-label points
+  (its Gram matrix and dense affinity are N × N, like Q's at the full batch). Found on check sets: the
+  turning objects, where Q's graph gives 69.8 % (the fit 71.7 %) and SSC's graph on the same scattering
+  features 100 % with μ_{K+1}/μ_K = 4.6·10³, while on every other check set looked at (Yale B with 10 and 20
+  a person, faces-posed, digits; pixels and scattering) SSC's graph had a ratio of at most 1.34 and scored at
+  or below Q's. The threshold was set from those ratios before any fit with the rule was scored; it is judged
+  on every stand-in, the held-out ones scored once (``python -m bench.rules``).
 - ``batch_size`` / ``classifier_batch_size`` None: the full batch when N ≤ 4,096 (Q is then at most
   4,096² floats, 64 MiB, and the mini-batch objective is the exact one), else 1,000 (the paper's).
 - ``normalize`` "auto": unit rows when the features go straight into h (``autoencoder=None`` on
@@ -184,6 +204,7 @@ when a folder of images is read, and recorded in the data set's ``preprocessing`
 """
 from __future__ import annotations
 
+import math
 from typing import Any
 
 FULL_BATCH_MAX = 4096
@@ -243,6 +264,24 @@ COUNT_MIN_POINTS = 8         # … and at least this many points a cluster in th
 COUNT_EXACT_UP_TO = 12       # every K up to this gets its own graph; beyond, a grid of ratio COUNT_GRID_STEP
 COUNT_GRID_STEP = 1.25
 COUNT_NULL_FACTOR = 2.0      # the best K's ratio must beat the structureless reference's by this factor
+
+
+SPARSE_CLEAR = 10.0           # pseudo_graph="auto": the sparse graph's μ_(K+1)/μ_K needed to take its partition
+SPARSE_NEIGHBOURS = 50        # … SSC's dictionary per point: its most correlated other points
+SPARSE_ALPHA_Z = 20.0         # … SSC's α_z (Elhamifar & Vidal's default)
+SPARSE_MAX_POINTS = 4096      # … only up to this many pseudo-label points (N × N Gram matrix and affinity)
+PSEUDO_GRAPHS = ("auto", "q", "ssc")
+
+
+def sparse_graph_verdict(ratio: float, n_clusters: int) -> tuple[bool, str]:
+    """pseudo_graph="auto": whether the sparse (SSC) graph's partition becomes the pseudo-labels, from its
+    well-clustered ratio μ_(K+1)/μ_K (∞ when its connected components are the K clusters), with the reason."""
+    shown = "∞ (its connected components are the clusters)" if ratio == float("inf") else f"{ratio:.3g}"
+    if ratio >= SPARSE_CLEAR:
+        return True, (f"the sparse (SSC) graph of Z: it falls clearly into {n_clusters} clusters (μ_(K+1)/μ_K = {shown}, "
+                      f"at least {SPARSE_CLEAR:g}), so its partition is trusted over Q's; no labels")
+    return False, (f"Q's graph: the sparse (SSC) graph of Z does not fall clearly into {n_clusters} clusters "
+                   f"(μ_(K+1)/μ_K = {shown}, below {SPARSE_CLEAR:g}); no labels")
 
 
 CHOICE_RESAMPLES = 4          # subsets on which the front-end choice measures the noise of its margin
@@ -308,6 +347,20 @@ def choice_clarity(settings: dict[str, dict[str, Any]], model_choice: dict[str, 
                     "noise": float(model_choice["noise"]), "clear": clear,
                     "advice": None if clear else f"a near tie: fit with frontend='{model_choice['runner_up']}' too and "
                                                   f"compare the two models' views (Affinity, Embeddings)"})
+    graph = settings.get("pseudo_graph", {})
+    if "ratio" in graph and not graph["reason"].startswith(GIVEN):
+        ratio = math.inf if graph["ratio"] is None else float(graph["ratio"])
+        sparse = graph["value"] == "ssc"
+        factor = ratio / SPARSE_CLEAR if sparse else SPARSE_CLEAR / max(ratio, 1e-30)
+        clear = factor >= 2.0 or not math.isfinite(factor)
+        out.append({"setting": "pseudo_graph", "value": graph["value"], "runner_up": "q" if sparse else "ssc",
+                    "score": f"factor by which the sparse graph's μ_(K+1)/μ_K "
+                             f"({'∞' if not math.isfinite(ratio) else f'{ratio:.3g}'}) "
+                             f"{'clears' if sparse else 'falls short of'} the {SPARSE_CLEAR:g} the rule needs",
+                    "margin": float(factor), "noise": None, "clear": None if clear else False,
+                    "advice": None if clear else (f"the sparse graph's ratio is within a factor 2 of the {SPARSE_CLEAR:g} "
+                                                  f"the rule needs: fit with pseudo_graph='{'q' if sparse else 'ssc'}' "
+                                                  f"too and compare")})
     compared = settings.get("alpha", {}).get("compared")
     if compared and len(compared) > 1:
         ranked = sorted(compared, key=lambda pair: -pair[1])
@@ -464,6 +517,15 @@ def make_plan(params: dict[str, Any], n: int, n_features: int, *,
         put("subspace_dim", None, "follows K, which the fit estimates first: q = min(9, max(⌊N / 3K⌋, min(5, ⌊N / 2K⌋)))")
     else:
         put("subspace_dim", *subspace_dim_rule(n, k))
+    graph = params["pseudo_graph"]
+    n_pseudo = n if params["pseudo_sample_size"] is None else min(n, int(params["pseudo_sample_size"]))
+    if graph != "auto":
+        put("pseudo_graph", graph, _given(graph))
+    elif n_pseudo > SPARSE_MAX_POINTS:
+        put("pseudo_graph", "q", f"Q's graph: the sparse graph is tried only up to {SPARSE_MAX_POINTS:,} pseudo-label points")
+    else:
+        put("pseudo_graph", "auto", f"decided when the pseudo-labels are made: the sparse (SSC) graph of Z when it falls "
+                                    f"clearly into K clusters (μ_(K+1)/μ_K ≥ {SPARSE_CLEAR:g}), else Q's (no labels)")
     alpha = params["alpha"]
     if alpha is not None:
         put("alpha", alpha, GIVEN)

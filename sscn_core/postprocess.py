@@ -696,7 +696,8 @@ def spectral_pseudo_labels(Q: Any, n_clusters: int, subspace_dim: int, *, rho: f
                            return_affinity: bool = False,
                            timings: dict[str, float] | None = None,
                            solver: dict[str, Any] | None = None,
-                           choice: dict[str, Any] | None = None) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
+                           choice: dict[str, Any] | None = None,
+                           clarity: dict[str, Any] | None = None) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
     """Pseudo-labels (N,) int64 in 0 … K−1 from a self-expression matrix Q (N × N), steps 1–5.
 
     Q may be a numpy array or torch tensor (any device; it is read on the CPU); it need not be
@@ -713,6 +714,8 @@ def spectral_pseudo_labels(Q: Any, n_clusters: int, subspace_dim: int, *, rho: f
     (the largest :func:`well_clustered_ratio`; ties keep the earlier candidate) goes on to step 5.
     ``choice``, when given, receives "alpha" (the power used) and "ratios" ({power: ratio}; empty
     when there was one candidate or the affinity's connected components were the clusters).
+    ``clarity``, when given, receives "ratio": the :func:`well_clustered_ratio` of the affinity the labels come
+    from (∞ when its connected components were the K clusters), at the cost of one more eigenvector.
     """
     seed = _check_seed(seed)
     alphas = _alphas(alpha)
@@ -731,8 +734,10 @@ def spectral_pseudo_labels(Q: Any, n_clusters: int, subspace_dim: int, *, rho: f
     if labels is not None:
         if solver is not None:
             solver.update({"method": "connected components", "status": "converged"})
+        ratio = math.inf
     else:
-        if len(alphas) > 1 and k > 1 and k < affinity.shape[0] - 1:
+        ratio = math.nan
+        if (len(alphas) > 1 or clarity is not None) and k > 1 and k < affinity.shape[0] - 1:
             best, kept = -1.0, affinity
             for i, a in enumerate(alphas):
                 candidate = kept if i == 0 else _affinity_from_embedding(u, s, a, signed=signed)
@@ -745,9 +750,13 @@ def spectral_pseudo_labels(Q: Any, n_clusters: int, subspace_dim: int, *, rho: f
                         solver.clear()
                         solver.update(report)
                 affinity = candidate = None
-            affinity = kept
+            affinity, ratio = kept, best
+            if len(alphas) == 1:        # one power: its ratio was measured for ``clarity``, not compared
+                ratios = {}
         labels = _spectral_clustering(affinity, k, seed, restarts, solver, vectors=vectors)
     clock_sink["spectral"] = time.perf_counter() - start
     if choice is not None:
         choice.update({"alpha": chosen, "ratios": ratios})
+    if clarity is not None:
+        clarity["ratio"] = ratio
     return (labels, affinity.numpy()) if return_affinity else labels

@@ -662,11 +662,15 @@ def test_rules_held_out_stand_ins_are_built_here_and_kept_apart() -> None:
              "acc_by_alpha": {"8.0": 90.0, "5.0": 80.0, "3.5": 70.0}, "acc": 90.0, "chosen_lambda_scale": 1.0,
              "acc_lambda_scale_1": 90.0, "frontend_lambda_scale_1": "pixels", "alpha_lambda_scale_1": 8.0,
              "acc_by_frontend": {"pixels": 90.0, "scattering": 92.5}, "choice_margin": 0.01, "choice_noise": 0.02,
-             "choice_clear": False} for name in ("yaleb", "posed-digits")]
+             "choice_clear": False, "acc_by_graph": {"q": 85.0, "ssc": 93.0}, "pseudo_graph": "q",
+             "pseudo_graph_ratio": 1.5} for name in ("yaleb", "posed-digits")]
     text = rules.tables(rows)
     held = text.index("Held-out stand-ins")
     assert text.index("| yaleb |") < held < text.index("| posed-digits |")
     assert "| pixels | 0.010 (0.020) | **near tie** | 90.00 | 90.00 | 92.50 | -2.50 |" in text
+    # the graph table: the rule's choice, the sparse graph's ratio, each graph alone, and the best candidate of all
+    assert "| q | 1.5 | 90.00 | 85.00 | 93.00 | +5.00 | -3.00 |" in text
+    assert "| ssc | ∞ |" in rules.markdown_graph([{**rows[0], "pseudo_graph": "ssc", "pseudo_graph_ratio": None}])
 
 
 def test_rules_table_marks_the_choice_and_its_gain() -> None:

@@ -212,3 +212,37 @@ def test_block_connectivity_counts_components_and_the_fiedler_value() -> None:
     assert conn.algebraic[1] == 0.0
     path = np.diag(np.ones(3), 1)                          # a path of 4 points: connected, weakly
     assert block_connectivity(path, np.zeros(4, int)).algebraic[0] == pytest.approx(0.5)
+
+
+def _ssc_objective(x: np.ndarray, c: np.ndarray, alpha_z: float = 20.0) -> float:
+    gram = x @ x.T
+    np.fill_diagonal(gram, 0.0)
+    mu = np.abs(gram).max(axis=1).min()
+    return 0.5 * float(((x - c @ x) ** 2).sum()) + mu / alpha_z * float(np.abs(c).sum())
+
+
+def test_local_ssc_solves_sscs_problem_and_keeps_to_its_neighbours() -> None:
+    ds = make_subspaces(3, 4, 30, 40, 0.01, "independent", None, 0)
+    x = family.unit_rows(ds.X).astype(np.float64)
+    full = family.ssc_coefficients(x, max_iter=100_000)
+    every = family.local_ssc_coefficients(x, neighbours=len(x))         # the whole dictionary: SSC's own problem
+    assert np.all(np.diag(every) == 0)
+    assert _ssc_objective(x, every) <= _ssc_objective(x, full) * (1 + 1e-3)
+    few = family.local_ssc_coefficients(x, neighbours=10)
+    assert np.all((np.abs(few) > 0).sum(axis=1) <= 10) and np.all(np.diag(few) == 0)
+    gram = np.abs(x @ x.T)
+    np.fill_diagonal(gram, -1.0)
+    allowed = np.argsort(-gram, axis=1)[:, :10]
+    for j in range(len(x)):                                  # only the 10 most correlated points may be used
+        assert set(np.flatnonzero(few[j])) <= set(allowed[j])
+    assert accuracy(ds.y, family.spectral_pseudo_labels(np.abs(few), 3, 4, rho=1.0)) == 1.0
+
+
+def test_local_ssc_refuses_what_it_cannot_solve() -> None:
+    with pytest.raises(family.FamilyError, match="too small"):
+        family.local_ssc_coefficients(np.ones((1, 4)))
+    x = np.eye(4)                                            # every point orthogonal to the others
+    with pytest.raises(family.FamilyError, match="orthogonal"):
+        family.local_ssc_coefficients(x)
+    with pytest.raises(family.FamilyError):
+        family.local_ssc_coefficients(np.ones((3, 4)), neighbours=0)

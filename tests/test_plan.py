@@ -314,3 +314,63 @@ def test_a_margin_within_its_noise_is_reported_as_a_near_tie() -> None:
     far = choice_clarity({"alpha": {"value": 8.0, "reason": "", "compared": [[8.0, 2.0], [5.0, 1.0]]}}, None)
     assert far[0]["clear"] is None and "noise not measured" in describe_clarity(far[0])
     assert choice_clarity({"alpha": {"value": 8.0, "reason": "given"}}, None) == []
+
+
+def test_the_pseudo_label_graph_is_planned_and_the_paper_keeps_q() -> None:
+    from sscn_core.plan import SPARSE_CLEAR, SPARSE_MAX_POINTS, sparse_graph_verdict
+
+    assert _plan(500, 30, n_clusters=5)["pseudo_graph"]["value"] == "auto"
+    over = _plan(SPARSE_MAX_POINTS + 1, 30, n_clusters=5)["pseudo_graph"]
+    assert over["value"] == "q" and f"{SPARSE_MAX_POINTS:,}" in over["reason"]
+    assert _plan(SPARSE_MAX_POINTS + 1, 30, n_clusters=5, pseudo_sample_size=1000)["pseudo_graph"]["value"] == "auto"
+    given = _plan(500, 30, n_clusters=5, pseudo_graph="ssc")["pseudo_graph"]
+    assert given["value"] == "ssc" and given["reason"].startswith(GIVEN)
+    assert SSCN.from_preset("paper").get_params()["pseudo_graph"] == "q"
+    assert sparse_graph_verdict(SPARSE_CLEAR, 4)[0] and sparse_graph_verdict(float("inf"), 4)[0]
+    trusted, reason = sparse_graph_verdict(SPARSE_CLEAR * 0.99, 4)
+    assert not trusted and "Q's graph" in reason
+
+
+def _circles(ambient: int = 5, per: int = 60, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Three circles, each in a 3-dim subspace of R^ambient (dependent subspaces: 9 > 5 dimensions)."""
+    rng = np.random.default_rng(seed)
+    t = np.linspace(0, 2 * np.pi, per, endpoint=False)
+    circle = np.stack([np.cos(t), np.sin(t), np.full_like(t, 1.5)], 1)
+    x = np.concatenate([circle @ np.linalg.qr(rng.standard_normal((ambient, 3)))[0].T for _ in range(3)])
+    return x.astype(np.float32), np.repeat(np.arange(3), per)
+
+
+def test_the_fit_takes_the_sparse_graph_only_when_it_splits_clearly() -> None:
+    x, y = _circles()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        auto = SSCN(n_clusters=3, seed=0).fit(x)
+        q_only = SSCN(n_clusters=3, seed=0, pseudo_graph="q").fit(x)
+        noise = SSCN(n_clusters=3, seed=0).fit(np.random.default_rng(1).standard_normal((180, 30)).astype(np.float32))
+    chosen = auto.settings_["pseudo_graph"]
+    # the circles' sparse graph has exactly 3 components: its ratio is infinite, recorded as None (strict JSON)
+    assert chosen["value"] == "ssc" and chosen["ratio"] is None and "falls clearly" in chosen["reason"]
+    clarity = {c["setting"]: c for c in auto.fit_report()["choices"]}["pseudo_graph"]
+    assert clarity["runner_up"] == "q" and clarity["margin"] == float("inf")
+    assert evaluate(y, auto.pseudo_labels_)["acc"] == 1.0                  # the chains the sparse graph follows
+    assert evaluate(y, q_only.pseudo_labels_)["acc"] < 1.0                 # Q mixes the dependent subspaces
+    assert q_only.settings_["pseudo_graph"]["value"] == "q" and "ratio" not in q_only.settings_["pseudo_graph"]
+    refused = noise.settings_["pseudo_graph"]
+    assert refused["value"] == "q" and refused["ratio"] < 10 and "does not fall clearly" in refused["reason"]
+    short = {c["setting"]: c for c in noise.fit_report()["choices"]}["pseudo_graph"]
+    assert short["runner_up"] == "ssc" and short["margin"] == pytest.approx(10 / refused["ratio"])
+
+
+def test_a_sparse_graph_that_cannot_be_built_leaves_q_and_says_why() -> None:
+    from sscn_core.estimator import SSCNWarning
+
+    x = np.eye(12, dtype=np.float32)                         # every point orthogonal to the others
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        auto = SSCN(n_clusters=2, seed=0, subspace_dim=1).fit(x)
+    setting = auto.settings_["pseudo_graph"]
+    assert setting["value"] == "q" and "could not be built" in setting["reason"] and "ratio" not in setting
+    assert "pseudo_graph" not in {c["setting"] for c in auto.fit_report()["choices"]}
+    with pytest.warns(SSCNWarning, match="pseudo_graph='ssc'.*from Q"):
+        forced = SSCN(n_clusters=2, seed=0, subspace_dim=1, pseudo_graph="ssc").fit(x)
+    assert forced.settings_["pseudo_graph"]["value"] == "q" and len(forced.labels_) == 12

@@ -393,3 +393,24 @@ def test_max_pseudo_label_points_is_the_largest_that_fits() -> None:
         n = postprocess.max_pseudo_label_points(available)
         assert postprocess.estimate_pseudo_label_bytes(n) <= available
         assert postprocess.estimate_pseudo_label_bytes(int(n * 1.02) + 1) > available
+
+
+def test_clarity_reports_the_ratio_of_the_graph_the_labels_come_from() -> None:
+    from sscn_core.postprocess import well_clustered_ratio
+
+    rng = np.random.default_rng(0)
+    blocks = np.kron(np.eye(3), np.ones((10, 10))) + 0.05 * np.abs(rng.standard_normal((30, 30)))
+    q = blocks + blocks.T
+    clarity: dict = {}
+    plain = spectral_pseudo_labels(q, 3, 2, rho=1.0, alpha=8.0, seed=0)
+    labels, affinity = spectral_pseudo_labels(q, 3, 2, rho=1.0, alpha=8.0, seed=0, clarity=clarity,
+                                              return_affinity=True)
+    assert np.array_equal(plain, labels)                     # asking for the ratio changes nothing
+    a = torch.as_tensor(affinity, dtype=torch.float64).clone()
+    a.fill_diagonal_(0.0)
+    d = a.sum(1).rsqrt()
+    top = torch.linalg.eigvalsh(a * d[:, None] * d[None, :]).flip(0)[:4].numpy()
+    assert clarity["ratio"] == pytest.approx(well_clustered_ratio(top, 3), rel=1e-3)
+    exact: dict = {}
+    spectral_pseudo_labels(np.kron(np.eye(3), np.ones((10, 10))), 3, 2, rho=1.0, variant="subspace", clarity=exact)
+    assert exact["ratio"] == float("inf")                   # the components are the clusters

@@ -59,7 +59,9 @@ def render(state: AppState, cur: Current, sidebar: SidebarResult) -> None:
     with chart:
         live_fragment(refresh_interval(cur, 1.0), body)
     with st.expander("Then: pseudo-labels and the classifier"):
-        st.markdown("Spectral clustering of the thresholded |Q| gives **pseudo-labels**; a rotation **R** "
+        st.markdown("Spectral clustering of the thresholded |Q| gives **pseudo-labels** (by default a sparse SSC "
+                    "graph of the same points is tried first, and taken instead where it splits cleanly into K "
+                    "clusters: Metrics says which); a rotation **R** "
                     "(kept orthogonal by Cayley-Adam) is trained so that each cluster's points put their energy "
                     "into one block of q coordinates of **HR**. A new point goes to the block holding most "
                     "of its energy:")
