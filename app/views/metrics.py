@@ -13,7 +13,9 @@ from .common import (Current, follow_job_state, live_fragment, refresh_interval,
 ROWS = (("metrics_in", "In-sample"), ("metrics_out", "Out-of-sample"), ("metrics_pseudo", "Pseudo-labels"))
 _SETS = "**In-sample**: the classifier on the training points. **Out-of-sample**: the held-out points, never trained on. "
 _SCORES = "ARI = adjusted Rand index (0 = chance), NMI = normalised mutual information."
-EXPLAIN = _SETS + "**Pseudo-labels**: spectral clustering of Q, which the classifier learnt from. " + _SCORES
+EXPLAIN = (_SETS + "**Pseudo-labels**: spectral clustering of Q (or of a sparse SSC graph of the same points, where it "
+           "split cleanly into K clusters: see the choice of pseudo_graph below), which the classifier learnt from. "
+           + _SCORES)
 EXPLAIN_TRIPLET = (_SETS + "This model's classifier was trained with the triplet loss on Q's neighbours, so there are "
                    "no pseudo-labels to score. " + _SCORES)
 HELP = {"acc": "Accuracy under the best one-to-one matching of clusters to classes (Hungarian).",
