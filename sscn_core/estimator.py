@@ -691,13 +691,14 @@ class SSCN(ClusterMixin, TransformerMixin, BaseEstimator):
         if self._stop_event.is_set():
             raise TrainingStopped("pseudo_labels")
         clarity: dict[str, Any] = {}
-        labels = spectral_pseudo_labels(sparse, k, self.params_["subspace_dim"], rho=1.0, solver=solver, choice=choice,
-                                        clarity=clarity, **common)
+        labels = spectral_pseudo_labels(sparse, k, self.params_["subspace_dim"], rho=1.0, solver=solver,
+                                        choice=choice, clarity=clarity, **common)
         ratio = float(clarity["ratio"])
         if given:
             trusted, reason = True, "given ('ssc'): the sparse (SSC) graph of Z; the data-following default is 'auto'"
         elif math.isnan(ratio):
-            trusted, reason = False, f"Q's graph: with K = {k} for {len(labels):,} points the sparse graph's ratio is undefined"
+            trusted, reason = False, (f"Q's graph: with K = {k} for {len(labels):,} points the sparse graph's ratio "
+                                      f"is undefined")
         else:
             trusted, reason = sparse_graph_verdict(ratio, k)
         setting: dict[str, Any] = {"value": "ssc" if trusted else "q", "reason": reason}

@@ -68,8 +68,8 @@ from .theory import _default_rtol, _matrix, edsc_closed_form, numerical_rank
 
 __all__ = [
     "DEFAULT_MEMORY_BUDGET", "FamilyError", "FamilyFit", "METHODS", "Method", "benchmark_rows", "check_memory",
-    "cluster", "compare", "edsc_coefficients", "ensc_coefficients", "local_ssc_coefficients", "lrr_coefficients", "self_expression",
-    "ssc_coefficients", "ssc_omp_coefficients", "unit_rows",
+    "cluster", "compare", "edsc_coefficients", "ensc_coefficients", "local_ssc_coefficients", "lrr_coefficients",
+    "self_expression", "ssc_coefficients", "ssc_omp_coefficients", "unit_rows",
 ]
 
 DEFAULT_MEMORY_BUDGET = 4 * 2**30       # bytes one method may use before it is refused
@@ -191,8 +191,8 @@ def local_ssc_coefficients(X: Any, neighbours: int = 50, alpha_z: float = 20.0, 
     at once by FISTA (batched ``neighbours`` × ``neighbours`` Gram blocks in float32, step 1 / each block's
     largest eigenvalue, momentum restarted where it overshoots) until the objective falls by less than ``tol``
     of itself in 50 rounds, or ``max_iter`` rounds: 1–2 s for 2,000 points on 2 cores, where the per-point
-    ``Lasso`` over all points takes 15 s. With ``neighbours`` ≥ N − 1
-    it solves exactly :func:`ssc_coefficients`' problem.
+    ``Lasso`` over all points takes 15 s. With ``neighbours`` ≥ N − 1 it solves :func:`ssc_coefficients`'
+    problem.
     """
     x, _ = _points(X)
     n = x.shape[0]
