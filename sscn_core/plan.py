@@ -524,7 +524,9 @@ def make_plan(params: dict[str, Any], n: int, n_features: int, *,
         put("subspace_dim", *subspace_dim_rule(n, k))
     graph = params["pseudo_graph"]
     n_pseudo = n if params["pseudo_sample_size"] is None else min(n, int(params["pseudo_sample_size"]))
-    if graph != "auto":
+    if params["classifier_loss"] != "cross_entropy":
+        put("pseudo_graph", None, "not used: the triplet classifier learns from Q's neighbours, with no pseudo-labels")
+    elif graph != "auto":
         put("pseudo_graph", graph, _given(graph))
     elif n_pseudo > SPARSE_MAX_POINTS:
         put("pseudo_graph", "q", f"Q's graph: the sparse graph is tried only up to {SPARSE_MAX_POINTS:,} pseudo-label points")

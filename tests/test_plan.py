@@ -326,6 +326,8 @@ def test_the_pseudo_label_graph_is_planned_and_the_paper_keeps_q() -> None:
     given = _plan(500, 30, n_clusters=5, pseudo_graph="ssc")["pseudo_graph"]
     assert given["value"] == "ssc" and given["reason"].startswith(GIVEN)
     assert SSCN.from_preset("paper").get_params()["pseudo_graph"] == "q"
+    unused = _plan(500, 30, n_clusters=5, classifier_loss="triplet")["pseudo_graph"]
+    assert unused["value"] is None and unused["reason"].startswith("not used")
     assert sparse_graph_verdict(SPARSE_CLEAR, 4)[0] and sparse_graph_verdict(float("inf"), 4)[0]
     trusted, reason = sparse_graph_verdict(SPARSE_CLEAR * 0.99, 4)
     assert not trusted and "Q's graph" in reason
