@@ -21,6 +21,7 @@ from numbers import Integral, Real
 from typing import Any
 
 from .device import resolve_device
+from .plan import SPARSE_CLEAR, SPARSE_MAX_POINTS
 
 KINDS = ("int", "float", "choice", "ints", "text")
 AUTO = "auto"                   # the one word a number row with ``auto`` takes besides its numbers
@@ -360,8 +361,8 @@ PARAMETERS: tuple[Param, ...] = (
       "per subspace.", choices={"paper": "The paper's", "subspace": "Subspace variant"}, paper=False),
     P("pseudo_graph", "choice", "auto", "Pseudo-label graph",
       "The graph the pseudo-labels are cut from: the learned Q (the paper), a sparse self-expressive (SSC, ℓ1) graph "
-      "of Z, or auto: the sparse graph when it falls clearly into K clusters (μ_(K+1)/μ_K ≥ 10, up to 4,096 points), "
-      "else Q (sscn_core.plan).",
+      f"of Z, or auto: the sparse graph when it falls clearly into K clusters (μ_(K+1)/μ_K ≥ {SPARSE_CLEAR:g}, up to "
+      f"{SPARSE_MAX_POINTS:,} points), else Q (sscn_core.plan).",
       choices={"q": "Q = HᵀH (the paper)", "ssc": "Sparse (SSC) graph of Z",
                "auto": "Auto: the sparse graph when it splits clearly into K clusters"}, paper=False),
     P("n_restarts", "int", 10, "Spectral discretisations",
