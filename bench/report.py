@@ -296,8 +296,9 @@ def render_rules(doc: dict[str, Any]) -> str:
               "the first three had been seen when α was tied to the front-end's verdict, fashion-posed and "
               "faces-38x8 were built afterwards to judge that rule, and faces-posed-b, turning-few and "
               "digits-posed-b to judge α = 3.5 below 15 points a cluster and the classifier's temperature 20; "
-              "the graph rule was written after the check sets' sparse graphs had been looked at, and all eight "
-              "held-out sets judge it.", "", doc["markdown"], ""]
+              "the graph rule was written after the check sets' sparse graphs had been looked at, and the "
+              "held-out sets judge it; faces-turned (a check set) and faces-turned-b (held out), faces turned in "
+              "depth, were built after every rule.", "", doc["markdown"], ""]
     return "\n".join(lines)
 
 

@@ -647,6 +647,21 @@ def test_rules_check_sets_are_built_here() -> None:
         rules.check_set("coil-20")
 
 
+def test_turned_in_depth_moves_the_face_sideways_and_keeps_it_upright() -> None:
+    from bench import rules
+
+    image = np.zeros((1, 32, 32), dtype=np.float32)
+    image[0, 8:24, 14:18] = 1.0                               # a vertical bar down the middle of the face
+    assert np.allclose(rules.turned_in_depth(image, yaw_deg=0.0, pitch_deg=0.0), image, atol=1e-5)
+    turned = rules.turned_in_depth(np.repeat(image, 20, axis=0), seed=1)
+    centres = (turned.sum(axis=1) * np.arange(32)).sum(axis=1) / turned.sum(axis=(1, 2))
+    assert centres.std() > 1.0 and np.all(np.abs(centres - 15.5) < 8)   # the bar moves with the yaw, stays inside
+    assert np.allclose(turned.sum(axis=2)[:, :3], 0.0)          # the top rows stay empty: the pitch is small
+    faces, y = rules.check_set("faces-turned")
+    assert faces.shape == (380, 32, 32) and np.bincount(y).tolist() == [10] * 38 and 0 <= faces.min() <= faces.max() <= 1
+    assert "faces-turned" in rules.CHECK_SETS and "faces-turned-b" in rules.HELD_OUT
+
+
 def test_rules_held_out_stand_ins_are_built_here_and_kept_apart() -> None:
     from bench import rules
 
