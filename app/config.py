@@ -16,7 +16,7 @@ import numpy as np
 from sscn_core import SSCN, Dataset, DataError, load_dataset
 from sscn_core.data import RELATIONS, make_subspace_bases
 from sscn_core.cluster_count import candidate_counts
-from sscn_core.plan import COUNT_MIN_POINTS, COUNT_SAMPLE, Q_MAX
+from sscn_core.plan import COUNT_MAX, COUNT_MIN_POINTS, COUNT_SAMPLE, Q_MAX
 from sscn_core.params import (AUTO, AUTOENCODER_OPTIONS, PARAMETERS, PARAMS, PRETRAINED, Param, join_autoencoder,
                               problems, split_autoencoder)
 from sscn_core.pretraining import ASSETS_DIR
@@ -40,7 +40,7 @@ HOLDOUTS: dict[str, str] = {
 }
 
 PRETRAINED_SHAPE = (28, 28)   # the image shape the bundled auto-encoders were trained on
-MAX_CLUSTERS = 50
+MAX_CLUSTERS = COUNT_MAX    # a K typed in may be as large as one the estimate can find
 MAX_SUBSPACE_DIM = 50
 MAX_EMBED_DIM = 2000          # d_H = K·q
 MAX_EPOCHS = 1000

@@ -25,7 +25,8 @@ def test_defaults_are_valid_for_mnist() -> None:
 @pytest.mark.parametrize("field, value, needle", [
     ("lr", 0.0, "Learning rate must be a finite number in (0, 1]"),
     ("lr", 5.0, "got 5"),
-    ("n_clusters", 1, "K clusters must be an integer in [2, 50]"),
+    ("n_clusters", 1, "K clusters must be an integer in [2, 100]"),
+    ("n_clusters", 101, "K clusters must be an integer in [2, 100]"),
     ("epochs", 0, "Epochs must be an integer in [1, 1000]"),
     ("rho", 0.0, "ρ (kept mass per column) must be a finite number in (0, 1]"),
     ("lambda1", -1.0, "λ1 self-expr. must be a finite number in [0"),
@@ -34,6 +35,12 @@ def test_defaults_are_valid_for_mnist() -> None:
 def test_out_of_range_model_fields_are_refused(field: str, value: float, needle: str) -> None:
     errors = validate(with_model(AppConfig(), **{field: value}), **MNIST)
     assert field in errors and needle in errors[field]
+
+
+def test_a_typed_k_may_be_as_large_as_an_estimated_one() -> None:
+    from sscn_core.plan import COUNT_MAX
+
+    assert "n_clusters" not in validate(with_model(AppConfig(), n_clusters=COUNT_MAX), **MNIST)
 
 
 def test_data_problems_are_refused() -> None:
