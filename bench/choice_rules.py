@@ -25,7 +25,8 @@ The rules were written down before their scores were looked at (R9 is the plan's
   neighbours only). Written after the α columns of every stand-in had been seen, the first three held-out
   ones included; judged on two held-out sets built afterwards (``fashion-posed``, ``faces-38x8``).
 - R9 (the plan's now): each front-end's partition at the power it would take (``sscn_core.plan.verdict_alpha``:
-  R8's, except that α = 3.5 whatever the verdict below 15 points a cluster); the front-end whose |Q| keeps
+  R8's, except that below 15 points a cluster α is the plan's few-points power whatever the verdict: 3.5 when
+  R9 was written, 1.5 since; that power is scored beside the six candidates when it is not one of them); the front-end whose |Q| keeps
   more mass inside its own partition. Written after the check set ``faces-posed`` and the α columns of the
   held-out sets up to ``faces-38x8`` had been seen; judged on three held-out sets built afterwards
   (``faces-posed-b``, ``turning-few``, ``digits-posed-b``).
@@ -116,8 +117,10 @@ def case(name: str, seed: int = 0) -> dict[str, Any]:
                                       restarts=int(d["restarts"]), variant=str(d["variant"]), choice=choice)
 
     cands = [(f, a) for f in FRONTENDS for a in ALPHA_CANDIDATES]
-    key = {c: f"{c[0]} α={c[1]:g}" for c in cands}
-    part = {c: labels(*c) for c in cands}
+    own_power = [(f, verdict_alpha(f, len(y), k)[0]) for f in FRONTENDS]     # R9's, possibly outside the six
+    every = cands + [c for c in own_power if c not in cands]
+    key = {c: f"{c[0]} α={c[1]:g}" for c in every}
+    part = {c: labels(*c) for c in every}
     ratio: dict[tuple[str, float], float] = {}
     ratio_alpha: dict[str, float] = {}
     for f in FRONTENDS:
@@ -125,9 +128,9 @@ def case(name: str, seed: int = 0) -> dict[str, Any]:
         labels(f, ALPHA_CANDIDATES, choice=choice)
         ratio_alpha[f] = float(choice["alpha"])
         ratio.update({(f, float(a)): float(v) for a, v in choice["ratios"].items()})
-    share = {f: {c: cross_cluster_share(data[f]["q"], part[c], k) for c in cands} for f in FRONTENDS}
+    share = {f: {c: cross_cluster_share(data[f]["q"], part[c], k) for c in every} for f in FRONTENDS}
     graphs = {f: _thresholded(data[f]) for f in FRONTENDS}
-    tshare = {f: {c: cross_cluster_share(graphs[f], part[c], k) for c in cands} for f in FRONTENDS}
+    tshare = {f: {c: cross_cluster_share(graphs[f], part[c], k) for c in every} for f in FRONTENDS}
     stream = torch.Generator().manual_seed(seed)
     subsets = [torch.randperm(len(y), generator=stream)[:max(2 * k, round(SUBSET_FRACTION * len(y)))].sort().values.numpy()
                for _ in range(SUBSETS)]
@@ -161,16 +164,16 @@ def case(name: str, seed: int = 0) -> dict[str, Any]:
         "R8": lambda: (own(ratio_alpha, share)[0], VERDICT_ALPHA[own(ratio_alpha, share)[0]]),
         "R9": lambda: own({f: verdict_alpha(f, len(y), k)[0] for f in FRONTENDS}, share),
     }
-    acc = {c: 100.0 * accuracy(y, part[c]) for c in cands}
+    acc = {c: 100.0 * accuracy(y, part[c]) for c in every}
     single = max(acc[(f, ratio_alpha[f])] for f in FRONTENDS)
     picks = {rule: rules[rule]() for rule in RULES}
     return {"set": name, "n": int(len(y)), "K": k, "held_out": name in HELD_OUT,
-            "acc": {key[c]: acc[c] for c in cands}, "single_best": single, "oracle": max(acc.values()),
+            "acc": {key[c]: acc[c] for c in every}, "single_best": single, "oracle": max(acc[c] for c in cands),
             "picks": {rule: key[c] for rule, c in picks.items()},
             "loss": {rule: acc[c] - single for rule, c in picks.items()},
             "evidence": {"ratio": {key[c]: ratio.get(c) for c in cands}, "stability": {key[c]: stability[c] for c in cands},
-                         **{f"share_{f}": {key[c]: share[f][c] for c in cands} for f in FRONTENDS},
-                         **{f"thresholded_share_{f}": {key[c]: tshare[f][c] for c in cands} for f in FRONTENDS}},
+                         **{f"share_{f}": {key[c]: share[f][c] for c in every} for f in FRONTENDS},
+                         **{f"thresholded_share_{f}": {key[c]: tshare[f][c] for c in every} for f in FRONTENDS}},
             "seconds": time.perf_counter() - start}
 
 

@@ -219,7 +219,6 @@ def case(name: str, seed: int = 0) -> dict[str, Any]:
 
     from sscn_core import SSCN
     from sscn_core.metrics import accuracy
-    from sscn_core.plan import ALPHA_CANDIDATES
     from sscn_core.postprocess import spectral_pseudo_labels
 
     x, y = check_set(name)
@@ -240,7 +239,7 @@ def case(name: str, seed: int = 0) -> dict[str, Any]:
     q = model.affinity(x)
     p = model.params_
     scores = {}
-    for alpha in ALPHA_CANDIDATES:
+    for alpha in powers():
         labels = spectral_pseudo_labels(q, k, p["subspace_dim"], rho=model.rho, alpha=alpha, seed=seed,
                                         restarts=model.n_restarts, variant=model.postprocess)
         scores[alpha] = 100.0 * accuracy(y, labels)
@@ -257,16 +256,22 @@ def case(name: str, seed: int = 0) -> dict[str, Any]:
             "choice_margin": choice.get("margin"), "choice_noise": choice.get("noise"), "choice_clear": choice.get("clear")}
 
 
+def powers() -> tuple[float, ...]:
+    """The powers each set's Q is scored at: the candidates of α's spectral-ratio rule and the few-points power."""
+    from sscn_core.plan import ALPHA_CANDIDATES, ALPHA_FEW_POWER
+
+    return ALPHA_CANDIDATES + tuple(a for a in (ALPHA_FEW_POWER,) if a not in ALPHA_CANDIDATES)
+
+
 def markdown(rows: Sequence[dict[str, Any]]) -> str:
     """The table of the README: ACC of the pseudo-labels at each power, the rule's choice in bold."""
-    from sscn_core.plan import ALPHA_CANDIDATES
-
-    head = "| set | N | K | front-end | " + " | ".join(f"α = {a:g}" for a in ALPHA_CANDIDATES) + \
+    head = "| set | N | K | front-end | " + " | ".join(f"α = {a:g}" for a in powers()) + \
         " | chosen | chosen − α 8 | best − chosen |"
-    lines = [head, "|" + "---|" * (7 + len(ALPHA_CANDIDATES))]
+    lines = [head, "|" + "---|" * (7 + len(powers()))]
     for r in rows:
         acc = {float(a): s for a, s in r["acc_by_alpha"].items()}
-        cells = [f"**{s:.2f}**" if a == r["chosen_alpha"] else f"{s:.2f}" for a, s in acc.items()]
+        cells = ["—" if a not in acc else f"**{acc[a]:.2f}**" if a == r["chosen_alpha"] else f"{acc[a]:.2f}"
+                 for a in powers()]
         chosen = acc[r["chosen_alpha"]]
         lines.append(f"| {r['set']} | {r['n']:,} | {r['K']} | {r['frontend']} | " + " | ".join(cells) +
                      f" | {r['chosen_alpha']:g} | {chosen - acc[8.0]:+.2f} | {max(acc.values()) - chosen:+.2f} |")

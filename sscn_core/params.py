@@ -325,7 +325,8 @@ PARAMETERS: tuple[Param, ...] = (
       low_open=True),
     P("alpha", "float", None, "α (affinity power)", "Power α of the post-processed affinity |UUᵀ|^α.", low=0,
       low_open=True, none="from the data: after a choice between pixels and scattering, 3.5 if pixels win "
-                          "(linear subspaces) and 8 if scattering wins (manifold-like classes); otherwise each fit "
+                          "(linear subspaces) and 8 if scattering wins (manifold-like classes), 1.5 below 15 points a "
+                          "cluster; otherwise each fit "
                           "tries 8 (the paper's), 5 and 3.5 and keeps the power whose affinity falls most clearly "
                           "into K clusters (the spectral ratio μ_{K+1}/μ_K); no labels; see sscn_core.plan"),
     P("pseudo_sample_size", "int", None, "Pseudo-label sample",

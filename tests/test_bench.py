@@ -692,10 +692,12 @@ def test_rules_table_marks_the_choice_and_its_gain() -> None:
     from bench import rules
 
     row = {"set": "s", "n": 100, "K": 2, "frontend": "pixels", "chosen_alpha": 3.5,
-           "acc_by_alpha": {"8.0": 90.0, "5.0": 95.0, "3.5": 94.0}}
+           "acc_by_alpha": {"8.0": 90.0, "5.0": 95.0, "3.5": 94.0, "1.5": 93.0}}
     table = rules.markdown([row]).splitlines()
-    assert table[0].count("|") == table[1].count("|") == table[2].count("|")
-    assert "**94.00**" in table[2] and "| +4.00 | +1.00 |" in table[2]
+    assert table[0].count("|") == table[1].count("|") == table[2].count("|") and "| α = 1.5 |" in table[0]
+    assert "| 95.00 | **94.00** | 93.00 |" in table[2] and "| +4.00 | +1.00 |" in table[2]
+    old = rules.markdown([{**row, "acc_by_alpha": {"8.0": 90.0, "5.0": 95.0, "3.5": 94.0}}]).splitlines()
+    assert old[2].count("|") == table[0].count("|") and "| **94.00** | — |" in old[2]   # a power not scored
     weight = rules.markdown_lambda([{**row, "chosen_lambda_scale": 9.79, "acc": 60.0, "acc_lambda_scale_1": 48.9,
                                      "frontend_lambda_scale_1": "scattering", "alpha_lambda_scale_1": 8.0}])
     lines = weight.splitlines()
@@ -727,7 +729,8 @@ def test_choice_rules_score_every_rule_on_the_same_candidates(monkeypatch) -> No
     row = choice_rules.case("posed-digits")
     assert row["held_out"] and row["K"] == 3 and set(row["picks"]) == set(choice_rules.RULES)
     assert row["picks"]["R0"].startswith("scattering") and row["loss"]["R0"] == 0.0
-    assert row["single_best"] == 100.0 and len(row["acc"]) == 6
+    # 12 points a cluster: R9 takes the few-points power, scored beside the six candidates
+    assert row["single_best"] == 100.0 and len(row["acc"]) == 8 and row["picks"]["R9"] == "scattering α=1.5"
     text = choice_rules.tables([row, {**row, "set": "digits", "held_out": False}])
     assert text.index("Check sets") < text.index("| digits |") < text.index("Held out") < text.index("| posed-digits |")
     assert "| **worst** |" in text
