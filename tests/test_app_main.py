@@ -112,7 +112,7 @@ def test_out_of_range_inputs_are_refused_next_to_the_widget(at: AppTest) -> None
     at.number_input(key="cfg.n_clusters").set_value(1).run()
     messages = [e.value for e in at.sidebar.error]
     assert any("Learning rate must be a finite number in (0, 1], got 0.0" in m for m in messages)
-    assert any("K clusters must be an integer in [2, 50], got 1" in m for m in messages)
+    assert any("K clusters must be an integer in [2, 100], got 1" in m for m in messages)
     assert button(at, "Start").disabled
     assert "Fix the settings marked in the sidebar" in texts(at)
     at.number_input(key="cfg.lr").set_value(0.001).run()
