@@ -186,20 +186,16 @@ def check_set(name: str) -> tuple[np.ndarray, np.ndarray]:
         x, y = images(ds), np.asarray(ds.y)
         chosen = np.concatenate([np.flatnonzero(y == c)[-4:] for c in range(10)])
         return posed(x[chosen], views=10, seed=1)
-    if name in ("faces-posed", "faces-posed-b"):
+    if name in ("faces-posed", "faces-posed-b", "faces-turned", "faces-turned-b"):
         ds = load_dataset("yaleb")
         x, y = images(ds), np.asarray(ds.y)
         lit = x.reshape(len(x), -1).mean(axis=1)
-        ranks = slice(0, 10) if name == "faces-posed" else slice(10, 20)
+        ranks, seed = {"faces-posed": (slice(0, 10), 3), "faces-posed-b": (slice(10, 20), 5),
+                       "faces-turned": (slice(0, 10), 3), "faces-turned-b": (slice(5, 15), 9)}[name]
         keep = np.concatenate([np.flatnonzero(y == c)[np.argsort(-lit[y == c])[ranks]] for c in np.unique(y)])
-        return posed(x[keep], views=1, seed=3 if name == "faces-posed" else 5)[0], y[keep]
-    if name in ("faces-turned", "faces-turned-b"):
-        ds = load_dataset("yaleb")
-        x, y = images(ds), np.asarray(ds.y)
-        lit = x.reshape(len(x), -1).mean(axis=1)
-        ranks = slice(0, 10) if name == "faces-turned" else slice(5, 15)
-        keep = np.concatenate([np.flatnonzero(y == c)[np.argsort(-lit[y == c])[ranks]] for c in np.unique(y)])
-        return turned_in_depth(x[keep], seed=3 if name == "faces-turned" else 9), y[keep]
+        if name.startswith("faces-posed"):
+            return posed(x[keep], views=1, seed=seed)[0], y[keep]
+        return turned_in_depth(x[keep], seed=seed), y[keep]
     if name == "faces-38x8":
         ds = load_dataset("yaleb")
         x, y = images(ds), np.asarray(ds.y)
