@@ -21,7 +21,7 @@ from numbers import Integral, Real
 from typing import Any
 
 from .device import resolve_device
-from .plan import SPARSE_CLEAR, SPARSE_MAX_POINTS
+from .plan import ALPHA_CANDIDATES, ALPHA_FEW, ALPHA_FEW_POWER, SPARSE_CLEAR, SPARSE_MAX_POINTS, VERDICT_ALPHA
 
 KINDS = ("int", "float", "choice", "ints", "text")
 AUTO = "auto"                   # the one word a number row with ``auto`` takes besides its numbers
@@ -324,11 +324,12 @@ PARAMETERS: tuple[Param, ...] = (
       "Post-processing keeps, per column of |Q|, the largest entries up to this share of its mass.", low=0, high=1,
       low_open=True),
     P("alpha", "float", None, "α (affinity power)", "Power α of the post-processed affinity |UUᵀ|^α.", low=0,
-      low_open=True, none="from the data: after a choice between pixels and scattering, 3.5 if pixels win "
-                          "(linear subspaces) and 8 if scattering wins (manifold-like classes), 1.5 below 15 points a "
-                          "cluster; otherwise each fit "
-                          "tries 8 (the paper's), 5 and 3.5 and keeps the power whose affinity falls most clearly "
-                          "into K clusters (the spectral ratio μ_{K+1}/μ_K); no labels; see sscn_core.plan"),
+      low_open=True, none=f"from the data: after a choice between pixels and scattering, {VERDICT_ALPHA['pixels']:g} "
+                          f"if pixels win (linear subspaces) and {VERDICT_ALPHA['scattering']:g} if scattering wins "
+                          f"(manifold-like classes), {ALPHA_FEW_POWER:g} below {ALPHA_FEW} points a cluster; otherwise "
+                          f"each fit tries {', '.join(f'{a:g}' for a in ALPHA_CANDIDATES[:-1])} and "
+                          f"{ALPHA_CANDIDATES[-1]:g} (the first is the paper's) and keeps the power whose affinity falls "
+                          f"most clearly into K clusters (the spectral ratio μ_{{K+1}}/μ_K); no labels; see sscn_core.plan"),
     P("pseudo_sample_size", "int", None, "Pseudo-label sample",
       "Post-process Q of a uniform sample of this many points (at least 2·K; memory flat in N) and train the "
       "classifier on that sample.", low=2, high=MAX_POINTS, none="post-process all N points", paper=False),
