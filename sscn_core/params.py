@@ -21,7 +21,7 @@ from numbers import Integral, Real
 from typing import Any
 
 from .device import resolve_device
-from .plan import ALPHA_CANDIDATES, ALPHA_FEW, ALPHA_FEW_POWER, SPARSE_CLEAR, SPARSE_MAX_POINTS, VERDICT_ALPHA
+from .plan import ALPHA_CANDIDATES, ALPHA_FEW, FEW_ALPHA, SPARSE_CLEAR, SPARSE_MAX_POINTS, VERDICT_ALPHA
 
 KINDS = ("int", "float", "choice", "ints", "text")
 AUTO = "auto"                   # the one word a number row with ``auto`` takes besides its numbers
@@ -326,7 +326,8 @@ PARAMETERS: tuple[Param, ...] = (
     P("alpha", "float", None, "α (affinity power)", "Power α of the post-processed affinity |UUᵀ|^α.", low=0,
       low_open=True, none=f"from the data: after a choice between pixels and scattering, {VERDICT_ALPHA['pixels']:g} "
                           f"if pixels win (linear subspaces) and {VERDICT_ALPHA['scattering']:g} if scattering wins "
-                          f"(manifold-like classes), {ALPHA_FEW_POWER:g} below {ALPHA_FEW} points a cluster; otherwise "
+                          f"(manifold-like classes), {FEW_ALPHA['pixels']:g} and {FEW_ALPHA['scattering']:g} below {ALPHA_FEW} "
+                          f"points a cluster; otherwise "
                           f"each fit tries {', '.join(f'{a:g}' for a in ALPHA_CANDIDATES[:-1])} and "
                           f"{ALPHA_CANDIDATES[-1]:g} (the first is the paper's) and keeps the power whose affinity falls "
                           f"most clearly into K clusters (the spectral ratio μ_{{K+1}}/μ_K); no labels; see sscn_core.plan"),

@@ -660,6 +660,9 @@ def test_turned_in_depth_moves_the_face_sideways_and_keeps_it_upright() -> None:
     faces, y = rules.check_set("faces-turned")
     assert faces.shape == (380, 32, 32) and np.bincount(y).tolist() == [10] * 38 and 0 <= faces.min() <= faces.max() <= 1
     assert "faces-turned" in rules.CHECK_SETS and "faces-turned-b" in rules.HELD_OUT
+    faces, y = rules.check_set("faces-20x13")
+    assert faces.shape == (260, 32, 32) and np.bincount(y).tolist() == [13] * 20
+    assert {"faces-38x12", "faces-20x13"} <= set(rules.HELD_OUT)
 
 
 def test_rules_held_out_stand_ins_are_built_here_and_kept_apart() -> None:
@@ -692,12 +695,12 @@ def test_rules_table_marks_the_choice_and_its_gain() -> None:
     from bench import rules
 
     row = {"set": "s", "n": 100, "K": 2, "frontend": "pixels", "chosen_alpha": 3.5,
-           "acc_by_alpha": {"8.0": 90.0, "5.0": 95.0, "3.5": 94.0, "1.5": 93.0}}
+           "acc_by_alpha": {"8.0": 90.0, "5.0": 95.0, "3.5": 94.0, "2.5": 93.5, "1.5": 93.0}}
     table = rules.markdown([row]).splitlines()
-    assert table[0].count("|") == table[1].count("|") == table[2].count("|") and "| α = 1.5 |" in table[0]
-    assert "| 95.00 | **94.00** | 93.00 |" in table[2] and "| +4.00 | +1.00 |" in table[2]
+    assert table[0].count("|") == table[1].count("|") == table[2].count("|") and "| α = 2.5 | α = 1.5 |" in table[0]
+    assert "| 95.00 | **94.00** | 93.50 | 93.00 |" in table[2] and "| +4.00 | +1.00 |" in table[2]
     old = rules.markdown([{**row, "acc_by_alpha": {"8.0": 90.0, "5.0": 95.0, "3.5": 94.0}}]).splitlines()
-    assert old[2].count("|") == table[0].count("|") and "| **94.00** | — |" in old[2]   # a power not scored
+    assert old[2].count("|") == table[0].count("|") and "| **94.00** | — | — |" in old[2]   # powers not scored
     weight = rules.markdown_lambda([{**row, "chosen_lambda_scale": 9.79, "acc": 60.0, "acc_lambda_scale_1": 48.9,
                                      "frontend_lambda_scale_1": "scattering", "alpha_lambda_scale_1": 8.0}])
     lines = weight.splitlines()
@@ -731,6 +734,7 @@ def test_choice_rules_score_every_rule_on_the_same_candidates(monkeypatch) -> No
     assert row["picks"]["R0"].startswith("scattering") and row["loss"]["R0"] == 0.0
     # 12 points a cluster: R9 takes the few-points power, scored beside the six candidates
     assert row["single_best"] == 100.0 and len(row["acc"]) == 8 and row["picks"]["R9"] == "scattering α=1.5"
+    assert "pixels α=2.5" in row["acc"]
     text = choice_rules.tables([row, {**row, "set": "digits", "held_out": False}])
     assert text.index("Check sets") < text.index("| digits |") < text.index("Held out") < text.index("| posed-digits |")
     assert "| **worst** |" in text

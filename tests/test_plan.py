@@ -210,20 +210,20 @@ def test_the_model_choice_keeps_pixels_for_faces_and_scattering_for_digits() -> 
     assert not any(c["setting"] == "alpha" for c in face_model.fit_report()["choices"])
 
 
-def test_alpha_after_the_choice_is_one_and_a_half_below_fifteen_points_a_cluster() -> None:
-    from sscn_core.plan import ALPHA_FEW, ALPHA_FEW_POWER, verdict_alpha
+def test_alpha_after_the_choice_is_lower_below_fifteen_points_a_cluster() -> None:
+    from sscn_core.plan import ALPHA_FEW, FEW_ALPHA, verdict_alpha
 
-    assert ALPHA_FEW == 15 and ALPHA_FEW_POWER == 1.5
+    assert ALPHA_FEW == 15 and FEW_ALPHA == {"pixels": 2.5, "scattering": 1.5}
     assert verdict_alpha("scattering", 300, 20) == (8.0, verdict_alpha("scattering", 3000, 10)[1])   # 15 a cluster
     alpha, reason = verdict_alpha("scattering", 299, 20)                                              # 14.95
-    assert alpha == 1.5 and "14.9 points a cluster" in reason and "whole subspaces" in reason
-    assert verdict_alpha("pixels", 400, 40)[0] == 1.5 and verdict_alpha("pixels", 4000, 40)[0] == 3.5
+    assert alpha == 1.5 and "14.9 points a cluster" in reason and "each cluster whole" in reason
+    assert verdict_alpha("pixels", 400, 40)[0] == 2.5 and verdict_alpha("pixels", 4000, 40)[0] == 3.5
     assert "manifold-like" in verdict_alpha("scattering", 3000, 10)[1]
 
 
 @pytest.mark.parametrize("per_cluster, alpha, powers", [
     (40, None, {"pixels": 3.5, "scattering": 8.0}),        # enough points a cluster: the verdict's powers
-    (12, None, {"pixels": 1.5, "scattering": 1.5}),        # below 15 a cluster: 1.5 for both
+    (12, None, {"pixels": 2.5, "scattering": 1.5}),        # below 15 a cluster: lower powers, by the verdict
     (40, 5.0, {"pixels": 5.0, "scattering": 5.0}),         # α given: used for both
 ])
 def test_each_front_end_is_judged_at_the_power_it_would_take(monkeypatch: pytest.MonkeyPatch, per_cluster: int,
