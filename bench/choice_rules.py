@@ -25,8 +25,9 @@ The rules were written down before their scores were looked at (R9 is the plan's
   neighbours only). Written after the α columns of every stand-in had been seen, the first three held-out
   ones included; judged on two held-out sets built afterwards (``fashion-posed``, ``faces-38x8``).
 - R9 (the plan's now): each front-end's partition at the power it would take (``sscn_core.plan.verdict_alpha``:
-  R8's, except that below 15 points a cluster α is the plan's few-points power whatever the verdict: 3.5 when
-  R9 was written, 1.5 since; that power is scored beside the six candidates when it is not one of them); the front-end whose |Q| keeps
+  R8's, except that below 15 points a cluster α is the plan's few-points power: 3.5 whatever the verdict when
+  R9 was written, now ``sscn_core.plan.FEW_ALPHA``'s by the verdict; a power outside the six candidates is
+  scored beside them); the front-end whose |Q| keeps
   more mass inside its own partition. Written after the check set ``faces-posed`` and the α columns of the
   held-out sets up to ``faces-38x8`` had been seen; judged on three held-out sets built afterwards
   (``faces-posed-b``, ``turning-few``, ``digits-posed-b``).

@@ -295,8 +295,9 @@ def render_rules(doc: dict[str, Any]) -> str:
               "weight rule beside the paper's weights. No rule was fitted to the held-out stand-ins; "
               "the first three had been seen when α was tied to the front-end's verdict, fashion-posed and "
               "faces-38x8 were built afterwards to judge that rule, and faces-posed-b, turning-few and "
-              "digits-posed-b to judge α = 3.5 below 15 points a cluster (now 1.5: every held-out set with fewer "
-              "than 15 points a cluster judges that) and the classifier's temperature 20; "
+              "digits-posed-b to judge α = 3.5 below 15 points a cluster (then 1.5, judged by every held-out set "
+              "with fewer than 15 points a cluster; now 2.5 after pixels, judged by faces-38x12 and faces-20x13) "
+              "and the classifier's temperature 20; "
               "the graph rule was written after the check sets' sparse graphs had been looked at, and the "
               "held-out sets judge it; faces-turned (a check set) and faces-turned-b (held out), faces turned in "
               "depth, were built after every rule.", "", doc["markdown"], ""]
@@ -308,7 +309,7 @@ def render_choice_rules(doc: dict[str, Any]) -> str:
     lines = _header(doc, "Other rules for the front-end and α, tried and dropped (issue 30)")
     lines += ["Each rule was written down before its scores were looked at (the rules: `bench/choice_rules.py`). "
               "Labels only score. Every rule that compares graphs by a cut or by stability prefers the smallest "
-              "power; R9 (the verdict's power, 1.5 below 15 points a cluster) is the plan's on images.", "", doc["markdown"], ""]
+              "power; R9 (the verdict's power, 2.5 or 1.5 below 15 points a cluster) is the plan's on images.", "", doc["markdown"], ""]
     return "\n".join(lines)
 
 
