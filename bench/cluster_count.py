@@ -65,13 +65,14 @@ def case(name: str, seed: int = 0) -> dict[str, Any]:
     """Estimate K on one set as the fit's "n_clusters" phase does; score it against the truth."""
     from sscn_core import SSCN
     from sscn_core.choice import choose_n_clusters
+    from sscn_core.device import resolve_device
 
     x, true_k, shape = load_set(name)
     model = SSCN(n_clusters="auto", seed=seed, image_shape=shape)
     start = time.perf_counter()
     rows = model._planned(x)        # the fit's own first steps: the plan, then the estimate
     model.phase_times_ = {}
-    choose_n_clusters(model, rows, lambda event: None)
+    choose_n_clusters(model, rows, lambda event: None, resolve_device(model.device))
     seconds = time.perf_counter() - start
     count = model.cluster_count_
     k = int(count["value"])
@@ -96,7 +97,9 @@ def _factor(factor: float) -> str:
 def markdown(rows: Sequence[dict[str, Any]]) -> str:
     """The table: every set, its true K, the estimate, through which front-end, and whether it holds."""
     def line(r: dict[str, Any]) -> str:
-        by = "; ".join(f"{name} {v['value']} ({_factor(v['factor'])})" for name, v in r["by_frontend"].items())
+        mark = {True: ", kept by the front-end choice", False: ", not kept by the front-end choice", None: ""}
+        by = "; ".join(f"{name} {v['value']} ({_factor(v['factor'])}{mark[v.get('confirmed')]})"
+                       for name, v in r["by_frontend"].items())
         truth = "none" if r["true_k"] is None else str(r["true_k"])
         target = ("warning" if r["true_k"] is None else "exact" if r["set"].startswith("syn-")
                   else "exact (no target)" if r["set"].startswith("dep-") else "±10 %")
@@ -106,7 +109,8 @@ def markdown(rows: Sequence[dict[str, Any]]) -> str:
         return (f"| {r['set']} | {r['n']:,} | {truth} | **{r['k']}** | {'yes' if r['structure'] else 'no'} | {by} | "
                 f"{r['seconds']:.0f} s | {target}: {verdict} |")
 
-    head = ["| set | N | true K | estimate | structure | by front-end (K, factor over the reference) | time | target |",
+    head = ["| set | N | true K | estimate | structure | by front-end (K, factor over the reference, whether the front-end "
+            "choice made with that K keeps it) | time | target |",
             "|---|---|---|---|---|---|---|---|"]
     main = [line(r) for r in rows if not r["held_out"]]
     held = [line(r) for r in rows if r["held_out"]]

@@ -13,6 +13,8 @@ Protocol, fixed before any result was seen and the same for every data set:
   ``sscn_core.plan`` (what ``sscn train --data`` and the app use); ``sscn-scattering`` — the
   ``scattering`` preset; ``sscn-alpha8`` — the defaults with the paper's post-processing power
   α = 8 given instead of chosen (what the defaults did before the α rule: what the rule changes);
+  ``sscn-auto`` — the defaults with ``n_clusters="auto"``: K estimated without labels (issue 34's
+  target: ACC within 2 points of ``sscn``'s; ACC then matches clusters to classes one-to-one);
   ``edsc`` — EDSC's closed form on the same unit-row pixels with the same
   post-processing (SSCN's defaults: variant, restarts, ρ, α chosen by the same rule) and q as ``sscn``, and λ
   by SSCN's weight rule on those pixels (``theory.half_weight_lambda`` with d = K·q; the paper's λ1 + λ2
@@ -65,7 +67,7 @@ HELD_OUT: dict[str, tuple[str, dict[str, Any]]] = {
     "fashion-mnist": ("fashion-mnist", {"split": "train", "n_samples": 10_000}),
 }
 FIT_SHARE = 0.8       # the share of the points the split's second model is fitted on
-SSCN_METHODS = ("sscn", "sscn-scattering", "sscn-alpha8")
+SSCN_METHODS = ("sscn", "sscn-scattering", "sscn-alpha8", "sscn-auto")
 FAMILY = ("ssc", "ssc_omp", "ensc", "lrr")      # sscn_core.family's members besides EDSC (the ``edsc`` row)
 # Seconds to compute C measured by bench.family (2-core Intel Xeon, one thread, unit-row pixels of
 # Yale B, D = 1024): bench/results/family-yaleb38.json (N = 2,414) and, for SSC-OMP, which was not
@@ -117,6 +119,8 @@ def _sscn(method: str, data: Any, n_clusters: int, seed: int) -> Any:
         return sscn_model(data, n_clusters, seed)
     if method == "sscn-alpha8":
         return sscn_model(data, n_clusters, seed).set_params(alpha=8.0)
+    if method == "sscn-auto":
+        return sscn_model(data, n_clusters, seed).set_params(n_clusters="auto")
     return SSCN.from_preset("scattering", n_clusters=n_clusters, image_shape=data.image_shape, seed=seed)
 
 
@@ -212,7 +216,7 @@ def case(dataset: str, method: str, seed: int, n_samples: int | None = None) -> 
         extra = {"agreement": report["agreement"], "warnings": caught, "frontend": model.params_["frontend"],
                  "pretrained": model.params_["pretrained"], "model_choice": report["model_choice"],
                  "alpha": model.params_["alpha"], "lambda_scale": model.params_["lambda_scale"],
-                 "convergence": report["convergence"],
+                 "convergence": report["convergence"], "n_clusters": int(model.n_clusters_),
                  "pseudo_labels": _scores(data.y, model.pseudo_labels_) if model.pseudo_labels_ is not None else None}
     elif method == "edsc":
         model = SSCN(n_clusters=K)        # the defaults' rules: λ from the spectrum, α chosen by it

@@ -24,6 +24,7 @@ import torch
 from .cluster_count import count_for_frontends, rivals
 from .features import FrontEnd
 from .models import SSCNNetwork
+from .params import problems
 from .plan import (CHOICE_FRACTION, CHOICE_RESAMPLES, COUNT_NULL_FACTOR, NORMALIZE_REASONS, VERDICT_ALPHA,
                    cross_cluster_share, decide_frontend, normalize_for, verdict_alpha)
 from .postprocess import spectral_pseudo_labels
@@ -32,12 +33,15 @@ from .trainer import TrainingEvent, TrainingStopped, closed_form_h_init, embed_a
 CHOICE_SAMPLE = 4000         # points (a seeded uniform sample) on which frontend="auto" compares its candidates
 
 
-def choose_n_clusters(model: Any, x: torch.Tensor, report: Callable[[TrainingEvent], None]) -> None:
+def choose_n_clusters(model: Any, x: torch.Tensor, report: Callable[[TrainingEvent], None],
+                      device: torch.device | None = None) -> None:
     """n_clusters="auto" (the fit's "n_clusters" phase): K from the training rows ``x`` by the rule of
     :mod:`sscn_core.plan`, through each of the plan's candidate front-ends (a tuple in ``model.params_["frontend"]``
     when the fit chooses among them, else the planned one), at the user's α if given (else each front-end's
     verdict power), the model's ρ, post-processing and seed (:func:`~sscn_core.cluster_count.count_for_frontends`;
-    no labels). Then the fit is planned with K (``model._plan_count``: q, the rank, λ and the front-end choice
+    no labels). Where several front-ends are candidates, a front-end's K counts first only when the front-end choice
+    made with that K (:func:`choose_frontend`, on ``device``, cpu when None) keeps that front-end
+    (:func:`~sscn_core.plan.count_frontend`). Then the fit is planned with K (``model._plan_count``: q, the rank, λ and the front-end choice
     follow it), which sets ``n_clusters_``, ``cluster_count_``, ``settings_["n_clusters"]`` and ``params_``;
     ``phase_times_["n_clusters"]`` is recorded before the phase's "done" event. A stop requested before or
     during the estimate raises TrainingStopped after the graph being built; a "step" event follows each graph."""
@@ -54,13 +58,35 @@ def choose_n_clusters(model: Any, x: torch.Tensor, report: Callable[[TrainingEve
         if model._stop_event.is_set():
             raise TrainingStopped("n_clusters")
 
+    def confirm(name: str, k: int) -> bool:
+        return frontend_at(model, x, k, torch.device("cpu") if device is None else device) == name
+
     count = count_for_frontends(x, frontends, alpha=model.alpha, rho=model.rho, variant=model.postprocess,
-                                seed=int(model.seed), default_lam=model.lambda1 + model.lambda2, progress=progress)
+                                seed=int(model.seed), default_lam=model.lambda1 + model.lambda2, progress=progress,
+                                confirm=confirm if len(names) > 1 else None)
     if model._stop_event.is_set():
         raise TrainingStopped("n_clusters")
     model._plan_count(x, count)
     model.phase_times_["n_clusters"] = time.perf_counter() - start
     report(TrainingEvent("done", "n_clusters", 1, 1, {}, model.phase_times_["n_clusters"]))
+
+
+def frontend_at(model: Any, x: torch.Tensor, n_clusters: int, device: torch.device) -> str | None:
+    """The front-end :func:`choose_frontend` keeps on the rows ``x`` when the fit of ``model`` (whose K is
+    still to be estimated) is planned with ``n_clusters``; None when that K does not go with its parameters.
+    ``model`` itself is left as it was; a stop requested meanwhile raises TrainingStopped."""
+    params = {**model.get_params(), "n_clusters": int(n_clusters), "image_shape": model.params_["image_shape"]}
+    if problems(params):
+        return None
+    trial = type(model)(**{**model.get_params(), "n_clusters": int(n_clusters)})
+    trial._stop_event = model._stop_event
+    trial._plan(x, params)
+    trial.n_clusters_, trial.phase_times_ = int(n_clusters), {}
+    try:
+        choose_frontend(trial, x, device, lambda event: None)
+    except TrainingStopped:
+        raise TrainingStopped("n_clusters") from None
+    return trial.model_choice_["value"]
 
 
 def count_reason(count: dict[str, Any]) -> str:
@@ -75,6 +101,8 @@ def count_reason(count: dict[str, Any]) -> str:
         runner += (", " if runner else "") + (f"K = {over[0]} scored {over[1]:.3g}× but the graph built for it puts its "
                                               f"largest gap elsewhere")
     others = [f"{name}'s best K = {found['value']}, {found['factor']:.3g}×"
+              + (f", not kept: the front-end choice made with K = {found['value']} keeps another front-end"
+                 if found.get("confirmed") is False else "")
               for name, found in count["by_frontend"].items() if name != count["frontend"]]
     searched = (f"searched {candidates[0]}…{candidates[-1]} on {count['sample']:,} points through {count['frontend']}"
                 + (f" ({'; '.join(others)})" if others else "") + "; no labels")

@@ -12,7 +12,9 @@ gap statistic measures a clustering against a reference without clusters. Only f
 whose own graph puts its largest quotient, over every candidate position, at K itself; of those, the K
 whose graph beats its reference by the largest factor is kept (graphs that split exactly into
 components: the finest such K). When the kept K does not beat it by
-:data:`~sscn_core.plan.COUNT_NULL_FACTOR` the data show no cluster structure, and the result says so.
+:data:`~sscn_core.plan.COUNT_NULL_FACTOR` the data show no cluster structure, and the result says so. Through several candidate front-ends,
+a front-end's K counts first only when the front-end choice made with that K keeps that front-end
+(:func:`~sscn_core.plan.count_frontend`).
 
 Nothing here reads labels. Pure functions of arrays; the fit's ``n_clusters`` phase
 (:func:`sscn_core.choice.choose_n_clusters`) calls :func:`count_for_frontends` on the training rows.
@@ -27,7 +29,7 @@ import numpy as np
 import torch
 
 from .plan import (COUNT_EXACT_UP_TO, COUNT_GRID_STEP, COUNT_MAX, COUNT_MIN_POINTS, COUNT_NULL_FACTOR,
-                   subspace_dim_rule, verdict_alpha)
+                   count_frontend, subspace_dim_rule, verdict_alpha)
 from .postprocess import affinity_from_coefficients
 from .theory import half_weight_lambda
 
@@ -151,15 +153,19 @@ def count_clusters(features: np.ndarray | torch.Tensor, *, alpha: float | None, 
 
 def count_for_frontends(x: torch.Tensor, frontends: dict[str, Any], *, alpha: float | None, rho: float,
                         variant: str, seed: int, default_lam: float = 1.5,
-                        progress: Callable[[int, int], None] | None = None) -> dict[str, Any]:
+                        progress: Callable[[int, int], None] | None = None,
+                        confirm: Callable[[str, int], bool] | None = None) -> dict[str, Any]:
     """``n_clusters="auto"``: K from the rows ``x`` (N × D, float32) through each candidate front-end.
 
     ``frontends`` maps a name ("pixels", "scattering") to an unfitted front-end module; each is fitted on
     a seeded sample of at most COUNT_SAMPLE rows and searched with :func:`count_clusters` at ``alpha``
     (None: the power a fit with each K would take after choosing that front-end, ``plan.verdict_alpha``). The
-    front-end whose best K beats its reference by the larger factor gives K. Returns that front-end's result with "frontend"
-    (its name), "sample" (the sample's size) and "by_frontend" ({name: {"value", "factor"}}).
-    ``progress(done, total)``, when given, is called after each graph of each front-end (it may raise to stop).
+    front-end whose best K beats its reference by the larger factor gives K, of those that ``confirm`` (when given
+    and there are several front-ends) confirms: ``confirm(name, K)`` says whether the front-end choice made with
+    that front-end's K keeps that front-end (:func:`~sscn_core.plan.count_frontend`). Returns that front-end's
+    result with "frontend" (its name), "sample" (the sample's size) and "by_frontend" ({name: {"value", "factor"}
+    and, where asked, "confirmed"}). ``progress(done, total)``, when given, is called after each graph of each
+    front-end and after each confirmation (it may raise to stop).
     """
     from .plan import COUNT_SAMPLE
 
@@ -169,17 +175,24 @@ def count_for_frontends(x: torch.Tensor, frontends: dict[str, Any], *, alpha: fl
         stream = torch.Generator().manual_seed(int(seed))
         sample = x[torch.randperm(n, generator=stream)[:COUNT_SAMPLE].sort().values]
     results: dict[str, dict[str, Any]] = {}
-    total = len(frontends) * len(graph_counts(candidate_counts(int(sample.shape[0]))))
+    asking = confirm is not None and len(frontends) > 1
+    per_frontend = len(graph_counts(candidate_counts(int(sample.shape[0]))))
+    total = len(frontends) * (per_frontend + asking)
     for index, (name, front) in enumerate(frontends.items()):
         with torch.no_grad():
             features = front.fit_transform(sample)
         step = None if progress is None else \
-            (lambda done, graphs, before=index * (total // len(frontends)): progress(before + done, total))
+            (lambda done, graphs, before=index * per_frontend: progress(before + done, total))
         results[name] = count_clusters(features.double(), alpha=alpha, rho=rho, variant=variant, seed=seed,
                                        frontend=name, default_lam=default_lam, progress=step)
-    best = max(results, key=lambda name: results[name]["factor"])     # ties: the first listed
-    return {**results[best], "frontend": best, "sample": int(sample.shape[0]),
-            "by_frontend": {name: {"value": r["value"], "factor": r["factor"]} for name, r in results.items()}}
+    found: dict[str, dict[str, Any]] = {name: {"value": r["value"], "factor": r["factor"]} for name, r in results.items()}
+    if asking:
+        for index, (name, entry) in enumerate(found.items(), start=1):
+            entry["confirmed"] = bool(confirm(name, int(entry["value"])))
+            if progress is not None:
+                progress(len(frontends) * per_frontend + index, total)
+    best = count_frontend(found)
+    return {**results[best], "frontend": best, "sample": int(sample.shape[0]), "by_frontend": found}
 
 
 def rivals(count: dict[str, Any]) -> dict[str, tuple[int, float] | None]:

@@ -382,7 +382,7 @@ class SSCN(ClusterMixin, TransformerMixin, BaseEstimator):
         phases = _phases(self.params_)
         if "n_clusters" in phases:
             try:
-                choose_n_clusters(self, x, report)
+                choose_n_clusters(self, x, report, device)
             except TrainingStopped:
                 self.stopped_ = True
                 self._record_unchosen()

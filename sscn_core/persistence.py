@@ -80,7 +80,8 @@ CLUSTER_COUNT = Record({
     "eigenvalues": NUMBERS, "null_eigenvalues": NUMBERS, "graph_k": Items(POSITIVE),
     "fixed_points": Items(POSITIVE), "structure": bool,
     "factor": float, "frontend": str, "alpha": float, "sample": POSITIVE,
-    "by_frontend": Entries(Record({"value": POSITIVE, "factor": float}, required=("value", "factor")))},
+    "by_frontend": Entries(Record({"value": POSITIVE, "factor": float, "confirmed": bool},
+                                   required=("value", "factor")))},
     required=("value", "candidates", "scores", "ratios", "null_ratios", "eigenvalues", "null_eigenvalues", "graph_k",
               "structure", "factor", "frontend", "alpha", "sample", "by_frontend"))
 META = Record({

@@ -327,6 +327,16 @@ COUNT_GRID_STEP = 1.25
 COUNT_NULL_FACTOR = 2.0      # the best K's ratio must beat the structureless reference's by this factor
 
 
+def count_frontend(found: dict[str, dict[str, Any]]) -> str:
+    """n_clusters="auto" through several front-ends: the one whose K is kept. ``found`` maps each front-end to
+    {"factor": its best K's factor over the structureless reference, "confirmed": whether the front-end choice
+    made with that K keeps that front-end (None where it was not asked)}. Of the confirmed front-ends the larger
+    factor; when none or every one is confirmed, the larger factor of all (ties: the first listed)."""
+    confirmed = [name for name, entry in found.items() if entry.get("confirmed")]
+    pool = confirmed or list(found)
+    return max(pool, key=lambda name: found[name]["factor"])
+
+
 SPARSE_CLEAR = 10.0           # pseudo_graph="auto": the sparse graph's μ_(K+1)/μ_K needed to take its partition
 SPARSE_NEIGHBOURS = 50        # … SSC's dictionary per point: its most correlated other points
 SPARSE_ALPHA_Z = 20.0         # … SSC's α_z (Elhamifar & Vidal's default)

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from sklearn.base import clone
 
 from sscn_core import SSCN, choice, cluster_count
@@ -195,6 +196,57 @@ def test_no_cluster_structure_is_warned_about() -> None:
     (clarity,) = [c for c in model.fit_report()["choices"] if c["setting"] == "n_clusters"]
     assert clarity["clear"] is False and describe_clarity(clarity).startswith("NEAR TIE")
     assert "the data show no cluster structure" in describe_clarity(clarity)
+
+
+def test_a_front_ends_k_counts_first_where_the_front_end_choice_with_it_keeps_that_front_end() -> None:
+    from sscn_core.plan import count_frontend
+
+    found = {"pixels": {"factor": 1.6, "confirmed": True}, "scattering": {"factor": 2.1, "confirmed": False}}
+    assert count_frontend(found) == "pixels"                    # Yale B's case: the larger factor is not confirmed
+    assert count_frontend({**found, "pixels": {"factor": 1.6, "confirmed": False}}) == "scattering"   # none: factor
+    assert count_frontend({**found, "scattering": {"factor": 2.1, "confirmed": True}}) == "scattering"  # both: factor
+    assert count_frontend({"pixels": {"factor": 1.6}, "scattering": {"factor": 2.1}}) == "scattering"  # not asked
+
+
+def _images() -> np.ndarray:
+    """Four subspaces in rows of 64 (8×8 images): both front-ends are candidates."""
+    return make_subspaces(4, 2, 64, n_per_cluster=40, noise=0.05, seed=1).X
+
+
+def test_the_trial_choice_is_the_one_a_fit_with_that_k_makes_and_leaves_the_model_as_it_was() -> None:
+    x = _images()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        given = SSCN(n_clusters=4, **FAST).fit(x)
+    model = SSCN(n_clusters="auto", **FAST)
+    rows = model._planned(x)
+    before = (dict(model.settings_), dict(model.params_))
+    assert choice.frontend_at(model, rows, 4, torch.device("cpu")) == given.model_choice_["value"]
+    assert (model.settings_, model.params_) == before and model.params_["frontend"] == ("pixels", "scattering")
+    small = SSCN(n_clusters="auto", pseudo_sample_size=6, **FAST)
+    assert choice.frontend_at(small, small._planned(x), 4, torch.device("cpu")) is None   # a K its parameters refuse
+
+
+def test_a_k_that_its_front_end_would_not_cluster_with_is_passed_over(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Scattering's K has the larger factor, but the front-end choice made with it keeps pixels: pixels' K."""
+    def fake(features, *, frontend, **kw):
+        k, factor = (4, 3.0) if frontend == "pixels" else (2, 5.0)
+        return {"value": k, "candidates": [2, 3, 4], "scores": [float(np.log(factor if c == k else 1.1)) for c in (2, 3, 4)],
+                "ratios": [1.0] * 3, "null_ratios": [1.0] * 3, "eigenvalues": [0.0] * 5, "null_eigenvalues": [0.0] * 5,
+                "graph_k": [2, 3, 4], "fixed_points": [k], "structure": True, "factor": factor, "alpha": 3.5}
+
+    asked: list[tuple[str, int]] = []
+    monkeypatch.setattr(cluster_count, "count_clusters", fake)
+    monkeypatch.setattr(choice, "frontend_at", lambda model, x, k, device: asked.append((k, "pixels")) or "pixels")
+    model = SSCN(n_clusters="auto", **FAST)
+    rows = model._planned(_images())
+    model.phase_times_ = {}
+    choice.choose_n_clusters(model, rows, lambda event: None)
+    assert sorted(asked) == [(2, "pixels"), (4, "pixels")]
+    assert model.n_clusters_ == 4 and model.cluster_count_["frontend"] == "pixels"
+    assert model.cluster_count_["by_frontend"]["scattering"] == {"value": 2, "factor": 5.0, "confirmed": False}
+    assert "scattering's best K = 2, 5×, not kept" in model.settings_["n_clusters"]["reason"]
+    assert "the front-end choice made with K = 2 keeps another front-end" in model.settings_["n_clusters"]["reason"]
 
 
 # ---------------------------------------------------------------------------------------------- reports
