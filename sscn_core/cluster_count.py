@@ -12,9 +12,9 @@ gap statistic measures a clustering against a reference without clusters. Only f
 whose own graph puts its largest quotient, over every candidate position, at K itself; of those, the K
 whose graph beats its reference by the largest factor is kept (graphs that split exactly into
 components: the finest such K). When the kept K does not beat it by
-:data:`~sscn_core.plan.COUNT_NULL_FACTOR` the data show no cluster structure, and the result says so. Through several candidate front-ends,
-a front-end's K counts first only when the front-end choice made with that K keeps that front-end
-(:func:`~sscn_core.plan.count_frontend`).
+:data:`~sscn_core.plan.COUNT_NULL_FACTOR` the data show no cluster structure, and the result says so. Through several
+candidate front-ends, a front-end's K counts first only when the front-end choice made with that K keeps that
+front-end (:func:`~sscn_core.plan.count_frontend`), and the data show structure when any front-end's best K does.
 
 Nothing here reads labels. Pure functions of arrays; the fit's ``n_clusters`` phase
 (:func:`sscn_core.choice.choose_n_clusters`) calls :func:`count_for_frontends` on the training rows.
@@ -163,8 +163,9 @@ def count_for_frontends(x: torch.Tensor, frontends: dict[str, Any], *, alpha: fl
     front-end whose best K beats its reference by the larger factor gives K, of those that ``confirm`` (when given
     and there are several front-ends) confirms: ``confirm(name, K)`` says whether the front-end choice made with
     that front-end's K keeps that front-end (:func:`~sscn_core.plan.count_frontend`). Returns that front-end's
-    result with "frontend" (its name), "sample" (the sample's size) and "by_frontend" ({name: {"value", "factor"}
-    and, where asked, "confirmed"}). ``progress(done, total)``, when given, is called after each graph of each
+    result with "frontend" (its name), "sample" (the sample's size), "by_frontend" ({name: {"value", "factor"}
+    and, where asked, "confirmed"}) and "structure" true when any front-end's best K beat its reference by
+    COUNT_NULL_FACTOR. ``progress(done, total)``, when given, is called after each graph of each
     front-end and after each confirmation (it may raise to stop).
     """
     from .plan import COUNT_SAMPLE
@@ -192,7 +193,10 @@ def count_for_frontends(x: torch.Tensor, frontends: dict[str, Any], *, alpha: fl
             if progress is not None:
                 progress(len(frontends) * per_frontend + index, total)
     best = count_frontend(found)
-    return {**results[best], "frontend": best, "sample": int(sample.shape[0]), "by_frontend": found}
+    # Cluster structure is in the data when any front-end's graph shows it, whichever front-end gives K.
+    structure = any(r["structure"] for r in results.values())
+    return {**results[best], "structure": structure, "frontend": best, "sample": int(sample.shape[0]),
+            "by_frontend": found}
 
 
 def rivals(count: dict[str, Any]) -> dict[str, tuple[int, float] | None]:

@@ -563,6 +563,16 @@ def test_standard_targets_follow_issue_21():
     assert standard.compute_targets({"yaleb": {"sscn": {"skipped": "why"}}}) == []
 
 
+def test_standard_auto_row_shows_its_k_and_is_judged_against_the_run_given_k():
+    auto = standard.aggregate([{**run, "result": {**run["result"], "n_clusters": k}}
+                               for run, k in zip((_standard_run(0, 95.0), _standard_run(1, 94.0)), (36, 37))])
+    assert auto["n_clusters"] == [36, 37]
+    rows = {"yaleb": {"sscn": _standard_row([97.0, 98.0]), "sscn-auto": auto}}
+    (found,) = [t for t in standard.compute_targets(rows) if "'auto'" in t["name"]]
+    assert "K = 36, 37" in found["name"] and found["measured"] == pytest.approx(-3.0) and found["met"] is False
+    assert any("| sscn-auto (K = 36, 37) | 94.50 ± 0.71 |" in line for line in standard.render({"rows": rows}).splitlines())
+
+
 def test_standard_render_shows_out_of_sample_acc_anchors_and_the_unheld_note():
     doc = {"rows": {"yaleb": {"sscn": _standard_row([91.0, 93.0], oos=[90.0, 92.0]),
                               "edsc": _standard_row([91.3, 91.3]),

@@ -228,12 +228,13 @@ def test_the_trial_choice_is_the_one_a_fit_with_that_k_makes_and_leaves_the_mode
 
 
 def test_a_k_that_its_front_end_would_not_cluster_with_is_passed_over(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Scattering's K has the larger factor, but the front-end choice made with it keeps pixels: pixels' K."""
+    """Scattering's K has the larger factor, but the front-end choice made with it keeps pixels: pixels' K;
+    the data show cluster structure, as scattering's graph does."""
     def fake(features, *, frontend, **kw):
-        k, factor = (4, 3.0) if frontend == "pixels" else (2, 5.0)
+        k, factor = (4, 1.5) if frontend == "pixels" else (2, 5.0)
         return {"value": k, "candidates": [2, 3, 4], "scores": [float(np.log(factor if c == k else 1.1)) for c in (2, 3, 4)],
                 "ratios": [1.0] * 3, "null_ratios": [1.0] * 3, "eigenvalues": [0.0] * 5, "null_eigenvalues": [0.0] * 5,
-                "graph_k": [2, 3, 4], "fixed_points": [k], "structure": True, "factor": factor, "alpha": 3.5}
+                "graph_k": [2, 3, 4], "fixed_points": [k], "structure": factor >= 2, "factor": factor, "alpha": 3.5}
 
     asked: list[tuple[str, int]] = []
     monkeypatch.setattr(cluster_count, "count_clusters", fake)
@@ -244,6 +245,8 @@ def test_a_k_that_its_front_end_would_not_cluster_with_is_passed_over(monkeypatc
     choice.choose_n_clusters(model, rows, lambda event: None)
     assert sorted(asked) == [(2, "pixels"), (4, "pixels")]
     assert model.n_clusters_ == 4 and model.cluster_count_["frontend"] == "pixels"
+    # Pixels' graph alone beats its reference by only 1.5×, scattering's by 5×: the data show structure.
+    assert model.cluster_count_["structure"] is True and model.settings_["n_clusters"]["structure"] is True
     assert model.cluster_count_["by_frontend"]["scattering"] == {"value": 2, "factor": 5.0, "confirmed": False}
     assert "scattering's best K = 2, 5×, not kept" in model.settings_["n_clusters"]["reason"]
     assert "the front-end choice made with K = 2 keeps another front-end" in model.settings_["n_clusters"]["reason"]
