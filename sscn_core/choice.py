@@ -58,8 +58,12 @@ def choose_n_clusters(model: Any, x: torch.Tensor, report: Callable[[TrainingEve
         if model._stop_event.is_set():
             raise TrainingStopped("n_clusters")
 
+    kept_at: dict[int, str | None] = {}      # front-ends with the same K share one choice
+
     def confirm(name: str, k: int) -> bool:
-        return frontend_at(model, x, k, torch.device("cpu") if device is None else device) == name
+        if k not in kept_at:
+            kept_at[k] = frontend_at(model, x, k, torch.device("cpu") if device is None else device)
+        return kept_at[k] == name
 
     count = count_for_frontends(x, frontends, alpha=model.alpha, rho=model.rho, variant=model.postprocess,
                                 seed=int(model.seed), default_lam=model.lambda1 + model.lambda2, progress=progress,
